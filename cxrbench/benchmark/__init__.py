@@ -1,0 +1,1 @@
+"""The runner: run directory, manifest, model caching, resume, and the benchmark loop."""

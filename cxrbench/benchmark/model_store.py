@@ -1,0 +1,56 @@
+"""Build adapters from the registry and make them ready: load a checkpoint, reuse a cached one, or train."""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+
+from cxrbench import __version__
+from cxrbench.cache import content_key, sha256_file
+from cxrbench.checkpoint import WEIGHTS_FILE
+from cxrbench.errors import ConfigError
+from cxrbench.models import MODELS
+from cxrbench.models.adapter import FitContext, ModelAdapter
+
+
+def build_adapter(name: str, options: dict) -> tuple[ModelAdapter, dict]:
+    """The adapter ``name`` built with ``options``, and all its options including defaults."""
+    cls = MODELS.get(name)
+    signature = inspect.signature(cls.__init__)
+    known = [p for p in signature.parameters if p != "self"]
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        raise ConfigError(f"model {name!r} has no option {unknown[0]!r}; its options: {', '.join(known) or '(none)'}")
+    bound = signature.bind_partial(None, **options)
+    bound.apply_defaults()
+    full = {k: v for k, v in bound.arguments.items() if k != "self"}
+    return cls(**options), full
+
+
+def ready_adapter(
+    name: str, adapter: ModelAdapter, options: dict, context: FitContext, checkpoint: str | None,
+    cache_dir: Path, dataset_fingerprint: str,
+) -> dict:
+    """Load, reuse or train ``adapter``; returns what the manifest records about its weights."""
+    if checkpoint:
+        path = Path(checkpoint).expanduser()
+        if not path.is_dir():
+            raise ConfigError(f"checkpoint for {name!r} not found at {path}; pass a folder written by `cxrbench train`")
+        adapter.load(path)
+        return {"source": "given", "path": str(path), "sha256": _weights_hash(path)}
+    if not adapter.trainable:
+        adapter.fit(context)
+        return {"source": "reference"}
+    key = content_key(name, options, dataset_fingerprint, context.resolution, context.seed, __version__)
+    directory = cache_dir / "models" / name / key
+    if (directory / WEIGHTS_FILE).is_file():
+        adapter.load(directory)
+        return {"source": "cache", "path": str(directory), "sha256": _weights_hash(directory)}
+    adapter.fit(context)
+    adapter.save(directory)
+    return {"source": "trained", "path": str(directory), "sha256": _weights_hash(directory)}
+
+
+def _weights_hash(directory: Path) -> str | None:
+    weights = directory / WEIGHTS_FILE
+    return sha256_file(weights) if weights.is_file() else None

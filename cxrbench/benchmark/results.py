@@ -1,0 +1,66 @@
+"""The results.jsonl schema: one row per model x task x condition x metric."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+# Result keys, exported so readers never spell them by hand.
+MODEL, TASK, CONDITION, METRIC, VALUE = "model", "task", "condition", "metric", "value"
+CI_LOW, CI_HIGH, N_REAL, N_FAKE, DIRECTION = "ci_low", "ci_high", "n_real", "n_fake", "direction"
+FEATURE_SPACE, DATASET, SEED, VERSION, STATUS, REASON = (
+    "feature_space", "dataset", "seed", "cxrbench_version", "status", "reason")
+OK, UNAVAILABLE = "ok", "unavailable"
+
+
+@dataclass(frozen=True)
+class ResultRow:
+    """One number and everything that makes it comparable.
+
+    ``value`` is None only when ``status`` is "unavailable"; ``reason`` then says why and what to do.
+    ``comparability`` holds the feature space's identity (weights hash, preprocessing, dim) and the
+    resolution, so numbers from different spaces or settings are never put in one column silently.
+    """
+
+    model: str
+    task: str
+    condition: str
+    metric: str
+    value: float | None
+    ci_low: float | None
+    ci_high: float | None
+    n_real: int
+    n_fake: int
+    direction: str
+    feature_space: str
+    dataset: str
+    seed: int
+    cxrbench_version: str
+    status: str = OK
+    reason: str = ""
+    comparability: dict = field(default_factory=dict)
+
+    @property
+    def key(self) -> tuple[str, str, str, str]:
+        return (self.model, self.task, self.condition, self.metric)
+
+
+def append_row(path: Path, row: ResultRow) -> None:
+    """Append one row as a JSON line and flush it to disk (a crash loses at most the line in flight)."""
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(json.dumps(asdict(row), sort_keys=True) + "\n")
+        handle.flush()
+
+
+def read_rows(path: Path) -> list[ResultRow]:
+    """Every complete row of a results.jsonl (a torn last line from a crash is ignored)."""
+    if not path.is_file():
+        return []
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            rows.append(ResultRow(**json.loads(line)))
+        except (json.JSONDecodeError, TypeError):
+            continue
+    return rows

@@ -1,0 +1,91 @@
+"""The run directory: where results, manifest, leaderboard and samples live, written atomically."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from cxrbench.errors import ConfigError
+
+RESULTS, LEADERBOARD, MANIFEST, SAMPLES = "results.jsonl", "leaderboard.md", "manifest.json", "samples"
+_COMPLETE = ".complete.json"
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+class RunDirectory:
+    """Paths and artefacts of one run folder."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    @property
+    def results(self) -> Path:
+        return self.root / RESULTS
+
+    @property
+    def manifest(self) -> Path:
+        return self.root / MANIFEST
+
+    @property
+    def leaderboard(self) -> Path:
+        return self.root / LEADERBOARD
+
+    def prepare(self, comparable: dict, resume: bool) -> None:
+        """Create the folder; refuse to mix a resumed run with a different configuration."""
+        if self.root.exists() and not self.root.is_dir():
+            raise ConfigError(f"--out {self.root} is a file; give a folder for the run")
+        if self.manifest.is_file() and resume:
+            previous = json.loads(self.manifest.read_text()).get("comparable_config", {})
+            changed = sorted(k for k in set(previous) | set(comparable) if previous.get(k) != comparable.get(k))
+            if changed:
+                detail = ", ".join(f"{k}: {previous.get(k)!r} -> {comparable.get(k)!r}" for k in changed[:4])
+                raise ConfigError(
+                    f"{self.root} holds a run with other settings ({detail}); "
+                    "use another --out, or --no-resume to start it over"
+                )
+        if not resume:
+            for name in (RESULTS, LEADERBOARD, MANIFEST):
+                (self.root / name).unlink(missing_ok=True)
+            shutil.rmtree(self.root / SAMPLES, ignore_errors=True)
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def sample_dir(self, model: str, task: str, condition: str) -> Path:
+        return self.root / SAMPLES / model / task / condition
+
+    def read_samples(self, model: str, task: str, condition: str, seed: int, n: int) -> torch.Tensor | None:
+        return read_png_set(self.sample_dir(model, task, condition), seed, n)
+
+    def write_samples(self, model: str, task: str, condition: str, seed: int, images: torch.Tensor) -> None:
+        write_png_set(self.sample_dir(model, task, condition), seed, images)
+
+
+def read_png_set(folder: Path, seed: int, n: int) -> torch.Tensor | None:
+    """The images of a complete PNG set made with ``seed`` and ``n``, else None (absent or unfinished)."""
+    marker = folder / _COMPLETE
+    if not marker.is_file() or json.loads(marker.read_text()) != {"seed": seed, "n": n}:
+        return None
+    images = [np.asarray(Image.open(folder / f"{i:05d}.png")) for i in range(n)]
+    return torch.from_numpy(np.stack(images)[:, None])
+
+
+def write_png_set(folder: Path, seed: int, images: torch.Tensor) -> None:
+    """Save uint8 [N, 1, H, W] as 00000.png...; the completion marker is written last."""
+    (folder / _COMPLETE).unlink(missing_ok=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, image in enumerate(images[:, 0].numpy()):
+        tmp = folder / f".{i:05d}.png.tmp"
+        Image.fromarray(image).save(tmp, format="PNG")
+        os.replace(tmp, folder / f"{i:05d}.png")
+    atomic_write_text(folder / _COMPLETE, json.dumps({"seed": seed, "n": int(images.shape[0])}))

@@ -1,0 +1,56 @@
+"""`cxrbench train` and `cxrbench generate`: one model, outside a full benchmark run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cxrbench.benchmark.model_store import build_adapter, ready_adapter
+from cxrbench.benchmark.progress import Reporter
+from cxrbench.benchmark.run_dir import write_png_set
+from cxrbench.benchmark.runner import (build_dataset, collect_images, fit_context, load_splits, real_halves,
+                                       resolve_device)
+from cxrbench.benchmark.seeds import derive_seed
+from cxrbench.config import RunConfig
+from cxrbench.errors import ConfigError
+from cxrbench.models import MODELS
+from cxrbench.tasks import TASKS
+from cxrbench.tasks.task import Presence
+
+
+def train_model(config: RunConfig, model: str, out: Path, reporter: Reporter) -> Path:
+    """Train ``model`` on the training split and save its checkpoint into ``out``."""
+    name = MODELS.entry(model).name
+    adapter, options = build_adapter(name, config.model_options.get(name, {}))
+    if not adapter.trainable:
+        raise ConfigError(f"model {name!r} is not trainable; train one of: "
+                          f"{', '.join(n for n in MODELS.names() if MODELS.get(n).trainable)}")
+    dataset = build_dataset(config)
+    splits = load_splits(dataset, config.resolution, reporter)
+    _, holdout = real_halves(splits["test"], config.seed)
+    with reporter.step(f"training {name}") as update:
+        adapter.fit(fit_context(config, name, splits["train"], holdout, resolve_device(config.device), update))
+    adapter.save(Path(out))
+    return Path(out)
+
+
+def generate_images(config: RunConfig, model: str, task: str, condition: str, n: int, out: Path,
+                    reporter: Reporter) -> int:
+    """Write ``n`` PNGs of ``task``/``condition`` into ``out``; returns how many were written."""
+    name = MODELS.entry(model).name
+    try:
+        presence = Presence(condition)
+    except ValueError:
+        raise ConfigError(f"unknown condition {condition!r}; choose present or absent") from None
+    wanted = TASKS.get(task).condition(presence, config.prompt_style)
+    adapter, options = build_adapter(name, config.model_options.get(name, {}))
+    dataset = build_dataset(config)
+    splits = load_splits(dataset, config.resolution, reporter)
+    _, holdout = real_halves(splits["test"], config.seed)
+    with reporter.step(f"preparing {name}") as update:
+        context = fit_context(config, name, splits["train"], holdout, resolve_device(config.device), update)
+        ready_adapter(name, adapter, options, context, config.checkpoints.get(name), config.cache_dir,
+                      dataset.fingerprint())
+    seed = derive_seed(config.seed, name, wanted.key)
+    images = collect_images(adapter, name, wanted, n, seed, config.batch_size, config.resolution)
+    write_png_set(Path(out), seed, images)
+    return int(images.shape[0])

@@ -1,0 +1,39 @@
+"""Weights on disk: safetensors for tensors plus a JSON config beside them, written atomically."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from cxrbench.errors import CxrbenchError
+
+WEIGHTS_FILE = "model.safetensors"
+CONFIG_FILE = "config.json"
+
+
+def save_checkpoint(directory: Path, tensors: dict[str, torch.Tensor], config: dict) -> None:
+    """Write ``tensors`` and ``config`` into ``directory``; readers never see a half-written one."""
+    directory = Path(directory)
+    staging = directory.with_name(f".{directory.name}.tmp-{os.getpid()}")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(staging / WEIGHTS_FILE))
+    (staging / CONFIG_FILE).write_text(json.dumps(config, indent=2, sort_keys=True))
+    if directory.exists():
+        shutil.rmtree(directory)
+    os.replace(staging, directory)
+
+
+def load_checkpoint(directory: Path) -> tuple[dict[str, torch.Tensor], dict]:
+    """Read what ``save_checkpoint`` wrote; a missing file is a one-line user error."""
+    directory = Path(directory)
+    weights, config = directory / WEIGHTS_FILE, directory / CONFIG_FILE
+    for path in (weights, config):
+        if not path.is_file():
+            raise CxrbenchError(f"checkpoint {directory} has no {path.name}; pass a directory written by `cxrbench train`")
+    return load_file(str(weights)), json.loads(config.read_text())

@@ -1,0 +1,198 @@
+"""The command line: parse flags, build one RunConfig, call the core, print.
+
+Heavy modules (torch, the runner) are imported inside commands, so `--help` and `list` stay fast.
+User mistakes (CxrbenchError) print one line and exit with code 2; bugs stay tracebacks.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from cxrbench import __version__
+from cxrbench.errors import CxrbenchError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="cxrbench: benchmark generative models of chest X-rays.")
+
+
+class Kind(str, Enum):
+    models = "models"
+    tasks = "tasks"
+    metrics = "metrics"
+    datasets = "datasets"
+    feature_extractors = "feature-extractors"
+
+
+def _registry(kind: Kind):
+    from cxrbench.data import DATASETS
+    from cxrbench.metrics import FEATURE_EXTRACTORS, METRICS
+    from cxrbench.models import MODELS
+    from cxrbench.tasks import TASKS
+
+    return {Kind.models: MODELS, Kind.tasks: TASKS, Kind.metrics: METRICS, Kind.datasets: DATASETS,
+            Kind.feature_extractors: FEATURE_EXTRACTORS}[kind]
+
+
+@app.command("list")
+def list_components(kind: Kind = typer.Argument(..., help="what to list")) -> None:
+    """List registered components (built-in and plugins) without importing them."""
+    for entry in _registry(kind).entries():
+        source = "" if entry.source == "builtin" else f"  [{entry.source}]"
+        typer.echo(f"{entry.name:<30} {entry.summary}{source}")
+
+
+def _base_config(config_file: Optional[Path]):
+    from cxrbench.cache import default_cache_root
+    from cxrbench.config import RunConfig, load_config
+
+    base = load_config(config_file) if config_file else RunConfig()
+    if base.cache_dir == RunConfig().cache_dir:
+        base = base.with_overrides(cache_dir=default_cache_root())
+    if base.inception_weights is None and os.environ.get("CXRBENCH_INCEPTION_WEIGHTS"):
+        base = base.with_overrides(inception_weights=os.environ["CXRBENCH_INCEPTION_WEIGHTS"])
+    return base
+
+
+@app.command()
+def run(
+    models: Optional[str] = typer.Option(None, help="all, or model names separated by commas"),
+    tasks: Optional[str] = typer.Option(None, help="all, or task names separated by commas"),
+    metrics: Optional[str] = typer.Option(None, help="all, or metric names separated by commas"),
+    data: Optional[str] = typer.Option(None, help="dataset name (default: phantom)"),
+    data_root: Optional[str] = typer.Option(None, help="dataset folder, for datasets on disk"),
+    resolution: Optional[int] = typer.Option(None, help="square image size in pixels (default 64)"),
+    n_samples: Optional[int] = typer.Option(None, help="images per model, task and condition (default 128)"),
+    seed: Optional[int] = typer.Option(None, help="run seed (default 0)"),
+    out: Optional[Path] = typer.Option(None, help="run directory (default runs/latest)"),
+    device: Optional[str] = typer.Option(None, help="auto, cpu, cuda or cuda:N"),
+    batch_size: Optional[int] = typer.Option(None, help="generation batch size"),
+    bootstrap: Optional[int] = typer.Option(None, help="bootstrap resamples for intervals (0: none)"),
+    prompt_style: Optional[str] = typer.Option(None, help="bare (as published) or report prompts"),
+    inception_weights: Optional[str] = typer.Option(None, help="local FID Inception weights file"),
+    resume: Optional[bool] = typer.Option(None, "--resume/--no-resume", help="reuse finished work in --out"),
+    config: Optional[Path] = typer.Option(None, "--config", help="TOML file with the same settings"),
+) -> None:
+    """Train (or load) the models, generate per-finding image sets, score them, write the leaderboard."""
+    from cxrbench.benchmark.progress import RichReporter
+    from cxrbench.benchmark.runner import run_benchmark
+
+    cfg = _base_config(config).with_overrides(
+        models=models, tasks=tasks, metrics=metrics, data=data, data_root=data_root, resolution=resolution,
+        n_samples=n_samples, seed=seed, out=out, device=device, batch_size=batch_size, bootstrap=bootstrap,
+        prompt_style=prompt_style, inception_weights=inception_weights, resume=resume)
+    summary = run_benchmark(cfg, RichReporter())
+    _print_summary(summary)
+
+
+def _print_summary(summary) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from cxrbench.leaderboard.table import overview, rows_frame
+
+    table = overview(rows_frame(summary.rows))
+    view = Table(title="cxrbench: mean over tasks and conditions")
+    view.add_column("model")
+    for metric in table.columns:
+        view.add_column(metric, justify="right")
+    for model, values in table.iterrows():
+        view.add_row(model, *("–" if v != v else f"{v:.4g}" for v in values))
+    console = Console()
+    console.print(view)
+    console.print(f"wrote {summary.run_dir.results}, {summary.run_dir.leaderboard} and {summary.run_dir.manifest} "
+                  f"in {summary.timings.get('total', 0):.0f} s")
+
+
+@app.command()
+def train(
+    model: str = typer.Argument(..., help="a trainable model name"),
+    out: Path = typer.Option(..., help="folder for the checkpoint (safetensors + config.json)"),
+    data: Optional[str] = typer.Option(None, help="dataset name (default: phantom)"),
+    data_root: Optional[str] = typer.Option(None, help="dataset folder, for datasets on disk"),
+    resolution: Optional[int] = typer.Option(None, help="square image size in pixels (default 64)"),
+    seed: Optional[int] = typer.Option(None, help="training seed (default 0)"),
+    device: Optional[str] = typer.Option(None, help="auto, cpu, cuda or cuda:N"),
+    config: Optional[Path] = typer.Option(None, "--config", help="TOML file (model_options are read from it)"),
+) -> None:
+    """Train one model on the training split and save its checkpoint."""
+    from cxrbench.benchmark.progress import RichReporter
+    from cxrbench.benchmark.training import train_model
+
+    cfg = _base_config(config).with_overrides(models=model, data=data, data_root=data_root, resolution=resolution,
+                                               seed=seed, device=device)
+    path = train_model(cfg, model, out, RichReporter())
+    typer.echo(f"saved {model} to {path}")
+
+
+@app.command()
+def generate(
+    model: str = typer.Argument(..., help="model name"),
+    task: str = typer.Option(..., help="task name, e.g. pleural_effusion"),
+    condition: str = typer.Option(..., help="present or absent"),
+    n: int = typer.Option(16, help="number of images"),
+    out: Path = typer.Option(..., help="folder for the PNGs"),
+    checkpoint: Optional[Path] = typer.Option(None, help="weights folder (default: train or reuse the cached one)"),
+    data: Optional[str] = typer.Option(None, help="dataset the model is trained on (default: phantom)"),
+    data_root: Optional[str] = typer.Option(None, help="dataset folder, for datasets on disk"),
+    resolution: Optional[int] = typer.Option(None, help="square image size in pixels (default 64)"),
+    seed: Optional[int] = typer.Option(None, help="seed (default 0)"),
+    device: Optional[str] = typer.Option(None, help="auto, cpu, cuda or cuda:N"),
+    config: Optional[Path] = typer.Option(None, "--config", help="TOML file with the same settings"),
+) -> None:
+    """Generate N images of one task and condition into a folder of PNGs."""
+    from cxrbench.benchmark.progress import RichReporter
+    from cxrbench.benchmark.training import generate_images
+
+    cfg = _base_config(config).with_overrides(models=model, tasks=task, data=data, data_root=data_root,
+                                               resolution=resolution, seed=seed, device=device)
+    if checkpoint is not None:
+        cfg = cfg.with_overrides(checkpoints={**cfg.checkpoints, model: str(checkpoint)})
+    written = generate_images(cfg, model, task, condition, n, out, RichReporter())
+    typer.echo(f"wrote {written} images to {out}")
+
+
+@app.command()
+def env() -> None:
+    """Print versions and devices, for bug reports."""
+    import torch
+
+    from cxrbench.benchmark.manifest import package_versions
+
+    for name, value in package_versions().items():
+        typer.echo(f"{name:<16} {value}")
+    typer.echo(f"{'cuda':<16} {torch.cuda.is_available()} ({torch.cuda.device_count()} devices)")
+
+
+@app.callback(invoke_without_command=True)
+def _version(version: bool = typer.Option(False, "--version", help="print the version and exit")) -> None:
+    if version:
+        typer.echo(__version__)
+        raise typer.Exit()
+
+
+def main() -> None:
+    """Entry point: CxrbenchError and usage errors -> one line on stderr, exit code 2."""
+    import click
+
+    try:
+        code = app(standalone_mode=False)
+    except CxrbenchError as error:
+        typer.echo(f"error: {error}", err=True)
+        sys.exit(2)
+    except click.ClickException as error:
+        error.show()
+        sys.exit(error.exit_code)
+    except click.exceptions.Abort:
+        typer.echo("aborted", err=True)
+        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+if __name__ == "__main__":
+    main()

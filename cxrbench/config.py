@@ -1,0 +1,110 @@
+"""RunConfig: the one typed object that the CLI builds (from flags and/or TOML) and the core reads."""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cxrbench.errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything a benchmark run depends on.
+
+    models / tasks / metrics: registered names or "all". n_samples: images per model, task and
+    condition (and the size of the real reference set when enough real images exist).
+    bootstrap: resamples for confidence intervals (0 = no intervals).
+    model_options: per-model constructor arguments; checkpoints: per-model weight folders.
+    """
+
+    models: tuple[str, ...] = ("all",)
+    tasks: tuple[str, ...] = ("all",)
+    metrics: tuple[str, ...] = ("all",)
+    data: str = "phantom"
+    data_root: str | None = None
+    data_options: dict = field(default_factory=dict)
+    resolution: int = 64
+    n_samples: int = 128
+    seed: int = 0
+    out: Path = Path("runs/latest")
+    device: str = "auto"
+    batch_size: int = 64
+    bootstrap: int = 1000
+    prompt_style: str = "bare"
+    resume: bool = True
+    cache_dir: Path = Path(".cxrbench-cache")
+    inception_weights: str | None = None
+    model_options: dict[str, dict] = field(default_factory=dict)
+    checkpoints: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not 32 <= self.resolution <= 1024:
+            raise ConfigError(f"resolution {self.resolution} is out of range; choose 32 to 1024")
+        if self.n_samples < 2:
+            raise ConfigError(f"n_samples {self.n_samples} is too small; use at least 2")
+        if self.batch_size < 1:
+            raise ConfigError(f"batch_size {self.batch_size} must be at least 1")
+        if self.bootstrap < 0:
+            raise ConfigError(f"bootstrap {self.bootstrap} must be 0 (no intervals) or more")
+        if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
+            raise ConfigError(f"unknown device {self.device!r}; choose auto, cpu, cuda or cuda:N")
+        if self.prompt_style not in ("bare", "report"):
+            raise ConfigError(f"unknown prompt style {self.prompt_style!r}; choose bare or report")
+
+    def with_overrides(self, **overrides: object) -> "RunConfig":
+        """A copy with the non-None ``overrides`` applied (flags win over the TOML file)."""
+        given = {k: v for k, v in overrides.items() if v is not None}
+        _check_keys(given, "option")
+        return dataclasses.replace(self, **{k: _coerce(k, v) for k, v in given.items()})
+
+    def to_dict(self) -> dict:
+        return {f.name: (str(v) if isinstance(v, Path) else v)
+                for f in dataclasses.fields(self) for v in [getattr(self, f.name)]}
+
+    def comparable(self) -> dict:
+        """The settings that change results (not where they are written or how they are resumed)."""
+        skip = {"out", "resume", "cache_dir", "device", "batch_size"}
+        return {k: v for k, v in self.to_dict().items() if k not in skip}
+
+
+def load_config(path: Path) -> RunConfig:
+    """A RunConfig from a TOML file; unknown keys are errors that name the closest valid key."""
+    try:
+        raw = tomllib.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist; check the path given to --config") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"config file {path} is not valid TOML ({error}); fix the line it names") from None
+    _check_keys(raw, f"key in {path}")
+    return RunConfig().with_overrides(**raw)
+
+
+_LISTS = {"models", "tasks", "metrics"}
+_PATHS = {"out", "cache_dir"}
+
+
+def _coerce(name: str, value: object) -> object:
+    if name in _LISTS:
+        parts = [value] if isinstance(value, str) else list(value)  # type: ignore[arg-type]
+        return tuple(p.strip() for item in parts for p in str(item).split(",") if p.strip())
+    if name in _PATHS:
+        return Path(str(value))
+    return value
+
+
+def _check_keys(raw: dict, what: str) -> None:
+    known = [f.name for f in dataclasses.fields(RunConfig)]
+    for key in raw:
+        if key not in known:
+            close = difflib.get_close_matches(key, known, n=1)
+            hint = f" did you mean {close[0]!r}?" if close else ""
+            raise ConfigError(f"unknown {what} {key!r};{hint} known: {', '.join(known)}")

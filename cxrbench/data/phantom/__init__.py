@@ -1,0 +1,1 @@
+"""The embedded default dataset: procedural frontal chest radiographs with ground-truth findings."""

@@ -1,0 +1,1 @@
+"""Leaderboard: results.jsonl rows to ranked tables (Markdown now; more formats build on the same table)."""

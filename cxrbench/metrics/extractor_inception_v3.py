@@ -1,0 +1,85 @@
+"""inception-v3: FID's Inception network through torch-fidelity, from a local weights file.
+
+No file is downloaded here: the path comes from the run config (the CLI fills it from
+``--inception-weights`` or ``CXRBENCH_INCEPTION_WEIGHTS``). The file must be the published FID
+weights (95,628,359 bytes, sha256 6726825d...); it is read with ``torch.load(weights_only=True)``
+and only then handed to torch-fidelity, re-saved by us, because torch-fidelity itself would
+unpickle the original file without restrictions.
+Grayscale policy: the 1 channel is replicated to 3; resize: torch-fidelity's TF1-compatible
+bilinear resize to 299 px inside the network.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from cxrbench.cache import sha256_file
+from cxrbench.errors import UnavailableError
+from cxrbench.metrics import FEATURE_EXTRACTORS
+from cxrbench.metrics.feature_extractor import ExtractorContext, FeatureExtractor
+
+FID_WEIGHTS_SIZE = 95_628_359
+FID_WEIGHTS_SHA256_PREFIX = "6726825d"
+HOW_TO_FIX = ("pass --inception-weights PATH (or set CXRBENCH_INCEPTION_WEIGHTS) to a copy of "
+              "weights-inception-2015-12-05-6726825d.pth")
+
+
+@FEATURE_EXTRACTORS.register("inception-v3")
+class InceptionV3Extractor(FeatureExtractor):
+    """FID Inception-v3 2048-d pool features via torch-fidelity (needs a local weights file).
+
+    verify: check the file's size and sha256 against the published FID weights; tests turn it
+    off to run the real loading code on small random-weight files they make themselves.
+    """
+
+    name = "inception-v3"
+
+    def __init__(self, weights: str | Path | None = None, verify: bool = True, batch_size: int = 64) -> None:
+        self.weights = Path(weights).expanduser() if weights else None
+        self.verify = verify
+        self.batch_size = batch_size
+        self.sha256 = ""
+        self.network = None
+
+    def prepare(self, context: ExtractorContext) -> None:
+        self.device = context.device
+        if self.weights is None:
+            raise UnavailableError(f"no FID Inception weights given (nothing is downloaded); {HOW_TO_FIX}")
+        if not self.weights.is_file():
+            raise UnavailableError(f"Inception weights file {self.weights} does not exist; {HOW_TO_FIX}")
+        self.sha256 = sha256_file(self.weights)
+        if self.verify:
+            size = self.weights.stat().st_size
+            if size != FID_WEIGHTS_SIZE or not self.sha256.startswith(FID_WEIGHTS_SHA256_PREFIX):
+                raise UnavailableError(
+                    f"{self.weights} is not the FID Inception weights file (size {size:,} bytes, sha256 "
+                    f"{self.sha256[:8]}...; expected {FID_WEIGHTS_SIZE:,} bytes, {FID_WEIGHTS_SHA256_PREFIX}...); "
+                    f"{HOW_TO_FIX}"
+                )
+        state_dict = torch.load(self.weights, map_location="cpu", weights_only=True)
+        from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
+
+        with tempfile.TemporaryDirectory() as scratch:
+            vetted = Path(scratch) / "inception.pth"
+            torch.save(state_dict, vetted)  # only tensors we just loaded safely
+            self.network = FeatureExtractorInceptionV3(
+                "inception-v3-compat", ["2048"], feature_extractor_weights_path=str(vetted)
+            ).to(self.device)
+
+    @torch.no_grad()
+    def extract(self, images: torch.Tensor) -> dict[str, np.ndarray]:
+        if self.network is None:
+            raise RuntimeError("inception-v3.extract called before prepare")
+        chunks = []
+        for batch in images.split(self.batch_size):
+            rgb = batch.expand(-1, 3, -1, -1).contiguous().to(self.device)
+            chunks.append(self.network(rgb)[0].double().cpu())
+        return {"features": torch.cat(chunks).numpy()}
+
+    def identity(self) -> dict:
+        return {"name": self.name, "weights_sha256": self.sha256, "preprocessing": "gray-to-rgb,tf1-bilinear-299",
+                "dim": 2048}

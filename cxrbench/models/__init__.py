@@ -1,0 +1,11 @@
+"""Model adapters: the contract (adapter.py), the registry and the built-in generators and references."""
+
+from cxrbench.registry import Registry
+
+MODELS: Registry = Registry("model", "cxrbench.models.adapter:ModelAdapter", "cxrbench.models")
+MODELS.add_lazy("pca-gaussian", "cxrbench.models.pca_gaussian:PcaGaussianAdapter",
+                "probabilistic PCA per condition (a trained linear generative baseline)")
+MODELS.add_lazy("real-holdout", "cxrbench.models.real_holdout:RealHoldoutAdapter",
+                "real held-out test images of the condition: the best any generator can do")
+MODELS.add_lazy("noise", "cxrbench.models.noise:NoiseAdapter",
+                "seeded smooth noise at the mean real intensity: the worst case")

@@ -1,0 +1,78 @@
+"""The model adapter contract: a small class that owns one generator and nothing else.
+
+The runner owns seeds, files, caching and resume. An adapter only:
+- declares how it is conditioned (``conditioning``),
+- optionally trains (``fit``) and saves/loads its weights (``save`` / ``load``),
+- generates uint8 batches [B, 1, H, W] for a ``Condition`` with ``generate``.
+Constructor keyword arguments are the adapter's options; they are recorded in the run manifest.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from typing import Callable, ClassVar, Iterator
+
+import torch
+
+from cxrbench.data.image_set import ImageSet
+from cxrbench.tasks.task import Condition
+
+
+class Conditioning(str, Enum):
+    """How an adapter is told which finding to draw."""
+
+    CLASS = "class"  # a label vector
+    TEXT = "text"  # a prompt
+    LATENT_SEARCH = "latent_search"  # an unconditional model steered by a classifier
+    UNCONDITIONAL = "unconditional"
+    REFERENCE = "reference"  # real images or a fixed baseline, not a generative model
+
+
+@dataclass(frozen=True)
+class FitContext:
+    """What an adapter may use to train.
+
+    train: real training split at the benchmark resolution.
+    holdout: real held-out images that no model trains on; only reference adapters may read it.
+    progress: callback(completed, total, description) for the runner's progress bar.
+    """
+
+    train: ImageSet
+    holdout: ImageSet
+    resolution: int
+    device: torch.device
+    seed: int
+    progress: Callable[[int, int, str], None] = lambda done, total, text: None
+
+
+class ModelAdapter(ABC):
+    """Base class of every model adapter (built-in or plugin).
+
+    Subclasses set ``conditioning`` and ``trainable`` and implement ``generate``; trainable
+    adapters also implement ``fit``, ``save`` and ``load``. Reference adapters (``trainable =
+    False``) may still need ``fit`` to receive the real images they return.
+    """
+
+    conditioning: ClassVar[Conditioning]
+    trainable: ClassVar[bool] = False
+
+    def fit(self, context: FitContext) -> None:
+        """Train (or receive reference images). Default: nothing to do."""
+
+    def save(self, directory: Path) -> None:
+        """Write weights (safetensors) and config (JSON) into ``directory``."""
+        raise NotImplementedError(f"{type(self).__name__} has no weights to save")
+
+    def load(self, directory: Path) -> None:
+        """Read weights written by ``save``; never unpickles arbitrary objects."""
+        raise NotImplementedError(f"{type(self).__name__} has no weights to load")
+
+    @abstractmethod
+    def generate(self, condition: Condition, n: int, seed: int, batch_size: int) -> Iterator[torch.Tensor]:
+        """Yield uint8 tensors [B, 1, H, W] (B <= batch_size) until ``n`` images in total.
+
+        The same (condition, n, seed) must give the same images.
+        """

@@ -1,0 +1,44 @@
+"""real-holdout: real held-out images of the requested condition (the floor of every metric)."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import numpy as np
+import torch
+
+from cxrbench.data.image_set import ImageSet
+from cxrbench.errors import UnavailableError
+from cxrbench.models import MODELS
+from cxrbench.models.adapter import Conditioning, FitContext, ModelAdapter
+from cxrbench.tasks.task import Condition
+
+
+@MODELS.register("real-holdout")
+class RealHoldoutAdapter(ModelAdapter):
+    """Real held-out test images of the condition: the best any generator can do.
+
+    The runner splits the test split by patient into two halves: metrics compare against one,
+    this adapter returns images of the other, so its scores are the real-vs-real floor.
+    """
+
+    conditioning = Conditioning.REFERENCE
+
+    def __init__(self) -> None:
+        self.pool: ImageSet | None = None
+
+    def fit(self, context: FitContext) -> None:
+        self.pool = context.holdout
+
+    def generate(self, condition: Condition, n: int, seed: int, batch_size: int) -> Iterator[torch.Tensor]:
+        if self.pool is None:
+            raise RuntimeError("real-holdout.generate called before fit")
+        matching = self.pool.matching(condition)
+        if len(matching) < n:
+            raise UnavailableError(
+                f"only {len(matching)} held-out real images show {condition.key}; "
+                f"lower --n-samples to {len(matching)} or use a larger dataset"
+            )
+        order = np.random.default_rng(seed).permutation(len(matching))[:n]
+        images = matching.images[torch.from_numpy(order)]
+        yield from images.split(batch_size)

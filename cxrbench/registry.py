@@ -1,0 +1,191 @@
+"""One registry class for every kind of component: models, metrics, tasks, datasets, extractors.
+
+Built-ins are declared as lazy ``"module:attribute"`` strings (so listing names imports no
+heavy backend) and confirmed by a ``@REGISTRY.register(name)`` decorator in their module.
+Third-party packages add components through an entry-point group such as ``cxrbench.models``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import re
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from typing import Callable, Generic, TypeVar
+
+from cxrbench.errors import CxrbenchError, UnknownNameError
+
+T = TypeVar("T")
+
+_VALID_NAME = re.compile(r"^[a-z0-9][a-z0-9_.\-]*$")
+
+
+@dataclass(frozen=True)
+class Entry:
+    """Where a registered component lives, known before it is imported."""
+
+    name: str
+    target: str  # "package.module:attribute"
+    source: str  # "builtin" or "plugin:<distribution>"
+    summary: str = ""
+
+
+class Registry(Generic[T]):
+    """Name -> component map with lazy built-ins and entry-point plugins.
+
+    ``base`` is the class every component must be (a subclass of, or an instance of), given as
+    ``"module:Class"`` so that creating a registry imports nothing heavy.
+    """
+
+    def __init__(self, kind: str, base: str, group: str) -> None:
+        self.kind = kind
+        self._base = base
+        self.group = group
+        self._entries: dict[str, Entry] = {}
+        self._loaded: dict[str, T] = {}
+        self._plugins_scanned = False
+
+    # -- registration -------------------------------------------------------------------
+    def add_lazy(self, name: str, target: str, summary: str = "", source: str = "builtin") -> None:
+        """Declare a component by its import path without importing it."""
+        _check_name(self.kind, name)
+        if ":" not in target:
+            raise ValueError(f"{self.kind} {name!r}: target must look like 'module:attribute', got {target!r}")
+        if name in self._entries:
+            raise CxrbenchError(
+                f"duplicate {self.kind} name {name!r}: already registered from {self._entries[name].source} "
+                f"({self._entries[name].target}); pick another name"
+            )
+        self._entries[name] = Entry(name, target, source, summary)
+
+    def register(self, name: str) -> Callable[[T], T]:
+        """Decorator: register ``obj`` under ``name`` (confirms a lazy entry of the same target)."""
+
+        def decorator(obj: T) -> T:
+            _check_name(self.kind, name)
+            self._check_type(name, obj)
+            target = f"{obj.__module__}:{getattr(obj, '__qualname__', name)}" if isinstance(obj, type) else ""
+            entry = self._entries.get(name)
+            if entry is not None and name in self._loaded and self._loaded[name] is not obj:
+                raise CxrbenchError(f"duplicate {self.kind} name {name!r}: it is already registered")
+            if entry is not None and target and entry.target != target and not entry.source.startswith("plugin"):
+                raise CxrbenchError(
+                    f"duplicate {self.kind} name {name!r}: {entry.target} already uses it; pick another name"
+                )
+            if entry is None:
+                self._entries[name] = Entry(name, target or f"{getattr(obj, '__module__', '?')}:{name}", "builtin",
+                                            _first_doc_line(obj))
+            self._loaded[name] = obj
+            return obj
+
+        return decorator
+
+    # -- lookup ---------------------------------------------------------------------------
+    def names(self) -> list[str]:
+        """All registered names, sorted, without importing any component."""
+        self._scan_plugins()
+        return sorted(self._entries)
+
+    def entries(self) -> list[Entry]:
+        self._scan_plugins()
+        return [self._entries[n] for n in sorted(self._entries)]
+
+    def entry(self, name: str) -> Entry:
+        self._scan_plugins()
+        if name not in self._entries:
+            raise UnknownNameError(unknown_name_message(self.kind, name, list(self._entries)))
+        return self._entries[name]
+
+    def get(self, name: str) -> T:
+        """The component registered as ``name``, importing it on first use."""
+        entry = self.entry(name)
+        if name not in self._loaded:
+            try:
+                obj = _import_target(entry.target)
+            except (ImportError, AttributeError) as error:
+                if entry.source == "builtin":
+                    raise
+                raise CxrbenchError(
+                    f"{self.kind} {name!r} from {entry.source} cannot be loaded ({entry.target}: {error}); "
+                    "reinstall that package or fix its entry point"
+                ) from error
+            self._check_type(name, obj)
+            self._loaded[name] = obj
+        return self._loaded[name]
+
+    def resolve(self, spec: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
+        """Expand ``all`` / ``a,b`` / a list into validated names (unknown names raise)."""
+        items = [spec] if isinstance(spec, str) else list(spec)
+        names: list[str] = []
+        for item in items:
+            for part in (p.strip() for p in item.split(",")):
+                if not part:
+                    continue
+                expanded = self.names() if part == "all" else [self.entry(part).name]
+                names.extend(n for n in expanded if n not in names)
+        if not names:
+            raise UnknownNameError(f"no {self.kind} selected; choose 'all' or some of: {', '.join(self.names())}")
+        return tuple(names)
+
+    def __contains__(self, name: str) -> bool:
+        self._scan_plugins()
+        return name in self._entries
+
+    # -- internals ------------------------------------------------------------------------
+    def _scan_plugins(self) -> None:
+        if self._plugins_scanned:
+            return
+        self._plugins_scanned = True
+        for ep in entry_points(group=self.group):
+            dist = ep.dist.name if ep.dist is not None else "unknown"
+            existing = self._entries.get(ep.name)
+            if existing is not None:
+                if existing.target == ep.value:
+                    continue  # the same package seen twice on sys.path
+                raise CxrbenchError(
+                    f"plugin {dist} registers {self.kind} {ep.name!r}, which {existing.source} already uses "
+                    f"({existing.target}); uninstall one of them or rename the plugin's entry point"
+                )
+            self.add_lazy(ep.name, ep.value, source=f"plugin:{dist}")
+
+    @property
+    def base(self) -> type:
+        return _import_target(self._base)
+
+    def _check_type(self, name: str, obj: object) -> None:
+        base = self.base
+        ok = isinstance(obj, base) or (isinstance(obj, type) and issubclass(obj, base))
+        if not ok:
+            raise CxrbenchError(
+                f"{self.kind} {name!r} is {obj!r}, which is not a {base.__name__}; register a {base.__name__}"
+            )
+
+
+def _import_target(target: str) -> object:
+    """The object at ``"package.module:attribute.path"``."""
+    module_name, _, attribute = target.partition(":")
+    obj: object = importlib.import_module(module_name)
+    for part in attribute.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def unknown_name_message(kind: str, name: str, known: list[str]) -> str:
+    """One line: what was asked, the closest match, and every valid choice."""
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f" did you mean {close[0]!r}?" if close else ""
+    return f"unknown {kind} {name!r};{hint} known: {', '.join(sorted(known)) or '(none)'}"
+
+
+def _check_name(kind: str, name: str) -> None:
+    if not isinstance(name, str) or not _VALID_NAME.match(name) or name == "all":
+        raise CxrbenchError(
+            f"invalid {kind} name {name!r}: use lower-case letters, digits, '-', '_' or '.', "
+            "no spaces or path separators, and not 'all'"
+        )
+
+
+def _first_doc_line(obj: object) -> str:
+    doc = getattr(obj, "__doc__", None) or ""
+    return doc.strip().splitlines()[0] if doc.strip() else ""

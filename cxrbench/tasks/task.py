@@ -1,0 +1,81 @@
+"""The benchmark's unit of work: a finding, its two conditions, prompts and label maps."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+# FINDINGS gives the column order of every multi-label vector (labels, targets, classifier outputs).
+from cxrbench.tasks import FINDINGS
+
+
+class Presence(str, Enum):
+    """The two conditions of every task."""
+
+    PRESENT = "present"
+    ABSENT = "absent"
+
+
+@dataclass(frozen=True)
+class Condition:
+    """What a generator is asked for: one finding present or absent.
+
+    ``target`` is the multi-label vector in ``FINDINGS`` order: 1 = wanted, 0 = unwanted,
+    None = left free (the other findings keep their natural prevalence).
+    """
+
+    task: str
+    presence: Presence
+    target: tuple[int | None, ...]
+    prompt: str
+    prompts: tuple[str, ...] = ()
+
+    @property
+    def finding_index(self) -> int:
+        return FINDINGS.index(self.task)
+
+    @property
+    def present(self) -> bool:
+        return self.presence is Presence.PRESENT
+
+    @property
+    def key(self) -> str:
+        return f"{self.task}/{self.presence.value}"
+
+
+@dataclass(frozen=True)
+class Task:
+    """One finding of the benchmark.
+
+    ``bare_prompts`` are the prompts of Schuit et al. (arXiv 2508.07128): the finding's bare name
+    for ``present`` and "no findings" for ``absent``. ``report_prompts`` read like report sentences.
+    ``label_maps`` maps a dataset name to the source labels that make this finding positive.
+    """
+
+    name: str
+    display_name: str
+    bare_prompts: dict[Presence, str]
+    report_prompts: dict[Presence, tuple[str, ...]]
+    label_maps: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @property
+    def index(self) -> int:
+        return FINDINGS.index(self.name)
+
+    def condition(self, presence: Presence | str, prompt_style: str = "bare") -> Condition:
+        """The condition ``presence`` of this task, with the prompt of ``prompt_style`` (bare|report)."""
+        presence = Presence(presence)
+        target: list[int | None] = [None] * len(FINDINGS)
+        target[self.index] = 1 if presence is Presence.PRESENT else 0
+        if prompt_style == "bare":
+            prompts: tuple[str, ...] = (self.bare_prompts[presence],)
+        elif prompt_style == "report":
+            prompts = self.report_prompts[presence]
+        else:
+            from cxrbench.errors import ConfigError
+
+            raise ConfigError(f"unknown prompt style {prompt_style!r}; choose 'bare' or 'report'")
+        return Condition(self.name, presence, tuple(target), prompts[0], prompts)
+
+    def conditions(self, prompt_style: str = "bare") -> tuple[Condition, Condition]:
+        return self.condition(Presence.PRESENT, prompt_style), self.condition(Presence.ABSENT, prompt_style)
