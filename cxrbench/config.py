@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import json
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,9 +72,13 @@ class RunConfig:
                 for f in dataclasses.fields(self) for v in [getattr(self, f.name)]}
 
     def comparable(self) -> dict:
-        """The settings that change results (not where they are written or how they are resumed)."""
-        skip = {"out", "resume", "cache_dir", "device", "batch_size"}
-        return {k: v for k, v in self.to_dict().items() if k not in skip}
+        """The settings that change any result row (JSON-normalised).
+
+        Which models, tasks and metrics are selected is left out: rows are keyed by them, so a run
+        may be extended with more of them. Where and how a run is written is left out too.
+        """
+        skip = {"out", "resume", "cache_dir", "device", "models", "tasks", "metrics"}
+        return json.loads(json.dumps({k: v for k, v in self.to_dict().items() if k not in skip}))
 
 
 def load_config(path: Path) -> RunConfig:

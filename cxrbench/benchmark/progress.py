@@ -40,7 +40,8 @@ class RichReporter(Reporter):
                                 description=f"{description}: {text}" if text else description)
 
             yield update
-            progress.update(task, completed=progress.tasks[0].total or 1, description=description)
+            final = progress.tasks[0].total or 1
+            progress.update(task, completed=final, total=final, description=description)
 
     def note(self, message: str) -> None:
         self.console.print(f"[dim]{message}[/dim]")

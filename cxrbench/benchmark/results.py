@@ -46,10 +46,15 @@ class ResultRow:
         return (self.model, self.task, self.condition, self.metric)
 
 
+def row_line(row: ResultRow) -> str:
+    """One row as its JSON line (with the newline)."""
+    return json.dumps(asdict(row), sort_keys=True) + "\n"
+
+
 def append_row(path: Path, row: ResultRow) -> None:
     """Append one row as a JSON line and flush it to disk (a crash loses at most the line in flight)."""
     with open(path, "a", encoding="utf-8") as handle:
-        handle.write(json.dumps(asdict(row), sort_keys=True) + "\n")
+        handle.write(row_line(row))
         handle.flush()
 
 

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from cxrbench.benchmark.results import read_rows, row_line
 from cxrbench.errors import ConfigError
 
 RESULTS, LEADERBOARD, MANIFEST, SAMPLES = "results.jsonl", "leaderboard.md", "manifest.json", "samples"
@@ -60,6 +61,9 @@ class RunDirectory:
                 (self.root / name).unlink(missing_ok=True)
             shutil.rmtree(self.root / SAMPLES, ignore_errors=True)
         self.root.mkdir(parents=True, exist_ok=True)
+        if self.results.is_file():
+            # A crash can leave a torn last line; keep only whole rows so new rows start on a fresh line.
+            atomic_write_text(self.results, "".join(row_line(r) for r in read_rows(self.results)))
 
     def sample_dir(self, model: str, task: str, condition: str) -> Path:
         return self.root / SAMPLES / model / task / condition

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from cxrbench.benchmark.results import UNAVAILABLE, ResultRow
-from cxrbench.leaderboard.table import overview, per_task, rows_frame
+from cxrbench.leaderboard.table import overview, rows_frame
 
 ARROW = {"lower": "↓", "higher": "↑"}
 REFERENCE_MODELS = ("real-holdout", "noise")  # set apart: they mark the floor and the worst case
@@ -52,21 +52,21 @@ def render_leaderboard(rows: list[ResultRow], schemas: list[dict]) -> str:
     lines += [_markdown_table(header, body), ""]
 
     for task in dict.fromkeys(frame["task"]):
-        pivot = per_task(frame, task)
-        lines += [f"## {task}", ""]
-        columns = [(m, c) for m in metrics for c in ("present", "absent")
-                   if ("value", m, c) in pivot.columns]
+        part = frame[frame["task"] == task].set_index(["model", "metric", "condition"])
+        columns = [(m, c) for m in metrics for c in ("present", "absent")]
         header = ["model"] + [f"{schema[m]['display_name']} {ARROW[schema[m]['direction']]} ({c})" for m, c in columns]
         body = []
-        for model in pivot.index:
+        for model in dict.fromkeys(part.index.get_level_values("model")):
             cells = []
             for m, c in columns:
-                value = pivot.loc[model, ("value", m, c)]
-                low, high = pivot.loc[model, ("ci_low", m, c)], pivot.loc[model, ("ci_high", m, c)]
-                interval = "" if pd.isna(low) else f" [{_fmt(low)}, {_fmt(high)}]"
-                cells.append(_fmt(value) + interval)
+                row = part.loc[(model, m, c)] if (model, m, c) in part.index else None
+                if row is None or row["status"] != "ok":
+                    cells.append("n/a")
+                    continue
+                interval = "" if pd.isna(row["ci_low"]) else f" [{_fmt(row['ci_low'])}, {_fmt(row['ci_high'])}]"
+                cells.append(_fmt(row["value"]) + interval)
             body.append([f"`{model}`"] + cells)
-        lines += [_markdown_table(header, body), ""]
+        lines += [f"## {task}", "", _markdown_table(header, body), ""]
 
     missing = frame[frame["status"] == UNAVAILABLE].drop_duplicates(subset=["metric", "model"])
     if not missing.empty:

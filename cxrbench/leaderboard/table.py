@@ -28,10 +28,3 @@ def overview(frame: pd.DataFrame) -> pd.DataFrame:
     for metric in means.columns:
         means.loc[counts[metric] < cells.get(metric, 0), metric] = float("nan")
     return means
-
-
-def per_task(frame: pd.DataFrame, task: str) -> pd.DataFrame:
-    """models x (metric, condition) for one task; columns hold value and interval."""
-    part = frame[(frame["task"] == task) & (frame["status"] == OK)]
-    return part.pivot_table(index="model", columns=["metric", "condition"], values=["value", "ci_low", "ci_high"],
-                            aggfunc="first")

@@ -74,5 +74,5 @@ class ModelAdapter(ABC):
     def generate(self, condition: Condition, n: int, seed: int, batch_size: int) -> Iterator[torch.Tensor]:
         """Yield uint8 tensors [B, 1, H, W] (B <= batch_size) until ``n`` images in total.
 
-        The same (condition, n, seed) must give the same images.
+        The same (condition, n, seed, batch_size) must give the same images.
         """

@@ -1,0 +1,1 @@
+"""Example third-party cxrbench adapter (see docs/adding-a-model.md)."""

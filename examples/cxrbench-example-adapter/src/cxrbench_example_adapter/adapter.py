@@ -1,0 +1,54 @@
+"""example-mean: the mean training image of each condition plus seeded pixel noise.
+
+A deliberately small generator that shows every part of the adapter contract: options as
+constructor arguments, `fit` on the real training split, `save`/`load` with safetensors, and
+`generate` yielding uint8 [B, 1, H, W] batches that depend only on (condition, n, seed).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+import torch
+
+from cxrbench.checkpoint import load_checkpoint, save_checkpoint
+from cxrbench.models.adapter import Conditioning, FitContext, ModelAdapter
+from cxrbench.tasks import FINDINGS, TASKS
+from cxrbench.tasks.task import Condition, Presence
+
+
+class ConditionalMeanAdapter(ModelAdapter):
+    """Mean image per condition plus Gaussian pixel noise (a plugin example).
+
+    noise_std: standard deviation of the added noise, in grey levels (0-255).
+    """
+
+    conditioning = Conditioning.CLASS
+    trainable = True
+
+    def __init__(self, noise_std: float = 12.0) -> None:
+        self.noise_std = noise_std
+        self.means: dict[str, torch.Tensor] = {}
+
+    def fit(self, context: FitContext) -> None:
+        for finding in FINDINGS:
+            for presence in Presence:
+                condition = TASKS.get(finding).condition(presence)
+                images = context.train.matching(condition).images.float()
+                self.means[condition.key] = images.mean(dim=0)
+
+    def save(self, directory: Path) -> None:
+        save_checkpoint(directory, self.means, {"model": "example-mean", "noise_std": self.noise_std})
+
+    def load(self, directory: Path) -> None:
+        self.means, config = load_checkpoint(directory)
+        self.noise_std = float(config["noise_std"])
+
+    def generate(self, condition: Condition, n: int, seed: int, batch_size: int) -> Iterator[torch.Tensor]:
+        mean = self.means[condition.key]
+        generator = torch.Generator().manual_seed(seed)
+        for start in range(0, n, batch_size):
+            b = min(batch_size, n - start)
+            noise = torch.randn((b, *mean.shape), generator=generator) * self.noise_std
+            yield (mean + noise).clamp(0, 255).round().to(torch.uint8)

@@ -1,0 +1,44 @@
+"""Shared fixtures: tiny seeded runs on a small phantom, on the CPU, with a per-session cache."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cxrbench.config import RunConfig
+
+REPO = Path(__file__).resolve().parents[1]
+NIH_SAMPLE = REPO.parent / "shared" / "data" / "nih-cxr14-sample"
+
+# Small enough to run in seconds, large enough that each condition has a dozen real images.
+TINY_PHANTOM = {"n_images": 700, "seed": 3}
+
+
+@pytest.fixture(scope="session")
+def session_cache(tmp_path_factory) -> Path:
+    """One cache for the whole session, so the evaluator is trained once."""
+    return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture
+def tiny_config(tmp_path, session_cache):
+    """A RunConfig factory for small, fast runs; keyword arguments override fields."""
+
+    def make(**overrides) -> RunConfig:
+        base = RunConfig(models=("all",), tasks=("pleural_effusion",), metrics=("all",), resolution=32,
+                         n_samples=12, bootstrap=20, device="cpu", out=tmp_path / "run", cache_dir=session_cache,
+                         data_options=dict(TINY_PHANTOM))
+        return base.with_overrides(**overrides)
+
+    return make
+
+
+def run_cli(*args: str, env: dict | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """Run ``python -m cxrbench.cli ARGS`` in a subprocess and capture its output."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run([sys.executable, "-m", "cxrbench.cli", *args], capture_output=True, text=True,
+                          env=full_env, cwd=cwd or REPO, timeout=600)

@@ -1,0 +1,76 @@
+"""Metric arithmetic against independent references (scipy's sqrtm, brute-force AUROC)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.linalg
+
+from cxrbench.metrics.auroc import auroc, youden_threshold
+from cxrbench.metrics.bootstrap import bootstrap_interval
+from cxrbench.metrics.frechet import frechet_distance, gaussian_stats
+from cxrbench.metrics.metric_conditional_accuracy import ConditionalAccuracy
+from cxrbench.metrics.metric_frechet import CxrFrechetDistance
+from cxrbench.tasks import TASKS
+
+
+def _scipy_frechet(mu1, s1, mu2, s2) -> float:
+    covmean = scipy.linalg.sqrtm(s1 @ s2)
+    return float(((mu1 - mu2) ** 2).sum() + np.trace(s1) + np.trace(s2) - 2 * np.trace(covmean.real))
+
+
+@pytest.mark.parametrize("dim,n", [(2, 50), (64, 400), (128, 100)])
+def test_frechet_matches_scipy_sqrtm(dim, n):
+    rng = np.random.default_rng(dim)
+    a = rng.normal(size=(n, dim))
+    b = rng.normal(size=(n, dim)) @ rng.normal(size=(dim, dim)) * 0.3 + 0.5
+    ours = frechet_distance(*gaussian_stats(a), *gaussian_stats(b))
+    assert ours == pytest.approx(_scipy_frechet(*gaussian_stats(a), *gaussian_stats(b)), rel=1e-6)
+
+
+def test_frechet_of_identical_sets_is_zero_and_known_shift():
+    x = np.random.default_rng(0).normal(size=(300, 8))
+    assert frechet_distance(*gaussian_stats(x), *gaussian_stats(x)) == pytest.approx(0.0, abs=1e-8)
+    shifted = x + 2.0
+    assert frechet_distance(*gaussian_stats(x), *gaussian_stats(shifted)) == pytest.approx(8 * 4.0, rel=1e-9)
+
+
+def test_auroc_matches_pairwise_count_with_ties():
+    rng = np.random.default_rng(1)
+    scores = rng.integers(0, 5, 200).astype(float)
+    labels = rng.random(200) < 0.4
+    pos, neg = scores[labels], scores[~labels]
+    brute = ((pos[:, None] > neg[None]).sum() + 0.5 * (pos[:, None] == neg[None]).sum()) / (len(pos) * len(neg))
+    assert auroc(scores, labels) == pytest.approx(brute, rel=1e-12)
+    assert np.isnan(auroc(scores, np.zeros(200)))
+
+
+def test_youden_threshold_separates_separable_scores():
+    scores = np.array([0.1, 0.2, 0.3, 0.7, 0.8, 0.9])
+    labels = np.array([0, 0, 0, 1, 1, 1])
+    threshold = youden_threshold(scores, labels)
+    assert ((scores >= threshold) == labels.astype(bool)).all()
+
+
+def test_conditional_accuracy_counts_calls_for_the_finding():
+    present, absent = TASKS.get("lung_opacity").conditions()
+    calls = np.zeros((4, 4), dtype=np.int8)
+    calls[:3, 1] = 1
+    metric = ConditionalAccuracy()
+    assert metric.compute({}, {"calls": calls}, present) == 0.75
+    assert metric.compute({}, {"calls": calls}, absent) == 0.25
+
+
+def test_bootstrap_is_seeded_and_brackets_a_stable_statistic():
+    rng = np.random.default_rng(3)
+    calls = (rng.random((200, 4)) < 0.6).astype(np.int8)
+    condition = TASKS.get("atelectasis").conditions()[0]
+    metric = ConditionalAccuracy()
+    value = metric.compute({}, {"calls": calls}, condition)
+    first = bootstrap_interval(metric, {}, {"calls": calls}, condition, 300, seed=9)
+    assert first == bootstrap_interval(metric, {}, {"calls": calls}, condition, 300, seed=9)
+    assert first[0] < value < first[1]
+    assert bootstrap_interval(metric, {}, {"calls": calls}, condition, 0, seed=9) == (None, None)
+    features = {"features": rng.normal(size=(60, 3))}
+    low, high = bootstrap_interval(CxrFrechetDistance(), features, features, condition, 50, seed=1)
+    assert 0 <= low <= high

@@ -1,0 +1,94 @@
+"""Every registered model adapter honours the contract (parametrised: new adapters are tested on day one)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from cxrbench.benchmark.model_store import build_adapter, ready_adapter
+from cxrbench.benchmark.runner import collect_images
+from cxrbench.data.phantom.dataset import PhantomDataset
+from cxrbench.errors import AdapterError, ConfigError, UnavailableError
+from cxrbench.models import MODELS
+from cxrbench.models.adapter import Conditioning, FitContext, ModelAdapter
+from cxrbench.tasks import TASKS
+
+RESOLUTION = 32
+
+
+@pytest.fixture(scope="module")
+def context() -> FitContext:
+    dataset = PhantomDataset(n_images=500, seed=1)
+    test = dataset.load("test", RESOLUTION)
+    return FitContext(train=dataset.load("train", RESOLUTION), holdout=test, resolution=RESOLUTION,
+                      device=torch.device("cpu"), seed=0)
+
+
+@pytest.mark.parametrize("name", MODELS.names())
+def test_adapter_contract(name, context, tmp_path):
+    adapter, options = build_adapter(name, {})
+    info = ready_adapter(name, adapter, options, context, None, tmp_path, "fp")
+    condition = TASKS.get("enlarged_cardiac_silhouette").conditions()[1]
+    first = collect_images(adapter, name, condition, 10, seed=7, batch_size=4, resolution=RESOLUTION)
+    again = collect_images(adapter, name, condition, 10, seed=7, batch_size=4, resolution=RESOLUTION)
+    other = collect_images(adapter, name, condition, 10, seed=8, batch_size=4, resolution=RESOLUTION)
+    assert first.dtype == torch.uint8 and first.shape == (10, 1, RESOLUTION, RESOLUTION)
+    assert torch.equal(first, again) and not torch.equal(first, other)
+    if adapter.trainable:
+        assert info["source"] == "trained" and len(info["sha256"]) == 64
+        reloaded, _ = build_adapter(name, {})
+        cached = ready_adapter(name, reloaded, options, context, None, tmp_path, "fp")
+        assert cached["source"] == "cache" and cached["sha256"] == info["sha256"]
+        assert torch.equal(first, collect_images(reloaded, name, condition, 10, 7, 4, RESOLUTION))
+
+
+def test_unknown_option_names_the_valid_ones():
+    with pytest.raises(ConfigError, match="has no option 'componets'; its options: components"):
+        build_adapter("pca-gaussian", {"componets": 3})
+
+
+def test_real_holdout_refuses_more_images_than_exist(context):
+    adapter, _ = build_adapter("real-holdout", {})
+    adapter.fit(context)
+    condition = TASKS.get("enlarged_cardiac_silhouette").conditions()[0]
+    with pytest.raises(UnavailableError, match="lower --n-samples"):
+        collect_images(adapter, "real-holdout", condition, 10_000, 0, 64, RESOLUTION)
+
+
+def test_real_holdout_returns_only_images_of_the_condition(context):
+    adapter, _ = build_adapter("real-holdout", {})
+    adapter.fit(context)
+    condition = TASKS.get("pleural_effusion").conditions()[0]
+    images = collect_images(adapter, "real-holdout", condition, 8, 0, 3, RESOLUTION)
+    pool = context.holdout.matching(condition).images
+    for image in images:
+        assert any(torch.equal(image, candidate) for candidate in pool)
+
+
+class _Broken(ModelAdapter):
+    """Yields whatever batch it is given: for testing the runner's contract checks."""
+
+    conditioning = Conditioning.UNCONDITIONAL
+
+    def __init__(self, batch: torch.Tensor) -> None:
+        self.batch = batch
+
+    def generate(self, condition, n, seed, batch_size):
+        yield self.batch
+
+
+@pytest.mark.parametrize("batch,message", [
+    (torch.zeros(5, 1, RESOLUTION, RESOLUTION, dtype=torch.uint8), "yielded 5 images .* asked for 6"),
+    (torch.zeros(6, 1, RESOLUTION, RESOLUTION), "yielded torch.float32 .* must yield uint8"),
+    (torch.zeros(6, 3, RESOLUTION, RESOLUTION, dtype=torch.uint8), r"yielded torch.uint8 \(6, 3, 32, 32\)"),
+])
+def test_broken_adapter_output_is_a_clear_error(batch, message):
+    condition = TASKS.get("atelectasis").conditions()[0]
+    with pytest.raises(AdapterError, match=message):
+        collect_images(_Broken(batch), "broken", condition, 6, 0, 6, RESOLUTION)
+
+
+def test_given_checkpoint_that_does_not_exist(context, tmp_path):
+    adapter, options = build_adapter("pca-gaussian", {})
+    with pytest.raises(ConfigError, match="checkpoint for 'pca-gaussian' not found"):
+        ready_adapter("pca-gaussian", adapter, options, context, str(tmp_path / "nothing"), tmp_path, "fp")

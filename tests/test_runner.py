@@ -1,0 +1,96 @@
+"""End to end on a tiny phantom: files, row schema, real values, resume, refusals."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from cxrbench.benchmark.results import read_rows
+from cxrbench.benchmark.runner import run_benchmark
+from cxrbench.errors import ConfigError
+from cxrbench.metrics import METRICS
+from cxrbench.models import MODELS
+
+REQUIRED_KEYS = {"model", "task", "condition", "metric", "value", "ci_low", "ci_high", "n_real", "n_fake",
+                 "direction", "feature_space", "dataset", "seed", "cxrbench_version"}
+
+
+@pytest.fixture
+def finished(tiny_config):
+    config = tiny_config()
+    return config, run_benchmark(config)
+
+
+def test_run_writes_every_row_and_file(finished):
+    config, summary = finished
+    root = config.out
+    lines = [json.loads(line) for line in (root / "results.jsonl").read_text().splitlines()]
+    assert {(r["model"], r["condition"], r["metric"]) for r in lines} == {
+        (m, c, k) for m in MODELS.names() for c in ("present", "absent") for k in METRICS.names()}
+    assert all(REQUIRED_KEYS <= set(r) for r in lines)
+    assert (root / "leaderboard.md").read_text().startswith("# cxrbench leaderboard")
+    manifest = json.loads((root / "manifest.json").read_text())
+    assert manifest["models"]["pca-gaussian"]["weights"]["source"] in ("trained", "cache")
+    assert set(manifest["feature_spaces"]["cxr-evaluator"]["test_auroc"]) >= {"pleural_effusion"}
+    for model in MODELS.names():
+        assert len(list((root / "samples" / model / "pleural_effusion" / "present").glob("*.png"))) == 12
+
+
+def test_values_are_real_and_ordered(finished):
+    _, summary = finished
+    value = {(r.model, r.condition, r.metric): r for r in summary.rows}
+    for condition in ("present", "absent"):
+        # At n = 12 only the gross order is stable: any image set beats smooth noise by far.
+        worst = value["noise", condition, "cxr_fd"].value
+        assert value["real-holdout", condition, "cxr_fd"].value < worst / 5
+        assert value["pca-gaussian", condition, "cxr_fd"].value < worst / 5
+        row = value["pca-gaussian", condition, "cxr_fd"]
+        assert row.status == "ok" and row.n_real == row.n_fake == 12 and row.ci_low <= row.ci_high
+        assert row.comparability["name"] == "cxr-evaluator" and row.comparability["resolution"] == 32
+
+
+def test_inception_is_reported_unavailable_with_the_fix(finished):
+    _, summary = finished
+    fid = [r for r in summary.rows if r.metric == "fid"]
+    assert fid and all(r.value is None and r.status == "unavailable" for r in fid)
+    assert "--inception-weights" in fid[0].reason
+
+
+def test_resume_reuses_everything_and_changes_nothing(finished, tiny_config):
+    config, summary = finished
+    before = (config.out / "results.jsonl").read_text()
+    png = config.out / "samples" / "pca-gaussian" / "pleural_effusion" / "present" / "00000.png"
+    stamp = png.stat().st_mtime_ns
+    run_benchmark(config)
+    assert (config.out / "results.jsonl").read_text() == before
+    assert png.stat().st_mtime_ns == stamp
+
+
+def test_interrupted_run_completes_to_the_same_numbers(finished, tiny_config, tmp_path):
+    config, summary = finished
+    other = config.with_overrides(out=tmp_path / "second")
+    run_benchmark(other.with_overrides(models="noise"))  # as if the run had died after one model
+    lines = (other.out / "results.jsonl").read_text().splitlines()
+    (other.out / "results.jsonl").write_text("\n".join(lines[:-1]) + "\n" + lines[-1][:10])  # torn last line
+    resumed = run_benchmark(other)
+    strip = lambda rows: sorted((r.key, r.value, r.ci_low, r.ci_high) for r in rows)  # noqa: E731
+    assert strip(resumed.rows) == strip(summary.rows)
+
+
+def test_changed_settings_on_resume_are_refused(finished):
+    config, _ = finished
+    with pytest.raises(ConfigError, match="holds a run with other settings .*n_samples: 12 -> 14"):
+        run_benchmark(config.with_overrides(n_samples=14))
+    fresh = run_benchmark(config.with_overrides(n_samples=14, resume=False, models="noise"))
+    assert {r.n_fake for r in fresh.rows} == {14}
+    assert {r.model for r in read_rows(config.out / "results.jsonl")} == {"noise"}
+
+
+def test_too_few_real_images_is_unavailable_not_a_crash(tiny_config):
+    config = tiny_config(models="real-holdout,noise", n_samples=200, bootstrap=0)
+    summary = run_benchmark(config)
+    holdout = [r for r in summary.rows if r.model == "real-holdout"]
+    assert holdout and all(r.status == "unavailable" and "lower --n-samples" in r.reason for r in holdout)
+    noise_fd = [r for r in summary.rows if r.model == "noise" and r.metric == "cxr_fd"]
+    assert all(r.status == "ok" and r.n_real < 200 for r in noise_fd)
