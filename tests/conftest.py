@@ -18,10 +18,17 @@ NIH_SAMPLE = REPO.parent / "shared" / "data" / "nih-cxr14-sample"
 TINY_PHANTOM = {"n_images": 700, "seed": 3}
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="session", autouse=True)
 def session_cache(tmp_path_factory) -> Path:
-    """One cache for the whole session, so the evaluator is trained once."""
-    return tmp_path_factory.mktemp("cache")
+    """One cache for the whole session (so the evaluator is trained once), also for CLI subprocesses."""
+    path = tmp_path_factory.mktemp("cache")
+    previous = os.environ.get("CXRBENCH_CACHE")
+    os.environ["CXRBENCH_CACHE"] = str(path)  # never touch the user's own cache
+    yield path
+    if previous is None:
+        os.environ.pop("CXRBENCH_CACHE", None)
+    else:
+        os.environ["CXRBENCH_CACHE"] = previous
 
 
 @pytest.fixture

@@ -1,0 +1,77 @@
+"""The CLI contract: one-line errors with exit code 2, light listing, train/generate/run from TOML."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from conftest import REPO, TINY_PHANTOM, run_cli
+
+
+@pytest.fixture
+def tiny_toml(tmp_path, session_cache):
+    path = tmp_path / "tiny.toml"
+    path.write_text(
+        f'resolution = 32\nn_samples = 12\nbootstrap = 10\ndevice = "cpu"\ntasks = "pleural_effusion"\n'
+        f'cache_dir = "{session_cache}"\n[data_options]\nn_images = {TINY_PHANTOM["n_images"]}\n'
+        f'seed = {TINY_PHANTOM["seed"]}\n'
+    )
+    return path
+
+
+@pytest.mark.parametrize("args,expected", [
+    (["run", "--models", "pca-gausian"], "unknown model 'pca-gausian'; did you mean 'pca-gaussian'? known:"),
+    (["run", "--tasks", "effusion"], "unknown task 'effusion'"),
+    (["run", "--metrics", "fdi"], "unknown metric 'fdi'; did you mean 'fid'?"),
+    (["run", "--data", "mimic"], "unknown dataset 'mimic'"),
+    (["run", "--resolution", "8"], "resolution 8 is out of range"),
+    (["run", "--config", "missing.toml"], "config file missing.toml does not exist"),
+    (["generate", "noise", "--task", "atelectasis", "--condition", "maybe", "--out", "x"], "unknown condition"),
+])
+def test_user_errors_are_one_line_with_exit_code_2(args, expected, tmp_path):
+    result = run_cli(*args, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert expected in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+
+
+def test_list_and_help_import_no_heavy_backend():
+    code = ("import sys\nfrom cxrbench.cli import main\nsys.argv = ['cxrbench', 'list', 'models']\n"
+            "try:\n    main()\nexcept SystemExit as e:\n    assert e.code == 0, e.code\n"
+            "heavy = [m for m in ('torch', 'diffusers', 'transformers', 'pandas') if m in sys.modules]\n"
+            "assert not heavy, heavy\nprint('light')\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert result.returncode == 0, result.stderr
+    assert "pca-gaussian" in result.stdout and "real-holdout" in result.stdout and "light" in result.stdout
+
+
+@pytest.mark.parametrize("kind,name", [("tasks", "lung_opacity"), ("metrics", "cxr_fd"), ("datasets", "phantom"),
+                                       ("feature-extractors", "cxr-evaluator")])
+def test_list_every_kind(kind, name):
+    result = run_cli("list", kind)
+    assert result.returncode == 0 and name in result.stdout
+
+
+def test_train_then_generate_from_the_checkpoint(tmp_path, tiny_toml):
+    checkpoint = tmp_path / "ckpt"
+    trained = run_cli("train", "pca-gaussian", "--out", str(checkpoint), "--config", str(tiny_toml))
+    assert trained.returncode == 0, trained.stderr
+    assert (checkpoint / "model.safetensors").is_file() and json.loads((checkpoint / "config.json").read_text())
+    out = tmp_path / "pngs"
+    made = run_cli("generate", "pca-gaussian", "--task", "pleural_effusion", "--condition", "present", "--n", "5",
+                   "--out", str(out), "--checkpoint", str(checkpoint), "--config", str(tiny_toml))
+    assert made.returncode == 0, made.stderr
+    assert len(list(out.glob("*.png"))) == 5
+    refused = run_cli("train", "noise", "--out", str(tmp_path / "n"), "--config", str(tiny_toml))
+    assert refused.returncode == 2 and "not trainable" in refused.stderr
+
+
+def test_run_prints_a_summary_and_writes_the_run(tmp_path, tiny_toml):
+    out = tmp_path / "run"
+    result = run_cli("run", "--models", "all", "--out", str(out), "--config", str(tiny_toml))
+    assert result.returncode == 0, result.stderr
+    assert "pca-gaussian" in result.stdout and "cxr_fd" in result.stdout
+    assert {p.name for p in out.iterdir()} >= {"results.jsonl", "leaderboard.md", "manifest.json", "samples"}
