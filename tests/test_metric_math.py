@@ -8,7 +8,7 @@ import scipy.linalg
 
 from cxrbench.metrics.auroc import auroc, youden_threshold
 from cxrbench.metrics.bootstrap import bootstrap_interval
-from cxrbench.metrics.frechet import frechet_distance, gaussian_stats
+from cxrbench.metrics.frechet import frechet_distance, frechet_distance_features, gaussian_stats
 from cxrbench.metrics.metric_conditional_accuracy import ConditionalAccuracy
 from cxrbench.metrics.metric_frechet import CxrFrechetDistance
 from cxrbench.tasks import TASKS
@@ -26,6 +26,15 @@ def test_frechet_matches_scipy_sqrtm(dim, n):
     b = rng.normal(size=(n, dim)) @ rng.normal(size=(dim, dim)) * 0.3 + 0.5
     ours = frechet_distance(*gaussian_stats(a), *gaussian_stats(b))
     assert ours == pytest.approx(_scipy_frechet(*gaussian_stats(a), *gaussian_stats(b)), rel=1e-6)
+
+
+@pytest.mark.parametrize("n1,n2,dim", [(20, 30, 64), (100, 100, 128), (300, 40, 16), (50, 50, 50)])
+def test_frechet_from_features_matches_scipy_in_both_regimes(n1, n2, dim):
+    rng = np.random.default_rng(n1 + dim)
+    a = rng.normal(size=(n1, dim))
+    b = rng.normal(size=(n2, dim)) * 1.3 + 0.2
+    reference = _scipy_frechet(*gaussian_stats(a), *gaussian_stats(b))
+    assert frechet_distance_features(a, b) == pytest.approx(reference, rel=1e-6)
 
 
 def test_frechet_of_identical_sets_is_zero_and_known_shift():

@@ -15,7 +15,7 @@ REFERENCE_MODELS = ("real-holdout", "noise")  # set apart: they mark the floor a
 
 
 def _fmt(value: float) -> str:
-    return "–" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.4g}"
+    return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.4g}"
 
 
 def render_leaderboard(rows: list[ResultRow], schemas: list[dict]) -> str:

@@ -1,8 +1,11 @@
-"""Exact Frechet distance between Gaussians, via symmetric eigendecompositions.
+"""Exact Frechet distance between Gaussians, without scipy's general matrix square root.
 
-FD = |mu1 - mu2|^2 + tr(S1) + tr(S2) - 2 tr((S1 S2)^1/2), and tr((S1 S2)^1/2) equals the sum of
-square roots of the eigenvalues of S1^1/2 S2 S1^1/2, a symmetric PSD matrix: two `eigh` calls
-replace scipy's general `sqrtm` (no complex parts to discard, no iterative refinement).
+FD = |mu1 - mu2|^2 + tr(S1) + tr(S2) - 2 tr((S1 S2)^1/2). Two exact routes to the last term:
+- from statistics: the sum of square roots of the eigenvalues of S1^1/2 S2 S1^1/2, a symmetric
+  PSD matrix (two `eigh` calls; no complex parts to discard, no iterative refinement);
+- from features, when there are fewer samples than dimensions: with S1 = A'A and S2 = B'B
+  (A, B the centred features over sqrt(n - 1)), the eigenvalues of S1 S2 are the squared
+  singular values of A B', so the term is the nuclear norm of the n1 x n2 matrix A B'.
 """
 
 from __future__ import annotations
@@ -29,3 +32,20 @@ def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma
     trace_sqrt = np.sqrt(np.clip(eigen, 0.0, None)).sum()
     diff = np.asarray(mu1, dtype=np.float64) - np.asarray(mu2, dtype=np.float64)
     return float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2.0 * trace_sqrt)
+
+
+def frechet_distance_features(real: np.ndarray, fake: np.ndarray) -> float:
+    """Frechet distance between Gaussians fitted to features [N1, D] and [N2, D] (unbiased covariances).
+
+    Picks the cheaper exact route: the n1 x n2 nuclear norm when min(N1, N2) < D, else D x D statistics.
+    """
+    a = np.asarray(real, dtype=np.float64)
+    b = np.asarray(fake, dtype=np.float64)
+    if min(len(a), len(b)) >= a.shape[1]:
+        return frechet_distance(*gaussian_stats(a), *gaussian_stats(b))
+    mu_a, mu_b = a.mean(axis=0), b.mean(axis=0)
+    ca = (a - mu_a) / np.sqrt(len(a) - 1)
+    cb = (b - mu_b) / np.sqrt(len(b) - 1)
+    trace_sqrt = np.linalg.svd(ca @ cb.T, compute_uv=False).sum()
+    diff = mu_a - mu_b
+    return float(diff @ diff + (ca * ca).sum() + (cb * cb).sum() - 2.0 * trace_sqrt)

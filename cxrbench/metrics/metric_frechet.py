@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from cxrbench.metrics import METRICS
-from cxrbench.metrics.frechet import frechet_distance, gaussian_stats
+from cxrbench.metrics.frechet import frechet_distance_features
 from cxrbench.metrics.metric import Direction, Metric
 from cxrbench.tasks.task import Condition
 
@@ -16,7 +16,7 @@ class _FrechetDistance(Metric):
     min_samples = 10  # FD depends strongly on n: compare only rows with equal n_real / n_fake
 
     def compute(self, real: dict[str, np.ndarray], fake: dict[str, np.ndarray], condition: Condition) -> float:
-        return frechet_distance(*gaussian_stats(real["features"]), *gaussian_stats(fake["features"]))
+        return frechet_distance_features(real["features"], fake["features"])
 
 
 @METRICS.register("fid")
