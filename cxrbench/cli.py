@@ -105,8 +105,13 @@ def _print_summary(summary) -> None:
         view.add_row(model, *("–" if v != v else f"{v:.4g}" for v in values))
     console = Console()
     console.print(view)
+    for space, facts in summary.manifest.get("feature_spaces", {}).items():
+        if "test_auroc" in facts:  # show how good the judge itself is
+            aurocs = ", ".join(f"{finding} {value:.3f}" for finding, value in facts["test_auroc"].items())
+            console.print(f"{space} test AUROC: {aurocs}")
+    total = summary.manifest.get("timings_s", {}).get("total", 0.0)
     console.print(f"wrote {summary.run_dir.results}, {summary.run_dir.leaderboard} and {summary.run_dir.manifest} "
-                  f"in {summary.timings.get('total', 0):.0f} s")
+                  f"in {total:.0f} s")
 
 
 @app.command()

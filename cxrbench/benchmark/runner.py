@@ -38,7 +38,7 @@ class RunSummary:
 
     run_dir: RunDirectory
     rows: list[ResultRow]
-    timings: dict[str, float] = field(default_factory=dict)
+    manifest: dict = field(default_factory=dict)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -52,7 +52,7 @@ def resolve_device(name: str) -> torch.device:
 
 def build_dataset(config: RunConfig) -> Dataset:
     """The dataset named in the config, with its root and options."""
-    cls = DATASETS.get(DATASETS.entry(config.data).name)
+    cls = DATASETS.get(config.data)
     options = dict(config.data_options)
     if config.data_root is not None:
         options["root"] = config.data_root
@@ -152,7 +152,7 @@ def run_benchmark(config: RunConfig, reporter: Reporter | None = None) -> RunSum
     write_leaderboard(rows, [m.schema() for m in metrics], run_dir.leaderboard)
     timings["total"] = time.perf_counter() - started
     atomic_write_text(run_dir.manifest, json.dumps(manifest, indent=2, default=str))
-    return RunSummary(run_dir, rows, timings)
+    return RunSummary(run_dir, rows, manifest)
 
 
 def _prepare_feature_spaces(metrics: list[Metric], config: RunConfig, device: torch.device, dataset: Dataset,

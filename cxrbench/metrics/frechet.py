@@ -3,7 +3,7 @@
 FD = |mu1 - mu2|^2 + tr(S1) + tr(S2) - 2 tr((S1 S2)^1/2). Two exact routes to the last term:
 - from statistics: the sum of square roots of the eigenvalues of S1^1/2 S2 S1^1/2, a symmetric
   PSD matrix (two `eigh` calls; no complex parts to discard, no iterative refinement);
-- from features, when there are fewer samples than dimensions: with S1 = A'A and S2 = B'B
+- from features, when there are no more samples than dimensions: with S1 = A'A and S2 = B'B
   (A, B the centred features over sqrt(n - 1)), the eigenvalues of S1 S2 are the squared
   singular values of A B', so the term is the nuclear norm of the n1 x n2 matrix A B'.
 """
@@ -37,11 +37,12 @@ def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma
 def frechet_distance_features(real: np.ndarray, fake: np.ndarray) -> float:
     """Frechet distance between Gaussians fitted to features [N1, D] and [N2, D] (unbiased covariances).
 
-    Picks the cheaper exact route: the n1 x n2 nuclear norm when min(N1, N2) < D, else D x D statistics.
+    Picks the cheaper exact route: the n1 x n2 nuclear norm (one SVD) when min(N1, N2) <= D, else the
+    D x D statistics (two eigendecompositions).
     """
     a = np.asarray(real, dtype=np.float64)
     b = np.asarray(fake, dtype=np.float64)
-    if min(len(a), len(b)) >= a.shape[1]:
+    if min(len(a), len(b)) > a.shape[1]:
         return frechet_distance(*gaussian_stats(a), *gaussian_stats(b))
     mu_a, mu_b = a.mean(axis=0), b.mean(axis=0)
     ca = (a - mu_a) / np.sqrt(len(a) - 1)
