@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from cxrbench.errors import CxrbenchError
@@ -36,4 +37,7 @@ def load_checkpoint(directory: Path) -> tuple[dict[str, torch.Tensor], dict]:
     for path in (weights, config):
         if not path.is_file():
             raise CxrbenchError(f"checkpoint {directory} has no {path.name}; pass a directory written by `cxrbench train`")
-    return load_file(str(weights)), json.loads(config.read_text())
+    try:
+        return load_file(str(weights)), json.loads(config.read_text())
+    except (SafetensorError, json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise CxrbenchError(f"checkpoint {directory} is damaged ({error}); train it again or restore it") from None

@@ -54,9 +54,15 @@ def _base_config(config_file: Optional[Path]):
     base = load_config(config_file) if config_file else RunConfig()
     if base.cache_dir == RunConfig().cache_dir:
         base = base.with_overrides(cache_dir=default_cache_root())
-    if base.inception_weights is None and os.environ.get("CXRBENCH_INCEPTION_WEIGHTS"):
-        base = base.with_overrides(inception_weights=os.environ["CXRBENCH_INCEPTION_WEIGHTS"])
-    return base
+    return _with_inception_weights(base, os.environ.get("CXRBENCH_INCEPTION_WEIGHTS"))
+
+
+def _with_inception_weights(config, path: Optional[str]):
+    """``config`` with the FID Inception weights file set, unless ``path`` is None."""
+    if not path:
+        return config
+    inception = {**config.feature_options.get("inception-v3", {}), "weights": path}
+    return config.with_overrides(feature_options={**config.feature_options, "inception-v3": inception})
 
 
 @app.command()
@@ -85,7 +91,8 @@ def run(
     cfg = _base_config(config).with_overrides(
         models=models, tasks=tasks, metrics=metrics, data=data, data_root=data_root, resolution=resolution,
         n_samples=n_samples, seed=seed, out=out, device=device, batch_size=batch_size, bootstrap=bootstrap,
-        prompt_style=prompt_style, inception_weights=inception_weights, resume=resume)
+        prompt_style=prompt_style, resume=resume)
+    cfg = _with_inception_weights(cfg, inception_weights)
     summary = run_benchmark(cfg, RichReporter())
     _print_summary(summary)
 

@@ -24,7 +24,8 @@ class RunConfig:
     models / tasks / metrics: registered names or "all". n_samples: images per model, task and
     condition (and the size of the real reference set when enough real images exist).
     bootstrap: resamples for confidence intervals (0 = no intervals).
-    model_options: per-model constructor arguments; checkpoints: per-model weight folders.
+    model_options / feature_options: constructor arguments per model / feature extractor (e.g.
+    ``feature_options = {"inception-v3": {"weights": PATH}}``); checkpoints: per-model weight folders.
     """
 
     models: tuple[str, ...] = ("all",)
@@ -43,8 +44,8 @@ class RunConfig:
     prompt_style: str = "bare"
     resume: bool = True
     cache_dir: Path = Path(".cxrbench-cache")
-    inception_weights: str | None = None
     model_options: dict[str, dict] = field(default_factory=dict)
+    feature_options: dict[str, dict] = field(default_factory=dict)
     checkpoints: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

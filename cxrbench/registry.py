@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import inspect
 import re
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Callable, Generic, TypeVar
 
-from cxrbench.errors import CxrbenchError, UnknownNameError
+from cxrbench.errors import ConfigError, CxrbenchError, UnknownNameError
 
 T = TypeVar("T")
 
@@ -113,6 +114,25 @@ class Registry(Generic[T]):
             self._check_type(name, obj)
             self._loaded[name] = obj
         return self._loaded[name]
+
+    def build(self, name: str, options: dict | None = None) -> tuple[T, dict]:
+        """An instance of the class registered as ``name`` and all its options, defaults included.
+
+        Options are constructor arguments; an unknown one is refused with the list of valid ones
+        (no ``**kwargs`` swallowing typos).
+        """
+        cls = self.get(name)
+        options = dict(options or {})
+        signature = inspect.signature(cls.__init__)
+        known = [p for p, param in signature.parameters.items()
+                 if p != "self" and param.kind not in (param.VAR_POSITIONAL, param.VAR_KEYWORD)]
+        unknown = sorted(set(options) - set(known))
+        if unknown:
+            raise ConfigError(f"{self.kind} {name!r} has no option {unknown[0]!r}; "
+                              f"its options: {', '.join(known) or '(none)'}")
+        bound = signature.bind_partial(None, **options)
+        bound.apply_defaults()
+        return cls(**options), {k: v for k, v in bound.arguments.items() if k in known}
 
     def resolve(self, spec: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
         """Expand ``all`` / ``a,b`` / a list into validated names (unknown names raise)."""

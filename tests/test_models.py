@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 
 from cxrbench.benchmark.model_store import build_adapter, ready_adapter
 from cxrbench.benchmark.runner import collect_images
 from cxrbench.data.phantom.dataset import PhantomDataset
-from cxrbench.errors import AdapterError, ConfigError, UnavailableError
+from cxrbench.errors import AdapterError, ConfigError, CxrbenchError, UnavailableError
 from cxrbench.models import MODELS
 from cxrbench.models.adapter import Conditioning, FitContext, ModelAdapter
 from cxrbench.tasks import TASKS
@@ -92,3 +94,22 @@ def test_given_checkpoint_that_does_not_exist(context, tmp_path):
     adapter, options = build_adapter("pca-gaussian", {})
     with pytest.raises(ConfigError, match="checkpoint for 'pca-gaussian' not found"):
         ready_adapter("pca-gaussian", adapter, options, context, str(tmp_path / "nothing"), tmp_path, "fp")
+
+
+def test_damaged_checkpoint_is_a_clear_error_and_a_damaged_cache_is_rebuilt(context, tmp_path):
+    adapter, options = build_adapter("pca-gaussian", {"components": 4})
+    first = ready_adapter("pca-gaussian", adapter, options, context, None, tmp_path, "fp")
+    weights = Path(first["path"]) / "model.safetensors"
+    weights.write_bytes(b"not a safetensors file")
+    with pytest.raises(CxrbenchError, match="is damaged .* train it again"):
+        build_adapter("pca-gaussian", {"components": 4})[0].load(Path(first["path"]))
+    rebuilt = ready_adapter("pca-gaussian", build_adapter("pca-gaussian", {"components": 4})[0], options, context,
+                            None, tmp_path, "fp")
+    assert rebuilt["source"] == "trained" and rebuilt["sha256"] == first["sha256"]
+
+
+def test_reference_adapter_refuses_a_checkpoint(context, tmp_path):
+    adapter, options = build_adapter("noise", {})
+    (tmp_path / "ckpt").mkdir()
+    with pytest.raises(ConfigError, match="'noise' cannot load checkpoints"):
+        ready_adapter("noise", adapter, options, context, str(tmp_path / "ckpt"), tmp_path, "fp")

@@ -2,29 +2,19 @@
 
 from __future__ import annotations
 
-import inspect
 from pathlib import Path
 
 from cxrbench import __version__
 from cxrbench.cache import content_key, sha256_file
 from cxrbench.checkpoint import WEIGHTS_FILE
-from cxrbench.errors import ConfigError
+from cxrbench.errors import ConfigError, CxrbenchError
 from cxrbench.models import MODELS
 from cxrbench.models.adapter import FitContext, ModelAdapter
 
 
 def build_adapter(name: str, options: dict) -> tuple[ModelAdapter, dict]:
     """The adapter ``name`` built with ``options``, and all its options including defaults."""
-    cls = MODELS.get(name)
-    signature = inspect.signature(cls.__init__)
-    known = [p for p in signature.parameters if p != "self"]
-    unknown = sorted(set(options) - set(known))
-    if unknown:
-        raise ConfigError(f"model {name!r} has no option {unknown[0]!r}; its options: {', '.join(known) or '(none)'}")
-    bound = signature.bind_partial(None, **options)
-    bound.apply_defaults()
-    full = {k: v for k, v in bound.arguments.items() if k != "self"}
-    return cls(**options), full
+    return MODELS.build(name, options)
 
 
 def ready_adapter(
@@ -36,7 +26,10 @@ def ready_adapter(
         path = Path(checkpoint).expanduser()
         if not path.is_dir():
             raise ConfigError(f"checkpoint for {name!r} not found at {path}; pass a folder written by `cxrbench train`")
-        adapter.load(path)
+        try:
+            adapter.load(path)
+        except NotImplementedError:
+            raise ConfigError(f"model {name!r} cannot load checkpoints; remove its checkpoint setting") from None
         return {"source": "given", "path": str(path), "sha256": _weights_hash(path)}
     if not adapter.trainable:
         adapter.fit(context)
@@ -44,8 +37,11 @@ def ready_adapter(
     key = content_key(name, options, dataset_fingerprint, context.resolution, context.seed, __version__)
     directory = cache_dir / "models" / name / key
     if (directory / WEIGHTS_FILE).is_file():
-        adapter.load(directory)
-        return {"source": "cache", "path": str(directory), "sha256": _weights_hash(directory)}
+        try:
+            adapter.load(directory)
+            return {"source": "cache", "path": str(directory), "sha256": _weights_hash(directory)}
+        except CxrbenchError:
+            pass  # a damaged cache entry is rebuilt below
     adapter.fit(context)
     adapter.save(directory)
     return {"source": "trained", "path": str(directory), "sha256": _weights_hash(directory)}

@@ -27,7 +27,7 @@ from cxrbench.metrics.bootstrap import bootstrap_interval
 from cxrbench.metrics.feature_extractor import ExtractorContext, FeatureExtractor
 from cxrbench.metrics.metric import Metric
 from cxrbench.models import MODELS
-from cxrbench.models.adapter import FitContext, ModelAdapter
+from cxrbench.models.adapter import Conditioning, FitContext, ModelAdapter
 from cxrbench.tasks import TASKS
 from cxrbench.tasks.task import Condition
 
@@ -52,15 +52,10 @@ def resolve_device(name: str) -> torch.device:
 
 def build_dataset(config: RunConfig) -> Dataset:
     """The dataset named in the config, with its root and options."""
-    cls = DATASETS.get(config.data)
     options = dict(config.data_options)
     if config.data_root is not None:
         options["root"] = config.data_root
-    try:
-        return cls(**options)
-    except TypeError as error:
-        raise ConfigError(f"dataset {config.data!r} does not take these options ({error}); check --data-root / "
-                          "data_options") from None
+    return DATASETS.build(config.data, options)[0]
 
 
 def load_splits(dataset: Dataset, resolution: int, reporter: Reporter) -> dict[str, ImageSet]:
@@ -139,7 +134,8 @@ def run_benchmark(config: RunConfig, reporter: Reporter | None = None) -> RunSum
             weights = ready_adapter(model, adapter, full_options, context, config.checkpoints.get(model),
                                     config.cache_dir, dataset.fingerprint())
         manifest["models"][model] = {"options": full_options, "weights": weights,
-                                     "conditioning": adapter.conditioning.value}
+                                     "conditioning": adapter.conditioning.value,
+                                     "sample_seeds": {c.key: derive_seed(config.seed, model, c.key) for c in conditions}}
         with reporter.step(f"{model}: generate and score", len(conditions)) as update:
             for i, condition in enumerate(conditions):
                 update(i, len(conditions), condition.key)
@@ -149,7 +145,9 @@ def run_benchmark(config: RunConfig, reporter: Reporter | None = None) -> RunSum
         timings[f"model:{model}"] = time.perf_counter() - t0
 
     rows = read_rows(run_dir.results)
-    write_leaderboard(rows, [m.schema() for m in metrics], run_dir.leaderboard)
+    references = tuple(name for name, facts in manifest["models"].items()
+                       if facts["conditioning"] == Conditioning.REFERENCE.value)
+    write_leaderboard(rows, [m.schema() for m in metrics], run_dir.leaderboard, references)
     timings["total"] = time.perf_counter() - started
     atomic_write_text(run_dir.manifest, json.dumps(manifest, indent=2, default=str))
     return RunSummary(run_dir, rows, manifest)
@@ -161,8 +159,7 @@ def _prepare_feature_spaces(metrics: list[Metric], config: RunConfig, device: to
     """Each feature space the metrics need, ready, or the reason it cannot be used here."""
     spaces: dict[str, FeatureExtractor | UnavailableError] = {}
     for name in dict.fromkeys(m.feature_space for m in metrics):
-        options = {"weights": config.inception_weights} if name == "inception-v3" else {}
-        extractor = FEATURE_EXTRACTORS.get(name)(**options)
+        extractor, _ = FEATURE_EXTRACTORS.build(name, config.feature_options.get(name, {}))
         with reporter.step(f"feature space {name}") as update:
             context = ExtractorContext(train=splits["train"], val=splits["val"], test=splits["test"], device=device,
                                        seed=derive_seed(config.seed, name), cache_dir=config.cache_dir,
@@ -186,7 +183,7 @@ def _score_cell(model: str, adapter: ModelAdapter, condition: Condition, config:
     todo = [m for m in metrics if (model, condition.task, condition.presence.value, m.name) not in done]
     if not todo:
         return
-    seed = derive_seed(config.seed, model, condition.key)
+    seed = derive_seed(config.seed, model, condition.key)  # recorded as sample_seeds in the manifest
     # The same real reference images for every model: up to n of the condition, drawn without replacement.
     candidates = reference.matching_index(condition)
     real_index = np.sort(np.random.default_rng(derive_seed(config.seed, condition.key)).permutation(candidates)

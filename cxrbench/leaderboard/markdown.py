@@ -11,15 +11,18 @@ from cxrbench.benchmark.results import UNAVAILABLE, ResultRow
 from cxrbench.leaderboard.table import overview, rows_frame
 
 ARROW = {"lower": "↓", "higher": "↑"}
-REFERENCE_MODELS = ("real-holdout", "noise")  # set apart: they mark the floor and the worst case
 
 
 def _fmt(value: float) -> str:
     return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.4g}"
 
 
-def render_leaderboard(rows: list[ResultRow], schemas: list[dict]) -> str:
-    """The whole leaderboard as Markdown text."""
+def render_leaderboard(rows: list[ResultRow], schemas: list[dict], references: tuple[str, ...] = ()) -> str:
+    """The whole leaderboard as Markdown text.
+
+    schemas: the metrics' declarations (display name, direction). references: models that are
+    not competitors (real images, baselines); they are listed apart and never ranked or bolded.
+    """
     if not rows:
         return "# cxrbench leaderboard\n\nNo results yet.\n"
     frame = rows_frame(rows)
@@ -29,18 +32,18 @@ def render_leaderboard(rows: list[ResultRow], schemas: list[dict]) -> str:
              f"Dataset `{frame['dataset'].iloc[0]}`, seed {frame['seed'].iloc[0]}, "
              f"n = {int(frame['n_fake'].max())} synthetic images per task and condition. "
              "Arrows give each metric's better direction; bold marks the best competitor; reference rows "
-             f"({', '.join(REFERENCE_MODELS)}) are not ranked.", ""]
+             f"({', '.join(references) or 'none'}) are not ranked.", ""]
 
     table = overview(frame).reindex(columns=metrics)
     first = metrics[0] if metrics else None
     if first is not None:
         ascending = schema[first]["direction"] == "lower"
         table = table.sort_values(first, ascending=ascending, na_position="last")
-    competitors = [m for m in table.index if m not in REFERENCE_MODELS]
+    competitors = [m for m in table.index if m not in references]
     lines += ["## Overview (mean over tasks and conditions)", ""]
     header = ["rank", "model"] + [f"{schema[m]['display_name']} {ARROW[schema[m]['direction']]}" for m in metrics]
     body = []
-    for rank, model in enumerate(competitors + [m for m in table.index if m in REFERENCE_MODELS], start=1):
+    for rank, model in enumerate(competitors + [m for m in table.index if m in references], start=1):
         cells = []
         for m in metrics:
             value = table.loc[model, m]
@@ -76,10 +79,10 @@ def render_leaderboard(rows: list[ResultRow], schemas: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def write_leaderboard(rows: list[ResultRow], schemas: list[dict], path: Path) -> None:
+def write_leaderboard(rows: list[ResultRow], schemas: list[dict], path: Path, references: tuple[str, ...] = ()) -> None:
     from cxrbench.benchmark.run_dir import atomic_write_text
 
-    atomic_write_text(path, render_leaderboard(rows, schemas))
+    atomic_write_text(path, render_leaderboard(rows, schemas, references))
 
 
 def _markdown_table(header: list[str], body: list[list[str]]) -> str:
