@@ -76,9 +76,11 @@ class RunConfig:
         """The settings that change any result row (JSON-normalised).
 
         Which models, tasks and metrics are selected is left out: rows are keyed by them, so a run
-        may be extended with more of them. Where and how a run is written is left out too.
+        may be extended with more of them. Feature-space options are left out because every row
+        carries its feature space's identity, checked on resume. Where and how a run is written is
+        left out too.
         """
-        skip = {"out", "resume", "cache_dir", "device", "models", "tasks", "metrics"}
+        skip = {"out", "resume", "cache_dir", "device", "models", "tasks", "metrics", "feature_options"}
         return json.loads(json.dumps({k: v for k, v in self.to_dict().items() if k not in skip}))
 
 

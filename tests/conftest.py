@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from cxrbench.config import RunConfig
 
@@ -49,3 +50,21 @@ def run_cli(*args: str, env: dict | None = None, cwd: Path | None = None) -> sub
     full_env = {**os.environ, **(env or {})}
     return subprocess.run([sys.executable, "-m", "cxrbench.cli", *args], capture_output=True, text=True,
                           env=full_env, cwd=cwd or REPO, timeout=600)
+
+
+@pytest.fixture(scope="session")
+def random_weights(tmp_path_factory):
+    """torch-fidelity's Inception state dict with random values, saved like the published file."""
+    import torch_fidelity.feature_extractor_inceptionv3 as module
+
+    original_url, original_load = module.load_state_dict_from_url, module.FeatureExtractorInceptionV3.load_state_dict
+    module.load_state_dict_from_url = lambda *args, **kwargs: {}  # no download: keep the random init
+    module.FeatureExtractorInceptionV3.load_state_dict = lambda self, state: None
+    try:
+        torch.manual_seed(0)
+        network = module.FeatureExtractorInceptionV3("inception-v3-compat", ["2048"])
+    finally:
+        module.load_state_dict_from_url, module.FeatureExtractorInceptionV3.load_state_dict = original_url, original_load
+    path = tmp_path_factory.mktemp("weights") / "random-inception.pth"
+    torch.save(network.state_dict(), path)
+    return path

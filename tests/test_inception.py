@@ -13,24 +13,6 @@ from cxrbench.metrics.extractor_inception_v3 import InceptionV3Extractor
 from cxrbench.metrics.feature_extractor import ExtractorContext
 
 
-@pytest.fixture(scope="module")
-def random_weights(tmp_path_factory):
-    """torch-fidelity's Inception state dict with random values, saved like the published file."""
-    import torch_fidelity.feature_extractor_inceptionv3 as module
-
-    original_url, original_load = module.load_state_dict_from_url, module.FeatureExtractorInceptionV3.load_state_dict
-    module.load_state_dict_from_url = lambda *args, **kwargs: {}  # no download: keep the random init
-    module.FeatureExtractorInceptionV3.load_state_dict = lambda self, state: None
-    try:
-        torch.manual_seed(0)
-        network = module.FeatureExtractorInceptionV3("inception-v3-compat", ["2048"])
-    finally:
-        module.load_state_dict_from_url, module.FeatureExtractorInceptionV3.load_state_dict = original_url, original_load
-    path = tmp_path_factory.mktemp("weights") / "random-inception.pth"
-    torch.save(network.state_dict(), path)
-    return path
-
-
 def _context(tmp_path) -> ExtractorContext:
     data = PhantomDataset(n_images=40, seed=0)
     split = data.load("train", 32)

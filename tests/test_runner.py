@@ -59,12 +59,24 @@ def test_inception_is_reported_unavailable_with_the_fix(finished):
 
 def test_resume_reuses_everything_and_changes_nothing(finished, tiny_config):
     config, summary = finished
-    before = (config.out / "results.jsonl").read_text()
+    before = sorted((config.out / "results.jsonl").read_text().splitlines())
     png = config.out / "samples" / "pca-gaussian" / "pleural_effusion" / "present" / "00000.png"
     stamp = png.stat().st_mtime_ns
     run_benchmark(config)
-    assert (config.out / "results.jsonl").read_text() == before
+    assert sorted((config.out / "results.jsonl").read_text().splitlines()) == before
     assert png.stat().st_mtime_ns == stamp
+
+
+def test_resume_fills_unavailable_rows_once_the_cause_is_fixed(finished, random_weights):
+    config, _ = finished
+    with_weights = config.with_overrides(
+        feature_options={"inception-v3": {"weights": str(random_weights), "verify": False}}, models="noise")
+    summary = run_benchmark(with_weights)
+    fid = {r.model: r for r in summary.rows if r.metric == "fid" and r.condition == "present"}
+    assert fid["noise"].status == "ok" and fid["noise"].value > 0
+    assert fid["noise"].comparability["weights_sha256"]
+    assert fid["pca-gaussian"].status == "unavailable"  # not selected this time: left as it was
+    assert len(summary.rows) == len({r.key for r in summary.rows})  # no duplicate rows
 
 
 def test_interrupted_run_completes_to_the_same_numbers(finished, tiny_config, tmp_path):

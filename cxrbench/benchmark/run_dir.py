@@ -6,12 +6,13 @@ import json
 import os
 import shutil
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
 from PIL import Image
 
-from cxrbench.benchmark.results import read_rows, row_line
+from cxrbench.benchmark.results import ResultRow, read_rows, row_line
 from cxrbench.errors import ConfigError
 
 RESULTS, LEADERBOARD, MANIFEST, SAMPLES = "results.jsonl", "leaderboard.md", "manifest.json", "samples"
@@ -61,9 +62,16 @@ class RunDirectory:
                 (self.root / name).unlink(missing_ok=True)
             shutil.rmtree(self.root / SAMPLES, ignore_errors=True)
         self.root.mkdir(parents=True, exist_ok=True)
+
+    def keep_rows(self, keep: Callable[[ResultRow], bool]) -> list[ResultRow]:
+        """Rewrite results.jsonl with only the rows ``keep`` accepts, and return them.
+
+        Also drops a torn last line left by a crash, so that new rows start on a fresh line.
+        """
+        kept = [row for row in read_rows(self.results) if keep(row)]
         if self.results.is_file():
-            # A crash can leave a torn last line; keep only whole rows so new rows start on a fresh line.
-            atomic_write_text(self.results, "".join(row_line(r) for r in read_rows(self.results)))
+            atomic_write_text(self.results, "".join(row_line(r) for r in kept))
+        return kept
 
     def sample_dir(self, model: str, task: str, condition: str) -> Path:
         return self.root / SAMPLES / model / task / condition

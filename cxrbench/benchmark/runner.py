@@ -13,7 +13,7 @@ from cxrbench import __version__
 from cxrbench.benchmark.manifest import package_versions
 from cxrbench.benchmark.model_store import build_adapter, ready_adapter
 from cxrbench.benchmark.progress import Reporter
-from cxrbench.benchmark.results import UNAVAILABLE, ResultRow, append_row, read_rows
+from cxrbench.benchmark.results import OK, UNAVAILABLE, ResultRow, append_row, read_rows
 from cxrbench.benchmark.run_dir import RunDirectory, atomic_write_text
 from cxrbench.benchmark.seeds import derive_seed
 from cxrbench.config import RunConfig
@@ -123,7 +123,8 @@ def run_benchmark(config: RunConfig, reporter: Reporter | None = None) -> RunSum
                     if isinstance(ex, FeatureExtractor)}
     timings["feature_spaces"] = time.perf_counter() - started - timings["load_data"]
 
-    done = {row.key for row in read_rows(run_dir.results)}
+    selected = (set(model_names), {t.name for t in tasks}, {m.name for m in metrics})
+    done = _reusable_rows(run_dir, spaces, config.resolution, selected)
     conditions = [c for task in tasks for c in task.conditions(config.prompt_style)]
     for model in model_names:
         t0 = time.perf_counter()
@@ -176,6 +177,26 @@ def _prepare_feature_spaces(metrics: list[Metric], config: RunConfig, device: to
     return spaces
 
 
+def _reusable_rows(run_dir: RunDirectory, spaces: dict, resolution: int,
+                   selected: tuple[set, set, set]) -> set[tuple[str, str, str, str]]:
+    """Keys of finished rows a resumed run keeps; the rest are dropped from results.jsonl and redone.
+
+    A selected (model, task, metric) row is redone when it was unavailable (the cause may be fixed
+    now, e.g. weights given) or when its feature space's identity (weights hash, preprocessing)
+    differs from the one in use now. Rows outside the selection are kept as they are.
+    """
+    current = {name: {**space.identity(), "resolution": resolution} for name, space in spaces.items()
+               if isinstance(space, FeatureExtractor)}
+    models, tasks, metrics = selected
+
+    def keep(row: ResultRow) -> bool:
+        if row.model not in models or row.task not in tasks or row.metric not in metrics:
+            return True
+        return row.status == OK and row.comparability == current.get(row.feature_space)
+
+    return {row.key for row in run_dir.keep_rows(keep)}
+
+
 def _score_cell(model: str, adapter: ModelAdapter, condition: Condition, config: RunConfig, run_dir: RunDirectory,
                 reference: ImageSet, spaces: dict, real_outputs: dict, metrics: list[Metric], done: set,
                 dataset_name: str) -> None:
@@ -205,9 +226,9 @@ def _score_cell(model: str, adapter: ModelAdapter, condition: Condition, config:
         space = spaces[metric.feature_space]
         reason = unavailable_reason or (str(space) if isinstance(space, UnavailableError) else None)
         n_real = len(real_index) if metric.uses_real else 0
-        if reason is None and min(config.n_samples, n_real if metric.uses_real else config.n_samples) \
-                < metric.min_samples:
-            reason = (f"{metric.name} needs at least {metric.min_samples} images per set, got {n_real} real; "
+        smallest = min(config.n_samples, n_real) if metric.uses_real else config.n_samples
+        if reason is None and smallest < metric.min_samples:
+            reason = (f"{metric.name} needs at least {metric.min_samples} images per set, got {smallest}; "
                       "raise --n-samples or use a larger dataset")
         row = dict(model=model, task=condition.task, condition=condition.presence.value, metric=metric.name,
                    n_real=n_real, n_fake=config.n_samples, direction=metric.direction.value,
