@@ -70,7 +70,7 @@ class Registry(Generic[T]):
             entry = self._entries.get(name)
             if entry is not None and name in self._loaded and self._loaded[name] is not obj:
                 raise CxrbenchError(f"duplicate {self.kind} name {name!r}: it is already registered")
-            if entry is not None and target and entry.target != target and not entry.source.startswith("plugin"):
+            if entry is not None and target and entry.target != target:
                 raise CxrbenchError(
                     f"duplicate {self.kind} name {name!r}: {entry.target} already uses it; pick another name"
                 )
