@@ -169,6 +169,44 @@ def generate(
     typer.echo(f"wrote {written} images to {out}")
 
 
+data_app = typer.Typer(no_args_is_help=True, help="Inspect datasets.")
+app.add_typer(data_app, name="data")
+
+
+@data_app.command("check")
+def data_check(
+    data: Optional[str] = typer.Option(None, help="dataset name (default: phantom)"),
+    data_root: Optional[str] = typer.Option(None, help="dataset folder, for datasets on disk"),
+    config: Optional[Path] = typer.Option(None, "--config", help="TOML file (data_options are read from it)"),
+) -> None:
+    """Decode every image once, list bad files with their row, and print per-finding counts per split."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from cxrbench.benchmark.runner import build_dataset
+    from cxrbench.errors import CxrbenchError as DataError
+    from cxrbench.tasks import FINDINGS
+
+    cfg = _base_config(config).with_overrides(data=data, data_root=data_root)
+    dataset = build_dataset(cfg)
+    console = Console()
+    counts = dataset.counts()
+    table = Table(title=f"{cfg.data}: images present / absent / uncertain per split")
+    for column in ("split", "images", "patients", *FINDINGS):
+        table.add_column(column, justify="right")
+    for split, facts in counts.items():
+        cells = [f"{facts[f]['present']} / {facts[f]['absent']} / {facts[f]['uncertain']}" for f in FINDINGS]
+        table.add_row(split, str(facts["images"]), str(facts["patients"]), *cells)
+    console.print(table)
+    problems = dataset.check()
+    for problem in problems:
+        console.print(f"bad: {problem}", markup=False)
+    if problems:
+        raise DataError(f"{len(problems)} bad image files (listed above); fix or remove them, or set "
+                        "data_options on_bad_image = \"skip\"")
+    console.print("all images decode")
+
+
 @app.command()
 def env() -> None:
     """Print versions and devices, for bug reports."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -58,12 +59,12 @@ def build_dataset(config: RunConfig) -> Dataset:
     return DATASETS.build(config.data, options)[0]
 
 
-def load_splits(dataset: Dataset, resolution: int, reporter: Reporter) -> dict[str, ImageSet]:
+def load_splits(dataset: Dataset, resolution: int, cache_dir: Path, reporter: Reporter) -> dict[str, ImageSet]:
     """The train, val and test splits at ``resolution``."""
     splits = {}
     with reporter.step("loading real images", len(SPLITS)) as update:
         for i, split in enumerate(SPLITS):
-            splits[split] = dataset.load(split, resolution)
+            splits[split] = dataset.load(split, resolution, cache_dir)
             update(i + 1, len(SPLITS), split)
     return splits
 
@@ -114,7 +115,8 @@ def run_benchmark(config: RunConfig, reporter: Reporter | None = None) -> RunSum
                 "models": {}, "feature_spaces": {}, "timings_s": timings}
     atomic_write_text(run_dir.manifest, json.dumps(manifest, indent=2, default=str))
 
-    splits = load_splits(dataset, config.resolution, reporter)
+    splits = load_splits(dataset, config.resolution, config.cache_dir, reporter)
+    manifest["dataset"] = dataset.describe()  # now with the files skipped while loading
     reference, holdout = real_halves(splits["test"], config.seed)
     timings["load_data"] = time.perf_counter() - started
 

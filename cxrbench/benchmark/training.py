@@ -25,7 +25,7 @@ def train_model(config: RunConfig, model: str, out: Path, reporter: Reporter) ->
         raise ConfigError(f"model {name!r} is not trainable; train one of: "
                           f"{', '.join(n for n in MODELS.names() if MODELS.get(n).trainable)}")
     dataset = build_dataset(config)
-    splits = load_splits(dataset, config.resolution, reporter)
+    splits = load_splits(dataset, config.resolution, config.cache_dir, reporter)
     _, holdout = real_halves(splits["test"], config.seed)
     with reporter.step(f"training {name}") as update:
         adapter.fit(fit_context(config, name, splits["train"], holdout, resolve_device(config.device), update))
@@ -44,7 +44,7 @@ def generate_images(config: RunConfig, model: str, task: str, condition: str, n:
     wanted = TASKS.get(task).condition(presence, config.prompt_style)
     adapter, options = build_adapter(name, config.model_options.get(name, {}))
     dataset = build_dataset(config)
-    splits = load_splits(dataset, config.resolution, reporter)
+    splits = load_splits(dataset, config.resolution, config.cache_dir, reporter)
     _, holdout = real_halves(splits["test"], config.seed)
     with reporter.step(f"preparing {name}") as update:
         context = fit_context(config, name, splits["train"], holdout, resolve_device(config.device), update)

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from pathlib import Path
 from typing import ClassVar
 
+import numpy as np
+
 from cxrbench.data.image_set import ImageSet
+from cxrbench.tasks import FINDINGS
 
 SPLITS = ("train", "val", "test")
 
@@ -20,13 +24,37 @@ class Dataset(ABC):
     name: ClassVar[str]
 
     @abstractmethod
-    def load(self, split: str, resolution: int) -> ImageSet:
-        """Images of ``split`` (one of SPLITS) as uint8 [N, 1, resolution, resolution]."""
+    def load(self, split: str, resolution: int, cache_dir: Path | None = None) -> ImageSet:
+        """Images of ``split`` (one of SPLITS) as uint8 [N, 1, resolution, resolution].
+
+        cache_dir: where decoded arrays may be cached (the run's cache root); None = no disk cache.
+        """
 
     @abstractmethod
     def fingerprint(self) -> str:
         """A short string that changes whenever the dataset's images or labels would change."""
 
+    @abstractmethod
+    def counts(self) -> dict:
+        """Per split: images, patients, and per finding the images present / absent / uncertain."""
+
+    def check(self) -> list[str]:
+        """Every bad input file as one line naming the file, its source row and the problem."""
+        return []
+
     def describe(self) -> dict:
         """What the manifest records about this dataset."""
-        return {"name": self.name, "fingerprint": self.fingerprint()}
+        return {"name": self.name, "fingerprint": self.fingerprint(), "counts": self.counts()}
+
+
+def count_findings(labels: np.ndarray, patient_ids: np.ndarray, splits: np.ndarray) -> dict:
+    """``counts()`` from labels [N, len(FINDINGS)] (1 / 0 / -1), patient ids [N] and split names [N]."""
+    result = {}
+    for split in SPLITS:
+        part = splits == split
+        result[split] = {"images": int(part.sum()), "patients": int(len(set(patient_ids[part])))}
+        for column, finding in enumerate(FINDINGS):
+            values = labels[part, column]
+            result[split][finding] = {"present": int((values == 1).sum()), "absent": int((values == 0).sum()),
+                                      "uncertain": int((values == -1).sum())}
+    return result

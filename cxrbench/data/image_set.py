@@ -15,7 +15,8 @@ class ImageSet:
     """Images with their labels.
 
     images: uint8 tensor [N, 1, H, W] (0 = black, 255 = white, radiographic convention: dense is bright).
-    labels: int8 tensor [N, len(FINDINGS)], 1 = finding present, 0 = absent.
+    labels: int8 tensor [N, len(FINDINGS)], 1 = finding present, 0 = absent, -1 = uncertain (an uncertain
+    image belongs to neither condition of that finding).
     image_ids / patient_ids: one string each per image.
     meta: optional per-image metadata columns (each a list of N values).
     """

@@ -68,7 +68,7 @@ def train_classifier(
     data: ImageSet, recipe: ClassifierRecipe, seed: int, device: torch.device,
     progress: Callable[[int, int, str], None] = lambda done, total, text: None,
 ) -> CxrClassifier:
-    """Train on ``data`` (multi-label BCE, Adam); deterministic for ``seed`` on a given device."""
+    """Train on ``data`` (multi-label BCE over known labels, Adam); deterministic for ``seed`` on a device."""
     torch.manual_seed(seed)
     model = CxrClassifier(recipe).to(device)
     optimiser = torch.optim.Adam(model.parameters(), lr=recipe.learning_rate, weight_decay=recipe.weight_decay)
@@ -86,7 +86,10 @@ def train_classifier(
             if recipe.max_shift:
                 dx, dy = torch.randint(-recipe.max_shift, recipe.max_shift + 1, (2,), generator=generator).tolist()
                 x = torch.roll(x, shifts=(dy, dx), dims=(2, 3))
-            loss = F.binary_cross_entropy_with_logits(model(x), labels[batch].to(device))
+            target = labels[batch].to(device)
+            known = (target >= 0).float()  # uncertain labels (-1) do not train the classifier
+            loss = (F.binary_cross_entropy_with_logits(model(x), target.clamp(min=0), reduction="none") * known
+                    ).sum() / known.sum().clamp(min=1.0)
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             optimiser.step()

@@ -52,11 +52,12 @@ class CxrEvaluatorExtractor(FeatureExtractor):
         self.model = train_classifier(context.train, self.recipe, context.seed, self.device, context.progress)
         _, val_probs = run_classifier(self.model, context.val.images, self.device)
         val_labels = context.val.labels.numpy()
-        self.thresholds = np.array([youden_threshold(val_probs[:, i].numpy(), val_labels[:, i])
+        self.thresholds = np.array([youden_threshold(*_known(val_probs[:, i].numpy(), val_labels[:, i]))
                                     for i in range(len(FINDINGS))])
         _, test_probs = run_classifier(self.model, context.test.images, self.device)
         test_labels = context.test.labels.numpy()
-        self.test_auroc = {f: auroc(test_probs[:, i].numpy(), test_labels[:, i]) for i, f in enumerate(FINDINGS)}
+        self.test_auroc = {f: auroc(*_known(test_probs[:, i].numpy(), test_labels[:, i]))
+                           for i, f in enumerate(FINDINGS)}
         save_checkpoint(directory, self.model.state_dict(), {
             "recipe": self.recipe.to_dict(), "thresholds": self.thresholds.tolist(),
             "test_auroc": self.test_auroc, "cxrbench_version": __version__,
@@ -76,3 +77,9 @@ class CxrEvaluatorExtractor(FeatureExtractor):
 
     def report(self) -> dict:
         return {**self.identity(), "test_auroc": self.test_auroc, "thresholds": self.thresholds.tolist()}
+
+
+def _known(scores: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Scores and labels of the images whose label is known (uncertain -1 left out)."""
+    keep = labels >= 0
+    return scores[keep], labels[keep]

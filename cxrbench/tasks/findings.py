@@ -17,7 +17,8 @@ ATELECTASIS = TASKS.register("atelectasis")(Task(
         P: ("Bibasilar atelectasis.", "Plate-like atelectasis at the left lung base."),
         A: ("No atelectasis.",) + NORMAL_REPORT,
     },
-    label_maps={"phantom": ("atelectasis",)},
+    label_maps={"phantom": ("atelectasis",), "nih-cxr14": ("Atelectasis",), "chexpert": ("Atelectasis",),
+                "mimic-cxr-jpg": ("Atelectasis",), "folder": ("atelectasis",)},
 ))
 
 LUNG_OPACITY = TASKS.register("lung_opacity")(Task(
@@ -28,7 +29,10 @@ LUNG_OPACITY = TASKS.register("lung_opacity")(Task(
         P: ("Patchy airspace opacity in the right lower lobe.", "Multifocal patchy opacities."),
         A: ("The lungs are clear without focal opacity.",) + NORMAL_REPORT,
     },
-    label_maps={"phantom": ("lung_opacity",)},
+    # NIH has no lung-opacity label: its airspace labels stand in; Edema is left out on purpose
+    # (mostly interstitial, and it would tie this task to the cardiac one).
+    label_maps={"phantom": ("lung_opacity",), "nih-cxr14": ("Infiltration", "Consolidation", "Pneumonia"),
+                "chexpert": ("Lung Opacity",), "mimic-cxr-jpg": ("Lung Opacity",), "folder": ("lung_opacity",)},
 ))
 
 PLEURAL_EFFUSION = TASKS.register("pleural_effusion")(Task(
@@ -39,7 +43,8 @@ PLEURAL_EFFUSION = TASKS.register("pleural_effusion")(Task(
         P: ("Small left pleural effusion.", "Moderate bilateral pleural effusions."),
         A: ("No pleural effusion.",) + NORMAL_REPORT,
     },
-    label_maps={"phantom": ("pleural_effusion",)},
+    label_maps={"phantom": ("pleural_effusion",), "nih-cxr14": ("Effusion",), "chexpert": ("Pleural Effusion",),
+                "mimic-cxr-jpg": ("Pleural Effusion",), "folder": ("pleural_effusion",)},
 ))
 
 ENLARGED_CARDIAC_SILHOUETTE = TASKS.register("enlarged_cardiac_silhouette")(Task(
@@ -51,5 +56,8 @@ ENLARGED_CARDIAC_SILHOUETTE = TASKS.register("enlarged_cardiac_silhouette")(Task
         P: ("The cardiac silhouette is enlarged.", "Moderate cardiomegaly."),
         A: ("Heart size is normal.",) + NORMAL_REPORT,
     },
-    label_maps={"phantom": ("enlarged_cardiac_silhouette",)},
+    # Cardiomegaly, not "Enlarged Cardiomediastinum", which also counts mediastinal widening.
+    label_maps={"phantom": ("enlarged_cardiac_silhouette",), "nih-cxr14": ("Cardiomegaly",),
+                "chexpert": ("Cardiomegaly",), "mimic-cxr-jpg": ("Cardiomegaly",),
+                "folder": ("enlarged_cardiac_silhouette",)},
 ))

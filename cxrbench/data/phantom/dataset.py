@@ -5,12 +5,13 @@ from __future__ import annotations
 import hashlib
 import json
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from cxrbench.data import DATASETS
-from cxrbench.data.dataset import SPLITS, Dataset
+from cxrbench.data.dataset import SPLITS, Dataset, count_findings
 from cxrbench.data.image_set import ImageSet
 from cxrbench.data.phantom.anatomy import sample_anatomy
 from cxrbench.data.phantom.findings import sample_findings
@@ -76,7 +77,14 @@ class PhantomDataset(Dataset):
     def describe(self) -> dict:
         return {**super().describe(), "n_images": self.n_images, "seed": self.seed, "version": PHANTOM_VERSION}
 
-    def load(self, split: str, resolution: int) -> ImageSet:
+    def counts(self) -> dict:
+        labels = np.array([sample_findings(np.random.default_rng([self.seed, p, s, 1])).labels
+                           for p, s, _ in self._studies])
+        patients = np.array([p for p, _, _ in self._studies])
+        return count_findings(labels, patients, np.array([split for _, _, split in self._studies]))
+
+    def load(self, split: str, resolution: int, cache_dir: Path | None = None) -> ImageSet:
+        # Rendering is faster than reading a cache back, so the phantom only memoises in memory.
         if split not in SPLITS:
             raise ConfigError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
         if not 32 <= resolution <= 1024:

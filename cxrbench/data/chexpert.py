@@ -1,0 +1,70 @@
+"""chexpert: CheXpert (Irvin et al., AAAI 2019) train.csv / valid.csv with its 14 observations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from cxrbench.data import DATASETS
+from cxrbench.data.table_dataset import TableDataset, findings_from_source
+from cxrbench.errors import CxrbenchError
+
+OBSERVATIONS = ("No Finding", "Enlarged Cardiomediastinum", "Cardiomegaly", "Lung Opacity", "Lung Lesion", "Edema",
+                "Consolidation", "Pneumonia", "Atelectasis", "Pneumothorax", "Pleural Effusion", "Pleural Other",
+                "Fracture", "Support Devices")
+
+
+def read_chexpert_labels(table: pd.DataFrame, source: str) -> pd.DataFrame:
+    """The 14 observation columns as floats (1, 0, -1 uncertain, NaN not mentioned), values checked."""
+    missing = [c for c in OBSERVATIONS if c not in table]
+    if missing:
+        raise CxrbenchError(f"{source} lacks CheXpert observation columns {missing[:3]}")
+    labels = table[list(OBSERVATIONS)].apply(pd.to_numeric, errors="coerce")
+    bad = ~(labels.isin([1.0, 0.0, -1.0]) | labels.isna()) | (labels.isna() & table[list(OBSERVATIONS)].notna())
+    if bad.to_numpy().any():
+        row, column = np.argwhere(bad.to_numpy())[0]
+        raise CxrbenchError(f"{source} row {row + 2}, column {OBSERVATIONS[column]!r}: label "
+                            f"{table[OBSERVATIONS[column]].iloc[row]!r} is not 1, 0, -1 or blank")
+    return labels
+
+
+@DATASETS.register("chexpert")
+class CheXpertDataset(TableDataset):
+    """CheXpert: the root holds train.csv, valid.csv and the image folders they name.
+
+    Paths in the CSVs start with the release folder (e.g. CheXpert-v1.0-small/train/...), which is
+    the root itself. valid.csv is the official evaluation set and becomes the test split; train.csv
+    patients are split into train and val by seed. Uncertain labels (-1) follow `uncertain`.
+    """
+
+    name = "chexpert"
+
+    def read_records(self) -> pd.DataFrame:
+        parts = []
+        for csv, split in (("train.csv", None), ("valid.csv", "test")):
+            path = self.root / csv
+            if not path.is_file():
+                if csv == "train.csv":
+                    raise CxrbenchError(f"chexpert: no train.csv in {self.root}; point --data-root at the folder "
+                                        "that holds train.csv and valid.csv")
+                continue
+            table = pd.read_csv(path)
+            for column in ("Path", "Frontal/Lateral", "AP/PA"):
+                if column not in table:
+                    raise CxrbenchError(f"chexpert: {csv} lacks column {column!r}")
+            labels = read_chexpert_labels(table, csv)
+            relative = table["Path"].map(lambda p: Path(*Path(p).parts[1:]))
+            lateral = table["Frontal/Lateral"].str.lower() == "lateral"
+            records = pd.DataFrame({
+                "path": [str(self.root / r) for r in relative],
+                "image_id": table["Path"],
+                "patient_id": table["Path"].str.extract(r"(patient\d+)", expand=False),
+                "view": np.where(lateral, "LATERAL", table["AP/PA"].fillna("").str.upper()),
+                "official_split": split,
+                "source": csv,
+                "row": np.arange(len(table)) + 2,
+            })
+            parts.append(pd.concat([records, findings_from_source(labels, self.name)], axis=1))
+        return pd.concat(parts, ignore_index=True)

@@ -1,0 +1,69 @@
+"""folder: any folder of images plus a CSV with a path column and finding columns (names mappable)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from cxrbench.data import DATASETS
+from cxrbench.data.table_dataset import UNKNOWN_VIEW, TableDataset, findings_from_source
+from cxrbench.errors import CxrbenchError
+from cxrbench.tasks import FINDINGS
+
+
+@DATASETS.register("folder")
+class FolderDataset(TableDataset):
+    """Your own images: root/labels.csv with a path column (relative to root) and one column per finding.
+
+    csv: the CSV's name in the root. columns: finding -> CSV column (default: the finding names).
+    Labels: 1 present, 0 absent, -1 uncertain, blank absent. Optional columns: patient_column
+    (default: each image its own patient), view_column (without one, no view filter is applied),
+    split_column (train / val / test; rows left blank are split by patient). Paths ending in .dcm
+    are read as DICOM.
+    """
+
+    name = "folder"
+
+    def __init__(self, root: str, csv: str = "labels.csv", path_column: str = "path",
+                 columns: dict | None = None, patient_column: str | None = None, view_column: str | None = None,
+                 split_column: str | None = None, view: str = "PA", uncertain: str = "ignore", split_seed: int = 0,
+                 split_fractions: tuple[float, float, float] = (0.7, 0.1, 0.2), aspect: str = "crop",
+                 on_bad_image: str = "fail") -> None:
+        super().__init__(root, view, uncertain, split_seed, split_fractions, aspect, on_bad_image)
+        self.csv, self.path_column = csv, path_column
+        self.columns = {finding: (columns or {}).get(finding, finding) for finding in FINDINGS}
+        unknown = sorted(set(columns or {}) - set(FINDINGS))
+        if unknown:
+            raise CxrbenchError(f"folder: columns maps unknown findings {unknown}; use {', '.join(FINDINGS)}")
+        self.patient_column, self.view_column, self.split_column = patient_column, view_column, split_column
+
+    def read_records(self) -> pd.DataFrame:
+        path = self.root / self.csv
+        if not path.is_file():
+            raise CxrbenchError(f"folder: no {self.csv} in {self.root}; pass data_options csv = \"NAME.csv\"")
+        table = pd.read_csv(path, dtype=str, keep_default_na=False)
+        wanted = [self.path_column, *self.columns.values(),
+                  *(c for c in (self.patient_column, self.view_column, self.split_column) if c)]
+        missing = [c for c in wanted if c not in table]
+        if missing:
+            raise CxrbenchError(f"folder: {self.csv} lacks columns {missing}; map them with data_options columns")
+        source = pd.DataFrame(index=table.index)
+        for finding, column in self.columns.items():
+            values = pd.to_numeric(table[column].replace("", "0"), errors="coerce")
+            bad = ~values.isin([1, 0, -1])
+            if bad.any():
+                row = int(np.flatnonzero(bad)[0])
+                raise CxrbenchError(f"folder: {self.csv} row {row + 2}, column {column!r}: label "
+                                    f"{table[column].iloc[row]!r} is not 1, 0, -1 or blank")
+            source[finding] = values
+        split = table[self.split_column].replace("", None) if self.split_column else None
+        records = pd.DataFrame({
+            "path": [str(self.root / p) for p in table[self.path_column]],
+            "image_id": table[self.path_column],
+            "patient_id": table[self.patient_column] if self.patient_column else table[self.path_column],
+            "view": table[self.view_column].str.upper() if self.view_column else UNKNOWN_VIEW,
+            "official_split": split,
+            "source": self.csv,
+            "row": np.arange(len(table)) + 2,
+        })
+        return pd.concat([records, findings_from_source(source, self.name)], axis=1)

@@ -1,0 +1,194 @@
+"""TableDataset: the shared machinery of datasets described by a table of records (one row per image).
+
+A subclass only reads its files into records; this base filters views, applies the uncertain-label
+policy, assigns patient-level splits, decodes and square-resizes every image once into a memory-mapped
+cache, and reports bad files with their file and row.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from abc import abstractmethod
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from cxrbench.data.dataset import SPLITS, Dataset, count_findings
+from cxrbench.data.image_io import BadImageError, read_image
+from cxrbench.data.image_set import ImageSet
+from cxrbench.data.preprocess import ASPECT_POLICIES, to_square
+from cxrbench.data.splits import assign_splits
+from cxrbench.errors import ConfigError, CxrbenchError
+from cxrbench.tasks import FINDINGS, TASKS
+
+VIEWS = ("PA", "AP", "both")
+UNCERTAIN_POLICIES = ("ignore", "negative", "positive")
+FRONTAL_VIEWS = ("PA", "AP")
+UNKNOWN_VIEW = "unknown"
+RECORD_COLUMNS = ("path", "image_id", "patient_id", "view", "official_split", "source", "row")
+
+
+def findings_from_source(source: pd.DataFrame, dataset: str) -> pd.DataFrame:
+    """Map source label columns (1 positive, 0 negative, -1 uncertain, NaN not mentioned) to FINDINGS.
+
+    A finding is positive when any source label mapped to it is positive, else uncertain when any is
+    uncertain, else negative ("not mentioned" counts as negative). The maps live in the tasks.
+    """
+    out = {}
+    for finding in FINDINGS:
+        columns = list(TASKS.get(finding).label_maps[dataset])
+        values = source[columns].astype(float)
+        out[finding] = np.where((values == 1).any(axis=1), 1, np.where((values == -1).any(axis=1), -1, 0))
+    return pd.DataFrame(out, index=source.index).astype(np.int8)
+
+
+class TableDataset(Dataset):
+    """A dataset on disk described by a table of records.
+
+    root: the dataset folder. view: "PA" (default), "AP" or "both" frontal views; lateral views are
+    always dropped. uncertain: what an uncertain label (-1) becomes: "ignore" (default: the image
+    counts as neither present nor absent for that finding), "negative" or "positive".
+    split_seed / split_fractions: patient-level assignment of records without an official split.
+    aspect: "crop" (centre square, default) or "pad". on_bad_image: "fail" (default) stops before any
+    work with every bad file listed; "skip" drops them and counts them in the manifest.
+    """
+
+    def __init__(self, root: str, view: str = "PA", uncertain: str = "ignore", split_seed: int = 0,
+                 split_fractions: tuple[float, float, float] = (0.7, 0.1, 0.2), aspect: str = "crop",
+                 on_bad_image: str = "fail") -> None:
+        self.root = Path(root).expanduser()
+        if not self.root.is_dir():
+            raise ConfigError(f"{self.name} data root {self.root} is not a folder; pass --data-root PATH")
+        for value, allowed, what in ((view, VIEWS, "view"), (uncertain, UNCERTAIN_POLICIES, "uncertain"),
+                                     (aspect, ASPECT_POLICIES, "aspect"), (on_bad_image, ("fail", "skip"),
+                                                                          "on_bad_image")):
+            if value not in allowed:
+                raise ConfigError(f"{self.name} {what}={value!r}; choose one of {', '.join(allowed)}")
+        if len(split_fractions) != 3 or min(split_fractions) < 0 or sum(split_fractions) <= 0:
+            raise ConfigError(f"split_fractions {split_fractions} must be three non-negative numbers (train, val, test)")
+        self.view, self.uncertain, self.split_seed = view, uncertain, int(split_seed)
+        self.split_fractions = dict(zip(SPLITS, (float(f) for f in split_fractions)))
+        self.aspect, self.on_bad_image = aspect, on_bad_image
+        self._records: pd.DataFrame | None = None
+        self._decoded: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self.skipped: list[str] = []
+
+    @abstractmethod
+    def read_records(self) -> pd.DataFrame:
+        """One row per image: RECORD_COLUMNS plus FINDINGS columns (1, 0, -1), before any filtering."""
+
+    # -- records --------------------------------------------------------------------------------
+    def records(self) -> pd.DataFrame:
+        """Filtered, labelled and split records (cached in memory)."""
+        if self._records is None:
+            table = self.read_records()
+            missing = [c for c in (*RECORD_COLUMNS, *FINDINGS) if c not in table]
+            if missing:
+                raise CxrbenchError(f"{self.name} records lack columns {missing}")
+            if not (table["view"] == UNKNOWN_VIEW).all():  # without view information nothing is filtered
+                table = table[table["view"].isin(FRONTAL_VIEWS if self.view == "both" else (self.view,))]
+            table = table.copy()
+            if table.empty:
+                raise CxrbenchError(f"{self.name}: no {self.view} images under {self.root}; try view='both'")
+            if self.uncertain != "ignore":
+                replacement = 0 if self.uncertain == "negative" else 1
+                table[list(FINDINGS)] = table[list(FINDINGS)].replace(-1, replacement)
+            table["split"] = assign_splits(table, self.split_fractions, self.split_seed)
+            self._records = table.reset_index(drop=True)
+        return self._records
+
+    def fingerprint(self) -> str:
+        """Changes with the records, labels, options and every file's size and modification time."""
+        table = self.records()
+        digest = hashlib.sha256()
+        digest.update(json.dumps(self._options(), sort_keys=True).encode())
+        digest.update(pd.util.hash_pandas_object(table[["image_id", "patient_id", "split", *FINDINGS]],
+                                                 index=False).values.tobytes())
+        for path in table["path"]:
+            stat = os.stat(path) if os.path.exists(path) else None
+            digest.update(f"{path}:{stat.st_size if stat else -1}:{stat.st_mtime_ns if stat else -1}".encode())
+        return digest.hexdigest()[:16]
+
+    def _options(self) -> dict:
+        return {"dataset": self.name, "root": str(self.root), "view": self.view, "uncertain": self.uncertain,
+                "split_seed": self.split_seed, "split_fractions": self.split_fractions, "aspect": self.aspect}
+
+    def describe(self) -> dict:
+        return {**super().describe(), **self._options(), "skipped_files": len(self.skipped)}
+
+    def counts(self) -> dict:
+        table = self.records()
+        return count_findings(table[list(FINDINGS)].to_numpy(), table["patient_id"].to_numpy(),
+                              table["split"].to_numpy())
+
+    # -- pixels ----------------------------------------------------------------------------------
+    def load(self, split: str, resolution: int, cache_dir: Path | None = None) -> ImageSet:
+        if split not in SPLITS:
+            raise ConfigError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
+        pixels, good = self._pixels(resolution, cache_dir)
+        table = self.records()
+        rows = np.flatnonzero((table["split"].to_numpy() == split) & good)
+        part = table.iloc[rows]
+        return ImageSet(
+            images=torch.from_numpy(np.array(pixels[rows]))[:, None],
+            labels=torch.from_numpy(part[list(FINDINGS)].to_numpy(dtype=np.int8).copy()),
+            image_ids=tuple(part["image_id"].astype(str)),
+            patient_ids=tuple(part["patient_id"].astype(str)),
+            meta={"view": list(part["view"]), "source_row": [f"{s}:{r}" for s, r in zip(part["source"], part["row"])]},
+        )
+
+    def check(self) -> list[str]:
+        """Every bad file as 'FILE (SOURCE row N): problem', decoding each image once."""
+        problems = []
+        for record in self.records().itertuples():
+            try:
+                read_image(Path(record.path))
+            except BadImageError as error:
+                problems.append(f"{error} ({record.source} row {record.row})")
+        return problems
+
+    def _pixels(self, resolution: int, cache_dir: Path | None) -> tuple[np.ndarray, np.ndarray]:
+        """All records decoded at ``resolution`` (memory-mapped from the cache when there is one) and a
+        mask of the good ones."""
+        key = f"{self.fingerprint()}-{resolution}-{self.aspect}"
+        if key not in self._decoded:  # the three splits of one run decode the files once
+            self._decoded[key] = self._decode(key, resolution, cache_dir)
+        return self._decoded[key]
+
+    def _decode(self, key: str, resolution: int, cache_dir: Path | None) -> tuple[np.ndarray, np.ndarray]:
+        folder = Path(cache_dir) / "datasets" / self.name if cache_dir else None
+        if folder is not None and (folder / f"{key}.npy").is_file():
+            good = np.load(folder / f"{key}.good.npy")
+            self._fail_or_note(good, [f"image file {p} cannot be used" for p in self.records()["path"][~good]])
+            return np.load(folder / f"{key}.npy", mmap_mode="r"), good
+        table = self.records()
+        pixels = np.zeros((len(table), resolution, resolution), dtype=np.uint8)
+        good = np.ones(len(table), dtype=bool)
+        problems = []
+        for i, record in enumerate(table.itertuples()):
+            try:
+                pixels[i] = to_square(read_image(Path(record.path)), resolution, self.aspect)
+            except BadImageError as error:
+                good[i] = False
+                problems.append(f"{error} ({record.source} row {record.row})")
+        self._fail_or_note(good, problems)
+        if folder is not None:
+            folder.mkdir(parents=True, exist_ok=True)
+            for suffix, array in ((".npy", pixels), (".good.npy", good)):
+                tmp = folder / f".{key}{suffix}.tmp-{os.getpid()}"
+                with open(tmp, "wb") as handle:
+                    np.save(handle, array)
+                os.replace(tmp, folder / f"{key}{suffix}")
+        return pixels, good
+
+    def _fail_or_note(self, good: np.ndarray, problems: list[str]) -> None:
+        """Stop before any work on bad files (on_bad_image="fail"), or remember them as skipped."""
+        if problems and self.on_bad_image == "fail":
+            more = f" and {len(problems) - 1} more" if len(problems) > 1 else ""
+            raise CxrbenchError(f"{self.name}: {problems[0]}{more}; run `cxrbench data check` for the list, fix "
+                                "or remove them, or set data_options on_bad_image = \"skip\"")
+        self.skipped = [str(p) for p in self.records()["path"][~good]]
