@@ -26,7 +26,7 @@ def read_chexpert_labels(table: pd.DataFrame, source: str) -> pd.DataFrame:
     if bad.to_numpy().any():
         row, column = np.argwhere(bad.to_numpy())[0]
         raise CxrbenchError(f"{source} row {row + 2}, column {OBSERVATIONS[column]!r}: label "
-                            f"{table[OBSERVATIONS[column]].iloc[row]!r} is not 1, 0, -1 or blank")
+                            f"{table[OBSERVATIONS[column]].iloc[row]} is not 1, 0, -1 or blank")
     return labels
 
 

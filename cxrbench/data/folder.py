@@ -54,7 +54,7 @@ class FolderDataset(TableDataset):
             if bad.any():
                 row = int(np.flatnonzero(bad)[0])
                 raise CxrbenchError(f"folder: {self.csv} row {row + 2}, column {column!r}: label "
-                                    f"{table[column].iloc[row]!r} is not 1, 0, -1 or blank")
+                                    f"{table[column].iloc[row]} is not 1, 0, -1 or blank")
             source[finding] = values
         split = table[self.split_column].replace("", None) if self.split_column else None
         records = pd.DataFrame({
