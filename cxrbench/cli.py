@@ -57,6 +57,13 @@ def _base_config(config_file: Optional[Path]):
     return _with_inception_weights(base, os.environ.get("CXRBENCH_INCEPTION_WEIGHTS"))
 
 
+def _with_data_option(config, name: str, value: object):
+    """``config`` with one dataset option set, unless ``value`` is None."""
+    if value is None:
+        return config
+    return config.with_overrides(data_options={**config.data_options, name: value})
+
+
 def _with_inception_weights(config, path: Optional[str]):
     """``config`` with the FID Inception weights file set, unless ``path`` is None."""
     if not path:
@@ -80,6 +87,9 @@ def run(
     batch_size: Optional[int] = typer.Option(None, help="generation batch size"),
     bootstrap: Optional[int] = typer.Option(None, help="bootstrap resamples for intervals (0: none)"),
     prompt_style: Optional[str] = typer.Option(None, help="bare (as published) or report prompts"),
+    absent: Optional[str] = typer.Option(None, help="absent = finding 'negative' (default) or 'no_finding' (all four "
+                                                    "negative)"),
+    on_bad_image: Optional[str] = typer.Option(None, help="fail (default) or skip unreadable real images"),
     inception_weights: Optional[str] = typer.Option(None, help="local FID Inception weights file"),
     resume: Optional[bool] = typer.Option(None, "--resume/--no-resume", help="reuse finished work in --out"),
     config: Optional[Path] = typer.Option(None, "--config", help="TOML file with the same settings"),
@@ -91,8 +101,8 @@ def run(
     cfg = _base_config(config).with_overrides(
         models=models, tasks=tasks, metrics=metrics, data=data, data_root=data_root, resolution=resolution,
         n_samples=n_samples, seed=seed, out=out, device=device, batch_size=batch_size, bootstrap=bootstrap,
-        prompt_style=prompt_style, resume=resume)
-    cfg = _with_inception_weights(cfg, inception_weights)
+        prompt_style=prompt_style, absent=absent, resume=resume)
+    cfg = _with_data_option(_with_inception_weights(cfg, inception_weights), "on_bad_image", on_bad_image)
     summary = run_benchmark(cfg, RichReporter())
     _print_summary(summary)
 
@@ -178,6 +188,7 @@ def data_check(
     data: Optional[str] = typer.Option(None, help="dataset name (default: phantom)"),
     data_root: Optional[str] = typer.Option(None, help="dataset folder, for datasets on disk"),
     config: Optional[Path] = typer.Option(None, "--config", help="TOML file (data_options are read from it)"),
+    view: Optional[str] = typer.Option(None, help="PA, AP or both (datasets on disk)"),
 ) -> None:
     """Decode every image once, list bad files with their row, and print per-finding counts per split."""
     from rich.console import Console
@@ -187,7 +198,7 @@ def data_check(
     from cxrbench.errors import CxrbenchError as DataError
     from cxrbench.tasks import FINDINGS
 
-    cfg = _base_config(config).with_overrides(data=data, data_root=data_root)
+    cfg = _with_data_option(_base_config(config).with_overrides(data=data, data_root=data_root), "view", view)
     dataset = build_dataset(cfg)
     console = Console()
     counts = dataset.counts()

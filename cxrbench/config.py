@@ -23,7 +23,8 @@ class RunConfig:
 
     models / tasks / metrics: registered names or "all". n_samples: images per model, task and
     condition (and the size of the real reference set when enough real images exist).
-    bootstrap: resamples for confidence intervals (0 = no intervals).
+    bootstrap: resamples for confidence intervals (0 = no intervals). absent: "negative" (the
+    finding is negative) or "no_finding" (all four findings negative: the stricter reference).
     model_options / feature_options: constructor arguments per model / feature extractor (e.g.
     ``feature_options = {"inception-v3": {"weights": PATH}}``); checkpoints: per-model weight folders.
     """
@@ -42,6 +43,7 @@ class RunConfig:
     batch_size: int = 64
     bootstrap: int = 1000
     prompt_style: str = "bare"
+    absent: str = "negative"
     resume: bool = True
     cache_dir: Path = Path(".cxrbench-cache")
     model_options: dict[str, dict] = field(default_factory=dict)
@@ -61,6 +63,8 @@ class RunConfig:
             raise ConfigError(f"unknown device {self.device!r}; choose auto, cpu, cuda or cuda:N")
         if self.prompt_style not in ("bare", "report"):
             raise ConfigError(f"unknown prompt style {self.prompt_style!r}; choose bare or report")
+        if self.absent not in ("negative", "no_finding"):
+            raise ConfigError(f"unknown absent meaning {self.absent!r}; choose negative or no_finding")
 
     def with_overrides(self, **overrides: object) -> "RunConfig":
         """A copy with the non-None ``overrides`` applied (flags win over the TOML file)."""

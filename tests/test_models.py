@@ -22,8 +22,9 @@ RESOLUTION = 32
 def context() -> FitContext:
     dataset = PhantomDataset(n_images=500, seed=1)
     test = dataset.load("test", RESOLUTION)
-    return FitContext(train=dataset.load("train", RESOLUTION), holdout=test, resolution=RESOLUTION,
-                      device=torch.device("cpu"), seed=0)
+    conditions = tuple(c for name in TASKS.names() for c in TASKS.get(name).conditions())
+    return FitContext(train=dataset.load("train", RESOLUTION), holdout=test, conditions=conditions,
+                      resolution=RESOLUTION, device=torch.device("cpu"), seed=0)
 
 
 @pytest.mark.parametrize("name", MODELS.names())
@@ -113,3 +114,17 @@ def test_reference_adapter_refuses_a_checkpoint(context, tmp_path):
     (tmp_path / "ckpt").mkdir()
     with pytest.raises(ConfigError, match="'noise' cannot load checkpoints"):
         ready_adapter("noise", adapter, options, context, str(tmp_path / "ckpt"), tmp_path, "fp")
+
+
+def test_model_fitted_for_one_meaning_of_absent_refuses_the_other(context, tmp_path):
+    adapter, options = build_adapter("pca-gaussian", {"components": 4})
+    ready_adapter("pca-gaussian", adapter, options, context, None, tmp_path, "fp")
+    strict = TASKS.get("atelectasis").condition("absent", absent="no_finding")
+    with pytest.raises(CxrbenchError, match="not fitted for atelectasis/absent with target"):
+        collect_images(adapter, "pca-gaussian", strict, 4, 0, 4, RESOLUTION)
+    strict_context = FitContext(**{**context.__dict__, "conditions": (strict,)})
+    refit, _ = build_adapter("pca-gaussian", {"components": 4})
+    info = ready_adapter("pca-gaussian", refit, options, strict_context, None, tmp_path, "fp")
+    assert info["source"] == "trained"  # another cache entry, not the one fitted for "negative"
+    images = collect_images(refit, "pca-gaussian", strict, 4, 0, 4, RESOLUTION)
+    assert images.shape == (4, 1, RESOLUTION, RESOLUTION)

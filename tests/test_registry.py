@@ -90,3 +90,11 @@ def test_metric_declarations_are_complete():
         assert schema["name"] == name
         assert schema["direction"] in ("lower", "higher")
         assert schema["feature_space"] in FEATURE_EXTRACTORS
+
+
+def test_absent_can_mean_no_finding_at_all():
+    negative = TASKS.get("pleural_effusion").condition("absent")
+    strict = TASKS.get("pleural_effusion").condition("absent", absent="no_finding")
+    assert negative.target == (None, None, 0, None) and strict.target == (0, 0, 0, 0)
+    assert TASKS.get("pleural_effusion").condition("present", absent="no_finding").target == (None, None, 1, None)
+    assert strict.key == negative.key == "pleural_effusion/absent"

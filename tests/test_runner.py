@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from cxrbench.benchmark.results import read_rows
-from cxrbench.benchmark.runner import run_benchmark
+from cxrbench.benchmark.runner import build_dataset, real_halves, run_benchmark
 from cxrbench.errors import ConfigError
 from cxrbench.metrics import METRICS
 from cxrbench.models import MODELS
+from cxrbench.tasks import TASKS
 
 REQUIRED_KEYS = {"model", "task", "condition", "metric", "value", "ci_low", "ci_high", "n_real", "n_fake",
                  "direction", "feature_space", "dataset", "seed", "cxrbench_version"}
@@ -106,3 +109,14 @@ def test_too_few_real_images_is_unavailable_not_a_crash(tiny_config):
     assert holdout and all(r.status == "unavailable" and "lower --n-samples" in r.reason for r in holdout)
     noise_fd = [r for r in summary.rows if r.model == "noise" and r.metric == "cxr_fd"]
     assert all(r.status == "ok" and r.n_real < 200 for r in noise_fd)
+
+
+def test_strict_absent_draws_real_images_without_any_finding(tiny_config):
+    config = tiny_config(models="real-holdout", absent="no_finding", bootstrap=0, metrics="cxr_fd")
+    summary = run_benchmark(config)
+    assert {r.status for r in summary.rows} == {"ok"}
+    _, holdout = real_halves(build_dataset(config).load("test", 32), config.seed)
+    strict = holdout.matching(TASKS.get("pleural_effusion").condition("absent", absent="no_finding"))
+    first = np.asarray(Image.open(config.out / "samples/real-holdout/pleural_effusion/absent/00000.png"))
+    assert any(np.array_equal(first, image[0].numpy()) for image in strict.images)
+    assert (strict.labels == 0).all()

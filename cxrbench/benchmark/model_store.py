@@ -34,7 +34,8 @@ def ready_adapter(
     if not adapter.trainable:
         adapter.fit(context)
         return {"source": "reference"}
-    key = content_key(name, options, dataset_fingerprint, context.resolution, context.seed, __version__)
+    targets = sorted((c.key, c.target) for c in context.conditions)  # what the model is trained to produce
+    key = content_key(name, options, dataset_fingerprint, context.resolution, context.seed, targets, __version__)
     directory = cache_dir / "models" / name / key
     if (directory / WEIGHTS_FILE).is_file():
         try:

@@ -74,11 +74,18 @@ def real_halves(test: ImageSet, seed: int) -> tuple[ImageSet, ImageSet]:
     return test.split_by_patient(derive_seed(seed, "test-halves"))
 
 
+def run_conditions(config: RunConfig) -> list[Condition]:
+    """Both conditions of every selected task, with the run's prompt style and meaning of absent."""
+    return [c for name in TASKS.resolve(config.tasks)
+            for c in TASKS.get(name).conditions(config.prompt_style, config.absent)]
+
+
 def fit_context(config: RunConfig, model: str, train: ImageSet, holdout: ImageSet, device: torch.device,
                 progress) -> FitContext:
     """What ``model`` may train on; its seed depends only on the run seed and its name."""
-    return FitContext(train=train, holdout=holdout, resolution=config.resolution, device=device,
-                      seed=derive_seed(config.seed, model, "fit"), progress=progress)
+    return FitContext(train=train, holdout=holdout, conditions=tuple(run_conditions(config)),
+                      resolution=config.resolution, device=device, seed=derive_seed(config.seed, model, "fit"),
+                      progress=progress)
 
 
 def collect_images(adapter: ModelAdapter, model: str, condition: Condition, n: int, seed: int,
@@ -127,7 +134,7 @@ def run_benchmark(config: RunConfig, reporter: Reporter | None = None) -> RunSum
 
     selected = (set(model_names), {t.name for t in tasks}, {m.name for m in metrics})
     done = _reusable_rows(run_dir, spaces, config.resolution, selected)
-    conditions = [c for task in tasks for c in task.conditions(config.prompt_style)]
+    conditions = run_conditions(config)
     for model in model_names:
         t0 = time.perf_counter()
         options = config.model_options.get(model, {})

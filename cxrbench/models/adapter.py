@@ -37,11 +37,13 @@ class FitContext:
 
     train: real training split at the benchmark resolution.
     holdout: real held-out images that no model trains on; only reference adapters may read it.
+    conditions: every condition the run will ask ``generate`` for.
     progress: callback(completed, total, description) for the runner's progress bar.
     """
 
     train: ImageSet
     holdout: ImageSet
+    conditions: tuple[Condition, ...]
     resolution: int
     device: torch.device
     seed: int

@@ -18,8 +18,7 @@ from cxrbench.errors import CxrbenchError
 from cxrbench.models import MODELS
 from cxrbench.models.adapter import Conditioning, FitContext, ModelAdapter
 from cxrbench.checkpoint import load_checkpoint, save_checkpoint
-from cxrbench.tasks import FINDINGS, TASKS
-from cxrbench.tasks.task import Condition, Presence
+from cxrbench.tasks.task import Condition
 
 
 @MODELS.register("pca-gaussian")
@@ -37,11 +36,12 @@ class PcaGaussianAdapter(ModelAdapter):
             raise CxrbenchError(f"pca-gaussian components={components}; use 1 or more")
         self.components = components
         self.state: dict[str, torch.Tensor] = {}
+        self.targets: dict[str, list] = {}  # condition key -> the label vector it was fitted to
         self.resolution = 0
 
     def fit(self, context: FitContext) -> None:
         torch.manual_seed(context.seed)
-        conditions = [TASKS.get(f).condition(p) for f in FINDINGS for p in Presence]
+        conditions = context.conditions
         for done, condition in enumerate(conditions):
             context.progress(done, len(conditions), f"pca-gaussian {condition.key}")
             images = context.train.matching(condition).images
@@ -60,20 +60,23 @@ class PcaGaussianAdapter(ModelAdapter):
             self.state[f"{condition.key}/mean"] = mean.float()
             self.state[f"{condition.key}/loadings"] = loadings.float()
             self.state[f"{condition.key}/noise_std"] = noise_var.sqrt().float().reshape(1)
+            self.targets[condition.key] = list(condition.target)
         context.progress(len(conditions), len(conditions), "pca-gaussian")
         self.resolution = context.resolution
 
     def save(self, directory: Path) -> None:
         save_checkpoint(directory, self.state, {"model": "pca-gaussian", "components": self.components,
-                                                "resolution": self.resolution})
+                                                "resolution": self.resolution, "targets": self.targets})
 
     def load(self, directory: Path) -> None:
         self.state, config = load_checkpoint(directory)
         self.resolution = int(config["resolution"])
+        self.targets = config["targets"]
 
     def generate(self, condition: Condition, n: int, seed: int, batch_size: int) -> Iterator[torch.Tensor]:
-        if f"{condition.key}/mean" not in self.state:
-            raise CxrbenchError(f"pca-gaussian was not fitted for {condition.key}; train it first")
+        if self.targets.get(condition.key) != list(condition.target):
+            raise CxrbenchError(f"pca-gaussian was not fitted for {condition.key} with target {condition.target}; "
+                                "train it with the same tasks and --absent setting")
         mean = self.state[f"{condition.key}/mean"]
         loadings = self.state[f"{condition.key}/loadings"]
         noise_std = self.state[f"{condition.key}/noise_std"]

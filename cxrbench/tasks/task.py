@@ -9,6 +9,9 @@ from enum import Enum
 from cxrbench.tasks import FINDINGS
 
 
+ABSENT_MEANINGS = ("negative", "no_finding")
+
+
 class Presence(str, Enum):
     """The two conditions of every task."""
 
@@ -62,10 +65,20 @@ class Task:
     def index(self) -> int:
         return FINDINGS.index(self.name)
 
-    def condition(self, presence: Presence | str, prompt_style: str = "bare") -> Condition:
-        """The condition ``presence`` of this task, with the prompt of ``prompt_style`` (bare|report)."""
+    def condition(self, presence: Presence | str, prompt_style: str = "bare", absent: str = "negative") -> Condition:
+        """The condition ``presence`` of this task, with the prompt of ``prompt_style`` (bare|report).
+
+        absent: what ``absent`` asks for: "negative" (this finding negative, the others free) or
+        "no_finding" (the stricter reference: all four findings negative).
+        """
         presence = Presence(presence)
+        if absent not in ABSENT_MEANINGS:
+            from cxrbench.errors import ConfigError
+
+            raise ConfigError(f"unknown absent meaning {absent!r}; choose {' or '.join(ABSENT_MEANINGS)}")
         target: list[int | None] = [None] * len(FINDINGS)
+        if presence is Presence.ABSENT and absent == "no_finding":
+            target = [0] * len(FINDINGS)
         target[self.index] = 1 if presence is Presence.PRESENT else 0
         if prompt_style == "bare":
             prompts: tuple[str, ...] = (self.bare_prompts[presence],)
@@ -77,5 +90,6 @@ class Task:
             raise ConfigError(f"unknown prompt style {prompt_style!r}; choose 'bare' or 'report'")
         return Condition(self.name, presence, tuple(target), prompts[0], prompts)
 
-    def conditions(self, prompt_style: str = "bare") -> tuple[Condition, Condition]:
-        return self.condition(Presence.PRESENT, prompt_style), self.condition(Presence.ABSENT, prompt_style)
+    def conditions(self, prompt_style: str = "bare", absent: str = "negative") -> tuple[Condition, Condition]:
+        return (self.condition(Presence.PRESENT, prompt_style, absent),
+                self.condition(Presence.ABSENT, prompt_style, absent))

@@ -14,8 +14,7 @@ import torch
 
 from cxrbench.checkpoint import load_checkpoint, save_checkpoint
 from cxrbench.models.adapter import Conditioning, FitContext, ModelAdapter
-from cxrbench.tasks import FINDINGS, TASKS
-from cxrbench.tasks.task import Condition, Presence
+from cxrbench.tasks.task import Condition
 
 
 class ConditionalMeanAdapter(ModelAdapter):
@@ -32,11 +31,9 @@ class ConditionalMeanAdapter(ModelAdapter):
         self.means: dict[str, torch.Tensor] = {}
 
     def fit(self, context: FitContext) -> None:
-        for finding in FINDINGS:
-            for presence in Presence:
-                condition = TASKS.get(finding).condition(presence)
-                images = context.train.matching(condition).images.float()
-                self.means[condition.key] = images.mean(dim=0)
+        for condition in context.conditions:  # every condition the run will ask for
+            images = context.train.matching(condition).images.float()
+            self.means[condition.key] = images.mean(dim=0)
 
     def save(self, directory: Path) -> None:
         save_checkpoint(directory, self.means, {"model": "example-mean", "noise_std": self.noise_std})
