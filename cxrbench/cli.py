@@ -111,15 +111,19 @@ def _print_summary(summary) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from cxrbench.leaderboard.table import overview, rows_frame
+    from cxrbench.leaderboard.table import build_leaderboard
+    from cxrbench.leaderboard.text import header, number
 
-    table = overview(rows_frame(summary.rows))
+    board = build_leaderboard(summary.rows)
     view = Table(title="cxrbench: mean over tasks and conditions")
+    view.add_column("rank")
     view.add_column("model")
-    for metric in table.columns:
-        view.add_column(metric, justify="right")
-    for model, values in table.iterrows():
-        view.add_row(model, *("–" if v != v else f"{v:.4g}" for v in values))
+    for column in board.overview.columns:
+        view.add_column(header(board, column), justify="right")
+    for model in board.overview.models:
+        rank = "ref" if model in board.overview.references else str(board.overview.ranks.get(model) or "–")
+        cells = [board.overview.cells.get((model, i)) for i in range(len(board.overview.columns))]
+        view.add_row(rank, model, *(number(None if c is None else c.value) for c in cells))
     console = Console()
     console.print(view)
     for space, facts in summary.manifest.get("feature_spaces", {}).items():
@@ -129,6 +133,85 @@ def _print_summary(summary) -> None:
     total = summary.manifest.get("timings_s", {}).get("total", 0.0)
     console.print(f"wrote {summary.run_dir.results}, {summary.run_dir.leaderboard} and {summary.run_dir.manifest} "
                   f"in {total:.0f} s")
+
+
+class Format(str, Enum):
+    md = "md"
+    csv = "csv"
+    latex = "latex"
+    html = "html"
+
+
+@app.command()
+def leaderboard(
+    run_dirs: list[str] = typer.Argument(..., help="run folders (several are merged); or: publish RUN_DIR..."),
+    format: Format = typer.Option(Format.md, "--format", help="md, csv (tidy), latex (booktabs) or html"),
+    out: Optional[Path] = typer.Option(None, help="output file (a folder for publish); default: print"),
+) -> None:
+    """Tables from results.jsonl files; `leaderboard publish RUN_DIR... --out SITE/` writes a static site."""
+    from cxrbench.leaderboard.store import load_results
+
+    if run_dirs[0] == "publish":  # a run folder literally named "publish" can be given as ./publish
+        from cxrbench.leaderboard.site import publish
+
+        if out is None:
+            raise CxrbenchError("leaderboard publish needs --out SITE_FOLDER")
+        index = publish([Path(d) for d in run_dirs[1:]], out)
+        typer.echo(f"wrote {index}")
+        return
+    merged = load_results([Path(d) for d in run_dirs])
+    for line in merged.conflicts:
+        typer.echo(f"conflict: {line}", err=True)
+    if format is Format.csv:
+        from cxrbench.leaderboard.tidy_csv import render_csv
+
+        text = render_csv(merged.rows)
+    elif format is Format.html:
+        from cxrbench.leaderboard.site import publish
+
+        target = out or Path("leaderboard-site")
+        typer.echo(f"wrote {publish([Path(d) for d in run_dirs], target)}")
+        return
+    else:
+        from cxrbench.leaderboard.latex import render_latex
+        from cxrbench.leaderboard.markdown import render_markdown
+        from cxrbench.leaderboard.table import build_leaderboards
+
+        boards = build_leaderboards(merged.rows)
+        text = render_markdown(boards) if format is Format.md else render_latex(boards)
+    if out is None:
+        typer.echo(text)
+    else:
+        out.write_text(text, encoding="utf-8")
+        typer.echo(f"wrote {out}")
+
+
+@app.command()
+def compare(
+    run_a: Path = typer.Argument(..., help="the baseline run folder"),
+    run_b: Path = typer.Argument(..., help="the run compared against it"),
+) -> None:
+    """What changed between two runs, per model, task, condition and metric, with intervals."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from cxrbench.leaderboard.compare import compare_runs
+    from cxrbench.leaderboard.text import number
+
+    changes = compare_runs(run_a, run_b)
+    if not changes:
+        raise CxrbenchError(f"{run_a} and {run_b} share no (model, task, condition, metric) rows")
+    view = Table(title=f"{run_b} against {run_a}")
+    for column in ("model", "task", "condition", "metric", "A [interval]", "B [interval]", "B - A", "verdict"):
+        view.add_column(column)
+
+    def show(triple):
+        value, low, high = triple
+        return number(value) + ("" if low is None else f" [{number(low)}, {number(high)}]")
+
+    for c in changes:
+        view.add_row(c.model, c.task, c.condition, c.metric, show(c.a), show(c.b), number(c.delta), c.verdict)
+    Console(width=200).print(view)
 
 
 @app.command()

@@ -75,3 +75,22 @@ def test_run_prints_a_summary_and_writes_the_run(tmp_path, tiny_toml):
     assert result.returncode == 0, result.stderr
     assert "pca-gaussian" in result.stdout and "cxr_fd" in result.stdout
     assert {p.name for p in out.iterdir()} >= {"results.jsonl", "leaderboard.md", "manifest.json", "samples"}
+
+
+def test_leaderboard_formats_publish_and_compare(tmp_path, tiny_toml):
+    run = tmp_path / "run"
+    assert run_cli("run", "--models", "noise,pca-gaussian", "--out", str(run), "--config", str(tiny_toml)).returncode == 0
+    for fmt, marker in (("md", "### Overview"), ("latex", r"\toprule"), ("csv", "model,task,condition")):
+        result = run_cli("leaderboard", str(run), "--format", fmt)
+        assert result.returncode == 0, result.stderr
+        assert marker in result.stdout
+    out = tmp_path / "board.tex"
+    assert run_cli("leaderboard", str(run), "--format", "latex", "--out", str(out)).returncode == 0
+    assert out.read_text().startswith("% cxrbench leaderboard")
+    site = run_cli("leaderboard", "publish", str(run), "--out", str(tmp_path / "site"))
+    assert site.returncode == 0 and (tmp_path / "site" / "index.html").is_file()
+    assert run_cli("leaderboard", "publish", str(run)).returncode == 2
+    compared = run_cli("compare", str(run), str(run))
+    assert compared.returncode == 0 and "overlap" in compared.stdout
+    missing = run_cli("leaderboard", str(tmp_path / "nothing"))
+    assert missing.returncode == 2 and "has no results.jsonl" in missing.stderr

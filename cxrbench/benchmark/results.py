@@ -11,6 +11,7 @@ MODEL, TASK, CONDITION, METRIC, VALUE = "model", "task", "condition", "metric", 
 CI_LOW, CI_HIGH, N_REAL, N_FAKE, DIRECTION = "ci_low", "ci_high", "n_real", "n_fake", "direction"
 FEATURE_SPACE, DATASET, SEED, VERSION, STATUS, REASON = (
     "feature_space", "dataset", "seed", "cxrbench_version", "status", "reason")
+RESOLUTION, REFERENCE = "resolution", "reference"
 OK, UNAVAILABLE = "ok", "unavailable"
 
 
@@ -40,6 +41,8 @@ class ResultRow:
     status: str = OK
     reason: str = ""
     comparability: dict = field(default_factory=dict)
+    resolution: int = 0
+    reference: bool = False  # real images or a baseline, not a competing generator
 
     @property
     def key(self) -> tuple[str, str, str, str]:

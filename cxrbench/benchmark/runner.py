@@ -22,7 +22,8 @@ from cxrbench.data import DATASETS
 from cxrbench.data.dataset import SPLITS, Dataset
 from cxrbench.data.image_set import ImageSet
 from cxrbench.errors import AdapterError, ConfigError, UnavailableError
-from cxrbench.leaderboard.markdown import write_leaderboard
+from cxrbench.leaderboard.markdown import render_markdown
+from cxrbench.leaderboard.table import build_leaderboard
 from cxrbench.metrics import FEATURE_EXTRACTORS, METRICS
 from cxrbench.metrics.bootstrap import bootstrap_interval
 from cxrbench.metrics.feature_extractor import ExtractorContext, FeatureExtractor
@@ -155,9 +156,7 @@ def run_benchmark(config: RunConfig, reporter: Reporter | None = None) -> RunSum
         timings[f"model:{model}"] = time.perf_counter() - t0
 
     rows = read_rows(run_dir.results)
-    references = tuple(name for name, facts in manifest["models"].items()
-                       if facts["conditioning"] == Conditioning.REFERENCE.value)
-    write_leaderboard(rows, [m.schema() for m in metrics], run_dir.leaderboard, references)
+    atomic_write_text(run_dir.leaderboard, render_markdown(build_leaderboard(rows)))
     timings["total"] = time.perf_counter() - started
     atomic_write_text(run_dir.manifest, json.dumps(manifest, indent=2, default=str))
     return RunSummary(run_dir, rows, manifest)
@@ -242,7 +241,8 @@ def _score_cell(model: str, adapter: ModelAdapter, condition: Condition, config:
         row = dict(model=model, task=condition.task, condition=condition.presence.value, metric=metric.name,
                    n_real=n_real, n_fake=config.n_samples, direction=metric.direction.value,
                    feature_space=metric.feature_space, dataset=dataset_name, seed=config.seed,
-                   cxrbench_version=__version__)
+                   cxrbench_version=__version__, resolution=config.resolution,
+                   reference=adapter.conditioning is Conditioning.REFERENCE)
         if reason:
             append_row(run_dir.results, ResultRow(**row, value=None, ci_low=None, ci_high=None,
                                                   status=UNAVAILABLE, reason=reason))

@@ -1,30 +1,160 @@
-"""Results rows to pandas tables: overview (mean over cells) and per task (one column per condition)."""
+"""The leaderboard model: results rows -> ranked tables, independent of the output format.
+
+Aggregation for the overview: the unweighted mean of a metric over every task and condition
+cell of the setting; a model missing any cell gets no mean (it would not be comparable), and
+the mean carries no interval (per-cell bootstrap intervals do not combine into one). Models are
+ranked by the first headline metric (lowest ``headline`` number) that has values; reference
+rows (real images, baselines) are listed apart and never ranked or bolded. Rows from different
+settings (dataset, resolution, n, seed) are never put in one table.
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict
+import math
+from dataclasses import asdict, dataclass, field
 
 import pandas as pd
 
-from cxrbench.benchmark.results import OK, ResultRow
+from cxrbench.benchmark.results import OK, UNAVAILABLE, ResultRow
+
+CONDITIONS = ("present", "absent")
+
+
+@dataclass(frozen=True)
+class Column:
+    metric: str
+    condition: str | None  # None in the overview
+    direction: str  # "lower" or "higher"
+
+
+@dataclass(frozen=True)
+class Cell:
+    value: float | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    best: bool = False
+
+    @property
+    def missing(self) -> bool:
+        return self.value is None or (isinstance(self.value, float) and math.isnan(self.value))
+
+
+@dataclass
+class Table:
+    title: str
+    columns: list[Column]
+    models: list[str]
+    ranks: dict[str, int | None]
+    references: set[str]
+    cells: dict[tuple[str, int], Cell]  # (model, column index) -> cell
+
+
+@dataclass
+class Leaderboard:
+    """One setting's tables and notes."""
+
+    setting: dict
+    schemas: dict[str, dict]
+    overview: Table
+    tasks: list[Table]
+    unavailable: list[tuple[str, str, str]] = field(default_factory=list)  # metric, model, reason
+
+
+def metric_schemas(rows: list[ResultRow]) -> dict[str, dict]:
+    """Each metric's declaration from the registry; a metric no longer registered falls back to its rows."""
+    from cxrbench.metrics import METRICS
+
+    schemas = {}
+    for name in dict.fromkeys(r.metric for r in rows):
+        if name in METRICS:
+            schemas[name] = METRICS.get(name).schema()
+        else:
+            row = next(r for r in rows if r.metric == name)
+            schemas[name] = {"name": name, "display_name": name, "description": "", "direction": row.direction,
+                             "feature_space": row.feature_space, "headline": 100}
+    # Metrics with values first (by headline rank), metrics unavailable everywhere last.
+    has_values = {r.metric for r in rows if r.status == OK}
+    return dict(sorted(schemas.items(), key=lambda item: (item[0] not in has_values, item[1]["headline"], item[0])))
 
 
 def rows_frame(rows: list[ResultRow]) -> pd.DataFrame:
     """One row per result, with the flat keys of results.jsonl as columns."""
-    columns = list(ResultRow.__dataclass_fields__)
-    return pd.DataFrame([asdict(r) for r in rows], columns=columns)
+    return pd.DataFrame([asdict(r) for r in rows], columns=list(ResultRow.__dataclass_fields__))
 
 
-def overview(frame: pd.DataFrame) -> pd.DataFrame:
-    """models x metrics: the unweighted mean over every task and condition where the value exists.
+def setting_of(row: ResultRow) -> tuple:
+    return (row.dataset, row.resolution, row.n_fake, row.seed)
 
-    A model missing a value in some cell gets no mean for that metric (it would not be comparable).
-    """
-    ok = frame[frame["status"] == OK]
-    cells = frame.groupby(["metric"])[["task", "condition"]].apply(lambda g: len(g.drop_duplicates()))
-    grouped = ok.groupby(["model", "metric"])["value"]
-    means = grouped.mean().unstack("metric")
-    counts = grouped.count().unstack("metric")
-    for metric in means.columns:
-        means.loc[counts[metric] < cells.get(metric, 0), metric] = float("nan")
-    return means
+
+def build_leaderboards(rows: list[ResultRow]) -> list[Leaderboard]:
+    """One Leaderboard per setting found in ``rows``."""
+    groups: dict[tuple, list[ResultRow]] = {}
+    for row in rows:
+        groups.setdefault(setting_of(row), []).append(row)
+    return [build_leaderboard(group) for group in groups.values()]
+
+
+def build_leaderboard(rows: list[ResultRow]) -> Leaderboard:
+    """The tables of rows that share one setting."""
+    if not rows:
+        empty = Table("Overview", [], [], {}, set(), {})
+        return Leaderboard({}, {}, empty, [])
+    first = rows[0]
+    setting = {"dataset": first.dataset, "resolution": first.resolution, "n": first.n_fake, "seed": first.seed}
+    schemas = metric_schemas(rows)
+    references = {r.model for r in rows if r.reference}
+    ok = [r for r in rows if r.status == OK]
+    overview = _overview(rows, ok, schemas, references)
+    order = overview.models
+    tasks = []
+    for task in dict.fromkeys(r.task for r in rows):
+        columns = [Column(m, c, schemas[m]["direction"]) for m in schemas for c in CONDITIONS
+                   if any(r.metric == m and r.task == task and r.condition == c for r in rows)]
+        found = {(r.model, r.metric, r.condition): r for r in ok if r.task == task}
+        cells = {}
+        for model in order:
+            for i, column in enumerate(columns):
+                row = found.get((model, column.metric, column.condition))
+                if row is not None:
+                    cells[(model, i)] = Cell(row.value, row.ci_low, row.ci_high)
+        tasks.append(_mark_best(Table(task, columns, order, overview.ranks, references, cells)))
+    unavailable = sorted({(r.metric, r.model, r.reason) for r in rows if r.status == UNAVAILABLE})
+    return Leaderboard(setting, schemas, overview, tasks, unavailable)
+
+
+def _overview(rows: list[ResultRow], ok: list[ResultRow], schemas: dict, references: set[str]) -> Table:
+    cells_per_metric = {m: len({(r.task, r.condition) for r in rows if r.metric == m}) for m in schemas}
+    models = list(dict.fromkeys(r.model for r in rows))
+    columns = [Column(m, None, schemas[m]["direction"]) for m in schemas]
+    cells = {}
+    for i, column in enumerate(columns):
+        for model in models:
+            values = [r.value for r in ok if r.model == model and r.metric == column.metric]
+            if values and len(values) == cells_per_metric[column.metric]:
+                cells[(model, i)] = Cell(sum(values) / len(values))
+    ranks: dict[str, int | None] = {m: None for m in models}
+    competitors = [m for m in models if m not in references]
+    for i, column in enumerate(columns):
+        scored = [m for m in competitors if (m, i) in cells]
+        if scored:
+            sign = 1 if column.direction == "lower" else -1
+            ordered = sorted(scored, key=lambda m: sign * cells[(m, i)].value)
+            ranks.update({m: k + 1 for k, m in enumerate(ordered)})
+            break
+    order = sorted(competitors, key=lambda m: (ranks[m] is None, ranks[m] or 0, m)) + sorted(references)
+    return _mark_best(Table("Overview", columns, order, ranks, references, cells))
+
+
+def _mark_best(table: Table) -> Table:
+    """Bold the best competitor value of every column (ties all bold)."""
+    for i, column in enumerate(table.columns):
+        competing = [(m, table.cells[(m, i)]) for m in table.models
+                     if m not in table.references and (m, i) in table.cells and not table.cells[(m, i)].missing]
+        if not competing:
+            continue
+        pick = min if column.direction == "lower" else max
+        best = pick(cell.value for _, cell in competing)
+        for model, cell in competing:
+            if cell.value == best:
+                table.cells[(model, i)] = Cell(cell.value, cell.ci_low, cell.ci_high, best=True)
+    return table

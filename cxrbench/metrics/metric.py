@@ -33,6 +33,7 @@ class Metric(ABC):
     needs: ClassVar[tuple[str, ...]] = ("features",)
     uses_real: ClassVar[bool] = True
     min_samples: ClassVar[int] = 2
+    headline: ClassVar[int] = 100  # leaderboard order: lowest first; the first available one ranks models
 
     @abstractmethod
     def compute(self, real: dict[str, np.ndarray], fake: dict[str, np.ndarray], condition: Condition) -> float:
@@ -44,5 +45,5 @@ class Metric(ABC):
         return {
             "name": cls.name, "display_name": cls.display_name, "description": cls.description,
             "direction": cls.direction.value, "feature_space": cls.feature_space,
-            "uses_real": cls.uses_real, "min_samples": cls.min_samples,
+            "uses_real": cls.uses_real, "min_samples": cls.min_samples, "headline": cls.headline,
         }

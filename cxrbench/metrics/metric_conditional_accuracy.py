@@ -20,6 +20,7 @@ class ConditionalAccuracy(Metric):
     direction = Direction.HIGHER
     feature_space = "cxr-evaluator"
     needs = ("calls",)
+    headline = 30
     uses_real = False
 
     def compute(self, real: dict[str, np.ndarray], fake: dict[str, np.ndarray], condition: Condition) -> float:

@@ -27,6 +27,7 @@ class FrechetInceptionDistance(_FrechetDistance):
     display_name = "FID"
     description = "Frechet distance between Gaussians fitted to Inception-v3 2048-d pool features"
     feature_space = "inception-v3"
+    headline = 10
 
 
 @METRICS.register("cxr_fd")
@@ -37,3 +38,4 @@ class CxrFrechetDistance(_FrechetDistance):
     display_name = "CXR-FD"
     description = "Frechet distance between Gaussians fitted to the CXR evaluator's penultimate embeddings"
     feature_space = "cxr-evaluator"
+    headline = 20

@@ -1,0 +1,64 @@
+"""Leaderboards as LaTeX tables (booktabs), ready to \\input in a paper.
+
+The including document needs \\usepackage{booktabs}; arrows are math-mode symbols, so nothing
+else is required.
+"""
+
+from __future__ import annotations
+
+from cxrbench.leaderboard.table import Leaderboard, Table
+from cxrbench.leaderboard.text import MISSING, number
+
+_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{",
+            "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "<": r"\textless{}",
+            ">": r"\textgreater{}"}
+_ARROW = {"lower": r"$\downarrow$", "higher": r"$\uparrow$"}
+
+
+def escape(text: str) -> str:
+    """Text safe inside a LaTeX document."""
+    return "".join(_SPECIAL.get(ch, ch) for ch in str(text))
+
+
+def _table(board: Leaderboard, table: Table, caption: str, with_intervals: bool) -> str:
+    head = ["Rank", "Model"] + [
+        f"{escape(board.schemas[c.metric]['display_name'])} {_ARROW[c.direction]}"
+        + (f" ({escape(c.condition)})" if c.condition else "") for c in table.columns]
+    lines = [r"\begin{table}[t]", r"\centering", r"\small",
+             r"\begin{tabular}{ll" + "r" * len(table.columns) + "}", r"\toprule", " & ".join(head) + r" \\",
+             r"\midrule"]
+    reference_started = False
+    for model in table.models:
+        if model in table.references and not reference_started:
+            lines.append(r"\midrule")
+            reference_started = True
+        cells = []
+        for i in range(len(table.columns)):
+            cell = table.cells.get((model, i))
+            if cell is None or cell.missing:
+                cells.append(MISSING)
+                continue
+            text = number(cell.value)
+            text = rf"\textbf{{{text}}}" if cell.best else text
+            if with_intervals and cell.ci_low is not None:
+                text += rf" {{\scriptsize [{number(cell.ci_low)}, {number(cell.ci_high)}]}}"
+            cells.append(text)
+        rank = "ref" if model in table.references else str(table.ranks.get(model) or "--")
+        lines.append(" & ".join([rank, rf"\texttt{{{escape(model)}}}", *cells]) + r" \\")
+    lines += [r"\bottomrule", r"\end{tabular}", rf"\caption{{{caption}}}", r"\end{table}"]
+    return "\n".join(lines)
+
+
+def render_latex(boards: Leaderboard | list[Leaderboard]) -> str:
+    """One table environment per overview and per finding, for every setting."""
+    boards = [boards] if isinstance(boards, Leaderboard) else boards
+    parts = ["% cxrbench leaderboard; needs \\usepackage{booktabs}"]
+    for board in boards:
+        s = board.setting
+        where = escape(f"{s['dataset']}, {s['resolution']} px, n = {s['n']}, seed {s['seed']}")
+        parts.append(_table(board, board.overview, f"cxrbench overview ({where}): mean over tasks and conditions; "
+                                                   "reference rows below the rule are not ranked.", False))
+        for table in board.tasks:
+            parts.append(_table(board, table, f"{escape(table.title)} ({where}); 95\\% bootstrap intervals "
+                                              "in brackets.", True))
+    return "\n\n".join(parts) + "\n"

@@ -1,0 +1,100 @@
+"""`cxrbench leaderboard publish`: a static HTML site (no server) with tables, figures, samples, manifests."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import tomli_w
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from cxrbench import __version__
+from cxrbench.benchmark.run_dir import MANIFEST
+from cxrbench.leaderboard.figures import heatmap, sample_grid, scatter
+from cxrbench.leaderboard.store import load_results
+from cxrbench.leaderboard.table import Leaderboard, Table, build_leaderboards
+from cxrbench.leaderboard.text import header, interval, intro, number
+
+# Settings a reproduction needs; where and how the run was written are left out.
+_NOT_REPRODUCED = {"out", "resume", "cache_dir", "device"}
+
+
+def _table_view(board: Leaderboard, table: Table, with_intervals: bool) -> dict:
+    headers = [{"text": header(board, c), "description": board.schemas[c.metric].get("description", "")}
+               for c in table.columns]
+    rows = []
+    for model in table.models:
+        cells = []
+        for i in range(len(table.columns)):
+            cell = table.cells.get((model, i))
+            missing = cell is None or cell.missing
+            cells.append({"text": number(None if missing else cell.value), "best": bool(cell and cell.best),
+                          "interval": "" if missing or not with_intervals else interval(cell),
+                          "sort": "" if missing else repr(float(cell.value))})
+        reference = model in table.references
+        rank = table.ranks.get(model)
+        rows.append({"model": model, "reference": reference, "cells": cells,
+                     "rank": "ref" if reference else (rank or "–"), "rank_sort": "" if reference or not rank else rank})
+    return {"title": table.title, "headers": headers, "rows": rows}
+
+
+def _reproduce(manifest: dict) -> str:
+    config = {k: v for k, v in manifest.get("config", {}).items() if k not in _NOT_REPRODUCED and v is not None}
+    return tomli_w.dumps(json.loads(json.dumps(config)))
+
+
+def publish(run_dirs: list[Path], out: Path, samples_per_row: int = 8) -> Path:
+    """Write the site into ``out`` (index.html, figures/, runs/); returns the index path."""
+    merged = load_results(run_dirs)
+    out = Path(out)
+    figures_dir = out / "figures"
+    shutil.rmtree(figures_dir, ignore_errors=True)
+    figures_dir.mkdir(parents=True, exist_ok=True)
+    boards = []
+    for b, board in enumerate(build_leaderboards(merged.rows)):
+        figures, samples = [], []
+        for metric in board.schemas:
+            if any(c.metric == metric and not cell.missing for t in board.tasks
+                   for (_, i), cell in t.cells.items() for c in [t.columns[i]]):
+                path = heatmap(board, metric, figures_dir / f"s{b}-heatmap-{metric}.png")
+                figures.append({"src": f"figures/{path.name}", "alt": f"{metric} per finding and condition"})
+        if {"precision", "recall"} <= set(board.schemas):
+            path = scatter(board, "precision", "recall", figures_dir / f"s{b}-precision-recall.png")
+            if path is not None:
+                figures.append({"src": f"figures/{path.name}", "alt": "precision against recall"})
+        s = board.setting
+        setting = (s["dataset"], s["resolution"], s["n"], s["seed"])
+        for run_dir in dict.fromkeys(merged.sources[key] for key in merged.sources if key[:4] == setting):
+            for table in board.tasks:
+                for condition in ("present", "absent"):
+                    name = f"s{b}-{Path(run_dir).name}-{table.title}-{condition}.png"
+                    path = sample_grid(Path(run_dir), board.overview.models, table.title, condition,
+                                       figures_dir / name, samples_per_row)
+                    if path is not None:
+                        samples.append({"src": f"figures/{path.name}", "alt": f"{table.title} / {condition}"})
+        boards.append({
+            "title": f"{s['dataset']}, {s['resolution']} px, n = {s['n']}, seed {s['seed']}",
+            "intro": intro(board).replace("`", ""),
+            "tables": [_table_view(board, board.overview, False)] + [_table_view(board, t, True) for t in board.tasks],
+            "unavailable": [{"metric": m, "model": mo, "reason": r} for m, mo, r in board.unavailable],
+            "figures": figures, "samples": samples,
+        })
+    runs = []
+    for i, run_dir in enumerate(run_dirs):
+        folder = out / "runs" / str(i)
+        folder.mkdir(parents=True, exist_ok=True)
+        manifest_path = Path(run_dir) / MANIFEST
+        manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
+        (folder / "config.toml").write_text(_reproduce(manifest))
+        (folder / MANIFEST).write_text(json.dumps(manifest, indent=2))
+        runs.append({"name": str(run_dir), "config_href": f"runs/{i}/config.toml",
+                     "command": f"cxrbench run --config runs/{i}/config.toml --out RUN_DIR",
+                     "manifest": json.dumps(manifest, indent=2)})
+    environment = Environment(loader=PackageLoader("cxrbench.leaderboard", "templates"),
+                              autoescape=select_autoescape(default=True, default_for_string=True))
+    html = environment.get_template("site.html.j2").render(boards=boards, runs=runs, conflicts=merged.conflicts,
+                                                          version=__version__)
+    index = out / "index.html"
+    index.write_text(html, encoding="utf-8")
+    return index
