@@ -121,9 +121,8 @@ def _print_summary(summary) -> None:
     for column in board.overview.columns:
         view.add_column(header(board, column), justify="right")
     for model in board.overview.models:
-        rank = "ref" if model in board.overview.references else str(board.overview.ranks.get(model) or "–")
-        cells = [board.overview.cells.get((model, i)) for i in range(len(board.overview.columns))]
-        view.add_row(rank, model, *(number(None if c is None else c.value) for c in cells))
+        cells = board.overview.row(model)
+        view.add_row(board.overview.rank_label(model), model, *(number(None if c is None else c.value) for c in cells))
     console = Console()
     console.print(view)
     for space, facts in summary.manifest.get("feature_spaces", {}).items():
@@ -278,7 +277,6 @@ def data_check(
     from rich.table import Table
 
     from cxrbench.benchmark.runner import build_dataset
-    from cxrbench.errors import CxrbenchError as DataError
     from cxrbench.tasks import FINDINGS
 
     cfg = _with_data_option(_base_config(config).with_overrides(data=data, data_root=data_root), "view", view)
@@ -296,7 +294,7 @@ def data_check(
     for problem in problems:
         console.print(f"bad: {problem}", markup=False)
     if problems:
-        raise DataError(f"{len(problems)} bad image files (listed above); fix or remove them, or set "
+        raise CxrbenchError(f"{len(problems)} bad image files (listed above); fix or remove them, or set "
                         "data_options on_bad_image = \"skip\"")
     console.print("all images decode")
 

@@ -130,3 +130,14 @@ def test_compare_reports_deltas_and_verdicts(tmp_path):
     changes = {c.metric: c for c in compare_runs(a, b)}
     assert changes["cxr_fd"].delta == -5.0 and changes["cxr_fd"].verdict == "better"
     assert changes["conditional_accuracy"].verdict == "overlap"  # [-0.5, 1.5] overlaps [0.85, 0.95]
+
+
+def test_figures_from_any_metric_including_a_precision_recall_scatter(tmp_path):
+    from cxrbench.leaderboard.figures import heatmap, scatter
+
+    rows = _rows() + [_row(m, metric, v, c, direction="higher") for m in ("good", "bad")
+                      for metric, v in (("precision", 0.7), ("recall", 0.4)) for c in ("present", "absent")]
+    board = build_leaderboard(rows)
+    assert heatmap(board, "cxr_fd", tmp_path / "h.png").stat().st_size > 5_000
+    assert scatter(board, "atelectasis", "precision", "recall", tmp_path / "s.png").stat().st_size > 5_000
+    assert scatter(board, "atelectasis", "cxr_fd", "fid", tmp_path / "none.png") is None  # FID has no values

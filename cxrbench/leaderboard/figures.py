@@ -79,31 +79,32 @@ def sample_grid(run_dir: Path, models: list[str], task: str, condition: str, out
     return out
 
 
-def scatter(board: Leaderboard, x_metric: str, y_metric: str, out: Path) -> Path | None:
-    """One point per model, task and condition: ``x_metric`` against ``y_metric`` (e.g. precision/recall)."""
+def scatter(board: Leaderboard, task: str, x_metric: str, y_metric: str, out: Path) -> Path | None:
+    """One finding: a point per model and condition, ``x_metric`` against ``y_metric`` (e.g. precision/recall)."""
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(5, 4))
+    table = next((t for t in board.tasks if t.title == task), None)
+    if table is None:
+        return None
+
+    def value(model: str, metric: str, condition: str) -> float | None:
+        index = next((i for i, c in enumerate(table.columns) if c.metric == metric and c.condition == condition), None)
+        cell = table.cells.get((model, index)) if index is not None else None
+        return None if cell is None or cell.missing else cell.value
+
+    fig, ax = plt.subplots(figsize=(4.5, 4))
     drawn = False
-    for model in board.overview.models:
-        xs, ys = [], []
-        for table in board.tasks:
-            for condition in ("present", "absent"):
-                pair = []
-                for metric in (x_metric, y_metric):
-                    index = next((i for i, c in enumerate(table.columns)
-                                  if c.metric == metric and c.condition == condition), None)
-                    cell = table.cells.get((model, index)) if index is not None else None
-                    pair.append(None if cell is None or cell.missing else cell.value)
-                if None not in pair:
-                    xs.append(pair[0]), ys.append(pair[1])
-        if xs:
-            ax.scatter(xs, ys, label=model, s=18)
-            drawn = True
+    for model in table.models:
+        for condition, marker in (("present", "o"), ("absent", "s")):
+            x, y = value(model, x_metric, condition), value(model, y_metric, condition)
+            if x is not None and y is not None:
+                ax.scatter([x], [y], marker=marker, s=30, label=f"{model} ({condition})")
+                drawn = True
     if not drawn:
         plt.close(fig)
         return None
     ax.set_xlabel(board.schemas[x_metric]["display_name"]), ax.set_ylabel(board.schemas[y_metric]["display_name"])
-    ax.legend(fontsize=7)
+    ax.set_title(task, fontsize=10)
+    ax.legend(fontsize=6)
     fig.tight_layout()
     fig.savefig(out, dpi=100)
     plt.close(fig)

@@ -33,17 +33,15 @@ def _table(board: Leaderboard, table: Table, caption: str, with_intervals: bool)
             lines.append(r"\midrule")
             reference_started = True
         cells = []
-        for i in range(len(table.columns)):
-            cell = table.cells.get((model, i))
-            if cell is None or cell.missing:
+        for cell in table.row(model):
+            if cell is None:
                 cells.append(MISSING)
                 continue
-            text = number(cell.value)
-            text = rf"\textbf{{{text}}}" if cell.best else text
+            text = rf"\textbf{{{number(cell.value)}}}" if cell.best else number(cell.value)
             if with_intervals and cell.ci_low is not None:
                 text += rf" {{\scriptsize [{number(cell.ci_low)}, {number(cell.ci_high)}]}}"
             cells.append(text)
-        rank = "ref" if model in table.references else str(table.ranks.get(model) or "--")
+        rank = table.rank_label(model).replace("–", "--")
         lines.append(" & ".join([rank, rf"\texttt{{{escape(model)}}}", *cells]) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}", rf"\caption{{{caption}}}", r"\end{table}"]
     return "\n".join(lines)

@@ -21,16 +21,13 @@ def _table(board: Leaderboard, table: Table, with_intervals: bool) -> str:
     lines = ["| " + " | ".join(_escape(h) for h in head) + " |", "|" + "---|" * len(head)]
     for model in table.models:
         cells = []
-        for i in range(len(table.columns)):
-            cell = table.cells.get((model, i))
-            if cell is None or cell.missing:
+        for cell in table.row(model):
+            if cell is None:
                 cells.append(MISSING)
                 continue
-            text = number(cell.value)
-            text = f"**{text}**" if cell.best else text
+            text = f"**{number(cell.value)}**" if cell.best else number(cell.value)
             cells.append(f"{text} {interval(cell)}".strip() if with_intervals else text)
-        rank = "ref" if model in table.references else str(table.ranks.get(model) or "–")
-        lines.append("| " + " | ".join([rank, _code(model), *cells]) + " |")
+        lines.append("| " + " | ".join([table.rank_label(model), _code(model), *cells]) + " |")
     return "\n".join(lines)
 
 

@@ -25,17 +25,12 @@ def _table_view(board: Leaderboard, table: Table, with_intervals: bool) -> dict:
                for c in table.columns]
     rows = []
     for model in table.models:
-        cells = []
-        for i in range(len(table.columns)):
-            cell = table.cells.get((model, i))
-            missing = cell is None or cell.missing
-            cells.append({"text": number(None if missing else cell.value), "best": bool(cell and cell.best),
-                          "interval": "" if missing or not with_intervals else interval(cell),
-                          "sort": "" if missing else repr(float(cell.value))})
-        reference = model in table.references
-        rank = table.ranks.get(model)
-        rows.append({"model": model, "reference": reference, "cells": cells,
-                     "rank": "ref" if reference else (rank or "–"), "rank_sort": "" if reference or not rank else rank})
+        cells = [{"text": number(None if cell is None else cell.value), "best": bool(cell and cell.best),
+                  "interval": "" if cell is None or not with_intervals else interval(cell),
+                  "sort": "" if cell is None else repr(float(cell.value))} for cell in table.row(model)]
+        label = table.rank_label(model)
+        rows.append({"model": model, "reference": model in table.references, "cells": cells, "rank": label,
+                     "rank_sort": label if label.isdigit() else ""})
     return {"title": table.title, "headers": headers, "rows": rows}
 
 
@@ -60,9 +55,11 @@ def publish(run_dirs: list[Path], out: Path, samples_per_row: int = 8) -> Path:
                 path = heatmap(board, metric, figures_dir / f"s{b}-heatmap-{metric}.png")
                 figures.append({"src": f"figures/{path.name}", "alt": f"{metric} per finding and condition"})
         if {"precision", "recall"} <= set(board.schemas):
-            path = scatter(board, "precision", "recall", figures_dir / f"s{b}-precision-recall.png")
-            if path is not None:
-                figures.append({"src": f"figures/{path.name}", "alt": "precision against recall"})
+            for table in board.tasks:
+                path = scatter(board, table.title, "precision", "recall",
+                               figures_dir / f"s{b}-precision-recall-{table.title}.png")
+                if path is not None:
+                    figures.append({"src": f"figures/{path.name}", "alt": f"precision against recall: {table.title}"})
         s = board.setting
         setting = (s["dataset"], s["resolution"], s["n"], s["seed"])
         for run_dir in dict.fromkeys(merged.sources[key] for key in merged.sources if key[:4] == setting):

@@ -48,6 +48,17 @@ class Table:
     references: set[str]
     cells: dict[tuple[str, int], Cell]  # (model, column index) -> cell
 
+    def row(self, model: str) -> list[Cell | None]:
+        """The model's cells in column order; None where there is no value."""
+        cells = [self.cells.get((model, i)) for i in range(len(self.columns))]
+        return [None if cell is None or cell.missing else cell for cell in cells]
+
+    def rank_label(self, model: str) -> str:
+        """'ref' for reference rows, the rank, or '–' for a competitor without a ranking value."""
+        if model in self.references:
+            return "ref"
+        return str(self.ranks.get(model) or "–")
+
 
 @dataclass
 class Leaderboard:
