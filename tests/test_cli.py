@@ -73,7 +73,7 @@ def test_run_prints_a_summary_and_writes_the_run(tmp_path, tiny_toml):
     out = tmp_path / "run"
     result = run_cli("run", "--models", "all", "--out", str(out), "--config", str(tiny_toml))
     assert result.returncode == 0, result.stderr
-    assert "pca-gaussian" in result.stdout and "cxr_fd" in result.stdout
+    assert "pca-gaussian" in result.stdout and "CXR-FD" in result.stdout and "test AUROC" in result.stdout
     assert {p.name for p in out.iterdir()} >= {"results.jsonl", "leaderboard.md", "manifest.json", "samples"}
 
 
