@@ -74,6 +74,7 @@ class TableDataset(Dataset):
         self.split_fractions = dict(zip(SPLITS, (float(f) for f in split_fractions)))
         self.aspect, self.on_bad_image = aspect, on_bad_image
         self._records: pd.DataFrame | None = None
+        self._fingerprint: str | None = None
         self._decoded: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self.skipped: list[str] = []
 
@@ -102,7 +103,15 @@ class TableDataset(Dataset):
         return self._records
 
     def fingerprint(self) -> str:
-        """Changes with the records, labels, options and every file's size and modification time."""
+        """Changes with the records, labels, options and every file's size and modification time.
+
+        Computed once per instance: a run asks for it often, and stat-ing every file is not free.
+        """
+        if self._fingerprint is None:
+            self._fingerprint = self._compute_fingerprint()
+        return self._fingerprint
+
+    def _compute_fingerprint(self) -> str:
         table = self.records()
         digest = hashlib.sha256()
         digest.update(json.dumps(self._options(), sort_keys=True).encode())
