@@ -18,7 +18,7 @@ from cxrbench.data.phantom.findings import sample_findings
 from cxrbench.data.phantom.render import render
 from cxrbench.errors import ConfigError
 
-PHANTOM_VERSION = 2  # bump when rendering changes, so cached work keyed on the fingerprint is redone
+PHANTOM_VERSION = 3  # bump when rendering changes, so cached work keyed on the fingerprint is redone
 _SPLIT_FRACTIONS = {"train": 0.6, "val": 0.1, "test": 0.3}
 
 

@@ -9,6 +9,8 @@ vary per image.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 from cxrbench.data.phantom.anatomy import Anatomy
@@ -29,14 +31,26 @@ def _plateau(x: np.ndarray) -> np.ndarray:
     return np.exp(-(x2 * x2))
 
 
-def _smooth_noise(rng: np.random.Generator, cells: int, size: int) -> np.ndarray:
-    """Low-frequency noise in [0, 1]: a random ``cells`` x ``cells`` grid, bilinearly upsampled."""
-    grid = rng.random((cells + 1, cells + 1)).astype(np.float32)
+@lru_cache(maxsize=32)
+def _upsampler(cells: int, size: int) -> np.ndarray:
+    """[size, cells + 1] bilinear interpolation weights: grid values -> size samples along one axis."""
     pos = np.linspace(0, cells, size, dtype=np.float32)
     i0 = np.minimum(pos.astype(np.int64), cells - 1)
-    f = pos - i0
-    rows = grid[i0] * (1 - f)[:, None] + grid[i0 + 1] * f[:, None]
-    return rows[:, i0] * (1 - f)[None, :] + rows[:, i0 + 1] * f[None, :]
+    frac = pos - i0
+    weights = np.zeros((size, cells + 1), dtype=np.float32)
+    weights[np.arange(size), i0] = 1 - frac
+    weights[np.arange(size), i0 + 1] = frac
+    return weights
+
+
+def _smooth_noise(rng: np.random.Generator, cells: int, size: int) -> np.ndarray:
+    """Low-frequency noise in [0, 1]: a random ``cells`` x ``cells`` grid, bilinearly upsampled.
+
+    Separable: W grid W^T with precomputed weights, far cheaper than gathering per pixel.
+    """
+    grid = rng.random((cells + 1, cells + 1)).astype(np.float32)
+    weights = _upsampler(cells, size)
+    return weights @ grid @ weights.T
 
 
 def render(anatomy: Anatomy, findings: Findings, resolution: int, rng: np.random.Generator) -> np.ndarray:
