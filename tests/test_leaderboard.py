@@ -141,3 +141,10 @@ def test_figures_from_any_metric_including_a_precision_recall_scatter(tmp_path):
     assert heatmap(board, "cxr_fd", tmp_path / "h.png").stat().st_size > 5_000
     assert scatter(board, "atelectasis", "precision", "recall", tmp_path / "s.png").stat().st_size > 5_000
     assert scatter(board, "atelectasis", "cxr_fd", "fid", tmp_path / "none.png") is None  # FID has no values
+
+
+def test_sample_grid_ignores_names_that_are_paths(tmp_path):
+    from cxrbench.leaderboard.figures import sample_grid
+
+    assert sample_grid(tmp_path, ["../../etc"], "atelectasis", "present", tmp_path / "g.png") is None
+    assert sample_grid(tmp_path, ["ok"], "../x", "present", tmp_path / "g.png") is None

@@ -20,6 +20,11 @@ def _pyplot():
     return plt
 
 
+def _plain(name: str) -> bool:
+    """A name that is one path component (never '..', never a separator): safe to join to a folder."""
+    return bool(name) and name not in (".", "..") and Path(name).name == name and "\\" not in name
+
+
 def heatmap(board: Leaderboard, metric: str, out: Path) -> Path:
     """Models x (task, condition) values of ``metric``; darker is better whatever the direction."""
     plt = _pyplot()
@@ -54,7 +59,9 @@ def heatmap(board: Leaderboard, metric: str, out: Path) -> Path:
 def sample_grid(run_dir: Path, models: list[str], task: str, condition: str, out: Path, per_row: int = 8) -> Path | None:
     """One row of samples per model (real-holdout first when present: real images) for one cell."""
     plt = _pyplot()
-    ordered = sorted(models, key=lambda m: m != "real-holdout")
+    if not all(_plain(name) for name in (task, condition)):
+        return None
+    ordered = sorted((m for m in models if _plain(m)), key=lambda m: m != "real-holdout")
     rows = []
     for model in ordered:
         files = sorted((Path(run_dir) / "samples" / model / task / condition).glob("*.png"))[:per_row]

@@ -49,23 +49,24 @@ def publish(run_dirs: list[Path], out: Path, samples_per_row: int = 8) -> Path:
     boards = []
     for b, board in enumerate(build_leaderboards(merged.rows)):
         figures, samples = [], []
-        for metric in board.schemas:
+        # File names use indices only: names in results.jsonl must never steer where files go.
+        for m, metric in enumerate(board.schemas):
             if any(c.metric == metric and not cell.missing for t in board.tasks
                    for (_, i), cell in t.cells.items() for c in [t.columns[i]]):
-                path = heatmap(board, metric, figures_dir / f"s{b}-heatmap-{metric}.png")
+                path = heatmap(board, metric, figures_dir / f"s{b}-heatmap-{m}.png")
                 figures.append({"src": f"figures/{path.name}", "alt": f"{metric} per finding and condition"})
         if {"precision", "recall"} <= set(board.schemas):
-            for table in board.tasks:
+            for t, table in enumerate(board.tasks):
                 path = scatter(board, table.title, "precision", "recall",
-                               figures_dir / f"s{b}-precision-recall-{table.title}.png")
+                               figures_dir / f"s{b}-precision-recall-{t}.png")
                 if path is not None:
                     figures.append({"src": f"figures/{path.name}", "alt": f"precision against recall: {table.title}"})
         s = board.setting
         setting = (s["dataset"], s["resolution"], s["n"], s["seed"])
-        for run_dir in dict.fromkeys(merged.sources[key] for key in merged.sources if key[:4] == setting):
-            for table in board.tasks:
+        for r, run_dir in enumerate(dict.fromkeys(merged.sources[key] for key in merged.sources if key[:4] == setting)):
+            for t, table in enumerate(board.tasks):
                 for condition in ("present", "absent"):
-                    name = f"s{b}-{Path(run_dir).name}-{table.title}-{condition}.png"
+                    name = f"s{b}-r{r}-t{t}-{condition}.png"
                     path = sample_grid(Path(run_dir), board.overview.models, table.title, condition,
                                        figures_dir / name, samples_per_row)
                     if path is not None:
