@@ -30,6 +30,12 @@ def read_chexpert_labels(table: pd.DataFrame, source: str) -> pd.DataFrame:
     return labels
 
 
+def _relative_to_release(path: str) -> Path:
+    """'CheXpert-v1.0-small/train/...' -> 'train/...'; paths without the release folder stay as they are."""
+    parts = Path(path).parts
+    return Path(*parts[1:]) if parts and parts[0].lower().startswith("chexpert") else Path(path)
+
+
 @DATASETS.register("chexpert")
 class CheXpertDataset(TableDataset):
     """CheXpert: the root holds train.csv, valid.csv and the image folders they name.
@@ -55,7 +61,7 @@ class CheXpertDataset(TableDataset):
                 if column not in table:
                     raise CxrbenchError(f"chexpert: {csv} lacks column {column!r}")
             labels = read_chexpert_labels(table, csv)
-            relative = table["Path"].map(lambda p: Path(*Path(p).parts[1:]))
+            relative = table["Path"].map(_relative_to_release)
             lateral = table["Frontal/Lateral"].str.lower() == "lateral"
             records = pd.DataFrame({
                 "path": [str(self.root / r) for r in relative],
