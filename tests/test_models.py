@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from cxrbench.benchmark.model_store import build_adapter, ready_adapter
+from cxrbench.benchmark.model_store import ready_adapter
 from cxrbench.benchmark.runner import collect_images
 from cxrbench.data.phantom.dataset import PhantomDataset
 from cxrbench.errors import AdapterError, ConfigError, CxrbenchError, UnavailableError
@@ -29,7 +29,7 @@ def context() -> FitContext:
 
 @pytest.mark.parametrize("name", MODELS.names())
 def test_adapter_contract(name, context, tmp_path):
-    adapter, options = build_adapter(name, {})
+    adapter, options = MODELS.build(name, {})
     info = ready_adapter(name, adapter, options, context, None, tmp_path, "fp")
     condition = TASKS.get("enlarged_cardiac_silhouette").conditions()[1]
     first = collect_images(adapter, name, condition, 10, seed=7, batch_size=4, resolution=RESOLUTION)
@@ -39,7 +39,7 @@ def test_adapter_contract(name, context, tmp_path):
     assert torch.equal(first, again) and not torch.equal(first, other)
     if adapter.trainable:
         assert info["source"] == "trained" and len(info["sha256"]) == 64
-        reloaded, _ = build_adapter(name, {})
+        reloaded, _ = MODELS.build(name, {})
         cached = ready_adapter(name, reloaded, options, context, None, tmp_path, "fp")
         assert cached["source"] == "cache" and cached["sha256"] == info["sha256"]
         assert torch.equal(first, collect_images(reloaded, name, condition, 10, 7, 4, RESOLUTION))
@@ -47,11 +47,11 @@ def test_adapter_contract(name, context, tmp_path):
 
 def test_unknown_option_names_the_valid_ones():
     with pytest.raises(ConfigError, match="has no option 'componets'; its options: components"):
-        build_adapter("pca-gaussian", {"componets": 3})
+        MODELS.build("pca-gaussian", {"componets": 3})
 
 
 def test_real_holdout_refuses_more_images_than_exist(context):
-    adapter, _ = build_adapter("real-holdout", {})
+    adapter, _ = MODELS.build("real-holdout", {})
     adapter.fit(context)
     condition = TASKS.get("enlarged_cardiac_silhouette").conditions()[0]
     with pytest.raises(UnavailableError, match="lower --n-samples"):
@@ -59,7 +59,7 @@ def test_real_holdout_refuses_more_images_than_exist(context):
 
 
 def test_real_holdout_returns_only_images_of_the_condition(context):
-    adapter, _ = build_adapter("real-holdout", {})
+    adapter, _ = MODELS.build("real-holdout", {})
     adapter.fit(context)
     condition = TASKS.get("pleural_effusion").conditions()[0]
     images = collect_images(adapter, "real-holdout", condition, 8, 0, 3, RESOLUTION)
@@ -92,38 +92,38 @@ def test_broken_adapter_output_is_a_clear_error(batch, message):
 
 
 def test_given_checkpoint_that_does_not_exist(context, tmp_path):
-    adapter, options = build_adapter("pca-gaussian", {})
+    adapter, options = MODELS.build("pca-gaussian", {})
     with pytest.raises(ConfigError, match="checkpoint for 'pca-gaussian' not found"):
         ready_adapter("pca-gaussian", adapter, options, context, str(tmp_path / "nothing"), tmp_path, "fp")
 
 
 def test_damaged_checkpoint_is_a_clear_error_and_a_damaged_cache_is_rebuilt(context, tmp_path):
-    adapter, options = build_adapter("pca-gaussian", {"components": 4})
+    adapter, options = MODELS.build("pca-gaussian", {"components": 4})
     first = ready_adapter("pca-gaussian", adapter, options, context, None, tmp_path, "fp")
     weights = Path(first["path"]) / "model.safetensors"
     weights.write_bytes(b"not a safetensors file")
     with pytest.raises(CxrbenchError, match="is damaged .* train it again"):
-        build_adapter("pca-gaussian", {"components": 4})[0].load(Path(first["path"]))
-    rebuilt = ready_adapter("pca-gaussian", build_adapter("pca-gaussian", {"components": 4})[0], options, context,
+        MODELS.build("pca-gaussian", {"components": 4})[0].load(Path(first["path"]))
+    rebuilt = ready_adapter("pca-gaussian", MODELS.build("pca-gaussian", {"components": 4})[0], options, context,
                             None, tmp_path, "fp")
     assert rebuilt["source"] == "trained" and rebuilt["sha256"] == first["sha256"]
 
 
 def test_reference_adapter_refuses_a_checkpoint(context, tmp_path):
-    adapter, options = build_adapter("noise", {})
+    adapter, options = MODELS.build("noise", {})
     (tmp_path / "ckpt").mkdir()
     with pytest.raises(ConfigError, match="'noise' cannot load checkpoints"):
         ready_adapter("noise", adapter, options, context, str(tmp_path / "ckpt"), tmp_path, "fp")
 
 
 def test_model_fitted_for_one_meaning_of_absent_refuses_the_other(context, tmp_path):
-    adapter, options = build_adapter("pca-gaussian", {"components": 4})
+    adapter, options = MODELS.build("pca-gaussian", {"components": 4})
     ready_adapter("pca-gaussian", adapter, options, context, None, tmp_path, "fp")
     strict = TASKS.get("atelectasis").condition("absent", absent="no_finding")
     with pytest.raises(CxrbenchError, match="not fitted for atelectasis/absent with target"):
         collect_images(adapter, "pca-gaussian", strict, 4, 0, 4, RESOLUTION)
     strict_context = FitContext(**{**context.__dict__, "conditions": (strict,)})
-    refit, _ = build_adapter("pca-gaussian", {"components": 4})
+    refit, _ = MODELS.build("pca-gaussian", {"components": 4})
     info = ready_adapter("pca-gaussian", refit, options, strict_context, None, tmp_path, "fp")
     assert info["source"] == "trained"  # another cache entry, not the one fitted for "negative"
     images = collect_images(refit, "pca-gaussian", strict, 4, 0, 4, RESOLUTION)

@@ -1,4 +1,4 @@
-"""Build adapters from the registry and make them ready: load a checkpoint, reuse a cached one, or train."""
+"""Make adapters ready: load a given checkpoint, reuse a cached one, or train and cache it."""
 
 from __future__ import annotations
 
@@ -8,13 +8,7 @@ from cxrbench import __version__
 from cxrbench.cache import content_key, sha256_file
 from cxrbench.checkpoint import WEIGHTS_FILE
 from cxrbench.errors import ConfigError, CxrbenchError
-from cxrbench.models import MODELS
 from cxrbench.models.adapter import FitContext, ModelAdapter
-
-
-def build_adapter(name: str, options: dict) -> tuple[ModelAdapter, dict]:
-    """The adapter ``name`` built with ``options``, and all its options including defaults."""
-    return MODELS.build(name, options)
 
 
 def ready_adapter(

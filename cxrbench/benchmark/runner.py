@@ -12,7 +12,7 @@ import torch
 
 from cxrbench import __version__
 from cxrbench.benchmark.manifest import package_versions
-from cxrbench.benchmark.model_store import build_adapter, ready_adapter
+from cxrbench.benchmark.model_store import ready_adapter
 from cxrbench.benchmark.progress import Reporter
 from cxrbench.benchmark.results import OK, UNAVAILABLE, ResultRow, append_row, read_rows
 from cxrbench.benchmark.run_dir import RunDirectory, atomic_write_text
@@ -139,7 +139,7 @@ def run_benchmark(config: RunConfig, reporter: Reporter | None = None) -> RunSum
     for model in model_names:
         t0 = time.perf_counter()
         options = config.model_options.get(model, {})
-        adapter, full_options = build_adapter(model, options)
+        adapter, full_options = MODELS.build(model, options)
         with reporter.step(f"preparing {model}") as update:
             context = fit_context(config, model, splits["train"], holdout, device, update)
             weights = ready_adapter(model, adapter, full_options, context, config.checkpoints.get(model),

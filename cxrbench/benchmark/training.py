@@ -4,31 +4,39 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cxrbench.benchmark.model_store import build_adapter, ready_adapter
+from cxrbench.benchmark.model_store import ready_adapter
 from cxrbench.benchmark.progress import Reporter
 from cxrbench.benchmark.run_dir import write_png_set
 from cxrbench.benchmark.runner import (build_dataset, collect_images, fit_context, load_splits, real_halves,
                                        resolve_device)
 from cxrbench.benchmark.seeds import derive_seed
 from cxrbench.config import RunConfig
+from cxrbench.data.dataset import Dataset
+from cxrbench.data.image_set import ImageSet
 from cxrbench.errors import ConfigError
 from cxrbench.models import MODELS
 from cxrbench.tasks import TASKS
 from cxrbench.tasks.task import Presence
 
 
-def train_model(config: RunConfig, model: str, out: Path, reporter: Reporter) -> Path:
-    """Train ``model`` on the training split and save its checkpoint into ``out``."""
-    name = MODELS.entry(model).name
-    adapter, options = build_adapter(name, config.model_options.get(name, {}))
-    if not adapter.trainable:
-        raise ConfigError(f"model {name!r} is not trainable; train one of: "
-                          f"{', '.join(n for n in MODELS.names() if MODELS.get(n).trainable)}")
+def _real_data(config: RunConfig, reporter: Reporter) -> tuple[Dataset, ImageSet, ImageSet]:
+    """The dataset, its training split and the held-out half, exactly as `cxrbench run` prepares them."""
     dataset = build_dataset(config)
     splits = load_splits(dataset, config.resolution, config.cache_dir, reporter)
     _, holdout = real_halves(splits["test"], config.seed)
+    return dataset, splits["train"], holdout
+
+
+def train_model(config: RunConfig, model: str, out: Path, reporter: Reporter) -> Path:
+    """Train ``model`` on the training split and save its checkpoint into ``out``."""
+    name = MODELS.entry(model).name
+    adapter, _ = MODELS.build(name, config.model_options.get(name, {}))
+    if not adapter.trainable:
+        raise ConfigError(f"model {name!r} is not trainable; train one of: "
+                          f"{', '.join(n for n in MODELS.names() if MODELS.get(n).trainable)}")
+    _, train, holdout = _real_data(config, reporter)
     with reporter.step(f"training {name}") as update:
-        adapter.fit(fit_context(config, name, splits["train"], holdout, resolve_device(config.device), update))
+        adapter.fit(fit_context(config, name, train, holdout, resolve_device(config.device), update))
     adapter.save(Path(out))
     return Path(out)
 
@@ -41,13 +49,11 @@ def generate_images(config: RunConfig, model: str, task: str, condition: str, n:
         presence = Presence(condition)
     except ValueError:
         raise ConfigError(f"unknown condition {condition!r}; choose present or absent") from None
-    wanted = TASKS.get(task).condition(presence, config.prompt_style)
-    adapter, options = build_adapter(name, config.model_options.get(name, {}))
-    dataset = build_dataset(config)
-    splits = load_splits(dataset, config.resolution, config.cache_dir, reporter)
-    _, holdout = real_halves(splits["test"], config.seed)
+    wanted = TASKS.get(task).condition(presence, config.prompt_style, config.absent)
+    adapter, options = MODELS.build(name, config.model_options.get(name, {}))
+    dataset, train, holdout = _real_data(config, reporter)
     with reporter.step(f"preparing {name}") as update:
-        context = fit_context(config, name, splits["train"], holdout, resolve_device(config.device), update)
+        context = fit_context(config, name, train, holdout, resolve_device(config.device), update)
         ready_adapter(name, adapter, options, context, config.checkpoints.get(name), config.cache_dir,
                       dataset.fingerprint())
     seed = derive_seed(config.seed, name, wanted.key)

@@ -28,12 +28,11 @@ def _plain(name: str) -> bool:
 def heatmap(board: Leaderboard, metric: str, out: Path) -> Path:
     """Models x (task, condition) values of ``metric``; darker is better whatever the direction."""
     plt = _pyplot()
-    columns = [(t.title, c.condition, i) for t in board.tasks for i, c in enumerate(t.columns) if c.metric == metric]
+    columns = [(t, c.condition, i) for t in board.tasks for i, c in enumerate(t.columns) if c.metric == metric]
     models = board.overview.models
     values = np.full((len(models), len(columns)), np.nan)
     for r, model in enumerate(models):
-        for k, (task, _, i) in enumerate(columns):
-            table = next(t for t in board.tasks if t.title == task)
+        for k, (table, _, i) in enumerate(columns):
             cell = table.cells.get((model, i))
             if cell is not None and not cell.missing:
                 values[r, k] = cell.value
@@ -41,7 +40,7 @@ def heatmap(board: Leaderboard, metric: str, out: Path) -> Path:
     fig, ax = plt.subplots(figsize=(1.1 * len(columns) + 2.5, 0.5 * len(models) + 1.8))
     cmap = "viridis_r" if schema["direction"] == "higher" else "viridis"
     image = ax.imshow(values, cmap=cmap, aspect="auto")
-    ax.set_xticks(range(len(columns)), [f"{t}\n{c}" for t, c, _ in columns], fontsize=7, rotation=30, ha="right")
+    ax.set_xticks(range(len(columns)), [f"{t.title}\n{c}" for t, c, _ in columns], fontsize=7, rotation=30, ha="right")
     ax.set_yticks(range(len(models)), models, fontsize=8)
     for r in range(len(models)):
         for k in range(len(columns)):

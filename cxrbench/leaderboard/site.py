@@ -51,8 +51,7 @@ def publish(run_dirs: list[Path], out: Path, samples_per_row: int = 8) -> Path:
         figures, samples = [], []
         # File names use indices only: names in results.jsonl must never steer where files go.
         for m, metric in enumerate(board.schemas):
-            if any(c.metric == metric and not cell.missing for t in board.tasks
-                   for (_, i), cell in t.cells.items() for c in [t.columns[i]]):
+            if any(t.columns[i].metric == metric for t in board.tasks for _, i in t.cells):  # cells hold values
                 path = heatmap(board, metric, figures_dir / f"s{b}-heatmap-{m}.png")
                 figures.append({"src": f"figures/{path.name}", "alt": f"{metric} per finding and condition"})
         if {"precision", "recall"} <= set(board.schemas):
