@@ -92,6 +92,8 @@ def run(
     on_bad_image: Optional[str] = typer.Option(None, help="fail (default) or skip unreadable real images"),
     inception_weights: Optional[str] = typer.Option(None, help="local FID Inception weights file"),
     resume: Optional[bool] = typer.Option(None, "--resume/--no-resume", help="reuse finished work in --out"),
+    floor: Optional[bool] = typer.Option(None, "--floor/--no-floor", help="add the real-vs-real reference "
+                                                                          "(real-holdout) to the models"),
     config: Optional[Path] = typer.Option(None, "--config", help="TOML file with the same settings"),
 ) -> None:
     """Train (or load) the models, generate per-finding image sets, score them, write the leaderboard."""
@@ -101,7 +103,7 @@ def run(
     cfg = _base_config(config).with_overrides(
         models=models, tasks=tasks, metrics=metrics, data=data, data_root=data_root, resolution=resolution,
         n_samples=n_samples, seed=seed, out=out, device=device, batch_size=batch_size, bootstrap=bootstrap,
-        prompt_style=prompt_style, absent=absent, resume=resume)
+        prompt_style=prompt_style, absent=absent, resume=resume, floor=floor)
     cfg = _with_data_option(_with_inception_weights(cfg, inception_weights), "on_bad_image", on_bad_image)
     summary = run_benchmark(cfg, RichReporter())
     _print_summary(summary)
@@ -188,14 +190,42 @@ def leaderboard(
 @app.command()
 def compare(
     run_a: Path = typer.Argument(..., help="the baseline run folder"),
-    run_b: Path = typer.Argument(..., help="the run compared against it"),
+    run_b: Optional[Path] = typer.Argument(None, help="the run compared against it (default: RUN_A itself)"),
+    models: Optional[str] = typer.Option(None, help="A,B: paired bootstrap of model B against model A on the "
+                                                     "same real set (B from RUN_B when given)"),
+    seed: int = typer.Option(0, help="bootstrap seed of the paired comparison"),
 ) -> None:
-    """What changed between two runs, per model, task, condition and metric, with intervals."""
+    """Compare two runs row by row, or two models on the same real set with a paired bootstrap (--models A,B)."""
     from rich.console import Console
     from rich.table import Table
 
-    from cxrbench.leaderboard.compare import compare_runs
     from cxrbench.leaderboard.text import number
+
+    def show(triple):
+        value, low, high = triple
+        return number(value) + ("" if low is None else f" [{number(low)}, {number(high)}]")
+
+    if models:
+        from cxrbench.leaderboard.compare import paired_compare
+
+        names = [m.strip() for m in models.split(",") if m.strip()]
+        if len(names) != 2:
+            raise CxrbenchError(f"--models needs two names separated by a comma, got {models!r}")
+        paired, notes = paired_compare(run_a, names[0], names[1], run_b, seed)
+        view = Table(title=f"{names[1]} against {names[0]} (paired bootstrap over the shared real set)")
+        for column in ("task", "condition", "metric", "A", "B", "B - A [interval]", "verdict"):
+            view.add_column(column)
+        for c in paired:
+            view.add_row(c.task, c.condition, c.metric, number(c.a), number(c.b),
+                         show((c.delta, c.ci_low, c.ci_high)), c.verdict)
+        console = Console(width=200)
+        console.print(view)
+        for note in dict.fromkeys(notes):
+            console.print(note)
+        return
+    if run_b is None:
+        raise CxrbenchError("give two run folders, or --models A,B to compare two models of one run")
+    from cxrbench.leaderboard.compare import compare_runs
 
     changes = compare_runs(run_a, run_b)
     if not changes:
@@ -203,14 +233,65 @@ def compare(
     view = Table(title=f"{run_b} against {run_a}")
     for column in ("model", "task", "condition", "metric", "A [interval]", "B [interval]", "B - A", "verdict"):
         view.add_column(column)
-
-    def show(triple):
-        value, low, high = triple
-        return number(value) + ("" if low is None else f" [{number(low)}, {number(high)}]")
-
     for c in changes:
         view.add_row(c.model, c.task, c.condition, c.metric, show(c.a), show(c.b), number(c.delta), c.verdict)
     Console(width=200).print(view)
+
+
+@app.command()
+def evaluate(
+    real: Path = typer.Option(..., help="folder of real images (PNG, JPEG or DICOM)"),
+    fake: Path = typer.Option(..., help="folder of synthetic images"),
+    out: Path = typer.Option(..., help="folder for results.jsonl, leaderboard.md and manifest.json"),
+    metrics: str = typer.Option("fid,kid,precision,recall,density,coverage", help="metric names, comma separated"),
+    features: Optional[str] = typer.Option(None, help="feature space of the distribution metrics (e.g. "
+                                                      "inception-v3, pixels); default: each metric's own"),
+    inception_weights: Optional[str] = typer.Option(None, help="local FID Inception weights file"),
+    resolution: Optional[int] = typer.Option(None, help="square size (default: the first real image's)"),
+    bootstrap: int = typer.Option(1000, help="bootstrap resamples for intervals (0: none)"),
+    seed: int = typer.Option(0, help="bootstrap seed"),
+    device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N"),
+) -> None:
+    """Score a folder of synthetic images against a folder of real ones (like torch-fidelity's CLI)."""
+    from cxrbench.benchmark.evaluate import EvaluateConfig, evaluate_folders
+    from cxrbench.cache import default_cache_root
+    from cxrbench.leaderboard.text import number
+
+    weights = inception_weights or os.environ.get("CXRBENCH_INCEPTION_WEIGHTS")
+    config = EvaluateConfig(real=real, fake=fake, out=out, metrics=tuple(m.strip() for m in metrics.split(",")),
+                            features=features, resolution=resolution, seed=seed, bootstrap=bootstrap, device=device,
+                            cache_dir=default_cache_root(),
+                            feature_options={"inception-v3": {"weights": weights}} if weights else {})
+    for row in evaluate_folders(config):
+        interval = "" if row.ci_low is None else f" [{number(row.ci_low)}, {number(row.ci_high)}]"
+        shown = number(row.value) + interval if row.status == "ok" else f"unavailable: {row.reason}"
+        typer.echo(f"{row.metric:<14} {row.feature_space:<14} {shown}")
+    typer.echo(f"wrote {out / 'results.jsonl'}")
+
+
+@app.command("validate-metrics")
+def validate_metrics_command(
+    out: Path = typer.Option(Path("metric-validation.md"), help="Markdown report to write"),
+    n: int = typer.Option(500, help="images per set"),
+    resolution: Optional[int] = typer.Option(None, help="square image size in pixels (default 64)"),
+    seed: Optional[int] = typer.Option(None, help="seed (default 0)"),
+    device: Optional[str] = typer.Option(None, help="auto, cpu, cuda or cuda:N"),
+    config: Optional[Path] = typer.Option(None, "--config", help="TOML file (dataset settings are read from it)"),
+) -> None:
+    """Sanity-check the metrics on the phantom (floor, blur/noise, mode dropping, memorisation); exit 1 on a failure."""
+    from cxrbench.benchmark.progress import RichReporter
+    from cxrbench.benchmark.run_dir import atomic_write_text
+    from cxrbench.benchmark.validation import validate_metrics
+
+    cfg = _base_config(config).with_overrides(resolution=resolution, seed=seed, device=device)
+    report = validate_metrics(cfg, n, RichReporter())
+    out.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out, report.markdown())
+    for name, ok, detail in report.checks:
+        typer.echo(f"{'PASS' if ok else 'FAIL'}  {name}: {detail}")
+    typer.echo(f"wrote {out}")
+    if not report.passed:
+        raise typer.Exit(1)
 
 
 @app.command()

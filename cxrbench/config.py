@@ -25,8 +25,11 @@ class RunConfig:
     condition (and the size of the real reference set when enough real images exist).
     bootstrap: resamples for confidence intervals (0 = no intervals). absent: "negative" (the
     finding is negative) or "no_finding" (all four findings negative: the stricter reference).
-    model_options / feature_options: constructor arguments per model / feature extractor (e.g.
-    ``feature_options = {"inception-v3": {"weights": PATH}}``); checkpoints: per-model weight folders.
+    model_options / feature_options / metric_options: constructor arguments per model / feature
+    extractor / metric (e.g. ``feature_options = {"inception-v3": {"weights": PATH}}``,
+    ``metric_options = {"precision": {"feature_space": "inception-v3"}}``); checkpoints: per-model
+    weight folders. floor: add the real-holdout reference (two disjoint real halves) to every run,
+    so every metric shows its real-vs-real value.
     """
 
     models: tuple[str, ...] = ("all",)
@@ -48,6 +51,8 @@ class RunConfig:
     cache_dir: Path = Path(".cxrbench-cache")
     model_options: dict[str, dict] = field(default_factory=dict)
     feature_options: dict[str, dict] = field(default_factory=dict)
+    metric_options: dict[str, dict] = field(default_factory=dict)
+    floor: bool = True
     checkpoints: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -84,7 +89,7 @@ class RunConfig:
         carries its feature space's identity, checked on resume. Where and how a run is written is
         left out too.
         """
-        skip = {"out", "resume", "cache_dir", "device", "models", "tasks", "metrics", "feature_options"}
+        skip = {"out", "resume", "cache_dir", "device", "models", "tasks", "metrics", "feature_options", "floor"}
         return json.loads(json.dumps({k: v for k, v in self.to_dict().items() if k not in skip}))
 
 

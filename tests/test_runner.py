@@ -12,6 +12,7 @@ from cxrbench.benchmark.results import read_rows
 from cxrbench.benchmark.runner import build_dataset, real_halves, run_benchmark
 from cxrbench.errors import ConfigError
 from cxrbench.metrics import METRICS
+from cxrbench.metrics.metric import BOTH, Scope
 from cxrbench.models import MODELS
 from cxrbench.tasks import TASKS
 
@@ -29,8 +30,11 @@ def test_run_writes_every_row_and_file(finished):
     config, summary = finished
     root = config.out
     lines = [json.loads(line) for line in (root / "results.jsonl").read_text().splitlines()]
+    def conditions(metric):
+        return ("present", "absent") if METRICS.get(metric).scope is Scope.CONDITION else (BOTH,)
+
     assert {(r["model"], r["condition"], r["metric"]) for r in lines} == {
-        (m, c, k) for m in MODELS.names() for c in ("present", "absent") for k in METRICS.names()}
+        (m, c, k) for m in MODELS.names() for k in METRICS.names() for c in conditions(k)}
     assert all(REQUIRED_KEYS <= set(r) for r in lines)
     assert (root / "leaderboard.md").read_text().startswith("# cxrbench leaderboard")
     manifest = json.loads((root / "manifest.json").read_text())

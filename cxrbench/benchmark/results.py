@@ -43,6 +43,7 @@ class ResultRow:
     comparability: dict = field(default_factory=dict)
     resolution: int = 0
     reference: bool = False  # real images or a baseline, not a competing generator
+    ci_method: str = ""  # bootstrap interval method (metrics/bootstrap.py); "" when there is no interval
 
     @property
     def key(self) -> tuple[str, str, str, str]:

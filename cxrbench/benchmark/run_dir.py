@@ -16,6 +16,8 @@ from cxrbench.benchmark.results import ResultRow, read_rows, row_line
 from cxrbench.errors import ConfigError
 
 RESULTS, LEADERBOARD, MANIFEST, SAMPLES = "results.jsonl", "leaderboard.md", "manifest.json", "samples"
+FEATURES, REVIEWS = "features", "reviews"
+REAL_OWNER = "_real"  # the owner name of the real reference features (model names cannot start with "_")
 _COMPLETE = ".complete.json"
 
 
@@ -60,7 +62,8 @@ class RunDirectory:
         if not resume:
             for name in (RESULTS, LEADERBOARD, MANIFEST):
                 (self.root / name).unlink(missing_ok=True)
-            shutil.rmtree(self.root / SAMPLES, ignore_errors=True)
+            for folder in (SAMPLES, FEATURES, REVIEWS):
+                shutil.rmtree(self.root / folder, ignore_errors=True)
         self.root.mkdir(parents=True, exist_ok=True)
 
     def keep_rows(self, keep: Callable[[ResultRow], bool]) -> list[ResultRow]:
@@ -75,6 +78,28 @@ class RunDirectory:
 
     def sample_dir(self, model: str, task: str, condition: str) -> Path:
         return self.root / SAMPLES / model / task / condition
+
+    def review_dir(self, model: str, task: str, condition: str, metric: str) -> Path:
+        return self.root / REVIEWS / model / task / condition / metric
+
+    def features_path(self, space: str, owner: str, task: str, condition: str) -> Path:
+        """Where the extractor outputs of one set are kept (owner: a model, or REAL_OWNER)."""
+        return self.root / FEATURES / space / owner / task / f"{condition}.npz"
+
+    def write_features(self, space: str, owner: str, task: str, condition: str, outputs: dict) -> None:
+        """Save one set's extractor outputs atomically (``cxrbench compare`` reads them back)."""
+        path = self.features_path(space, owner, task, condition)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}.npz")
+        np.savez(tmp, **outputs)
+        os.replace(tmp, path)
+
+    def read_features(self, space: str, owner: str, task: str, condition: str) -> dict[str, np.ndarray] | None:
+        path = self.features_path(space, owner, task, condition)
+        if not path.is_file():
+            return None
+        with np.load(path, allow_pickle=False) as stored:
+            return {name: stored[name] for name in stored.files}
 
     def read_samples(self, model: str, task: str, condition: str, seed: int, n: int) -> torch.Tensor | None:
         return read_png_set(self.sample_dir(model, task, condition), seed, n)

@@ -15,7 +15,8 @@ from cxrbench.benchmark.manifest import package_versions
 from cxrbench.benchmark.model_store import ready_adapter
 from cxrbench.benchmark.progress import Reporter
 from cxrbench.benchmark.results import OK, UNAVAILABLE, ResultRow, append_row, read_rows
-from cxrbench.benchmark.run_dir import RunDirectory, atomic_write_text
+from cxrbench.benchmark.run_dir import REAL_OWNER, RunDirectory, atomic_write_text
+from cxrbench.benchmark.scoring import RowKey, model_row, scored_row, too_few_reason, unavailable_row
 from cxrbench.benchmark.seeds import derive_seed
 from cxrbench.config import RunConfig
 from cxrbench.data import DATASETS
@@ -25,13 +26,15 @@ from cxrbench.errors import AdapterError, ConfigError, UnavailableError
 from cxrbench.leaderboard.markdown import render_markdown
 from cxrbench.leaderboard.table import build_leaderboard
 from cxrbench.metrics import FEATURE_EXTRACTORS, METRICS
-from cxrbench.metrics.bootstrap import bootstrap_interval
+from cxrbench.metrics.feature_cache import cached_extract
 from cxrbench.metrics.feature_extractor import ExtractorContext, FeatureExtractor
-from cxrbench.metrics.metric import Metric
+from cxrbench.metrics.metric import BOTH, INTENDED, Metric, MetricInputs, ModelMetric, ModelMetricContext, Scope
 from cxrbench.models import MODELS
 from cxrbench.models.adapter import Conditioning, FitContext, ModelAdapter
 from cxrbench.tasks import TASKS
-from cxrbench.tasks.task import Condition
+from cxrbench.tasks.task import Condition, Presence
+
+FLOOR_MODEL = "real-holdout"  # two disjoint real halves: every metric's real-vs-real value
 
 
 @dataclass
@@ -106,21 +109,61 @@ def collect_images(adapter: ModelAdapter, model: str, condition: Condition, n: i
     return images
 
 
+def run_models(config: RunConfig) -> list[str]:
+    """The selected models, plus the real-vs-real floor unless ``floor`` is off."""
+    names = list(MODELS.resolve(config.models))
+    return names + [FLOOR_MODEL] if config.floor and FLOOR_MODEL not in names else names
+
+
+def build_metrics(config: RunConfig) -> list[Metric]:
+    """The selected metrics, built with their options (e.g. another feature space)."""
+    return [METRICS.build(name, config.metric_options.get(name, {}))[0] for name in METRICS.resolve(config.metrics)]
+
+
+@dataclass
+class Scoring:
+    """What every cell of a run is scored against (built once per run)."""
+
+    config: RunConfig
+    run_dir: RunDirectory
+    metrics: list[Metric]
+    spaces: dict[str, FeatureExtractor | UnavailableError]
+    reference: ImageSet
+    train: ImageSet
+    real_outputs: dict[str, dict[str, np.ndarray]]
+    train_outputs: dict[str, dict[str, np.ndarray]]
+    done: set
+    dataset: str
+    device: torch.device
+
+    def ready(self, space: str) -> FeatureExtractor | None:
+        extractor = self.spaces.get(space)
+        return extractor if isinstance(extractor, FeatureExtractor) else None
+
+
+def _real_index(reference: ImageSet, condition: Condition, config: RunConfig) -> np.ndarray:
+    """The same real reference images for every model: up to n of the condition, without replacement."""
+    candidates = reference.matching_index(condition)
+    return np.sort(np.random.default_rng(derive_seed(config.seed, condition.key)).permutation(candidates)
+                   [:config.n_samples])
+
+
 def run_benchmark(config: RunConfig, reporter: Reporter | None = None) -> RunSummary:
     """Run every selected model on every selected task and condition; write the run directory."""
     reporter = reporter or Reporter()
     started = time.perf_counter()
     timings: dict[str, float] = {}
-    model_names = MODELS.resolve(config.models)
+    model_names = run_models(config)
     tasks = [TASKS.get(name) for name in TASKS.resolve(config.tasks)]
-    metrics: list[Metric] = [METRICS.get(name)() for name in METRICS.resolve(config.metrics)]
+    metrics = build_metrics(config)
     device = resolve_device(config.device)
     dataset = build_dataset(config)
     run_dir = RunDirectory(config.out)
     run_dir.prepare(config.comparable(), config.resume)
     manifest = {"cxrbench_version": __version__, "config": config.to_dict(), "comparable_config": config.comparable(),
                 "versions": package_versions(), "dataset": dataset.describe(), "device": str(device),
-                "models": {}, "feature_spaces": {}, "timings_s": timings}
+                "models": {}, "feature_spaces": {}, "metrics": {m.name: m.schema() for m in metrics},
+                "timings_s": timings}
     atomic_write_text(run_dir.manifest, json.dumps(manifest, indent=2, default=str))
 
     splits = load_splits(dataset, config.resolution, config.cache_dir, reporter)
@@ -129,13 +172,24 @@ def run_benchmark(config: RunConfig, reporter: Reporter | None = None) -> RunSum
     timings["load_data"] = time.perf_counter() - started
 
     spaces = _prepare_feature_spaces(metrics, config, device, dataset, splits, reporter, manifest)
-    real_outputs = {name: ex.extract(reference.images) for name, ex in spaces.items()
-                    if isinstance(ex, FeatureExtractor)}
+    ready = {name: ex for name, ex in spaces.items() if isinstance(ex, FeatureExtractor)}
+    with reporter.step("real features") as update:
+        real_outputs = {name: cached_extract(ex, reference.images, config.cache_dir) for name, ex in ready.items()}
+        needs_train = {m.feature_space for m in metrics if m.uses_train} & set(ready)
+        train_outputs = {name: cached_extract(ready[name], splits["train"].images, config.cache_dir)
+                         for name in needs_train}
+        update(1, 1, "")
+    conditions = run_conditions(config)
+    for condition in conditions:  # kept in the run folder for `cxrbench compare`
+        index = _real_index(reference, condition, config)
+        for name, outputs in real_outputs.items():
+            run_dir.write_features(name, REAL_OWNER, condition.task, condition.presence.value,
+                                   {k: v[index] for k, v in outputs.items()})
     timings["feature_spaces"] = time.perf_counter() - started - timings["load_data"]
 
     selected = (set(model_names), {t.name for t in tasks}, {m.name for m in metrics})
-    done = _reusable_rows(run_dir, spaces, config.resolution, selected)
-    conditions = run_conditions(config)
+    scoring = Scoring(config, run_dir, metrics, spaces, reference, splits["train"], real_outputs, train_outputs,
+                      _reusable_rows(run_dir, spaces, metrics, config.resolution, selected), dataset.name, device)
     for model in model_names:
         t0 = time.perf_counter()
         options = config.model_options.get(model, {})
@@ -147,12 +201,8 @@ def run_benchmark(config: RunConfig, reporter: Reporter | None = None) -> RunSum
         manifest["models"][model] = {"options": full_options, "weights": weights,
                                      "conditioning": adapter.conditioning.value,
                                      "sample_seeds": {c.key: derive_seed(config.seed, model, c.key) for c in conditions}}
-        with reporter.step(f"{model}: generate and score", len(conditions)) as update:
-            for i, condition in enumerate(conditions):
-                update(i, len(conditions), condition.key)
-                _score_cell(model, adapter, condition, config, run_dir, reference, spaces, real_outputs,
-                            metrics, done, dataset.name)
-            update(len(conditions), len(conditions), "")
+        with reporter.step(f"{model}: generate and score", len(conditions) + 1) as update:
+            _score_model(model, adapter, conditions, scoring, update)
         timings[f"model:{model}"] = time.perf_counter() - t0
 
     rows = read_rows(run_dir.results)
@@ -167,7 +217,7 @@ def _prepare_feature_spaces(metrics: list[Metric], config: RunConfig, device: to
                             manifest: dict) -> dict[str, FeatureExtractor | UnavailableError]:
     """Each feature space the metrics need, ready, or the reason it cannot be used here."""
     spaces: dict[str, FeatureExtractor | UnavailableError] = {}
-    for name in dict.fromkeys(m.feature_space for m in metrics):
+    for name in dict.fromkeys(m.feature_space for m in metrics if m.scope is not Scope.MODEL):
         extractor, _ = FEATURE_EXTRACTORS.build(name, config.feature_options.get(name, {}))
         with reporter.step(f"feature space {name}") as update:
             context = ExtractorContext(train=splits["train"], val=splits["val"], test=splits["test"], device=device,
@@ -185,73 +235,134 @@ def _prepare_feature_spaces(metrics: list[Metric], config: RunConfig, device: to
     return spaces
 
 
-def _reusable_rows(run_dir: RunDirectory, spaces: dict, resolution: int,
+def _identity(metric: Metric, spaces: dict) -> dict | None:
+    """The identity a metric's rows carry: its feature space's, or a model-scope metric's own."""
+    if isinstance(metric, ModelMetric):
+        return metric.identity()
+    space = spaces.get(metric.feature_space)
+    return space.identity() if isinstance(space, FeatureExtractor) else None
+
+
+def _reusable_rows(run_dir: RunDirectory, spaces: dict, metrics: list[Metric], resolution: int,
                    selected: tuple[set, set, set]) -> set[tuple[str, str, str, str]]:
     """Keys of finished rows a resumed run keeps; the rest are dropped from results.jsonl and redone.
 
     A selected (model, task, metric) row is redone when it was unavailable (the cause may be fixed
-    now, e.g. weights given) or when its feature space's identity (weights hash, preprocessing)
-    differs from the one in use now. Rows outside the selection are kept as they are.
+    now, e.g. weights given) or when its identity (feature space weights hash, preprocessing, a
+    classifier recipe) differs from the one in use now. Rows outside the selection are kept as they are.
     """
-    current = {name: {**space.identity(), "resolution": resolution} for name, space in spaces.items()
-               if isinstance(space, FeatureExtractor)}
-    models, tasks, metrics = selected
+    current = {m.name: {**identity, "resolution": resolution} for m in metrics
+               if (identity := _identity(m, spaces)) is not None}
+    models, tasks, names = selected
 
     def keep(row: ResultRow) -> bool:
-        if row.model not in models or row.task not in tasks or row.metric not in metrics:
+        if row.model not in models or row.task not in tasks or row.metric not in names:
             return True
-        return row.status == OK and row.comparability == current.get(row.feature_space)
+        return row.status == OK and row.comparability == current.get(row.metric)
 
     return {row.key for row in run_dir.keep_rows(keep)}
 
 
-def _score_cell(model: str, adapter: ModelAdapter, condition: Condition, config: RunConfig, run_dir: RunDirectory,
-                reference: ImageSet, spaces: dict, real_outputs: dict, metrics: list[Metric], done: set,
-                dataset_name: str) -> None:
-    """Generate (or reuse) one sample set and append a row per metric not yet in results.jsonl."""
-    todo = [m for m in metrics if (model, condition.task, condition.presence.value, m.name) not in done]
-    if not todo:
+def _score_model(model: str, adapter: ModelAdapter, conditions: list[Condition], scoring: Scoring, update) -> None:
+    """Generate (or reuse) every sample set of a model and append the rows not yet in results.jsonl."""
+    config, run_dir = scoring.config, scoring.run_dir
+    todo = [(c, m) for c in conditions for m in scoring.metrics
+            if m.scope is Scope.CONDITION and (model, c.task, c.presence.value, m.name) not in scoring.done]
+    todo_tasks = [(t, m) for t in dict.fromkeys(c.task for c in conditions) for m in scoring.metrics
+                  if m.scope is not Scope.CONDITION and (model, t, BOTH, m.name) not in scoring.done]
+    if not todo and not todo_tasks:
         return
-    seed = derive_seed(config.seed, model, condition.key)  # recorded as sample_seeds in the manifest
-    # The same real reference images for every model: up to n of the condition, drawn without replacement.
-    candidates = reference.matching_index(condition)
-    real_index = np.sort(np.random.default_rng(derive_seed(config.seed, condition.key)).permutation(candidates)
-                         [:config.n_samples])
-    unavailable_reason = None
-    fake_outputs: dict[str, dict[str, np.ndarray]] = {}
-    try:
-        images = run_dir.read_samples(model, condition.task, condition.presence.value, seed, config.n_samples)
-        if images is None:
-            images = collect_images(adapter, model, condition, config.n_samples, seed, config.batch_size,
-                                    config.resolution)
-            run_dir.write_samples(model, condition.task, condition.presence.value, seed, images)
-        for name, extractor in spaces.items():
-            if isinstance(extractor, FeatureExtractor):
-                fake_outputs[name] = extractor.extract(images)
-    except UnavailableError as error:
-        unavailable_reason = f"{model} cannot produce {condition.key}: {error}"
-    for metric in todo:
-        space = spaces[metric.feature_space]
-        reason = unavailable_reason or (str(space) if isinstance(space, UnavailableError) else None)
-        n_real = len(real_index) if metric.uses_real else 0
-        smallest = min(config.n_samples, n_real) if metric.uses_real else config.n_samples
-        if reason is None and smallest < metric.min_samples:
-            reason = (f"{metric.name} needs at least {metric.min_samples} images per set, got {smallest}; "
-                      "raise --n-samples or use a larger dataset")
-        row = dict(model=model, task=condition.task, condition=condition.presence.value, metric=metric.name,
-                   n_real=n_real, n_fake=config.n_samples, direction=metric.direction.value,
-                   feature_space=metric.feature_space, dataset=dataset_name, seed=config.seed,
-                   cxrbench_version=__version__, resolution=config.resolution,
-                   reference=adapter.conditioning is Conditioning.REFERENCE)
-        if reason:
-            append_row(run_dir.results, ResultRow(**row, value=None, ci_low=None, ci_high=None,
-                                                  status=UNAVAILABLE, reason=reason))
+    reference = adapter.conditioning is Conditioning.REFERENCE
+    images: dict[Condition, torch.Tensor] = {}
+    outputs: dict[Condition, dict[str, dict[str, np.ndarray]]] = {}
+    failed: dict[Condition, str] = {}
+    for i, condition in enumerate(conditions):
+        update(i, len(conditions) + 1, condition.key)
+        seed = derive_seed(config.seed, model, condition.key)  # recorded as sample_seeds in the manifest
+        try:
+            batch = run_dir.read_samples(model, condition.task, condition.presence.value, seed, config.n_samples)
+            if batch is None:
+                batch = collect_images(adapter, model, condition, config.n_samples, seed, config.batch_size,
+                                       config.resolution)
+                run_dir.write_samples(model, condition.task, condition.presence.value, seed, batch)
+        except UnavailableError as error:
+            failed[condition] = f"{model} cannot produce {condition.key}: {error}"
             continue
-        real = {k: real_outputs[metric.feature_space][k][real_index] for k in metric.needs} if metric.uses_real else {}
-        fake = {k: fake_outputs[metric.feature_space][k] for k in metric.needs}
-        value = metric.compute(real, fake, condition)
-        low, high = bootstrap_interval(metric, real, fake, condition, config.bootstrap,
-                                       derive_seed(config.seed, model, condition.key, metric.name))
-        identity = spaces[metric.feature_space].identity()
-        append_row(run_dir.results, ResultRow(**row, value=value, ci_low=low, ci_high=high,
-                                              comparability={**identity, "resolution": config.resolution}))
+        images[condition] = batch
+        outputs[condition] = {}
+        for name in scoring.spaces:
+            if (extractor := scoring.ready(name)) is not None:
+                outputs[condition][name] = cached_extract(extractor, batch, config.cache_dir)
+                run_dir.write_features(name, model, condition.task, condition.presence.value, outputs[condition][name])
+        for metric in [m for c, m in todo if c == condition]:
+            _append(scoring, RowKey(model, condition.task, condition.presence.value, reference, scoring.dataset),
+                    metric, lambda m=metric, c=condition: _condition_inputs(m, c, outputs[c], scoring), batch)
+    for condition, reason in failed.items():
+        for metric in [m for c, m in todo if c == condition]:
+            key = RowKey(model, condition.task, condition.presence.value, reference, scoring.dataset)
+            append_row(run_dir.results, unavailable_row(key, metric, 0, config, reason))
+    update(len(conditions), len(conditions) + 1, "findings and model-level metrics")
+    _score_tasks(model, reference, conditions, todo_tasks, images, outputs, failed, scoring, update)
+
+
+def _condition_inputs(metric: Metric, condition: Condition, outputs: dict, scoring: Scoring) -> MetricInputs:
+    space = metric.feature_space
+    real_index = _real_index(scoring.reference, condition, scoring.config)
+    real = {k: scoring.real_outputs[space][k][real_index] for k in metric.needs} if metric.uses_real else {}
+    train = {k: scoring.train_outputs[space][k] for k in metric.needs} if metric.uses_train else {}
+    return MetricInputs(real, {k: outputs[space][k] for k in metric.needs}, condition, train)
+
+
+def _append(scoring: Scoring, key: RowKey, metric: Metric, make_inputs, fake_images: torch.Tensor) -> None:
+    """Score one CONDITION- or FINDING-scope row (or record why it cannot be) and append it.
+
+    make_inputs: called only when the metric's feature space is ready (the outputs exist then).
+    """
+    config = scoring.config
+    space = scoring.spaces[metric.feature_space]
+    if isinstance(space, UnavailableError):
+        append_row(scoring.run_dir.results, unavailable_row(key, metric, 0, config, str(space)))
+        return
+    inputs = make_inputs()
+    reason = too_few_reason(metric, min(inputs.n_fake, inputs.n_real) if metric.uses_real else inputs.n_fake)
+    if reason:
+        append_row(scoring.run_dir.results, unavailable_row(key, metric, inputs.n_real, config, reason))
+        return
+    append_row(scoring.run_dir.results, scored_row(key, metric, inputs, config, space.identity()))
+    metric.review(inputs, fake_images, scoring.train.images,
+                  scoring.run_dir.review_dir(key.model, key.task, key.condition, metric.name))
+
+
+def _score_tasks(model: str, reference: bool, conditions: list[Condition], todo: list, images: dict,
+                 outputs: dict, failed: dict, scoring: Scoring, update) -> None:
+    """FINDING-scope rows (a model's present and absent sets together) and MODEL-scope rows."""
+    config = scoring.config
+    model_results: dict[str, dict] = {}
+    for task, metric in todo:
+        key = RowKey(model, task, BOTH, reference, scoring.dataset)
+        pair = [c for c in conditions if c.task == task]
+        missing = [failed[c] for c in pair if c in failed]
+        if missing:
+            append_row(scoring.run_dir.results, unavailable_row(key, metric, 0, config, missing[0]))
+            continue
+        if metric.scope is Scope.FINDING:
+            _append(scoring, key, metric, lambda m=metric, p=pair: _finding_inputs(m, p, outputs),
+                    torch.cat([images[c] for c in pair]))
+            continue
+        if metric.name not in model_results:
+            context = ModelMetricContext(fake=images, train=scoring.train, test=scoring.reference,
+                                         device=scoring.device, seed=derive_seed(config.seed, metric.name),
+                                         bootstrap=config.bootstrap, cache_dir=config.cache_dir, progress=update)
+            model_results[metric.name] = metric.compute_model(context)
+        result = model_results[metric.name][task]
+        append_row(scoring.run_dir.results,
+                   model_row(key, metric, result, len(scoring.reference), config, _identity(metric, scoring.spaces)))
+
+
+def _finding_inputs(metric: Metric, pair: list[Condition], outputs: dict) -> MetricInputs:
+    """A model's present and absent sets of one finding, stacked, with INTENDED = 1 for present."""
+    space = metric.feature_space
+    fake = {k: np.concatenate([outputs[c][space][k] for c in pair]) for k in metric.needs}
+    fake[INTENDED] = np.concatenate([np.full(len(outputs[c][space][metric.needs[0]]), int(c.present)) for c in pair])
+    present = next(c for c in pair if c.presence is Presence.PRESENT)
+    return MetricInputs({}, fake, present)

@@ -28,6 +28,7 @@ class CxrEvaluatorExtractor(FeatureExtractor):
 
     name = "cxr-evaluator"
     outputs = ("features", "probabilities", "calls")
+    needs_training_data = True
 
     def __init__(self, recipe: ClassifierRecipe | None = None) -> None:
         self.recipe = recipe or ClassifierRecipe()

@@ -37,6 +37,7 @@ class FeatureExtractor(ABC):
 
     name: ClassVar[str]
     outputs: ClassVar[tuple[str, ...]] = ("features",)
+    needs_training_data: ClassVar[bool] = False  # True: prepare() trains on the labelled real splits
 
     @abstractmethod
     def prepare(self, context: ExtractorContext) -> None:

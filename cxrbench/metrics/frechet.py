@@ -10,6 +10,8 @@ FD = |mu1 - mu2|^2 + tr(S1) + tr(S2) - 2 tr((S1 S2)^1/2). Two exact routes to th
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 
@@ -17,6 +19,42 @@ def gaussian_stats(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Mean [D] and unbiased covariance [D, D] (float64) of features [N, D]."""
     x = np.asarray(features, dtype=np.float64)
     return x.mean(axis=0), np.cov(x, rowvar=False)
+
+
+@dataclass(frozen=True)
+class GaussianStats:
+    """Sufficient statistics of features [N, D]: count, sum [D], sum of outer products [D, D] (float64).
+
+    Shards (batches, processes, machines) merge exactly by adding the three parts, so the FD of
+    merged shards is the FD of the whole set, never an average of per-shard FDs.
+    """
+
+    count: int
+    total: np.ndarray
+    outer: np.ndarray
+
+    @classmethod
+    def of(cls, features: np.ndarray) -> "GaussianStats":
+        x = np.asarray(features, dtype=np.float64)
+        return cls(len(x), x.sum(axis=0), x.T @ x)
+
+    def merge(self, other: "GaussianStats") -> "GaussianStats":
+        return GaussianStats(self.count + other.count, self.total + other.total, self.outer + other.outer)
+
+    @property
+    def mean(self) -> np.ndarray:
+        return self.total / self.count
+
+    @property
+    def cov(self) -> np.ndarray:
+        """Unbiased covariance (N - 1 in the denominator, as np.cov and torch-fidelity)."""
+        mean = self.mean
+        return (self.outer - self.count * np.outer(mean, mean)) / (self.count - 1)
+
+
+def frechet_distance_stats(a: GaussianStats, b: GaussianStats) -> float:
+    """Frechet distance between the Gaussians of two sets of sufficient statistics."""
+    return frechet_distance(a.mean, a.cov, b.mean, b.cov)
 
 
 def _psd_sqrt(matrix: np.ndarray) -> np.ndarray:

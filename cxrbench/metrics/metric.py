@@ -1,12 +1,15 @@
-"""The metric contract: a metric declares its name, direction, inputs, feature space and minimum n."""
+"""The metric contract: a metric declares its name, direction, inputs, feature space, scope and minimum n."""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
 from enum import Enum
-from typing import ClassVar
+from pathlib import Path
+from typing import Callable, ClassVar
 
 import numpy as np
+import torch
 
 from cxrbench.tasks.task import Condition
 
@@ -16,12 +19,69 @@ class Direction(str, Enum):
     HIGHER = "higher"
 
 
-class Metric(ABC):
-    """A number computed from extractor outputs of real and synthetic images of one condition.
+class Scope(str, Enum):
+    """Which images make up one row of a metric."""
 
-    feature_space: the registered feature extractor whose outputs the metric reads.
+    CONDITION = "condition"  # one sample set against the real images of the same condition
+    FINDING = "finding"  # a model's present and absent sets of one finding together (row condition "both")
+    MODEL = "model"  # every sample set of a model at once (e.g. train a classifier on them); a row per finding
+
+
+BOTH = "both"  # the condition column of FINDING- and MODEL-scope rows
+INTENDED = "intended"  # FINDING scope: 1 for rows of the present set, 0 for the absent set
+LABEL = "label"  # FINDING scope: the real rows' label of the finding (0/1, uncertain left out)
+
+
+@dataclass(frozen=True)
+class MetricInputs:
+    """What a metric reads for one row: named extractor outputs, [N, ...] arrays per set.
+
+    real: the real reference rows (empty for metrics that do not use real images);
+    fake: the model's rows (FINDING scope: present and absent sets stacked, with INTENDED);
+    train: the real training split's outputs, for metrics with ``uses_train`` (never resampled).
+    """
+
+    real: dict[str, np.ndarray]
+    fake: dict[str, np.ndarray]
+    condition: Condition
+    train: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def n_real(self) -> int:
+        return len(next(iter(self.real.values()))) if self.real else 0
+
+    @property
+    def n_fake(self) -> int:
+        return len(next(iter(self.fake.values()))) if self.fake else 0
+
+    def take(self, real_index: np.ndarray | None, fake_index: np.ndarray | None) -> "MetricInputs":
+        """The inputs with real and fake rows re-indexed (None keeps a side as it is)."""
+        real = self.real if real_index is None else {k: v[real_index] for k, v in self.real.items()}
+        fake = self.fake if fake_index is None else {k: v[fake_index] for k, v in self.fake.items()}
+        return MetricInputs(real, fake, self.condition, self.train)
+
+
+@dataclass(frozen=True)
+class Statistic:
+    """A metric as a function of resampled units, for the bootstrap.
+
+    ``function(real_index, fake_index)`` gets index arrays into the ``n_real`` / ``n_fake`` units
+    (rows, or groups of rows); a side with 0 units is not resampled and gets None.
+    """
+
+    function: Callable[[np.ndarray | None, np.ndarray | None], float]
+    n_real: int
+    n_fake: int
+
+
+class Metric(ABC):
+    """A number computed from extractor outputs of real and synthetic images.
+
+    feature_space: the registered feature extractor whose outputs the metric reads (distribution
+    metrics take another one as a constructor option, e.g. ``feature_space="inception-v3"``).
     needs: which named outputs of that extractor it reads (e.g. "features").
     uses_real: whether it compares against the real reference set (False: fake images only).
+    uses_train: whether it also reads the real training split's outputs (memorisation).
     min_samples: below this n the metric refuses rather than report a misleading number.
     """
 
@@ -29,21 +89,87 @@ class Metric(ABC):
     display_name: ClassVar[str]
     description: ClassVar[str]
     direction: ClassVar[Direction]
-    feature_space: ClassVar[str]
+    feature_space: str
     needs: ClassVar[tuple[str, ...]] = ("features",)
+    scope: ClassVar[Scope] = Scope.CONDITION
     uses_real: ClassVar[bool] = True
+    uses_train: ClassVar[bool] = False
     min_samples: ClassVar[int] = 2
+    interval: ClassVar[str] = "percentile"  # bootstrap interval method (see metrics/bootstrap.py)
     headline: ClassVar[int] = 100  # leaderboard order: lowest first; the first available one ranks models
 
     @abstractmethod
-    def compute(self, real: dict[str, np.ndarray], fake: dict[str, np.ndarray], condition: Condition) -> float:
-        """The metric value; ``real``/``fake`` map each name in ``needs`` to an [N, ...] array."""
+    def compute(self, inputs: MetricInputs) -> float:
+        """The metric value."""
+
+    def statistic(self, inputs: MetricInputs) -> Statistic:
+        """The metric over resampled rows; metrics override it to precompute (kernels, radii, groups)."""
+        return Statistic(lambda r, f: self.compute(inputs.take(r, f)),
+                         inputs.n_real if self.uses_real else 0, inputs.n_fake)
+
+    def review(self, inputs: MetricInputs, fake_images: torch.Tensor, train_images: torch.Tensor,
+               folder: Path) -> None:
+        """Write material for a human to check the number (e.g. a gallery); default: nothing."""
 
     @classmethod
     def schema(cls) -> dict:
         """The declaration the leaderboard reads instead of knowing metrics by name."""
         return {
             "name": cls.name, "display_name": cls.display_name, "description": cls.description,
-            "direction": cls.direction.value, "feature_space": cls.feature_space,
-            "uses_real": cls.uses_real, "min_samples": cls.min_samples, "headline": cls.headline,
+            "direction": cls.direction.value, "feature_space": cls.feature_space, "scope": cls.scope.value,
+            "uses_real": cls.uses_real, "min_samples": cls.min_samples, "interval": cls.interval,
+            "headline": cls.headline,
         }
+
+
+class DistributionMetric(Metric):
+    """A metric comparing feature distributions; its feature space is a constructor option."""
+
+    def __init__(self, feature_space: str | None = None) -> None:
+        if feature_space is not None:
+            self.feature_space = feature_space
+
+
+@dataclass(frozen=True)
+class ModelMetricContext:
+    """What a MODEL-scope metric gets: a model's images per condition and the real splits.
+
+    fake: condition -> uint8 [N, 1, H, W]; train / test: real ImageSets (test = the metrics'
+    reference half); bootstrap: resamples for intervals; cache_dir: where trained parts are kept.
+    """
+
+    fake: dict[Condition, torch.Tensor]
+    train: object
+    test: object
+    device: torch.device
+    seed: int
+    bootstrap: int
+    cache_dir: Path
+    progress: Callable[[int, int, str], None] = lambda done, total, text: None
+
+
+@dataclass(frozen=True)
+class MetricValue:
+    value: float
+    ci_low: float | None
+    ci_high: float | None
+
+
+class ModelMetric(Metric):
+    """A MODEL-scope metric: computed once from all of a model's sets, one value per finding."""
+
+    scope = Scope.MODEL
+    uses_real = True
+    needs = ()
+    feature_space = "images"
+
+    def compute(self, inputs: MetricInputs) -> float:
+        raise TypeError(f"{self.name} is a model-scope metric; call compute_model")
+
+    @abstractmethod
+    def compute_model(self, context: ModelMetricContext) -> dict[str, MetricValue]:
+        """Task name -> value and interval, for each task among the context's conditions."""
+
+    def identity(self) -> dict:
+        """What makes its numbers comparable (e.g. the classifier recipe), recorded in each row."""
+        return {"name": self.name}

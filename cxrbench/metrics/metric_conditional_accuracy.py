@@ -1,12 +1,18 @@
-"""Conditional accuracy: does the evaluator see the condition the model was asked for?"""
+"""Conditional accuracy: does the evaluator see the condition the model was asked for?
+
+Two numbers: ``conditional_auroc`` (FINDING scope), the evaluator's AUROC separating a model's
+present set from its absent set; and ``conditional_accuracy`` (per condition), the fraction of a
+set the evaluator calls as intended at its real-data operating point (Youden threshold on the
+real validation split).
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
 from cxrbench.metrics import METRICS
-from cxrbench.metrics.metric import Direction, Metric
-from cxrbench.tasks.task import Condition
+from cxrbench.metrics.auroc import auroc
+from cxrbench.metrics.metric import INTENDED, Direction, Metric, MetricInputs, Scope
 
 
 @METRICS.register("conditional_accuracy")
@@ -20,9 +26,29 @@ class ConditionalAccuracy(Metric):
     direction = Direction.HIGHER
     feature_space = "cxr-evaluator"
     needs = ("calls",)
+    headline = 31
+    uses_real = False
+
+    def compute(self, inputs: MetricInputs) -> float:
+        calls = inputs.fake["calls"][:, inputs.condition.finding_index]
+        return float(np.mean(calls == int(inputs.condition.present)))
+
+
+@METRICS.register("conditional_auroc")
+class ConditionalAuroc(Metric):
+    """Evaluator AUROC separating a model's present set from its absent set."""
+
+    name = "conditional_auroc"
+    display_name = "Cond. AUROC"
+    description = ("the evaluator's AUROC separating the model's 'present' images from its 'absent' images of "
+                   "the finding (0.5: the model ignores the condition; the real-holdout row is the real-data value)")
+    direction = Direction.HIGHER
+    feature_space = "cxr-evaluator"
+    needs = ("probabilities",)
+    scope = Scope.FINDING
     headline = 30
     uses_real = False
 
-    def compute(self, real: dict[str, np.ndarray], fake: dict[str, np.ndarray], condition: Condition) -> float:
-        calls = fake["calls"][:, condition.finding_index]
-        return float(np.mean(calls == int(condition.present)))
+    def compute(self, inputs: MetricInputs) -> float:
+        scores = inputs.fake["probabilities"][:, inputs.condition.finding_index]
+        return auroc(scores, inputs.fake[INTENDED])

@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from cxrbench.metrics import METRICS
 from cxrbench.metrics.frechet import frechet_distance_features
-from cxrbench.metrics.metric import Direction, Metric
-from cxrbench.tasks.task import Condition
+from cxrbench.metrics.metric import Direction, DistributionMetric, MetricInputs
 
 
-class _FrechetDistance(Metric):
+class _FrechetDistance(DistributionMetric):
     direction = Direction.LOWER
     needs = ("features",)
     min_samples = 10  # FD depends strongly on n: compare only rows with equal n_real / n_fake
+    interval = "bias-shifted"  # resampled FD is biased upward; see metrics/bootstrap.py
 
-    def compute(self, real: dict[str, np.ndarray], fake: dict[str, np.ndarray], condition: Condition) -> float:
-        return frechet_distance_features(real["features"], fake["features"])
+    def compute(self, inputs: MetricInputs) -> float:
+        return frechet_distance_features(inputs.real["features"], inputs.fake["features"])
 
 
 @METRICS.register("fid")

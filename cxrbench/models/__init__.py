@@ -7,5 +7,7 @@ MODELS.add_lazy("pca-gaussian", "cxrbench.models.pca_gaussian:PcaGaussianAdapter
                 "probabilistic PCA per condition (a trained linear generative baseline)")
 MODELS.add_lazy("real-holdout", "cxrbench.models.real_holdout:RealHoldoutAdapter",
                 "real held-out test images of the condition: the best any generator can do")
+MODELS.add_lazy("train-copy", "cxrbench.models.real_holdout:TrainCopyAdapter",
+                "training images returned as they are: a perfect memoriser (memorisation must flag it)")
 MODELS.add_lazy("noise", "cxrbench.models.noise:NoiseAdapter",
                 "seeded smooth noise at the mean real intensity: the worst case")

@@ -1,4 +1,4 @@
-"""real-holdout: real held-out images of the requested condition (the floor of every metric)."""
+"""Reference adapters that return real images: real-holdout (the floor) and train-copy (a memoriser)."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ class RealHoldoutAdapter(ModelAdapter):
     """
 
     conditioning = Conditioning.REFERENCE
+    pool_name = "held-out real"
 
     def __init__(self) -> None:
         self.pool: ImageSet | None = None
@@ -32,13 +33,27 @@ class RealHoldoutAdapter(ModelAdapter):
 
     def generate(self, condition: Condition, n: int, seed: int, batch_size: int) -> Iterator[torch.Tensor]:
         if self.pool is None:
-            raise RuntimeError("real-holdout.generate called before fit")
+            raise RuntimeError(f"{type(self).__name__}.generate called before fit")
         matching = self.pool.matching(condition)
         if len(matching) < n:
             raise UnavailableError(
-                f"only {len(matching)} held-out real images show {condition.key}; "
+                f"only {len(matching)} {self.pool_name} images show {condition.key}; "
                 f"lower --n-samples to {len(matching)} or use a larger dataset"
             )
         order = np.random.default_rng(seed).permutation(len(matching))[:n]
         images = matching.images[torch.from_numpy(order)]
         yield from images.split(batch_size)
+
+
+@MODELS.register("train-copy")
+class TrainCopyAdapter(RealHoldoutAdapter):
+    """Training images of the condition, returned as they are: a perfect memoriser.
+
+    The memorisation metric must flag it; distribution metrics such as FID may rank it near the
+    real-holdout floor, which is why memorisation is measured separately.
+    """
+
+    pool_name = "training"
+
+    def fit(self, context: FitContext) -> None:
+        self.pool = context.train

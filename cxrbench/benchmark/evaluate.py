@@ -1,0 +1,136 @@
+"""`cxrbench evaluate`: score a folder of synthetic images against a folder of real ones.
+
+Like torch-fidelity's command line, but with cxrbench's metrics, intervals and results.jsonl rows
+(model = the fake folder's name, task = "folder", condition = "all"). Only metrics that read real
+and fake images alone are possible here: metrics that need labelled training data (the
+cxr-evaluator space, utility, memorisation) are refused with the command that can compute them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from cxrbench import __version__
+from cxrbench.benchmark.manifest import package_versions
+from cxrbench.benchmark.results import ResultRow, append_row, read_rows
+from cxrbench.benchmark.run_dir import RunDirectory, atomic_write_text
+from cxrbench.benchmark.runner import resolve_device
+from cxrbench.benchmark.scoring import RowKey, scored_row, too_few_reason, unavailable_row
+from cxrbench.config import RunConfig
+from cxrbench.data.image_io import read_image
+from cxrbench.data.image_set import ImageSet
+from cxrbench.data.preprocess import to_square
+from cxrbench.errors import ConfigError, UnavailableError
+from cxrbench.leaderboard.markdown import render_markdown
+from cxrbench.leaderboard.table import build_leaderboard
+from cxrbench.metrics import FEATURE_EXTRACTORS, METRICS
+from cxrbench.metrics.feature_cache import cached_extract
+from cxrbench.metrics.feature_extractor import ExtractorContext
+from cxrbench.metrics.metric import DistributionMetric, Metric, MetricInputs, Scope
+from cxrbench.tasks.task import Condition, Presence
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".dcm", ".dicom")
+FOLDER_TASK, FOLDER_CONDITION = "folder", "all"
+DEFAULT_METRICS = ("fid", "kid", "precision", "recall", "density", "coverage")
+
+
+@dataclass(frozen=True)
+class EvaluateConfig:
+    """Settings of one folder-vs-folder evaluation.
+
+    features: the feature space of the distribution metrics (None: each metric's default).
+    resolution: square size both folders are brought to (crop to square, bilinear); None: the
+    first real image's shorter side.
+    """
+
+    real: Path
+    fake: Path
+    out: Path
+    metrics: tuple[str, ...] = DEFAULT_METRICS
+    features: str | None = None
+    resolution: int | None = None
+    seed: int = 0
+    bootstrap: int = 1000
+    device: str = "auto"
+    cache_dir: Path | None = None
+    feature_options: dict = field(default_factory=dict)
+
+
+def read_folder(folder: Path, resolution: int | None) -> torch.Tensor:
+    """Every image file directly in ``folder`` (sorted by name) as uint8 [N, 1, S, S]."""
+    if not folder.is_dir():
+        raise ConfigError(f"image folder {folder} does not exist; pass a folder of PNG/JPEG/DICOM files")
+    paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not paths:
+        raise ConfigError(f"{folder} holds no PNG, JPEG or DICOM files; pass the folder the images are in")
+    first = read_image(paths[0])
+    size = resolution or min(first.shape)
+    return torch.from_numpy(np.stack([to_square(read_image(p), size) for p in paths])[:, None])
+
+
+def _metrics(config: EvaluateConfig) -> list[Metric]:
+    """The chosen metrics, in the chosen feature space; those needing training data are refused."""
+    built = []
+    for name in METRICS.resolve(config.metrics):
+        cls = METRICS.get(name)
+        if cls.scope is not Scope.CONDITION or cls.uses_train:
+            raise ConfigError(f"metric {name!r} needs labelled training data or per-finding sets; "
+                              "compute it with `cxrbench run`, or drop it from --metrics")
+        options = {"feature_space": config.features} if config.features and issubclass(cls, DistributionMetric) else {}
+        built.append(METRICS.build(name, options)[0])
+    return built
+
+
+def evaluate_folders(config: EvaluateConfig) -> list[ResultRow]:
+    """Score ``config.fake`` against ``config.real``; write results.jsonl, leaderboard.md and manifest.json."""
+    metrics = _metrics(config)
+    real = read_folder(config.real, config.resolution)
+    fake = read_folder(config.fake, real.shape[-1])
+    device = resolve_device(config.device)
+    run_dir = RunDirectory(config.out)
+    run_dir.prepare({}, resume=False)
+    empty = ImageSet(real[:0], torch.zeros(0, 4, dtype=torch.int8), (), ())
+    spaces: dict = {}
+    for name in dict.fromkeys(m.feature_space for m in metrics):
+        extractor = FEATURE_EXTRACTORS.build(name, config.feature_options.get(name, {}))[0]
+        if extractor.needs_training_data:
+            spaces[name] = UnavailableError(f"feature space {name} is trained on a labelled dataset; "
+                                            "use `cxrbench run --data ...` for metrics in it, or pass --features")
+            continue
+        try:
+            extractor.prepare(ExtractorContext(empty, empty, empty, device, config.seed, config.cache_dir or Path(),
+                                               "folders"))
+            spaces[name] = extractor
+        except UnavailableError as error:
+            spaces[name] = error
+    settings = RunConfig(n_samples=max(2, len(fake)), seed=config.seed, bootstrap=config.bootstrap,
+                         resolution=int(real.shape[-1]))
+    condition = Condition(FOLDER_TASK, Presence.PRESENT, (None,) * 4, "")
+    key = RowKey(config.fake.name or "fake", FOLDER_TASK, FOLDER_CONDITION, False, config.real.name or "real")
+    for metric in metrics:
+        space = spaces[metric.feature_space]
+        if isinstance(space, UnavailableError):
+            append_row(run_dir.results, unavailable_row(key, metric, len(real), settings, str(space)))
+            continue
+        real_out = cached_extract(space, real, config.cache_dir)
+        fake_out = cached_extract(space, fake, config.cache_dir)
+        inputs = MetricInputs({k: real_out[k] for k in metric.needs} if metric.uses_real else {},
+                              {k: fake_out[k] for k in metric.needs}, condition)
+        reason = too_few_reason(metric, min(len(real), len(fake)) if metric.uses_real else len(fake))
+        row = (unavailable_row(key, metric, len(real), settings, reason) if reason
+               else scored_row(key, metric, inputs, settings, space.identity()))
+        append_row(run_dir.results, row)
+    rows = read_rows(run_dir.results)
+    atomic_write_text(run_dir.leaderboard, render_markdown(build_leaderboard(rows)))
+    manifest = {"cxrbench_version": __version__, "command": "evaluate", "real": str(config.real),
+                "fake": str(config.fake), "n_real": len(real), "n_fake": len(fake), "resolution": int(real.shape[-1]),
+                "feature_spaces": {n: (s.report() if not isinstance(s, UnavailableError) else {"reason": str(s)})
+                                   for n, s in spaces.items()},
+                "versions": package_versions()}
+    atomic_write_text(run_dir.manifest, json.dumps(manifest, indent=2, default=str))
+    return rows

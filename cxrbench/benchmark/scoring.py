@@ -1,0 +1,62 @@
+"""One result row from one metric: value, bootstrap interval, and everything that makes it comparable."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cxrbench import __version__
+from cxrbench.benchmark.results import UNAVAILABLE, ResultRow
+from cxrbench.benchmark.seeds import derive_seed
+from cxrbench.config import RunConfig
+from cxrbench.metrics.bootstrap import bootstrap_interval
+from cxrbench.metrics.metric import Metric, MetricInputs, MetricValue
+
+
+@dataclass(frozen=True)
+class RowKey:
+    """Which cell a row belongs to, and the facts of the run it is computed in."""
+
+    model: str
+    task: str
+    condition: str
+    reference: bool
+    dataset: str
+
+
+def _fields(key: RowKey, metric: Metric, n_real: int, config: RunConfig) -> dict:
+    return dict(model=key.model, task=key.task, condition=key.condition, metric=metric.name, n_real=n_real,
+                n_fake=config.n_samples, direction=metric.direction.value, feature_space=metric.feature_space,
+                dataset=key.dataset, seed=config.seed, cxrbench_version=__version__,
+                resolution=config.resolution, reference=key.reference)
+
+
+def unavailable_row(key: RowKey, metric: Metric, n_real: int, config: RunConfig, reason: str) -> ResultRow:
+    return ResultRow(**_fields(key, metric, n_real, config), value=None, ci_low=None, ci_high=None,
+                     status=UNAVAILABLE, reason=reason)
+
+
+def too_few_reason(metric: Metric, smallest: int) -> str | None:
+    """Why a metric refuses a set of ``smallest`` images, or None when it is big enough."""
+    if smallest >= metric.min_samples:
+        return None
+    return (f"{metric.name} needs at least {metric.min_samples} images per set, got {smallest}; "
+            "raise --n-samples or use a larger dataset")
+
+
+def scored_row(key: RowKey, metric: Metric, inputs: MetricInputs, config: RunConfig, identity: dict) -> ResultRow:
+    """The metric's value on ``inputs`` with its seeded bootstrap interval."""
+    value = metric.compute(inputs)
+    low, high = bootstrap_interval(metric.statistic(inputs), value, config.bootstrap,
+                                   derive_seed(config.seed, key.model, key.task, key.condition, metric.name),
+                                   metric.interval)
+    return ResultRow(**_fields(key, metric, inputs.n_real, config), value=value, ci_low=low, ci_high=high,
+                     comparability={**identity, "resolution": config.resolution},
+                     ci_method=metric.interval if low is not None else "")
+
+
+def model_row(key: RowKey, metric: Metric, result: MetricValue, n_real: int, config: RunConfig,
+              identity: dict) -> ResultRow:
+    """A MODEL-scope metric's row (it computed its own interval)."""
+    return ResultRow(**_fields(key, metric, n_real, config), value=result.value, ci_low=result.ci_low,
+                     ci_high=result.ci_high, comparability={**identity, "resolution": config.resolution},
+                     ci_method=metric.interval if result.ci_low is not None else "")

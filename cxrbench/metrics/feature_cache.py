@@ -1,0 +1,43 @@
+"""Extractor outputs cached on disk, keyed by what they depend on and nothing else.
+
+Key: the sha256 of the image bytes (and shape), the extractor's identity (name, weights hash,
+preprocessing, dim) and the cxrbench version. A changed image, extractor or version gets a new
+key, so stale features are never reused. Files are written atomically (temporary, then rename).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from cxrbench import __version__
+from cxrbench.cache import content_key
+from cxrbench.metrics.feature_extractor import FeatureExtractor
+
+
+def images_digest(images: torch.Tensor) -> str:
+    """sha256 of uint8 images [N, 1, H, W] and their shape."""
+    digest = hashlib.sha256(str(tuple(images.shape)).encode())
+    digest.update(images.contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def cached_extract(extractor: FeatureExtractor, images: torch.Tensor, cache_dir: Path | None) -> dict[str, np.ndarray]:
+    """``extractor.extract(images)``, read from or written to ``cache_dir/features`` (None: no cache)."""
+    if cache_dir is None:
+        return extractor.extract(images)
+    key = content_key(images_digest(images), extractor.identity(), __version__)
+    path = Path(cache_dir) / "features" / extractor.name / f"{key}.npz"
+    if path.is_file():
+        with np.load(path, allow_pickle=False) as stored:
+            return {name: stored[name] for name in stored.files}
+    outputs = extractor.extract(images)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}.npz")
+    np.savez(tmp, **outputs)
+    os.replace(tmp, path)
+    return outputs

@@ -1,0 +1,153 @@
+"""Classifier utility: train on synthetic, test on real (TSTR), against train-on-real (TRTR).
+
+One fixed recipe (the evaluator's ClassifierRecipe, with its own seed so it is a different
+network from the evaluator) is trained three ways: on the model's synthetic images, on the real
+training split, and on both. Each is scored by AUROC per finding on the metrics' real reference
+half of the test split; intervals resample those test images (the trained networks are fixed).
+A synthetic image is labelled by the condition it was generated for: the finding itself 1 or 0,
+the other findings 0 where the condition fixes them (``--absent no_finding``), else unknown and
+masked out of the loss, exactly as uncertain real labels are.
+Trained networks are cached by the content hash of their training images, so the three
+metrics share them and a resumed run trains nothing twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import torch
+
+from cxrbench.cache import content_key
+from cxrbench.checkpoint import load_checkpoint, save_checkpoint
+from cxrbench.data.image_set import ImageSet
+from cxrbench.metrics import METRICS
+from cxrbench.metrics.auroc import auroc
+from cxrbench.metrics.bootstrap import bootstrap_interval
+from cxrbench.metrics.cxr_classifier import ClassifierRecipe, CxrClassifier, run_classifier, train_classifier
+from cxrbench.metrics.metric import Direction, MetricValue, ModelMetric, ModelMetricContext, Statistic
+from cxrbench.tasks import FINDINGS
+
+SYNTHETIC, REAL, AUGMENTED = "synthetic", "real", "augmented"
+
+
+def synthetic_set(fake: dict) -> ImageSet:
+    """A model's images of every condition, labelled by the condition they were generated for."""
+    images, labels = [], []
+    for condition, batch in fake.items():
+        target = [-1 if t is None else t for t in condition.target]
+        images.append(batch)
+        labels.append(torch.tensor([target] * len(batch), dtype=torch.int8))
+    ids = tuple(f"synthetic-{i}" for i in range(sum(len(b) for b in images)))
+    return ImageSet(torch.cat(images), torch.cat(labels), ids, ids)
+
+
+def _digest(data: ImageSet) -> str:
+    digest = hashlib.sha256()
+    digest.update(data.images.numpy().tobytes())
+    digest.update(data.labels.numpy().tobytes())
+    return digest.hexdigest()
+
+
+class _Utility(ModelMetric):
+    direction = Direction.HIGHER
+    min_samples = 10
+
+    def __init__(self, recipe: ClassifierRecipe | None = None) -> None:
+        self.recipe = recipe or ClassifierRecipe()
+
+    def identity(self) -> dict:
+        return {"name": "utility-classifier", "recipe": self.recipe.to_dict()}
+
+    def _classifier(self, data: ImageSet, context: ModelMetricContext, label: str) -> CxrClassifier:
+        """The recipe trained on ``data`` (from the cache when these exact images were trained on before)."""
+        seed = context.seed
+        directory = context.cache_dir / "utility" / content_key(self.recipe.to_dict(), seed, _digest(data))
+        model = CxrClassifier(self.recipe)
+        if (directory / "model.safetensors").is_file():
+            model.load_state_dict(load_checkpoint(directory)[0])
+            return model.to(context.device).eval()
+        model = train_classifier(data, self.recipe, seed, context.device,
+                                 lambda done, total, text: context.progress(done, total, f"utility {label}: {text}"))
+        save_checkpoint(directory, model.state_dict(), {"recipe": self.recipe.to_dict(), "seed": seed,
+                                                        "trained_on": label, "n": len(data)})
+        return model
+
+    def _test_scores(self, context: ModelMetricContext, *kinds: str) -> list[np.ndarray]:
+        """Test-set probabilities [N, len(FINDINGS)] of the classifier trained on each of ``kinds``."""
+        synthetic = synthetic_set(context.fake)
+        sources = {SYNTHETIC: lambda: synthetic, REAL: lambda: context.train,
+                   AUGMENTED: lambda: _concat(context.train, synthetic)}
+        return [run_classifier(self._classifier(sources[k](), context, k), context.test.images,
+                               context.device)[1].numpy() for k in kinds]
+
+    def _statistic(self, scores: list[np.ndarray], labels: np.ndarray) -> Statistic:
+        raise NotImplementedError
+
+    def compute_model(self, context: ModelMetricContext) -> dict[str, MetricValue]:
+        scores = self._test_scores(context, *self.kinds)
+        results = {}
+        for task in dict.fromkeys(c.task for c in context.fake):
+            index = FINDINGS.index(task)
+            labels = context.test.labels[:, index].numpy()
+            known = labels >= 0
+            statistic = self._statistic([s[known, index] for s in scores], labels[known].astype(bool))
+            value = statistic.function(None, None)
+            low, high = bootstrap_interval(statistic, value, context.bootstrap, context.seed + index)
+            results[task] = MetricValue(value, low, high)
+        return results
+
+
+def _concat(a: ImageSet, b: ImageSet) -> ImageSet:
+    return ImageSet(torch.cat([a.images, b.images]), torch.cat([a.labels, b.labels]),
+                    a.image_ids + b.image_ids, a.patient_ids + b.patient_ids)
+
+
+def _auroc_statistic(scores: np.ndarray, labels: np.ndarray) -> Statistic:
+    """AUROC over resampled test images (the real side of the bootstrap)."""
+    def function(r, f):
+        return auroc(scores, labels) if r is None else auroc(scores[r], labels[r])
+    return Statistic(function, len(labels), 0)
+
+
+@METRICS.register("utility")
+class Utility(_Utility):
+    """AUROC on real test images of the recipe trained on the model's synthetic images."""
+
+    name = "utility"
+    display_name = "TSTR AUROC"
+    description = "AUROC on real test images of a classifier trained only on the model's synthetic images"
+    headline = 40
+    kinds = (SYNTHETIC,)
+
+    def _statistic(self, scores, labels):
+        return _auroc_statistic(scores[0], labels)
+
+
+@METRICS.register("utility_ratio")
+class UtilityRatio(_Utility):
+    """Train-on-synthetic AUROC over train-on-real AUROC."""
+
+    name = "utility_ratio"
+    display_name = "TSTR/TRTR"
+    description = "train-on-synthetic AUROC divided by train-on-real AUROC, same recipe and real test images"
+    headline = 41
+    kinds = (SYNTHETIC, REAL)
+
+    def _statistic(self, scores, labels):
+        synthetic, real = _auroc_statistic(scores[0], labels), _auroc_statistic(scores[1], labels)
+        return Statistic(lambda r, f: synthetic.function(r, f) / real.function(r, f), len(labels), 0)
+
+
+@METRICS.register("utility_augmented")
+class UtilityAugmented(_Utility):
+    """AUROC of the recipe trained on real plus synthetic images."""
+
+    name = "utility_augmented"
+    display_name = "Real+syn AUROC"
+    description = "AUROC on real test images of a classifier trained on the real training split plus the synthetic images"
+    headline = 42
+    kinds = (AUGMENTED,)
+
+    def _statistic(self, scores, labels):
+        return _auroc_statistic(scores[0], labels)
