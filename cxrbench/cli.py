@@ -109,6 +109,9 @@ def run(
     _print_summary(summary)
 
 
+SUMMARY_COLUMNS = 5
+
+
 def _print_summary(summary) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -117,14 +120,19 @@ def _print_summary(summary) -> None:
     from cxrbench.leaderboard.text import header, number
 
     board = build_leaderboard(summary.rows)
-    view = Table(title="cxrbench: mean over tasks and conditions")
+    overview = board.overview
+    # The headline metrics that have values; the full table is in leaderboard.md.
+    shown = [i for i in range(len(overview.columns))
+             if any(overview.row(m)[i] is not None for m in overview.models)][:SUMMARY_COLUMNS]
+    view = Table(title="cxrbench: mean over tasks and conditions (all metrics: leaderboard.md)")
     view.add_column("rank")
     view.add_column("model")
-    for column in board.overview.columns:
-        view.add_column(header(board, column), justify="right")
-    for model in board.overview.models:
-        cells = board.overview.row(model)
-        view.add_row(board.overview.rank_label(model), model, *(number(None if c is None else c.value) for c in cells))
+    for i in shown:
+        view.add_column(header(board, overview.columns[i]), justify="right")
+    for model in overview.models:
+        cells = overview.row(model)
+        view.add_row(overview.rank_label(model), model,
+                     *(number(None if cells[i] is None else cells[i].value) for i in shown))
     console = Console()
     console.print(view)
     for space, facts in summary.manifest.get("feature_spaces", {}).items():

@@ -1,7 +1,7 @@
 """Classifier utility: train on synthetic, test on real (TSTR), against train-on-real (TRTR).
 
-One fixed recipe (the evaluator's ClassifierRecipe, with its own seed so it is a different
-network from the evaluator) is trained three ways: on the model's synthetic images, on the real
+One fixed recipe (the evaluator's ClassifierRecipe with 4 epochs instead of 8, and its own seed,
+so it is a different network from the evaluator) is trained three ways: on the model's synthetic images, on the real
 training split, and on both. Each is scored by AUROC per finding on the metrics' real reference
 half of the test split; intervals resample those test images (the trained networks are fixed).
 A synthetic image is labelled by the condition it was generated for: the finding itself 1 or 0,
@@ -54,7 +54,8 @@ class _Utility(ModelMetric):
     min_samples = 10
 
     def __init__(self, recipe: ClassifierRecipe | None = None) -> None:
-        self.recipe = recipe or ClassifierRecipe()
+        # Half the evaluator's epochs: up to three trainings per model must fit in the run budget.
+        self.recipe = recipe or ClassifierRecipe(epochs=4)
 
     def identity(self) -> dict:
         return {"name": "utility-classifier", "recipe": self.recipe.to_dict()}
