@@ -109,7 +109,7 @@ def run(
     _print_summary(summary)
 
 
-SUMMARY_COLUMNS = 5
+SUMMARY_COLUMNS = 4
 
 
 def _print_summary(summary) -> None:
@@ -126,7 +126,7 @@ def _print_summary(summary) -> None:
              if any(overview.row(m)[i] is not None for m in overview.models)][:SUMMARY_COLUMNS]
     view = Table(title="cxrbench: mean over tasks and conditions (all metrics: leaderboard.md)")
     view.add_column("rank")
-    view.add_column("model")
+    view.add_column("model", no_wrap=True)
     for i in shown:
         view.add_column(header(board, overview.columns[i]), justify="right")
     for model in overview.models:
