@@ -17,7 +17,7 @@ import pandas as pd
 
 from cxrbench.benchmark.results import OK, UNAVAILABLE, ResultRow
 
-CONDITIONS = ("present", "absent")
+CONDITIONS = ("present", "absent", "both")  # both: finding- and model-scope metrics
 
 
 @dataclass(frozen=True)
