@@ -17,6 +17,8 @@ NIH_SAMPLE = REPO.parent / "shared" / "data" / "nih-cxr14-sample"
 
 # Small enough to run in seconds, large enough that each condition has a dozen real images.
 TINY_PHANTOM = {"n_images": 700, "seed": 3}
+# Utility trains three classifiers per model; one epoch at 32 px keeps tiny runs fast.
+CHEAP_UTILITY = {name: {"epochs": 1, "input_size": 32} for name in ("utility", "utility_ratio", "utility_augmented")}
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -39,7 +41,7 @@ def tiny_config(tmp_path, session_cache):
     def make(**overrides) -> RunConfig:
         base = RunConfig(models=("all",), tasks=("pleural_effusion",), metrics=("all",), resolution=32,
                          n_samples=12, bootstrap=20, device="cpu", out=tmp_path / "run", cache_dir=session_cache,
-                         data_options=dict(TINY_PHANTOM))
+                         data_options=dict(TINY_PHANTOM), metric_options=dict(CHEAP_UTILITY))
         return base.with_overrides(**overrides)
 
     return make

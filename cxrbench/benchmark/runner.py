@@ -251,8 +251,8 @@ def _reusable_rows(run_dir: RunDirectory, spaces: dict, metrics: list[Metric], r
     now, e.g. weights given) or when its identity (feature space weights hash, preprocessing, a
     classifier recipe) differs from the one in use now. Rows outside the selection are kept as they are.
     """
-    current = {m.name: {**identity, "resolution": resolution} for m in metrics
-               if (identity := _identity(m, spaces)) is not None}
+    current = json.loads(json.dumps({m.name: {**identity, "resolution": resolution} for m in metrics
+                                     if (identity := _identity(m, spaces)) is not None}))  # as stored: lists, not tuples
     models, tasks, names = selected
 
     def keep(row: ResultRow) -> bool:

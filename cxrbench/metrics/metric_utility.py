@@ -53,9 +53,9 @@ class _Utility(ModelMetric):
     direction = Direction.HIGHER
     min_samples = 10
 
-    def __init__(self, recipe: ClassifierRecipe | None = None) -> None:
+    def __init__(self, epochs: int = 4, input_size: int = 64) -> None:
         # Half the evaluator's epochs: up to three trainings per model must fit in the run budget.
-        self.recipe = recipe or ClassifierRecipe(epochs=4)
+        self.recipe = ClassifierRecipe(epochs=epochs, input_size=input_size)
 
     def identity(self) -> dict:
         return {"name": "utility-classifier", "recipe": self.recipe.to_dict()}
