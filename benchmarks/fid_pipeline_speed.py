@@ -66,7 +66,7 @@ def main() -> None:
                                                   verbose=False, cache=False)
         fidelity = time.perf_counter() - started
     ours_fid, their_fid = rows[0].value, theirs["frechet_inception_distance"]
-    print(f"| pipeline | images | wall s | FID |\n|---|---|---|---|")
+    print("| pipeline | images | wall s | FID |\n|---|---|---|---|")
     print(f"| cxrbench evaluate (no feature cache) | {2 * args.n} | {ours:.1f} | {ours_fid:.6f} |")
     print(f"| torch-fidelity calculate_metrics | {2 * args.n} | {fidelity:.1f} | {their_fid:.6f} |")
     print(f"\nratio torch-fidelity / cxrbench: {fidelity / ours:.2f}x; relative FID difference "

@@ -6,6 +6,10 @@ import hashlib
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # numpy is imported where arrays are saved, so `cxrbench --help` stays light
+    import numpy as np
 
 
 def default_cache_root() -> Path:
@@ -23,6 +27,26 @@ def content_key(*parts: object) -> str:
     """A short stable hash of JSON-serialisable parts (used as a cache folder name)."""
     text = json.dumps(parts, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+def save_arrays(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Save named arrays as .npz through a temporary file and a rename (readers never see half a file)."""
+    import numpy as np
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}.npz")
+    np.savez(tmp, **arrays)
+    os.replace(tmp, path)
+
+
+def load_arrays(path: Path) -> dict[str, np.ndarray] | None:
+    """What ``save_arrays`` wrote (no pickled objects), or None when the file is absent."""
+    import numpy as np
+
+    if not path.is_file():
+        return None
+    with np.load(path, allow_pickle=False) as stored:
+        return {name: stored[name] for name in stored.files}
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:

@@ -20,7 +20,7 @@ from cxrbench.benchmark.manifest import package_versions
 from cxrbench.benchmark.results import ResultRow, append_row, read_rows
 from cxrbench.benchmark.run_dir import RunDirectory, atomic_write_text
 from cxrbench.benchmark.runner import resolve_device
-from cxrbench.benchmark.scoring import RowKey, scored_row, too_few_reason, unavailable_row
+from cxrbench.benchmark.scoring import RowKey, score_row
 from cxrbench.config import RunConfig
 from cxrbench.data.image_io import read_image
 from cxrbench.data.image_set import ImageSet
@@ -112,18 +112,16 @@ def evaluate_folders(config: EvaluateConfig) -> list[ResultRow]:
                          resolution=int(real.shape[-1]))
     condition = Condition(FOLDER_TASK, Presence.PRESENT, (None,) * 4, "")
     key = RowKey(config.fake.name or "fake", FOLDER_TASK, FOLDER_CONDITION, False, config.real.name or "real")
+    outputs = {name: (cached_extract(space, real, config.cache_dir), cached_extract(space, fake, config.cache_dir))
+               for name, space in spaces.items() if not isinstance(space, UnavailableError)}
+
+    def inputs(metric: Metric) -> MetricInputs:
+        real_out, fake_out = outputs[metric.feature_space]
+        return MetricInputs({k: real_out[k] for k in metric.needs} if metric.uses_real else {},
+                            {k: fake_out[k] for k in metric.needs}, condition)
+
     for metric in metrics:
-        space = spaces[metric.feature_space]
-        if isinstance(space, UnavailableError):
-            append_row(run_dir.results, unavailable_row(key, metric, len(real), settings, str(space)))
-            continue
-        real_out = cached_extract(space, real, config.cache_dir)
-        fake_out = cached_extract(space, fake, config.cache_dir)
-        inputs = MetricInputs({k: real_out[k] for k in metric.needs} if metric.uses_real else {},
-                              {k: fake_out[k] for k in metric.needs}, condition)
-        reason = too_few_reason(metric, min(len(real), len(fake)) if metric.uses_real else len(fake))
-        row = (unavailable_row(key, metric, len(real), settings, reason) if reason
-               else scored_row(key, metric, inputs, settings, space.identity()))
+        row, _ = score_row(key, metric, spaces[metric.feature_space], lambda m=metric: inputs(m), settings)
         append_row(run_dir.results, row)
     rows = read_rows(run_dir.results)
     atomic_write_text(run_dir.leaderboard, render_markdown(build_leaderboard(rows)))

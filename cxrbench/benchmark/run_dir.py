@@ -13,6 +13,7 @@ import torch
 from PIL import Image
 
 from cxrbench.benchmark.results import ResultRow, read_rows, row_line
+from cxrbench.cache import load_arrays, save_arrays
 from cxrbench.errors import ConfigError
 
 RESULTS, LEADERBOARD, MANIFEST, SAMPLES = "results.jsonl", "leaderboard.md", "manifest.json", "samples"
@@ -88,18 +89,10 @@ class RunDirectory:
 
     def write_features(self, space: str, owner: str, task: str, condition: str, outputs: dict) -> None:
         """Save one set's extractor outputs atomically (``cxrbench compare`` reads them back)."""
-        path = self.features_path(space, owner, task, condition)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}.npz")
-        np.savez(tmp, **outputs)
-        os.replace(tmp, path)
+        save_arrays(self.features_path(space, owner, task, condition), outputs)
 
     def read_features(self, space: str, owner: str, task: str, condition: str) -> dict[str, np.ndarray] | None:
-        path = self.features_path(space, owner, task, condition)
-        if not path.is_file():
-            return None
-        with np.load(path, allow_pickle=False) as stored:
-            return {name: stored[name] for name in stored.files}
+        return load_arrays(self.features_path(space, owner, task, condition))
 
     def read_samples(self, model: str, task: str, condition: str, seed: int, n: int) -> torch.Tensor | None:
         return read_png_set(self.sample_dir(model, task, condition), seed, n)

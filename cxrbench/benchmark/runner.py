@@ -16,7 +16,7 @@ from cxrbench.benchmark.model_store import ready_adapter
 from cxrbench.benchmark.progress import Reporter
 from cxrbench.benchmark.results import OK, UNAVAILABLE, ResultRow, append_row, read_rows
 from cxrbench.benchmark.run_dir import REAL_OWNER, RunDirectory, atomic_write_text
-from cxrbench.benchmark.scoring import RowKey, model_row, scored_row, too_few_reason, unavailable_row
+from cxrbench.benchmark.scoring import RowKey, model_row, score_row, unavailable_row
 from cxrbench.benchmark.seeds import derive_seed
 from cxrbench.config import RunConfig
 from cxrbench.data import DATASETS
@@ -131,6 +131,7 @@ class Scoring:
     reference: ImageSet
     train: ImageSet
     real_outputs: dict[str, dict[str, np.ndarray]]
+    real_index: dict[Condition, np.ndarray]  # the reference rows of each condition
     train_outputs: dict[str, dict[str, np.ndarray]]
     done: set
     dataset: str
@@ -180,15 +181,16 @@ def run_benchmark(config: RunConfig, reporter: Reporter | None = None) -> RunSum
                          for name in needs_train}
         update(1, 1, "")
     conditions = run_conditions(config)
-    for condition in conditions:  # kept in the run folder for `cxrbench compare`
-        index = _real_index(reference, condition, config)
+    real_index = {condition: _real_index(reference, condition, config) for condition in conditions}
+    for condition, index in real_index.items():  # kept in the run folder for `cxrbench compare`
         for name, outputs in real_outputs.items():
             run_dir.write_features(name, REAL_OWNER, condition.task, condition.presence.value,
                                    {k: v[index] for k, v in outputs.items()})
     timings["feature_spaces"] = time.perf_counter() - started - timings["load_data"]
 
     selected = (set(model_names), {t.name for t in tasks}, {m.name for m in metrics})
-    scoring = Scoring(config, run_dir, metrics, spaces, reference, splits["train"], real_outputs, train_outputs,
+    scoring = Scoring(config, run_dir, metrics, spaces, reference, splits["train"], real_outputs, real_index,
+                      train_outputs,
                       _reusable_rows(run_dir, spaces, metrics, config.resolution, selected), dataset.name, device)
     for model in model_names:
         t0 = time.perf_counter()
@@ -307,30 +309,19 @@ def _score_model(model: str, adapter: ModelAdapter, conditions: list[Condition],
 
 def _condition_inputs(metric: Metric, condition: Condition, outputs: dict, scoring: Scoring) -> MetricInputs:
     space = metric.feature_space
-    real_index = _real_index(scoring.reference, condition, scoring.config)
-    real = {k: scoring.real_outputs[space][k][real_index] for k in metric.needs} if metric.uses_real else {}
+    index = scoring.real_index[condition]
+    real = {k: scoring.real_outputs[space][k][index] for k in metric.needs} if metric.uses_real else {}
     train = {k: scoring.train_outputs[space][k] for k in metric.needs} if metric.uses_train else {}
     return MetricInputs(real, {k: outputs[space][k] for k in metric.needs}, condition, train)
 
 
 def _append(scoring: Scoring, key: RowKey, metric: Metric, make_inputs, fake_images: torch.Tensor) -> None:
-    """Score one CONDITION- or FINDING-scope row (or record why it cannot be) and append it.
-
-    make_inputs: called only when the metric's feature space is ready (the outputs exist then).
-    """
-    config = scoring.config
-    space = scoring.spaces[metric.feature_space]
-    if isinstance(space, UnavailableError):
-        append_row(scoring.run_dir.results, unavailable_row(key, metric, 0, config, str(space)))
-        return
-    inputs = make_inputs()
-    reason = too_few_reason(metric, min(inputs.n_fake, inputs.n_real) if metric.uses_real else inputs.n_fake)
-    if reason:
-        append_row(scoring.run_dir.results, unavailable_row(key, metric, inputs.n_real, config, reason))
-        return
-    append_row(scoring.run_dir.results, scored_row(key, metric, inputs, config, space.identity()))
-    metric.review(inputs, fake_images, scoring.train.images,
-                  scoring.run_dir.review_dir(key.model, key.task, key.condition, metric.name))
+    """Score one CONDITION- or FINDING-scope row (or record why it cannot be), append it, write its review."""
+    row, inputs = score_row(key, metric, scoring.spaces[metric.feature_space], make_inputs, scoring.config)
+    append_row(scoring.run_dir.results, row)
+    if inputs is not None:
+        metric.review(inputs, fake_images, scoring.train.images,
+                      scoring.run_dir.review_dir(key.model, key.task, key.condition, metric.name))
 
 
 def _score_tasks(model: str, reference: bool, conditions: list[Condition], todo: list, images: dict,
@@ -338,6 +329,10 @@ def _score_tasks(model: str, reference: bool, conditions: list[Condition], todo:
     """FINDING-scope rows (a model's present and absent sets together) and MODEL-scope rows."""
     config = scoring.config
     model_results: dict[str, dict] = {}
+    # One context (and seed) for all model-scope metrics, so the utility metrics share their classifiers.
+    context = ModelMetricContext(fake=images, train=scoring.train, test=scoring.reference, device=scoring.device,
+                                 seed=derive_seed(config.seed, "model-scope"), bootstrap=config.bootstrap,
+                                 cache_dir=config.cache_dir, progress=update)
     for task, metric in todo:
         key = RowKey(model, task, BOTH, reference, scoring.dataset)
         pair = [c for c in conditions if c.task == task]
@@ -350,9 +345,6 @@ def _score_tasks(model: str, reference: bool, conditions: list[Condition], todo:
                     torch.cat([images[c] for c in pair]))
             continue
         if metric.name not in model_results:
-            context = ModelMetricContext(fake=images, train=scoring.train, test=scoring.reference,
-                                         device=scoring.device, seed=derive_seed(config.seed, metric.name),
-                                         bootstrap=config.bootstrap, cache_dir=config.cache_dir, progress=update)
             model_results[metric.name] = metric.compute_model(context)
         result = model_results[metric.name][task]
         append_row(scoring.run_dir.results,

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 from cxrbench import __version__
 from cxrbench.benchmark.results import UNAVAILABLE, ResultRow
 from cxrbench.benchmark.seeds import derive_seed
 from cxrbench.config import RunConfig
+from cxrbench.errors import UnavailableError
 from cxrbench.metrics.bootstrap import bootstrap_interval
+from cxrbench.metrics.feature_extractor import FeatureExtractor
 from cxrbench.metrics.metric import Metric, MetricInputs, MetricValue
 
 
@@ -45,13 +48,29 @@ def too_few_reason(metric: Metric, smallest: int) -> str | None:
 
 def scored_row(key: RowKey, metric: Metric, inputs: MetricInputs, config: RunConfig, identity: dict) -> ResultRow:
     """The metric's value on ``inputs`` with its seeded bootstrap interval."""
-    value = metric.compute(inputs)
-    low, high = bootstrap_interval(metric.statistic(inputs), value, config.bootstrap,
+    statistic = metric.statistic(inputs)
+    low, high = bootstrap_interval(statistic, statistic.estimate, config.bootstrap,
                                    derive_seed(config.seed, key.model, key.task, key.condition, metric.name),
                                    metric.interval)
-    return ResultRow(**_fields(key, metric, inputs.n_real, config), value=value, ci_low=low, ci_high=high,
-                     comparability={**identity, "resolution": config.resolution},
+    return ResultRow(**_fields(key, metric, inputs.n_real, config), value=statistic.estimate, ci_low=low,
+                     ci_high=high, comparability={**identity, "resolution": config.resolution},
                      ci_method=metric.interval if low is not None else "")
+
+
+def score_row(key: RowKey, metric: Metric, space: FeatureExtractor | UnavailableError,
+              make_inputs: Callable[[], MetricInputs], config: RunConfig) -> tuple[ResultRow, MetricInputs | None]:
+    """One CONDITION- or FINDING-scope row: unavailable (no feature space, too few images) or scored.
+
+    make_inputs is called only when the feature space is ready (its outputs exist then); the
+    inputs come back with a scored row, for the metric's review material.
+    """
+    if isinstance(space, UnavailableError):
+        return unavailable_row(key, metric, 0, config, str(space)), None
+    inputs = make_inputs()
+    reason = too_few_reason(metric, min(inputs.n_fake, inputs.n_real) if metric.uses_real else inputs.n_fake)
+    if reason:
+        return unavailable_row(key, metric, inputs.n_real, config, reason), None
+    return scored_row(key, metric, inputs, config, space.identity()), inputs
 
 
 def model_row(key: RowKey, metric: Metric, result: MetricValue, n_real: int, config: RunConfig,

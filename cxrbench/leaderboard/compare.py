@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,8 +77,6 @@ class PairedChange:
 
 def _run_metrics(run: Path) -> tuple[dict, int]:
     """Metric options and bootstrap count recorded in a run's manifest."""
-    import json
-
     manifest = json.loads((Path(run) / "manifest.json").read_text())
     config = manifest.get("config", {})
     return config.get("metric_options", {}), int(config.get("bootstrap", 1000))
@@ -141,8 +140,8 @@ def paired_compare(run_a: Path, model_a: str, model_b: str, run_b: Path | None =
         condition_obj = TASKS.get(task).condition("present")
         inputs_a = MetricInputs(real, fake_a, condition_obj)
         inputs_b = MetricInputs(real, fake_b, condition_obj)
-        value_a, value_b = metric.compute(inputs_a), metric.compute(inputs_b)
-        low, high = paired_difference(metric.statistic(inputs_a), metric.statistic(inputs_b), value_b - value_a,
-                                      resamples, seed, metric.interval)
+        stat_a, stat_b = metric.statistic(inputs_a), metric.statistic(inputs_b)
+        value_a, value_b = stat_a.estimate, stat_b.estimate
+        low, high = paired_difference(stat_a, stat_b, value_b - value_a, resamples, seed, metric.interval)
         changes.append(PairedChange(task, condition, name, metric.direction.value, value_a, value_b, low, high))
     return changes, notes

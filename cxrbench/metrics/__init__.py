@@ -21,11 +21,14 @@ METRICS.add_lazy("kid", "cxrbench.metrics.metric_kid:KernelInceptionDistance",
                  "kernel (MMD^2) distance of Inception-v3 pool features")
 METRICS.add_lazy("cxr_kid", "cxrbench.metrics.metric_kid:CxrKernelDistance",
                  "kernel (MMD^2) distance of CXR-evaluator embeddings")
-for _name, _summary in (("precision", "fraction of synthetic images inside the real manifold (k=3)"),
-                        ("recall", "fraction of real images inside the synthetic manifold (k=3)"),
-                        ("density", "how many real neighbourhoods contain each synthetic image (k=5)"),
-                        ("coverage", "fraction of real neighbourhoods that contain a synthetic image (k=5)")):
-    METRICS.add_lazy(_name, f"cxrbench.metrics.metric_prdc:{_name.capitalize()}", _summary)
+METRICS.add_lazy("precision", "cxrbench.metrics.metric_prdc:Precision",
+                 "fraction of synthetic images inside the real manifold (k=3)")
+METRICS.add_lazy("recall", "cxrbench.metrics.metric_prdc:Recall",
+                 "fraction of real images inside the synthetic manifold (k=3)")
+METRICS.add_lazy("density", "cxrbench.metrics.metric_prdc:Density",
+                 "how many real neighbourhoods contain each synthetic image (k=5)")
+METRICS.add_lazy("coverage", "cxrbench.metrics.metric_prdc:Coverage",
+                 "fraction of real neighbourhoods that contain a synthetic image (k=5)")
 METRICS.add_lazy("conditional_auroc", "cxrbench.metrics.metric_conditional_accuracy:ConditionalAuroc",
                  "evaluator AUROC separating a model's present set from its absent set")
 METRICS.add_lazy("conditional_accuracy", "cxrbench.metrics.metric_conditional_accuracy:ConditionalAccuracy",

@@ -7,12 +7,14 @@ components (e.g. latent class optimisation) can train the same recipe with anoth
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from cxrbench.checkpoint import WEIGHTS_FILE, load_checkpoint, save_checkpoint
 from cxrbench.data.image_set import ImageSet
 from cxrbench.tasks import FINDINGS
 
@@ -97,6 +99,19 @@ def train_classifier(
             step += 1
             progress(step, total, f"evaluator epoch {epoch + 1}/{recipe.epochs} loss {loss.item():.3f}")
     return model.eval()
+
+
+def cached_classifier(directory: Path, recipe: ClassifierRecipe, device: torch.device,
+                      train: Callable[[], tuple[CxrClassifier, dict]]) -> tuple[CxrClassifier, dict]:
+    """The classifier saved in ``directory`` with its config, else ``train()``'s, saved there first."""
+    if (directory / WEIGHTS_FILE).is_file():
+        tensors, config = load_checkpoint(directory)
+        model = CxrClassifier(recipe)
+        model.load_state_dict(tensors)
+        return model.to(device).eval(), config
+    model, config = train()
+    save_checkpoint(directory, model.state_dict(), config)
+    return model, config
 
 
 @torch.no_grad()

@@ -7,10 +7,10 @@ import torch
 
 from cxrbench import __version__
 from cxrbench.cache import content_key
-from cxrbench.checkpoint import load_checkpoint, save_checkpoint
 from cxrbench.metrics import FEATURE_EXTRACTORS
 from cxrbench.metrics.auroc import auroc, youden_threshold
-from cxrbench.metrics.cxr_classifier import ClassifierRecipe, CxrClassifier, run_classifier, train_classifier
+from cxrbench.metrics.cxr_classifier import (ClassifierRecipe, CxrClassifier, cached_classifier, run_classifier,
+                                              train_classifier)
 from cxrbench.metrics.feature_extractor import ExtractorContext, FeatureExtractor
 from cxrbench.tasks import FINDINGS
 
@@ -42,27 +42,22 @@ class CxrEvaluatorExtractor(FeatureExtractor):
         self.key = content_key("cxr-evaluator", self.recipe.to_dict(), context.dataset_fingerprint,
                                context.train.resolution, context.seed)
         directory = context.cache_dir / "extractors" / "cxr-evaluator" / self.key
-        if (directory / "model.safetensors").is_file():
-            tensors, config = load_checkpoint(directory)
-            self.model = CxrClassifier(self.recipe)
-            self.model.load_state_dict(tensors)
-            self.model.to(self.device).eval()
-            self.thresholds = np.asarray(config["thresholds"])
-            self.test_auroc = config["test_auroc"]
-            return
-        self.model = train_classifier(context.train, self.recipe, context.seed, self.device, context.progress)
-        _, val_probs = run_classifier(self.model, context.val.images, self.device)
+        self.model, config = cached_classifier(directory, self.recipe, self.device, lambda: self._train(context))
+        self.thresholds = np.asarray(config["thresholds"])
+        self.test_auroc = config["test_auroc"]
+
+    def _train(self, context: ExtractorContext) -> tuple[CxrClassifier, dict]:
+        """Train on the real training split; operating points from val, the judge's AUROC from test."""
+        model = train_classifier(context.train, self.recipe, context.seed, self.device, context.progress)
+        _, val_probs = run_classifier(model, context.val.images, self.device)
         val_labels = context.val.labels.numpy()
-        self.thresholds = np.array([youden_threshold(*_known(val_probs[:, i].numpy(), val_labels[:, i]))
-                                    for i in range(len(FINDINGS))])
-        _, test_probs = run_classifier(self.model, context.test.images, self.device)
+        thresholds = [youden_threshold(*_known(val_probs[:, i].numpy(), val_labels[:, i]))
+                      for i in range(len(FINDINGS))]
+        _, test_probs = run_classifier(model, context.test.images, self.device)
         test_labels = context.test.labels.numpy()
-        self.test_auroc = {f: auroc(*_known(test_probs[:, i].numpy(), test_labels[:, i]))
-                           for i, f in enumerate(FINDINGS)}
-        save_checkpoint(directory, self.model.state_dict(), {
-            "recipe": self.recipe.to_dict(), "thresholds": self.thresholds.tolist(),
-            "test_auroc": self.test_auroc, "cxrbench_version": __version__,
-        })
+        test_auroc = {f: auroc(*_known(test_probs[:, i].numpy(), test_labels[:, i])) for i, f in enumerate(FINDINGS)}
+        return model, {"recipe": self.recipe.to_dict(), "thresholds": thresholds, "test_auroc": test_auroc,
+                       "cxrbench_version": __version__}
 
     def extract(self, images: torch.Tensor) -> dict[str, np.ndarray]:
         if self.model is None:

@@ -8,14 +8,13 @@ key, so stale features are never reused. Files are written atomically (temporary
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from cxrbench import __version__
-from cxrbench.cache import content_key
+from cxrbench.cache import content_key, load_arrays, save_arrays
 from cxrbench.metrics.feature_extractor import FeatureExtractor
 
 
@@ -32,12 +31,8 @@ def cached_extract(extractor: FeatureExtractor, images: torch.Tensor, cache_dir:
         return extractor.extract(images)
     key = content_key(images_digest(images), extractor.identity(), __version__)
     path = Path(cache_dir) / "features" / extractor.name / f"{key}.npz"
-    if path.is_file():
-        with np.load(path, allow_pickle=False) as stored:
-            return {name: stored[name] for name in stored.files}
-    outputs = extractor.extract(images)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}.npz")
-    np.savez(tmp, **outputs)
-    os.replace(tmp, path)
+    outputs = load_arrays(path)
+    if outputs is None:
+        outputs = extractor.extract(images)
+        save_arrays(path, outputs)
     return outputs

@@ -11,6 +11,7 @@ from typing import Callable, ClassVar
 import numpy as np
 import torch
 
+from cxrbench.data.image_set import ImageSet
 from cxrbench.tasks.task import Condition
 
 
@@ -63,12 +64,15 @@ class MetricInputs:
 
 @dataclass(frozen=True)
 class Statistic:
-    """A metric as a function of resampled units, for the bootstrap.
+    """A metric's value and the metric as a function of resampled units, for the bootstrap.
 
+    ``estimate`` is the value on the full sets (what ``compute`` returns), kept here so that work
+    precomputed for the bootstrap (kernels, radii, distances) is not done twice.
     ``function(real_index, fake_index)`` gets index arrays into the ``n_real`` / ``n_fake`` units
     (rows, or groups of rows); a side with 0 units is not resampled and gets None.
     """
 
+    estimate: float
     function: Callable[[np.ndarray | None, np.ndarray | None], float]
     n_real: int
     n_fake: int
@@ -103,8 +107,8 @@ class Metric(ABC):
         """The metric value."""
 
     def statistic(self, inputs: MetricInputs) -> Statistic:
-        """The metric over resampled rows; metrics override it to precompute (kernels, radii, groups)."""
-        return Statistic(lambda r, f: self.compute(inputs.take(r, f)),
+        """The value and the metric over resampled rows; metrics override it to precompute (kernels, radii)."""
+        return Statistic(self.compute(inputs), lambda r, f: self.compute(inputs.take(r, f)),
                          inputs.n_real if self.uses_real else 0, inputs.n_fake)
 
     def review(self, inputs: MetricInputs, fake_images: torch.Tensor, train_images: torch.Tensor,
@@ -139,8 +143,8 @@ class ModelMetricContext:
     """
 
     fake: dict[Condition, torch.Tensor]
-    train: object
-    test: object
+    train: ImageSet
+    test: ImageSet
     device: torch.device
     seed: int
     bootstrap: int

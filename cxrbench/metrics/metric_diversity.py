@@ -55,8 +55,8 @@ class Diversity(Metric):
     headline = 60
 
     def compute(self, inputs: MetricInputs) -> float:
-        return float(group_ms_ssim(inputs.fake["images"]).mean())
+        return self.statistic(inputs).estimate
 
     def statistic(self, inputs: MetricInputs) -> Statistic:
         per_group = group_ms_ssim(inputs.fake["images"])  # resample groups, not images: a repeated image is no pair
-        return Statistic(lambda r, f: float(per_group[f].mean()), 0, len(per_group))
+        return Statistic(float(per_group.mean()), lambda r, f: float(per_group[f].mean()), 0, len(per_group))

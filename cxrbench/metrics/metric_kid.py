@@ -29,7 +29,7 @@ class _KernelDistance(DistributionMetric):
                            self.seed)[0]
 
     def statistic(self, inputs: MetricInputs) -> Statistic:
-        return Statistic(kid_bootstrap_statistic(inputs.real["features"], inputs.fake["features"]),
+        return Statistic(self.compute(inputs), kid_bootstrap_statistic(inputs.real["features"], inputs.fake["features"]),
                          inputs.n_real, inputs.n_fake)
 
 

@@ -8,7 +8,7 @@ held-out real images of the same condition (never trained on) give the reference
   (cxrbench's choice: a real unseen image is almost never that close, a copy always is).
 - ``dcr_ratio``: median synthetic DCR over median held-out real DCR; below 1 the samples sit
   closer to the training set than unseen real images do.
-Each writes a review gallery of the closest synthetic/training pairs next to the samples.
+``memorisation`` writes a review gallery of the closest synthetic/training pairs (once per cell).
 """
 
 from __future__ import annotations
@@ -45,23 +45,12 @@ class _Memorisation(DistributionMetric):
         raise NotImplementedError
 
     def compute(self, inputs: MetricInputs) -> float:
-        return self._value(*self._dcr(inputs))
+        return self.statistic(inputs).estimate
 
     def statistic(self, inputs: MetricInputs) -> Statistic:
         real_dcr, fake_dcr = self._dcr(inputs)  # the training set is fixed; only the scored points resample
-        return Statistic(lambda r, f: self._value(real_dcr[r], fake_dcr[f]), len(real_dcr), len(fake_dcr))
-
-    def review(self, inputs: MetricInputs, fake_images: torch.Tensor, train_images: torch.Tensor,
-               folder: Path) -> None:
-        """closest_pairs.png (each row: synthetic | nearest training image) and closest_pairs.json."""
-        distance, index = nearest(inputs.fake["features"], inputs.train["features"])
-        order = np.argsort(distance, kind="stable")[:GALLERY_PAIRS]
-        rows = [np.concatenate([fake_images[i, 0].numpy(), train_images[index[i], 0].numpy()], axis=1)
-                for i in order]
-        folder.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(np.concatenate(rows, axis=0)).save(folder / "closest_pairs.png")
-        pairs = [{"sample": int(i), "train_index": int(index[i]), "distance": float(distance[i])} for i in order]
-        (folder / "closest_pairs.json").write_text(json.dumps(pairs, indent=1))
+        return Statistic(self._value(real_dcr, fake_dcr), lambda r, f: self._value(real_dcr[r], fake_dcr[f]),
+                         len(real_dcr), len(fake_dcr))
 
 
 @METRICS.register("memorisation")
@@ -77,6 +66,18 @@ class NearCopies(_Memorisation):
 
     def _value(self, real_dcr: np.ndarray, fake_dcr: np.ndarray) -> float:
         return float(np.mean(fake_dcr < self.copy_factor * np.quantile(real_dcr, 0.01)))
+
+    def review(self, inputs: MetricInputs, fake_images: torch.Tensor, train_images: torch.Tensor,
+               folder: Path) -> None:
+        """closest_pairs.png (each row: synthetic | nearest training image) and closest_pairs.json."""
+        distance, index = nearest(inputs.fake["features"], inputs.train["features"])
+        order = np.argsort(distance, kind="stable")[:GALLERY_PAIRS]
+        rows = [np.concatenate([fake_images[i, 0].numpy(), train_images[index[i], 0].numpy()], axis=1)
+                for i in order]
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(np.concatenate(rows, axis=0)).save(folder / "closest_pairs.png")
+        pairs = [{"sample": int(i), "train_index": int(index[i]), "distance": float(distance[i])} for i in order]
+        (folder / "closest_pairs.json").write_text(json.dumps(pairs, indent=1))
 
 
 @METRICS.register("dcr_ratio")

@@ -35,13 +35,13 @@ class _ManifoldMetric(DistributionMetric):
         return type(self).per_point(inputs.real["features"], inputs.fake["features"], self.k)
 
     def compute(self, inputs: MetricInputs) -> float:
-        return float(np.mean(self._points(inputs)))
+        return self.statistic(inputs).estimate
 
     def statistic(self, inputs: MetricInputs) -> Statistic:
         points = self._points(inputs).astype(np.float64)
         if self.scores_fakes:
-            return Statistic(lambda r, f: float(points[f].mean()), 0, len(points))
-        return Statistic(lambda r, f: float(points[r].mean()), len(points), 0)
+            return Statistic(float(points.mean()), lambda r, f: float(points[f].mean()), 0, len(points))
+        return Statistic(float(points.mean()), lambda r, f: float(points[r].mean()), len(points), 0)
 
 
 @METRICS.register("precision")

@@ -19,12 +19,13 @@ import numpy as np
 import torch
 
 from cxrbench.cache import content_key
-from cxrbench.checkpoint import load_checkpoint, save_checkpoint
 from cxrbench.data.image_set import ImageSet
 from cxrbench.metrics import METRICS
 from cxrbench.metrics.auroc import auroc
 from cxrbench.metrics.bootstrap import bootstrap_interval
-from cxrbench.metrics.cxr_classifier import ClassifierRecipe, CxrClassifier, run_classifier, train_classifier
+from cxrbench.metrics.cxr_classifier import (ClassifierRecipe, CxrClassifier, cached_classifier, run_classifier,
+                                              train_classifier)
+from cxrbench.metrics.feature_cache import images_digest
 from cxrbench.metrics.metric import Direction, MetricValue, ModelMetric, ModelMetricContext, Statistic
 from cxrbench.tasks import FINDINGS
 
@@ -42,13 +43,6 @@ def synthetic_set(fake: dict) -> ImageSet:
     return ImageSet(torch.cat(images), torch.cat(labels), ids, ids)
 
 
-def _digest(data: ImageSet) -> str:
-    digest = hashlib.sha256()
-    digest.update(data.images.numpy().tobytes())
-    digest.update(data.labels.numpy().tobytes())
-    return digest.hexdigest()
-
-
 class _Utility(ModelMetric):
     direction = Direction.HIGHER
     min_samples = 10
@@ -63,22 +57,21 @@ class _Utility(ModelMetric):
     def _classifier(self, data: ImageSet, context: ModelMetricContext, label: str) -> CxrClassifier:
         """The recipe trained on ``data`` (from the cache when these exact images were trained on before)."""
         seed = context.seed
-        directory = context.cache_dir / "utility" / content_key(self.recipe.to_dict(), seed, _digest(data))
-        model = CxrClassifier(self.recipe)
-        if (directory / "model.safetensors").is_file():
-            model.load_state_dict(load_checkpoint(directory)[0])
-            return model.to(context.device).eval()
-        model = train_classifier(data, self.recipe, seed, context.device,
-                                 lambda done, total, text: context.progress(done, total, f"utility {label}: {text}"))
-        save_checkpoint(directory, model.state_dict(), {"recipe": self.recipe.to_dict(), "seed": seed,
-                                                        "trained_on": label, "n": len(data)})
-        return model
+        labels = hashlib.sha256(data.labels.numpy().tobytes()).hexdigest()
+        directory = context.cache_dir / "utility" / content_key(self.recipe.to_dict(), seed,
+                                                                images_digest(data.images), labels)
+
+        def train() -> tuple[CxrClassifier, dict]:
+            model = train_classifier(data, self.recipe, seed, context.device,
+                                     lambda done, total, text: context.progress(done, total, f"utility {label}: {text}"))
+            return model, {"recipe": self.recipe.to_dict(), "seed": seed, "trained_on": label, "n": len(data)}
+
+        return cached_classifier(directory, self.recipe, context.device, train)[0]
 
     def _test_scores(self, context: ModelMetricContext, *kinds: str) -> list[np.ndarray]:
         """Test-set probabilities [N, len(FINDINGS)] of the classifier trained on each of ``kinds``."""
-        synthetic = synthetic_set(context.fake)
-        sources = {SYNTHETIC: lambda: synthetic, REAL: lambda: context.train,
-                   AUGMENTED: lambda: _concat(context.train, synthetic)}
+        sources = {SYNTHETIC: lambda: synthetic_set(context.fake), REAL: lambda: context.train,
+                   AUGMENTED: lambda: _concat(context.train, synthetic_set(context.fake))}
         return [run_classifier(self._classifier(sources[k](), context, k), context.test.images,
                                context.device)[1].numpy() for k in kinds]
 
@@ -93,9 +86,8 @@ class _Utility(ModelMetric):
             labels = context.test.labels[:, index].numpy()
             known = labels >= 0
             statistic = self._statistic([s[known, index] for s in scores], labels[known].astype(bool))
-            value = statistic.function(None, None)
-            low, high = bootstrap_interval(statistic, value, context.bootstrap, context.seed + index)
-            results[task] = MetricValue(value, low, high)
+            low, high = bootstrap_interval(statistic, statistic.estimate, context.bootstrap, context.seed + index)
+            results[task] = MetricValue(statistic.estimate, low, high)
         return results
 
 
@@ -106,9 +98,7 @@ def _concat(a: ImageSet, b: ImageSet) -> ImageSet:
 
 def _auroc_statistic(scores: np.ndarray, labels: np.ndarray) -> Statistic:
     """AUROC over resampled test images (the real side of the bootstrap)."""
-    def function(r, f):
-        return auroc(scores, labels) if r is None else auroc(scores[r], labels[r])
-    return Statistic(function, len(labels), 0)
+    return Statistic(auroc(scores, labels), lambda r, f: auroc(scores[r], labels[r]), len(labels), 0)
 
 
 @METRICS.register("utility")
@@ -137,7 +127,8 @@ class UtilityRatio(_Utility):
 
     def _statistic(self, scores, labels):
         synthetic, real = _auroc_statistic(scores[0], labels), _auroc_statistic(scores[1], labels)
-        return Statistic(lambda r, f: synthetic.function(r, f) / real.function(r, f), len(labels), 0)
+        return Statistic(synthetic.estimate / real.estimate,
+                         lambda r, f: synthetic.function(r, f) / real.function(r, f), len(labels), 0)
 
 
 @METRICS.register("utility_augmented")
