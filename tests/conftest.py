@@ -19,6 +19,16 @@ NIH_SAMPLE = REPO.parent / "shared" / "data" / "nih-cxr14-sample"
 TINY_PHANTOM = {"n_images": 700, "seed": 3}
 # Utility trains three classifiers per model; one epoch at 32 px keeps tiny runs fast.
 CHEAP_UTILITY = {name: {"epochs": 1, "input_size": 32} for name in ("utility", "utility_ratio", "utility_augmented")}
+# Tiny presets of the deep generators, so contract tests and tiny runs train them in seconds.
+# Every trainable deep model adds its entry here; the TOML form is written by ``options_toml``.
+TINY_MODELS: dict[str, dict] = {}
+
+
+def options_toml(table: str, options: dict[str, dict]) -> str:
+    """``options`` as TOML tables ``[table.NAME]`` (values: numbers, strings, booleans, lists)."""
+    import tomli_w
+
+    return tomli_w.dumps({table: options}) if options else ""
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -41,7 +51,8 @@ def tiny_config(tmp_path, session_cache):
     def make(**overrides) -> RunConfig:
         base = RunConfig(models=("all",), tasks=("pleural_effusion",), metrics=("all",), resolution=32,
                          n_samples=12, bootstrap=20, device="cpu", out=tmp_path / "run", cache_dir=session_cache,
-                         data_options=dict(TINY_PHANTOM), metric_options=dict(CHEAP_UTILITY))
+                         data_options=dict(TINY_PHANTOM), metric_options=dict(CHEAP_UTILITY),
+                         model_options=dict(TINY_MODELS))
         return base.with_overrides(**overrides)
 
     return make

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from conftest import REPO, TINY_PHANTOM, run_cli
+from conftest import CHEAP_UTILITY, REPO, TINY_MODELS, TINY_PHANTOM, options_toml, run_cli
 
 
 @pytest.fixture
@@ -18,8 +18,7 @@ def tiny_toml(tmp_path, session_cache):
         f'resolution = 32\nn_samples = 12\nbootstrap = 10\ndevice = "cpu"\ntasks = "pleural_effusion"\n'
         f'cache_dir = "{session_cache}"\n[data_options]\nn_images = {TINY_PHANTOM["n_images"]}\n'
         f'seed = {TINY_PHANTOM["seed"]}\n'
-        + "".join(f'[metric_options.{name}]\nepochs = 1\ninput_size = 32\n'
-                  for name in ("utility", "utility_ratio", "utility_augmented"))
+        + options_toml("metric_options", CHEAP_UTILITY) + options_toml("model_options", TINY_MODELS)
     )
     return path
 

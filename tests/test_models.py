@@ -14,6 +14,7 @@ from cxrbench.errors import AdapterError, ConfigError, CxrbenchError, Unavailabl
 from cxrbench.models import MODELS
 from cxrbench.models.adapter import Conditioning, FitContext, ModelAdapter
 from cxrbench.tasks import TASKS
+from conftest import TINY_MODELS
 
 RESOLUTION = 32
 
@@ -29,7 +30,7 @@ def context() -> FitContext:
 
 @pytest.mark.parametrize("name", MODELS.names())
 def test_adapter_contract(name, context, tmp_path):
-    adapter, options = MODELS.build(name, {})
+    adapter, options = MODELS.build(name, TINY_MODELS.get(name, {}))
     info = ready_adapter(name, adapter, options, context, None, tmp_path, "fp")
     condition = TASKS.get("enlarged_cardiac_silhouette").conditions()[1]
     first = collect_images(adapter, name, condition, 10, seed=7, batch_size=4, resolution=RESOLUTION)
@@ -39,7 +40,7 @@ def test_adapter_contract(name, context, tmp_path):
     assert torch.equal(first, again) and not torch.equal(first, other)
     if adapter.trainable:
         assert info["source"] == "trained" and len(info["sha256"]) == 64
-        reloaded, _ = MODELS.build(name, {})
+        reloaded, _ = MODELS.build(name, TINY_MODELS.get(name, {}))
         cached = ready_adapter(name, reloaded, options, context, None, tmp_path, "fp")
         assert cached["source"] == "cache" and cached["sha256"] == info["sha256"]
         assert torch.equal(first, collect_images(reloaded, name, condition, 10, 7, 4, RESOLUTION))
