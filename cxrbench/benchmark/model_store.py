@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from cxrbench import __version__
@@ -15,7 +16,17 @@ def ready_adapter(
     name: str, adapter: ModelAdapter, options: dict, context: FitContext, checkpoint: str | None,
     cache_dir: Path, dataset_fingerprint: str,
 ) -> dict:
-    """Load, reuse or train ``adapter``; returns what the manifest records about its weights."""
+    """Load, reuse or train ``adapter`` and place it on the context's device.
+
+    Returns what the manifest records about its weights.
+    """
+    info = _ready(name, adapter, options, context, checkpoint, cache_dir, dataset_fingerprint)
+    adapter.place(context.device)
+    return info
+
+
+def _ready(name: str, adapter: ModelAdapter, options: dict, context: FitContext, checkpoint: str | None,
+           cache_dir: Path, dataset_fingerprint: str) -> dict:
     if checkpoint:
         path = Path(checkpoint).expanduser()
         if not path.is_dir():
@@ -37,9 +48,12 @@ def ready_adapter(
             return {"source": "cache", "path": str(directory), "sha256": _weights_hash(directory)}
         except CxrbenchError:
             pass  # a damaged cache entry is rebuilt below
-    adapter.fit(context)
+    # An interrupted training leaves its state here; the same command continues it.
+    work_dir = directory.with_name(f"{key}.training")
+    adapter.fit(dataclasses.replace(context, work_dir=work_dir))
     adapter.save(directory)
-    return {"source": "trained", "path": str(directory), "sha256": _weights_hash(directory)}
+    info = {"source": "trained", "path": str(directory), "sha256": _weights_hash(directory)}
+    return {**info, "training_dir": str(work_dir)} if work_dir.is_dir() else info  # sample grids, if any
 
 
 def _weights_hash(directory: Path) -> str | None:

@@ -15,9 +15,11 @@ from PIL import Image
 from cxrbench.benchmark.results import ResultRow, read_rows, row_line
 from cxrbench.cache import load_arrays, save_arrays
 from cxrbench.errors import ConfigError
+from cxrbench.models.adapter import GenerationLog
 
 RESULTS, LEADERBOARD, MANIFEST, SAMPLES = "results.jsonl", "leaderboard.md", "manifest.json", "samples"
 FEATURES, REVIEWS = "features", "reviews"
+GENERATION = "generation.json"  # beside each sample set: seconds per image and the adapter's GenerationLog
 REAL_OWNER = "_real"  # the owner name of the real reference features (model names cannot start with "_")
 _COMPLETE = ".complete.json"
 
@@ -99,6 +101,19 @@ class RunDirectory:
 
     def write_samples(self, model: str, task: str, condition: str, seed: int, images: torch.Tensor) -> None:
         write_png_set(self.sample_dir(model, task, condition), seed, images)
+
+    def read_generation(self, model: str, task: str, condition: str) -> dict | None:
+        """What ``write_generation`` stored for one sample set, or None."""
+        path = self.sample_dir(model, task, condition) / GENERATION
+        return json.loads(path.read_text()) if path.is_file() else None
+
+
+def write_generation(folder: Path, seconds: float, n: int, log: GenerationLog | None) -> None:
+    """Save how long a sample set took and the adapter's per-image records (before its PNGs)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    facts = {"seconds": round(seconds, 3), "seconds_per_image": round(seconds / max(n, 1), 5),
+             "summary": log.summary if log else {}, "records": log.records if log else []}
+    atomic_write_text(folder / GENERATION, json.dumps(facts, indent=1))
 
 
 def read_png_set(folder: Path, seed: int, n: int) -> torch.Tensor | None:

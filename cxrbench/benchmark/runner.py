@@ -15,7 +15,7 @@ from cxrbench.benchmark.manifest import package_versions
 from cxrbench.benchmark.model_store import ready_adapter
 from cxrbench.benchmark.progress import Reporter
 from cxrbench.benchmark.results import OK, UNAVAILABLE, ResultRow, append_row, read_rows
-from cxrbench.benchmark.run_dir import REAL_OWNER, RunDirectory, atomic_write_text
+from cxrbench.benchmark.run_dir import REAL_OWNER, RunDirectory, atomic_write_text, write_generation
 from cxrbench.benchmark.scoring import RowKey, model_row, score_row, unavailable_row
 from cxrbench.benchmark.seeds import derive_seed
 from cxrbench.config import RunConfig
@@ -205,6 +205,7 @@ def run_benchmark(config: RunConfig, reporter: Reporter | None = None) -> RunSum
                                      "sample_seeds": {c.key: derive_seed(config.seed, model, c.key) for c in conditions}}
         with reporter.step(f"{model}: generate and score", len(conditions) + 1) as update:
             _score_model(model, adapter, conditions, scoring, update)
+        manifest["models"][model]["generation"] = _generation_summaries(run_dir, model, conditions)
         timings[f"model:{model}"] = time.perf_counter() - t0
 
     rows = read_rows(run_dir.results)
@@ -212,6 +213,16 @@ def run_benchmark(config: RunConfig, reporter: Reporter | None = None) -> RunSum
     timings["total"] = time.perf_counter() - started
     atomic_write_text(run_dir.manifest, json.dumps(manifest, indent=2, default=str))
     return RunSummary(run_dir, rows, manifest)
+
+
+def _generation_summaries(run_dir: RunDirectory, model: str, conditions: list[Condition]) -> dict:
+    """Per condition: seconds per image and the adapter's summary (e.g. LCO success rate)."""
+    summaries = {}
+    for condition in conditions:
+        facts = run_dir.read_generation(model, condition.task, condition.presence.value)
+        if facts is not None:
+            summaries[condition.key] = {"seconds_per_image": facts["seconds_per_image"], **facts["summary"]}
+    return summaries
 
 
 def _prepare_feature_spaces(metrics: list[Metric], config: RunConfig, device: torch.device, dataset: Dataset,
@@ -284,8 +295,11 @@ def _score_model(model: str, adapter: ModelAdapter, conditions: list[Condition],
         try:
             batch = run_dir.read_samples(model, condition.task, condition.presence.value, seed, config.n_samples)
             if batch is None:
+                t0 = time.perf_counter()
                 batch = collect_images(adapter, model, condition, config.n_samples, seed, config.batch_size,
                                        config.resolution)
+                write_generation(run_dir.sample_dir(model, condition.task, condition.presence.value),
+                                 time.perf_counter() - t0, config.n_samples, adapter.generation_log())
                 run_dir.write_samples(model, condition.task, condition.presence.value, seed, batch)
         except UnavailableError as error:
             failed[condition] = f"{model} cannot produce {condition.key}: {error}"

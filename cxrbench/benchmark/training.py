@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+import time
 from pathlib import Path
 
 from cxrbench.benchmark.model_store import ready_adapter
 from cxrbench.benchmark.progress import Reporter
-from cxrbench.benchmark.run_dir import write_png_set
+from cxrbench.benchmark.run_dir import write_generation, write_png_set
 from cxrbench.benchmark.runner import (build_dataset, collect_images, fit_context, load_splits, real_halves,
                                        resolve_device)
 from cxrbench.benchmark.seeds import derive_seed
@@ -35,10 +37,16 @@ def train_model(config: RunConfig, model: str, out: Path, reporter: Reporter) ->
         raise ConfigError(f"model {name!r} is not trainable; train one of: "
                           f"{', '.join(n for n in MODELS.names() if MODELS.get(n).trainable)}")
     _, train, holdout = _real_data(config, reporter)
+    out = Path(out)
+    # Resumable state and sample grids live beside the checkpoint: rerunning the command continues.
+    work_dir = out.with_name(f"{out.name}.training")
     with reporter.step(f"training {name}") as update:
-        adapter.fit(fit_context(config, name, train, holdout, resolve_device(config.device), update))
-    adapter.save(Path(out))
-    return Path(out)
+        context = fit_context(config, name, train, holdout, resolve_device(config.device), update)
+        adapter.fit(dataclasses.replace(context, work_dir=work_dir))
+    adapter.save(out)
+    if work_dir.is_dir():
+        reporter.note(f"training sample grids: {work_dir}")
+    return out
 
 
 def generate_images(config: RunConfig, model: str, task: str, condition: str, n: int, out: Path,
@@ -57,6 +65,8 @@ def generate_images(config: RunConfig, model: str, task: str, condition: str, n:
         ready_adapter(name, adapter, options, context, config.checkpoints.get(name), config.cache_dir,
                       dataset.fingerprint())
     seed = derive_seed(config.seed, name, wanted.key)
+    t0 = time.perf_counter()
     images = collect_images(adapter, name, wanted, n, seed, config.batch_size, config.resolution)
+    write_generation(Path(out), time.perf_counter() - t0, n, adapter.generation_log())
     write_png_set(Path(out), seed, images)
     return int(images.shape[0])

@@ -39,6 +39,8 @@ class FitContext:
     holdout: real held-out images that no model trains on; only reference adapters may read it.
     conditions: every condition the run will ask ``generate`` for.
     progress: callback(completed, total, description) for the runner's progress bar.
+    work_dir: a folder for resumable training state and sample grids (kept across an
+    interruption, so that rerunning the command continues the training); None = no resume.
     """
 
     train: ImageSet
@@ -48,6 +50,20 @@ class FitContext:
     device: torch.device
     seed: int
     progress: Callable[[int, int, str], None] = lambda done, total, text: None
+    work_dir: Path | None = None
+
+
+@dataclass(frozen=True)
+class GenerationLog:
+    """What an adapter records about its last ``generate`` call.
+
+    records: one JSON-serialisable dict per image, in image order (e.g. prompt and seed, or the
+    classifier probabilities and steps of a latent search). summary: numbers about the whole
+    set (e.g. success rate, seconds per image). The runner writes both beside the samples.
+    """
+
+    records: list[dict]
+    summary: dict
 
 
 class ModelAdapter(ABC):
@@ -63,6 +79,13 @@ class ModelAdapter(ABC):
 
     def fit(self, context: FitContext) -> None:
         """Train (or receive reference images). Default: nothing to do."""
+
+    def place(self, device: torch.device) -> None:
+        """Move loaded or trained weights to ``device`` before ``generate``. Default: nothing to move."""
+
+    def generation_log(self) -> GenerationLog | None:
+        """Facts about the last completed ``generate`` call, or None when there are none to record."""
+        return None
 
     def save(self, directory: Path) -> None:
         """Write weights (safetensors) and config (JSON) into ``directory``."""
