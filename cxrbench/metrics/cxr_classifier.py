@@ -53,7 +53,10 @@ class CxrClassifier(nn.Module):
 
     def preprocess(self, images: torch.Tensor) -> torch.Tensor:
         """uint8 [B, 1, H, W] -> float [B, 1, S, S] in [-1, 1]."""
-        x = images.float() / 127.5 - 1.0
+        return self.resize(images.float() / 127.5 - 1.0)
+
+    def resize(self, x: torch.Tensor) -> torch.Tensor:
+        """float [B, 1, H, W] in [-1, 1] -> [B, 1, S, S] (differentiable, for latent class optimisation)."""
         if x.shape[-1] != self.input_size or x.shape[-2] != self.input_size:
             x = F.interpolate(x, size=(self.input_size, self.input_size), mode="bilinear", antialias=True,
                               align_corners=False)

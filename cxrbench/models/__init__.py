@@ -11,3 +11,5 @@ MODELS.add_lazy("train-copy", "cxrbench.models.real_holdout:TrainCopyAdapter",
                 "training images returned as they are: a perfect memoriser (memorisation must flag it)")
 MODELS.add_lazy("noise", "cxrbench.models.noise:NoiseAdapter",
                 "seeded smooth noise at the mean real intensity: the worst case")
+MODELS.add_lazy("pggan-lco", "cxrbench.models.pggan_lco:PgganLcoAdapter",
+                "one unconditional PGGAN steered to each finding by latent class optimisation (Segal et al.)")
