@@ -21,7 +21,10 @@ TINY_PHANTOM = {"n_images": 700, "seed": 3}
 CHEAP_UTILITY = {name: {"epochs": 1, "input_size": 32} for name in ("utility", "utility_ratio", "utility_augmented")}
 # Tiny presets of the deep generators, so contract tests and tiny runs train them in seconds.
 # Every trainable deep model adds its entry here; the TOML form is written by ``options_toml``.
-TINY_MODELS: dict[str, dict] = {}
+TINY_MODELS: dict[str, dict] = {
+    "pggan-lco": {"pggan": {"phase_images": 48, "batch_size": 16}, "lco": {"steps": 3}, "classifier_epochs": 1},
+    "cgan": {"gan": {"train_images": 96, "batch_size": 16}},
+}
 
 
 def options_toml(table: str, options: dict[str, dict]) -> str:
@@ -80,4 +83,17 @@ def random_weights(tmp_path_factory):
         module.load_state_dict_from_url, module.FeatureExtractorInceptionV3.load_state_dict = original_url, original_load
     path = tmp_path_factory.mktemp("weights") / "random-inception.pth"
     torch.save(network.state_dict(), path)
+    return path
+
+
+@pytest.fixture
+def tiny_toml(tmp_path, session_cache):
+    """The tiny run as a TOML file, for CLI subprocesses."""
+    path = tmp_path / "tiny.toml"
+    path.write_text(
+        f'resolution = 32\nn_samples = 12\nbootstrap = 10\ndevice = "cpu"\ntasks = "pleural_effusion"\n'
+        f'cache_dir = "{session_cache}"\n[data_options]\nn_images = {TINY_PHANTOM["n_images"]}\n'
+        f'seed = {TINY_PHANTOM["seed"]}\n'
+        + options_toml("metric_options", CHEAP_UTILITY) + options_toml("model_options", TINY_MODELS)
+    )
     return path

@@ -8,19 +8,7 @@ import sys
 
 import pytest
 
-from conftest import CHEAP_UTILITY, REPO, TINY_MODELS, TINY_PHANTOM, options_toml, run_cli
-
-
-@pytest.fixture
-def tiny_toml(tmp_path, session_cache):
-    path = tmp_path / "tiny.toml"
-    path.write_text(
-        f'resolution = 32\nn_samples = 12\nbootstrap = 10\ndevice = "cpu"\ntasks = "pleural_effusion"\n'
-        f'cache_dir = "{session_cache}"\n[data_options]\nn_images = {TINY_PHANTOM["n_images"]}\n'
-        f'seed = {TINY_PHANTOM["seed"]}\n'
-        + options_toml("metric_options", CHEAP_UTILITY) + options_toml("model_options", TINY_MODELS)
-    )
-    return path
+from conftest import REPO, run_cli
 
 
 @pytest.mark.parametrize("args,expected", [

@@ -57,12 +57,7 @@ class ImageSet:
 
     def matching_index(self, condition: Condition) -> np.ndarray:
         """Positions of the images whose labels agree with every non-free entry of ``condition.target``."""
-        keep = np.ones(len(self), dtype=bool)
-        labels = self.labels.numpy()
-        for column, wanted in enumerate(condition.target):
-            if wanted is not None:
-                keep &= labels[:, column] == wanted
-        return np.flatnonzero(keep)
+        return np.flatnonzero(condition.matches(self.labels.numpy()))
 
     def matching(self, condition: Condition) -> "ImageSet":
         """The images of ``condition`` (see ``matching_index``)."""

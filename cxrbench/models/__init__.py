@@ -13,3 +13,5 @@ MODELS.add_lazy("noise", "cxrbench.models.noise:NoiseAdapter",
                 "seeded smooth noise at the mean real intensity: the worst case")
 MODELS.add_lazy("pggan-lco", "cxrbench.models.pggan_lco:PgganLcoAdapter",
                 "one unconditional PGGAN steered to each finding by latent class optimisation (Segal et al.)")
+MODELS.add_lazy("cgan", "cxrbench.models.cgan:ConditionalGanAdapter",
+                "one conditional GAN over the finding labels (projection discriminator, R1, EMA; after Schuit et al.)")

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # numpy is imported where labels are matched, so `cxrbench list` stays light
+    import numpy as np
 
 # FINDINGS gives the column order of every multi-label vector (labels, targets, classifier outputs).
 from cxrbench.tasks import FINDINGS
@@ -44,6 +48,16 @@ class Condition:
     @property
     def key(self) -> str:
         return f"{self.task}/{self.presence.value}"
+
+    def matches(self, labels: "np.ndarray") -> "np.ndarray":
+        """Boolean mask of the label rows [N, F] that agree with every non-free entry of ``target``."""
+        import numpy as np
+
+        keep = np.ones(len(labels), dtype=bool)
+        for column, wanted in enumerate(self.target):
+            if wanted is not None:
+                keep &= labels[:, column] == wanted
+        return keep
 
 
 @dataclass(frozen=True)

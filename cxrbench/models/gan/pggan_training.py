@@ -10,8 +10,8 @@ import torch
 import torch.nn.functional as F
 
 from cxrbench.models.gan.pggan_networks import PgganDiscriminator, PgganGenerator, levels_for
-from cxrbench.models.gan.training import (GRIDS, Ema, StepRandomness, finish_state, load_state, save_grid,
-                                          save_state, to_uint8, to_unit)
+from cxrbench.models.gan.training import (GRIDS, Ema, GanParts, StepRandomness, finish_state, resume_state,
+                                          save_grid, save_state, to_uint8, to_unit)
 from cxrbench.models.gan.layers import downsample, upsample
 
 
@@ -67,53 +67,41 @@ def train_pggan(images: torch.Tensor, settings: PgganSettings, seed: int, device
     torch.manual_seed(seed)
     g = PgganGenerator(resolution, settings.latent_dim, settings.fmap_base, settings.fmap_max).to(device)
     d = PgganDiscriminator(resolution, settings.fmap_base, settings.fmap_max).to(device)
-    ema = Ema(g, settings.ema_decay)
-    optimisers = _optimisers(g, d, settings)
+    parts = GanParts(g, d, Ema(g, settings.ema_decay), _optimisers(g, d, settings))
     pyramid = _pyramid(to_unit(images), levels)  # real images at every level, on the CPU
     randomness = StepRandomness(images.shape[0], settings.batch_size, seed)
     fixed_z = torch.randn(32, settings.latent_dim, generator=randomness.generator(-1)).to(device)  # grids
-
     identity = {**settings.to_dict(), "seed": seed, "resolution": resolution, "n": int(images.shape[0])}
-    step = 0
-    if (state := load_state(work_dir, identity)) is not None:
-        step = int(state["step"])
-        g.load_state_dict(state["g"])
-        d.load_state_dict(state["d"])
-        ema.model.load_state_dict(state["ema"])
-        ema.updates = int(state["ema_updates"])
-        optimisers[0].load_state_dict(state["opt_g"])
-        optimisers[1].load_state_dict(state["opt_d"])
-
+    step = resume_state(work_dir, identity, parts)
     while step < total:
         phase, within = divmod(step, steps_per_phase)
         level, fading = schedule[phase]
         if within == 0 and fading:
-            optimisers = _optimisers(g, d, settings)  # reset for a new resolution, as in the authors' code
+            parts.optimisers = _optimisers(g, d, settings)  # reset for a new resolution, as in the authors' code
         alpha = (within + 1) / steps_per_phase if fading else 1.0
         real = _real_batch(pyramid, level, alpha, randomness.batch(step)).to(device)
         generator = randomness.generator(step)
         penalty_weight = settings.gp_weight * settings.gp_every if step % settings.gp_every == 0 else 0.0
-        d_loss = _critic_step(g, d, optimisers[1], real, level, alpha, settings, penalty_weight, generator, device)
-        g_loss = _generator_step(g, d, optimisers[0], real.shape[0], level, alpha, settings, generator, device)
-        ema.update(g)
+        d_loss = _critic_step(g, d, parts.optimisers[1], real, level, alpha, settings, penalty_weight, generator,
+                              device)
+        g_loss = _generator_step(g, d, parts.optimisers[0], real.shape[0], level, alpha, settings, generator, device)
+        parts.ema.update(g)
         step += 1
         size = 4 * 2 ** level
         progress(step, total, f"pggan {size}px{' fade-in' if fading else ''} D {d_loss:.2f} G {g_loss:.2f}")
         if work_dir is not None and (step % settings.checkpoint_every == 0 or step == total):
-            save_state(work_dir, {"settings": identity, "step": step, "g": g.state_dict(), "d": d.state_dict(),
-                                  "ema": ema.model.state_dict(), "ema_updates": ema.updates,
-                                  "opt_g": optimisers[0].state_dict(), "opt_d": optimisers[1].state_dict()})
+            save_state(work_dir, identity, step, parts)
             with torch.no_grad():
-                grid = F.interpolate(ema.model(fixed_z, level, alpha), size=resolution, mode="nearest")
+                grid = F.interpolate(parts.ema.model(fixed_z, level, alpha), size=resolution, mode="nearest")
             save_grid(work_dir / GRIDS / f"step{step:07d}-{size}px.png", to_uint8(grid))
     finish_state(work_dir)
-    return ema.model.eval()
+    return parts.ema.model.eval()
 
 
-def _optimisers(g, d, settings: PgganSettings) -> tuple[torch.optim.Adam, torch.optim.Adam]:
+def _optimisers(g, d, settings: PgganSettings) -> list[torch.optim.Optimizer]:
     betas = (settings.beta1, settings.beta2)
-    return (torch.optim.Adam(g.parameters(), lr=settings.learning_rate, betas=betas),
-            torch.optim.Adam(d.parameters(), lr=settings.learning_rate, betas=betas))
+    return [torch.optim.Adam(g.parameters(), lr=settings.learning_rate, betas=betas),
+            torch.optim.Adam(d.parameters(), lr=settings.learning_rate, betas=betas)]
 
 
 def _pyramid(x: torch.Tensor, levels: int) -> list[torch.Tensor]:

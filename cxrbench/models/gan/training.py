@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import copy
 import os
+import pickle
+from dataclasses import dataclass
 from pathlib import Path
 import torch
 from torch import nn
 
 from cxrbench.benchmark.seeds import derive_seed
+from cxrbench.errors import CxrbenchError
 
 STATE_FILE = "state.pt"
 GRIDS = "grids"
@@ -72,23 +75,49 @@ class Ema:
         self.updates += 1
 
 
-def save_state(work_dir: Path, state: dict) -> None:
-    """Write a training state (tensors, numbers, strings, state dicts) atomically."""
+@dataclass
+class GanParts:
+    """What a GAN training step changes, and so what a resumable state holds."""
+
+    g: nn.Module
+    d: nn.Module
+    ema: Ema
+    optimisers: list[torch.optim.Optimizer]
+
+
+def save_state(work_dir: Path, identity: dict, step: int, parts: GanParts) -> None:
+    """Write the training state after ``step`` steps atomically (a kill leaves the previous one)."""
     work_dir.mkdir(parents=True, exist_ok=True)
+    state = {"identity": identity, "step": step, "g": parts.g.state_dict(), "d": parts.d.state_dict(),
+             "ema": parts.ema.model.state_dict(), "ema_updates": parts.ema.updates,
+             "optimisers": [o.state_dict() for o in parts.optimisers]}
     tmp = work_dir / f".{STATE_FILE}.tmp-{os.getpid()}"
     torch.save(state, tmp)
     os.replace(tmp, work_dir / STATE_FILE)
 
 
-def load_state(work_dir: Path | None, settings: dict) -> dict | None:
-    """The saved state of an interrupted training with the same settings, else None.
+def resume_state(work_dir: Path | None, identity: dict, parts: GanParts) -> int:
+    """Load the state of an interrupted training with the same identity into ``parts``; returns its step (0: none).
 
     Read with ``torch.load(weights_only=True)``: no arbitrary objects are unpickled.
     """
     if work_dir is None or not (work_dir / STATE_FILE).is_file():
-        return None
-    state = torch.load(work_dir / STATE_FILE, map_location="cpu", weights_only=True)
-    return state if state.get("settings") == settings else None
+        return 0
+    path = work_dir / STATE_FILE
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError) as error:
+        raise CxrbenchError(f"training state {path} cannot be read safely ({str(error).splitlines()[0]}); "
+                            "delete it to start the training over") from None
+    if state.get("identity") != identity:
+        return 0  # another configuration's state: start over (it is replaced at the first checkpoint)
+    parts.g.load_state_dict(state["g"])
+    parts.d.load_state_dict(state["d"])
+    parts.ema.model.load_state_dict(state["ema"])
+    parts.ema.updates = int(state["ema_updates"])
+    for optimiser, saved in zip(parts.optimisers, state["optimisers"]):
+        optimiser.load_state_dict(saved)
+    return int(state["step"])
 
 
 def finish_state(work_dir: Path | None) -> None:
