@@ -41,7 +41,14 @@ def test_run_writes_every_row_and_file(finished):
     assert manifest["models"]["pca-gaussian"]["weights"]["source"] in ("trained", "cache")
     assert set(manifest["feature_spaces"]["cxr-evaluator"]["test_auroc"]) >= {"pleural_effusion"}
     for model in MODELS.names():
-        assert len(list((root / "samples" / model / "pleural_effusion" / "present").glob("*.png"))) == 12
+        samples = root / "samples" / model / "pleural_effusion" / "present"
+        assert len(list(samples.glob("*.png"))) == 12
+        assert json.loads((samples / "generation.json").read_text())["seconds_per_image"] >= 0
+    # The adapter's per-image records sit beside the samples; its summary is in the manifest.
+    lco = json.loads((root / "samples" / "pggan-lco" / "pleural_effusion" / "absent" / "generation.json").read_text())
+    assert len(lco["records"]) == 12 and {"steps", "success", "probabilities"} <= set(lco["records"][0])
+    summary_lco = manifest["models"]["pggan-lco"]["generation"]["pleural_effusion/absent"]
+    assert summary_lco["lco_success_rate"] == lco["summary"]["lco_success_rate"]
 
 
 def test_values_are_real_and_ordered(finished):

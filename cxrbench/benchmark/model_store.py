@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import time
 from pathlib import Path
 
 from cxrbench import __version__
@@ -50,9 +51,11 @@ def _ready(name: str, adapter: ModelAdapter, options: dict, context: FitContext,
             pass  # a damaged cache entry is rebuilt below
     # An interrupted training leaves its state here; the same command continues it.
     work_dir = directory.with_name(f"{key}.training")
+    started = time.perf_counter()
     adapter.fit(dataclasses.replace(context, work_dir=work_dir))
     adapter.save(directory)
-    info = {"source": "trained", "path": str(directory), "sha256": _weights_hash(directory)}
+    info = {"source": "trained", "path": str(directory), "sha256": _weights_hash(directory),
+            "train_seconds": round(time.perf_counter() - started, 1)}
     return {**info, "training_dir": str(work_dir)} if work_dir.is_dir() else info  # sample grids, if any
 
 

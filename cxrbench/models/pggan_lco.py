@@ -33,8 +33,8 @@ from cxrbench.tasks.task import Condition
 # (latent 512, channels 512 down to 16, 800k images per phase) for 256 px and above.
 PRESETS: dict[str, dict] = {
     "cpu": {},
-    "gpu": {"latent_dim": 512, "fmap_base": 8192, "fmap_max": 512, "phase_images": 800_000, "batch_size": 16,
-            "gp_every": 1, "checkpoint_every": 2000},
+    "gpu": {"latent_dim": 512, "fmap_base": 8192, "fmap_max": 512, "phase_images": 800_000,
+            "checkpoint_every": 2000},
 }
 
 

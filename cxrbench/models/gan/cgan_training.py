@@ -10,8 +10,8 @@ import torch
 import torch.nn.functional as F
 
 from cxrbench.models.gan.cgan_networks import ConditionalGenerator, ProjectionDiscriminator
-from cxrbench.models.gan.training import (GRIDS, Ema, GanParts, StepRandomness, finish_state, resume_state,
-                                          save_grid, save_state, to_uint8, to_unit)
+from cxrbench.models.gan.training import (GRIDS, Ema, GanParts, StepRandomness, channels_last, finish_state,
+                                          resume_state, save_grid, save_state, to_uint8, to_unit)
 
 
 @dataclass(frozen=True)
@@ -26,8 +26,8 @@ class CganSettings:
     latent_dim: int = 128
     fmap_base: int = 256
     fmap_max: int = 64
-    train_images: int = 20_000
-    batch_size: int = 32
+    train_images: int = 30_000
+    batch_size: int = 16
     learning_rate: float = 2e-3
     beta1: float = 0.0
     beta2: float = 0.99
@@ -50,8 +50,9 @@ def train_cgan(images: torch.Tensor, labels: torch.Tensor, settings: CganSetting
     resolution = images.shape[-1]
     total = max(1, settings.train_images // settings.batch_size)
     torch.manual_seed(seed)
-    g = ConditionalGenerator(resolution, settings.latent_dim, settings.fmap_base, settings.fmap_max).to(device)
-    d = ProjectionDiscriminator(resolution, settings.fmap_base, settings.fmap_max).to(device)
+    g = channels_last(ConditionalGenerator(resolution, settings.latent_dim, settings.fmap_base,
+                                           settings.fmap_max).to(device))
+    d = channels_last(ProjectionDiscriminator(resolution, settings.fmap_base, settings.fmap_max).to(device))
     betas = (settings.beta1, settings.beta2)
     parts = GanParts(g, d, Ema(g, settings.ema_decay),
                      [torch.optim.Adam(g.parameters(), lr=settings.learning_rate, betas=betas),
@@ -65,7 +66,7 @@ def train_cgan(images: torch.Tensor, labels: torch.Tensor, settings: CganSetting
     step = resume_state(work_dir, identity, parts)
     while step < total:
         index = randomness.batch(step)
-        real, real_labels = real_images[index].to(device), labels[index].to(device)
+        real, real_labels = channels_last(real_images[index].to(device)), labels[index].to(device)
         generator = randomness.generator(step)
         b = real.shape[0]
         fake_labels = labels[torch.randint(len(labels), (b,), generator=generator)].to(device)

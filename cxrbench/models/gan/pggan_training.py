@@ -10,8 +10,8 @@ import torch
 import torch.nn.functional as F
 
 from cxrbench.models.gan.pggan_networks import PgganDiscriminator, PgganGenerator, levels_for
-from cxrbench.models.gan.training import (GRIDS, Ema, GanParts, StepRandomness, finish_state, resume_state,
-                                          save_grid, save_state, to_uint8, to_unit)
+from cxrbench.models.gan.training import (GRIDS, Ema, GanParts, StepRandomness, channels_last, finish_state,
+                                          resume_state, save_grid, save_state, to_uint8, to_unit)
 from cxrbench.models.gan.layers import downsample, upsample
 
 
@@ -23,20 +23,21 @@ class PgganSettings:
     800,000). learning_rate and betas: Adam's (published 1e-3, (0, 0.99)). gp_weight and
     drift: the WGAN-GP penalty weight and the epsilon-drift term (published 10 and 0.001).
     gp_every: compute the gradient penalty every k critic steps with weight k * gp_weight
-    (lazy regularisation as in StyleGAN2; published 1; the penalty is a third of a CPU step).
+    (lazy regularisation as in StyleGAN2; published and default 1; the penalty is a third of
+    a CPU step, but lazier penalties trained worse in short CPU runs here).
     The defaults are the CPU preset; see ``PRESETS`` in cxrbench/models/pggan_lco.py.
     """
 
     latent_dim: int = 128
     fmap_base: int = 256
     fmap_max: int = 64
-    phase_images: int = 4_000
-    batch_size: int = 32
+    phase_images: int = 6_000
+    batch_size: int = 16
     learning_rate: float = 1e-3
     beta1: float = 0.0
     beta2: float = 0.99
     gp_weight: float = 10.0
-    gp_every: int = 4
+    gp_every: int = 1
     drift: float = 0.001
     ema_decay: float = 0.999
     checkpoint_every: int = 200  # steps between resumable states and sample grids
@@ -65,8 +66,8 @@ def train_pggan(images: torch.Tensor, settings: PgganSettings, seed: int, device
     steps_per_phase = max(1, settings.phase_images // settings.batch_size)
     total = steps_per_phase * len(schedule)
     torch.manual_seed(seed)
-    g = PgganGenerator(resolution, settings.latent_dim, settings.fmap_base, settings.fmap_max).to(device)
-    d = PgganDiscriminator(resolution, settings.fmap_base, settings.fmap_max).to(device)
+    g = channels_last(PgganGenerator(resolution, settings.latent_dim, settings.fmap_base, settings.fmap_max).to(device))
+    d = channels_last(PgganDiscriminator(resolution, settings.fmap_base, settings.fmap_max).to(device))
     parts = GanParts(g, d, Ema(g, settings.ema_decay), _optimisers(g, d, settings))
     pyramid = _pyramid(to_unit(images), levels)  # real images at every level, on the CPU
     randomness = StepRandomness(images.shape[0], settings.batch_size, seed)
@@ -79,7 +80,7 @@ def train_pggan(images: torch.Tensor, settings: PgganSettings, seed: int, device
         if within == 0 and fading:
             parts.optimisers = _optimisers(g, d, settings)  # reset for a new resolution, as in the authors' code
         alpha = (within + 1) / steps_per_phase if fading else 1.0
-        real = _real_batch(pyramid, level, alpha, randomness.batch(step)).to(device)
+        real = channels_last(_real_batch(pyramid, level, alpha, randomness.batch(step)).to(device))
         generator = randomness.generator(step)
         penalty_weight = settings.gp_weight * settings.gp_every if step % settings.gp_every == 0 else 0.0
         d_loss = _critic_step(g, d, parts.optimisers[1], real, level, alpha, settings, penalty_weight, generator,

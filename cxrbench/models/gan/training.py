@@ -17,6 +17,14 @@ STATE_FILE = "state.pt"
 GRIDS = "grids"
 
 
+def channels_last(x):
+    """A module or 4-d tensor in channels-last layout: 1.5x faster convolutions on CPU here
+    (benchmarks/gan_quality.py notes; measured on the cgan networks at 64 px)."""
+    if isinstance(x, nn.Module):
+        return x.to(memory_format=torch.channels_last)
+    return x.contiguous(memory_format=torch.channels_last)
+
+
 def to_unit(images: torch.Tensor) -> torch.Tensor:
     """uint8 [B, 1, H, W] -> float32 in [-1, 1]."""
     return images.float() / 127.5 - 1.0
