@@ -129,3 +129,13 @@ def test_model_fitted_for_one_meaning_of_absent_refuses_the_other(context, tmp_p
     assert info["source"] == "trained"  # another cache entry, not the one fitted for "negative"
     images = collect_images(refit, "pca-gaussian", strict, 4, 0, 4, RESOLUTION)
     assert images.shape == (4, 1, RESOLUTION, RESOLUTION)
+
+
+def test_changed_training_settings_never_reuse_cached_weights(context, tmp_path, monkeypatch):
+    adapter, options = MODELS.build("pca-gaussian", {"components": 4})
+    assert ready_adapter("pca-gaussian", adapter, options, context, None, tmp_path, "fp")["source"] == "trained"
+    same, _ = MODELS.build("pca-gaussian", {"components": 4})
+    assert ready_adapter("pca-gaussian", same, options, context, None, tmp_path, "fp")["source"] == "cache"
+    changed, _ = MODELS.build("pca-gaussian", {"components": 4})
+    monkeypatch.setattr(changed, "training_settings", lambda: {"a default that changed": 1})
+    assert ready_adapter("pca-gaussian", changed, options, context, None, tmp_path, "fp")["source"] == "trained"

@@ -41,7 +41,8 @@ def _ready(name: str, adapter: ModelAdapter, options: dict, context: FitContext,
         adapter.fit(context)
         return {"source": "reference"}
     targets = sorted((c.key, c.target) for c in context.conditions)  # what the model is trained to produce
-    key = content_key(name, options, dataset_fingerprint, context.resolution, context.seed, targets, __version__)
+    key = content_key(name, options, adapter.training_settings(), dataset_fingerprint, context.resolution,
+                      context.seed, targets, __version__)
     directory = cache_dir / "models" / name / key
     if (directory / WEIGHTS_FILE).is_file():
         try:

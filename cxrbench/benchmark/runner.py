@@ -200,7 +200,8 @@ def run_benchmark(config: RunConfig, reporter: Reporter | None = None) -> RunSum
             context = fit_context(config, model, splits["train"], holdout, device, update)
             weights = ready_adapter(model, adapter, full_options, context, config.checkpoints.get(model),
                                     config.cache_dir, dataset.fingerprint())
-        manifest["models"][model] = {"options": full_options, "weights": weights,
+        manifest["models"][model] = {"options": full_options, "settings": adapter.training_settings(),
+                                     "weights": weights,
                                      "conditioning": adapter.conditioning.value,
                                      "sample_seeds": {c.key: derive_seed(config.seed, model, c.key) for c in conditions}}
         with reporter.step(f"{model}: generate and score", len(conditions) + 1) as update:

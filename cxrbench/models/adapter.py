@@ -80,6 +80,12 @@ class ModelAdapter(ABC):
     def fit(self, context: FitContext) -> None:
         """Train (or receive reference images). Default: nothing to do."""
 
+    def training_settings(self) -> dict:
+        """Resolved settings that determine the trained weights beyond the constructor options
+        (e.g. a preset's values). They are part of the weights' cache key and of the manifest,
+        so a changed default never reuses stale weights. Default: none."""
+        return {}
+
     def place(self, device: torch.device) -> None:
         """Move loaded or trained weights to ``device`` before ``generate``. Default: nothing to move."""
 

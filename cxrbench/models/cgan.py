@@ -54,6 +54,9 @@ class ConditionalGanAdapter(ModelAdapter):
         self.device = torch.device("cpu")
         self._log: GenerationLog | None = None
 
+    def training_settings(self) -> dict:
+        return {"gan": self.settings.to_dict()}
+
     def fit(self, context: FitContext) -> None:
         if context.resolution < 8 or context.resolution & (context.resolution - 1):
             raise CxrbenchError(f"cgan needs a power-of-two resolution (got {context.resolution}); "

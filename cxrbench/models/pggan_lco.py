@@ -64,6 +64,9 @@ class PgganLcoAdapter(ModelAdapter):
         self.device = torch.device("cpu")
         self._log: GenerationLog | None = None
 
+    def training_settings(self) -> dict:
+        return {"pggan": self.settings.to_dict(), "classifier": self.recipe.to_dict()}
+
     def fit(self, context: FitContext) -> None:
         if context.resolution < 8 or context.resolution & (context.resolution - 1):
             raise CxrbenchError(f"pggan-lco grows by doublings and needs a power-of-two resolution (got "
