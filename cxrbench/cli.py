@@ -64,6 +64,14 @@ def _with_data_option(config, name: str, value: object):
     return config.with_overrides(data_options={**config.data_options, name: value})
 
 
+def _with_model_path(config, path: Optional[str]):
+    """``config`` with roentgen's pipeline directory set, unless ``path`` is None."""
+    if not path:
+        return config
+    options = {**config.model_options.get("roentgen", {}), "model_path": path}
+    return config.with_overrides(model_options={**config.model_options, "roentgen": options})
+
+
 def _with_inception_weights(config, path: Optional[str]):
     """``config`` with the FID Inception weights file set, unless ``path`` is None."""
     if not path:
@@ -91,6 +99,7 @@ def run(
                                                     "negative)"),
     on_bad_image: Optional[str] = typer.Option(None, help="fail (default) or skip unreadable real images"),
     inception_weights: Optional[str] = typer.Option(None, help="local FID Inception weights file"),
+    model_path: Optional[str] = typer.Option(None, help="diffusers Stable-Diffusion-1.x directory for roentgen"),
     resume: Optional[bool] = typer.Option(None, "--resume/--no-resume", help="reuse finished work in --out"),
     floor: Optional[bool] = typer.Option(None, "--floor/--no-floor", help="add the real-vs-real reference "
                                                                           "(real-holdout) to the models"),
@@ -105,6 +114,7 @@ def run(
         n_samples=n_samples, seed=seed, out=out, device=device, batch_size=batch_size, bootstrap=bootstrap,
         prompt_style=prompt_style, absent=absent, resume=resume, floor=floor)
     cfg = _with_data_option(_with_inception_weights(cfg, inception_weights), "on_bad_image", on_bad_image)
+    cfg = _with_model_path(cfg, model_path)
     summary = run_benchmark(cfg, RichReporter())
     _print_summary(summary)
 
@@ -331,6 +341,7 @@ def generate(
     n: int = typer.Option(16, help="number of images"),
     out: Path = typer.Option(..., help="folder for the PNGs"),
     checkpoint: Optional[Path] = typer.Option(None, help="weights folder (default: train or reuse the cached one)"),
+    model_path: Optional[str] = typer.Option(None, help="diffusers Stable-Diffusion-1.x directory for roentgen"),
     data: Optional[str] = typer.Option(None, help="dataset the model is trained on (default: phantom)"),
     data_root: Optional[str] = typer.Option(None, help="dataset folder, for datasets on disk"),
     resolution: Optional[int] = typer.Option(None, help="square image size in pixels (default 64)"),
@@ -346,6 +357,7 @@ def generate(
                                                resolution=resolution, seed=seed, device=device)
     if checkpoint is not None:
         cfg = cfg.with_overrides(checkpoints={**cfg.checkpoints, model: str(checkpoint)})
+    cfg = _with_model_path(cfg, model_path)
     written = generate_images(cfg, model, task, condition, n, out, RichReporter())
     typer.echo(f"wrote {written} images to {out}")
 

@@ -24,6 +24,10 @@ CHEAP_UTILITY = {name: {"epochs": 1, "input_size": 32} for name in ("utility", "
 TINY_MODELS: dict[str, dict] = {
     "pggan-lco": {"pggan": {"phase_images": 48, "batch_size": 16}, "lco": {"steps": 3}, "classifier_epochs": 1},
     "cgan": {"gan": {"train_images": 96, "batch_size": 16}},
+    "diffusion-small": {"network": {"sample_size": 32, "pixel_unshuffle": 2, "channels": [16, 32], "head_dim": 8,
+                                    "text_width": 16, "text_layers": 1, "text_heads": 2},
+                        "training": {"steps": 6, "batch_size": 8}, "steps": 3},
+    # "roentgen": {"model_path": a tiny random SD-1.x directory, "steps": 2, ...}, set by tiny_sd_pipeline below
 }
 
 
@@ -45,6 +49,24 @@ def session_cache(tmp_path_factory) -> Path:
         os.environ.pop("CXRBENCH_CACHE", None)
     else:
         os.environ["CXRBENCH_CACHE"] = previous
+
+
+@pytest.fixture(scope="session")
+def tiny_sd_pipeline(tmp_path_factory) -> Path:
+    """A tiny random Stable-Diffusion-1.x directory, also given to roentgen in TINY_MODELS (built once)."""
+    from diffusion_helpers import build_tiny_sd_pipeline
+
+    path = tmp_path_factory.mktemp("tiny-sd") / "pipeline"
+    build_tiny_sd_pipeline(path)
+    TINY_MODELS["roentgen"] = {"model_path": str(path), "steps": 2, "resolution": 16}
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _roentgen_weights(request) -> None:
+    """Tests that may run roentgen with the tiny presets get the tiny pipeline; the others never build it."""
+    if "roentgen" in request.node.name or {"tiny_config", "tiny_toml"} & set(request.fixturenames):
+        request.getfixturevalue("tiny_sd_pipeline")
 
 
 @pytest.fixture

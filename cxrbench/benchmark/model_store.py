@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import time
 from pathlib import Path
 
@@ -11,6 +12,8 @@ from cxrbench.cache import content_key, sha256_file
 from cxrbench.checkpoint import WEIGHTS_FILE
 from cxrbench.errors import ConfigError, CxrbenchError
 from cxrbench.models.adapter import FitContext, ModelAdapter
+
+PIPELINE_INDEX = "model_index.json"  # diffusers pipeline directories (diffusion-small) are checkpoints too
 
 
 def ready_adapter(
@@ -44,7 +47,7 @@ def _ready(name: str, adapter: ModelAdapter, options: dict, context: FitContext,
     key = content_key(name, options, adapter.training_settings(), dataset_fingerprint, context.resolution,
                       context.seed, targets, __version__)
     directory = cache_dir / "models" / name / key
-    if (directory / WEIGHTS_FILE).is_file():
+    if _has_weights(directory):
         try:
             adapter.load(directory)
             return {"source": "cache", "path": str(directory), "sha256": _weights_hash(directory)}
@@ -60,6 +63,19 @@ def _ready(name: str, adapter: ModelAdapter, options: dict, context: FitContext,
     return {**info, "training_dir": str(work_dir)} if work_dir.is_dir() else info  # sample grids, if any
 
 
+def _has_weights(directory: Path) -> bool:
+    """A cached model: a checkpoint folder, or a diffusers pipeline directory (model_index.json)."""
+    return (directory / WEIGHTS_FILE).is_file() or (directory / PIPELINE_INDEX).is_file()
+
+
 def _weights_hash(directory: Path) -> str | None:
+    """sha256 of the weights file; for a pipeline directory, over all its safetensors files (path order)."""
     weights = directory / WEIGHTS_FILE
-    return sha256_file(weights) if weights.is_file() else None
+    if weights.is_file():
+        return sha256_file(weights)
+    if (directory / PIPELINE_INDEX).is_file():
+        digest = hashlib.sha256()
+        for file in sorted(directory.rglob("*.safetensors")):
+            digest.update(f"{file.relative_to(directory)}:{sha256_file(file)}\n".encode())
+        return digest.hexdigest()
+    return None

@@ -11,6 +11,10 @@ MODELS.add_lazy("train-copy", "cxrbench.models.real_holdout:TrainCopyAdapter",
                 "training images returned as they are: a perfect memoriser (memorisation must flag it)")
 MODELS.add_lazy("noise", "cxrbench.models.noise:NoiseAdapter",
                 "seeded smooth noise at the mean real intensity: the worst case")
+MODELS.add_lazy("roentgen", "cxrbench.models.roentgen:RoentgenAdapter",
+                "any Stable-Diffusion-1.x diffusers directory (RoentGen or your own), prompted per task; needs model_path")
+MODELS.add_lazy("diffusion-small", "cxrbench.models.diffusion_small:DiffusionSmallAdapter",
+                "a small text-conditioned diffusion model trained here from scratch (diffusers, classifier-free guidance)")
 MODELS.add_lazy("pggan-lco", "cxrbench.models.pggan_lco:PgganLcoAdapter",
                 "one unconditional PGGAN steered to each finding by latent class optimisation (Segal et al.)")
 MODELS.add_lazy("cgan", "cxrbench.models.cgan:ConditionalGanAdapter",

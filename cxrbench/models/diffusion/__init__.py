@@ -1,0 +1,1 @@
+"""Text-to-image diffusion on diffusers: pipeline directories, a local tokenizer, sampling, the small model."""
