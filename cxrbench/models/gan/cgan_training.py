@@ -26,7 +26,7 @@ class CganSettings:
     latent_dim: int = 128
     fmap_base: int = 256
     fmap_max: int = 64
-    train_images: int = 30_000
+    train_images: int = 45_000
     batch_size: int = 16
     learning_rate: float = 2e-3
     beta1: float = 0.0
@@ -85,7 +85,8 @@ def train_cgan(images: torch.Tensor, labels: torch.Tensor, settings: CganSetting
             with torch.no_grad():
                 save_grid(work_dir / GRIDS / f"step{step:07d}.png", to_uint8(parts.ema.model(fixed_z, fixed_labels)))
     finish_state(work_dir)
-    return parts.ema.model.eval()
+    # The default layout again, so that a trained and a reloaded generator compute bit for bit alike.
+    return parts.ema.model.to(memory_format=torch.contiguous_format).eval()
 
 
 def _discriminator_step(parts: GanParts, real, real_labels, z, fake_labels, r1_weight: float) -> float:

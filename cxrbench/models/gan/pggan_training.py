@@ -96,7 +96,8 @@ def train_pggan(images: torch.Tensor, settings: PgganSettings, seed: int, device
                 grid = F.interpolate(parts.ema.model(fixed_z, level, alpha), size=resolution, mode="nearest")
             save_grid(work_dir / GRIDS / f"step{step:07d}-{size}px.png", to_uint8(grid))
     finish_state(work_dir)
-    return parts.ema.model.eval()
+    # The default layout again, so that a trained and a reloaded generator compute bit for bit alike.
+    return parts.ema.model.to(memory_format=torch.contiguous_format).eval()
 
 
 def _optimisers(g, d, settings: PgganSettings) -> list[torch.optim.Optimizer]:
