@@ -124,7 +124,7 @@ def test_small_model_is_a_pipeline_directory_that_roentgen_loads(context, tmp_pa
     condition = TASKS.get("pleural_effusion").conditions()[0]
     ours = collect_images(small, "diffusion-small", condition, 4, 9, 4, RES)
     loader, loader_options = MODELS.build("roentgen", {"model_path": directory, "steps": tiny["steps"],
-                                                      "guidance": 3.0, "scheduler": "ddim", "resolution": 32})
+                                                      "guidance": 3.0, "scheduler": "ddpm", "resolution": 32})
     ready_adapter("roentgen", loader, loader_options, context, None, tmp_path, "fp")
     assert torch.equal(ours, collect_images(loader, "roentgen", condition, 4, 9, 4, RES))
 

@@ -23,7 +23,7 @@ from cxrbench.models.diffusion.captions import vocabulary_texts
 from cxrbench.models.diffusion.generation import SamplingSettings, TextGenerator
 from cxrbench.models.diffusion.pipeline_dir import INDEX, load_pipeline, save_pipeline
 from cxrbench.models.diffusion.prompts import read_prompt_file
-from cxrbench.models.diffusion.small import _replace, build_small, network_config
+from cxrbench.models.diffusion.small import build_small, network_config, with_overrides
 from cxrbench.models.diffusion.train import TrainingConfig, train
 from cxrbench.tasks.task import Condition
 
@@ -33,18 +33,18 @@ class DiffusionSmallAdapter(ModelAdapter):
     """A small text-to-image diffusion model trained from scratch on the training split.
 
     preset: "cpu" (64 px) or "gpu" (256 px); network / training: keys of small.NetworkConfig /
-    train.TrainingConfig overriding the preset; steps, guidance, scheduler: sampling (DDIM by
-    default); prompt_file: TOML prompts per task and condition (default: the run's templates).
+    train.TrainingConfig overriding the preset; steps, guidance, scheduler: sampling (50
+    ancestral DDPM steps by default); prompt_file: TOML prompts per task and condition (default: the run's templates).
     """
 
     conditioning = Conditioning.TEXT
     trainable = True
 
     def __init__(self, preset: str = "cpu", network: dict | None = None, training: dict | None = None,
-                 steps: int = 25, guidance: float = 3.0, scheduler: str = "ddim",
+                 steps: int = 50, guidance: float = 3.0, scheduler: str = "ddpm",
                  prompt_file: str | None = None) -> None:
         self.network = network_config(preset, network)
-        self.training = _replace(TrainingConfig(), training or {}, "training")
+        self.training = with_overrides(TrainingConfig(), training or {}, "training")
         self.settings = SamplingSettings(steps, guidance, scheduler, None)
         self.prompt_file = prompt_file
         self.prompts = read_prompt_file(prompt_file) if prompt_file else {}
@@ -76,8 +76,8 @@ class DiffusionSmallAdapter(ModelAdapter):
         save_pipeline(directory, self._parts(), extra={"cxrbench": about})
 
     def load(self, directory: Path) -> None:
-        about = json.loads((Path(directory) / INDEX).read_text()).get("cxrbench") if (Path(directory) / INDEX).is_file() \
-            else None
+        index = Path(directory) / INDEX
+        about = json.loads(index.read_text()).get("cxrbench") if index.is_file() else None
         if not about or about.get("model") != "diffusion-small":
             raise CxrbenchError(f"{directory} was not written by diffusion-small; train it with `cxrbench train "
                                 "diffusion-small` or load other pipelines with the roentgen model")

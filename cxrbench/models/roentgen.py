@@ -32,15 +32,16 @@ class RoentgenAdapter(ModelAdapter):
 
     model_path: the diffusers directory (model_index.json, unet, vae, text_encoder, tokenizer,
     scheduler). steps, guidance, scheduler ("saved" or a name in sampler.SCHEDULERS), resolution
-    (generated side in px), dtype (float32; float16/bfloat16 need a GPU). prompt_file: a TOML
-    file of prompts per task and condition (default: the run's --prompt-style templates).
+    (generated side in px; None: the model's native size), dtype (float32; float16/bfloat16 need
+    a GPU). prompt_file: a TOML file of prompts per task and condition (default: the run's
+    --prompt-style templates).
     """
 
     conditioning = Conditioning.TEXT
     trainable = False  # weights come from model_path; the runner has nothing to train or cache
 
     def __init__(self, model_path: str | None = None, steps: int = 75, guidance: float = 4.0,
-                 scheduler: str = "saved", resolution: int = 512, dtype: str = "float32",
+                 scheduler: str = "saved", resolution: int | None = 512, dtype: str = "float32",
                  prompt_file: str | None = None) -> None:
         self.model_path = Path(model_path).expanduser() if model_path else None
         if self.model_path is not None:

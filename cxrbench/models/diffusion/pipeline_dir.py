@@ -82,7 +82,8 @@ def _check_component(path: Path, name: str) -> None:
         stem = WEIGHTS[name]
         if not ((folder / f"{stem}.safetensors").is_file() or (folder / f"{stem}.safetensors.index.json").is_file()):
             others = sorted(p.name for p in folder.iterdir() if p.suffix in (".bin", ".safetensors", ".ckpt"))
-            found = f" (found only {', '.join(others)}; cxrbench reads {stem}.safetensors, never pickles)" if others else ""
+            found = f" (found only {', '.join(others)}; cxrbench reads {stem}.safetensors, never pickles)" \
+                if others else ""
             raise ConfigError(f"{folder} has no {stem}.safetensors{found}; {FIX}")
 
 

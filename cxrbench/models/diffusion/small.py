@@ -21,8 +21,9 @@ class NetworkConfig:
     sample_size: generated side in px; pixel_unshuffle: f, the UNet sees f x f pixel patches as f^2
     channels at sample_size / f (divisible by 2^(levels-1)); channels: UNet width per level;
     layers_per_block: ResNet blocks per level; attention_from: first level with (self- and cross-)
-    attention (attention over all pixels of a large level costs most of a CPU step); head_dim: attention head width; text_width,
-    text_layers, text_heads: the CLIP text encoder; max_tokens: prompt length after padding;
+    attention (attention over all pixels of a large level costs most of a CPU step); head_dim:
+    attention head width; text_width, text_layers, text_heads: the CLIP text encoder;
+    max_tokens: prompt length after padding;
     text_time_embedding: also add the attention-pooled prompt to the timestep embedding, so every
     ResNet block sees the condition (diffusers' addition_embed_type="text").
     train_timesteps, beta_schedule: the DDPM noise schedule.
@@ -45,9 +46,9 @@ class NetworkConfig:
     def __post_init__(self) -> None:
         factor = 2 ** (len(self.channels) - 1) * self.pixel_unshuffle
         if len(self.channels) < 2 or self.sample_size % factor or not 0 <= self.attention_from < len(self.channels):
-            raise ConfigError(f"network sample_size {self.sample_size} must be divisible by {factor} "
-                              f"(pixel_unshuffle x 2^(levels-1) for channels {list(self.channels)}), with 2+ levels and attention_from "
-                              "below the number of levels")
+            raise ConfigError(f"network sample_size {self.sample_size} must be divisible by {factor} (pixel_unshuffle "
+                              f"x 2^(levels-1) for channels {list(self.channels)}), with 2+ levels and "
+                              "attention_from below the number of levels")
         if any(c % self.head_dim or c % 8 for c in self.channels) or self.text_width % self.text_heads:
             raise ConfigError("network channels must be multiples of 8 and of head_dim, and text_width of text_heads")
 
@@ -63,10 +64,11 @@ def network_config(preset: str, overrides: dict | None) -> NetworkConfig:
     """The preset's network with ``overrides`` applied; unknown keys are refused with the valid ones."""
     if preset not in PRESETS:
         raise ConfigError(f"unknown diffusion-small preset {preset!r}; choose {' or '.join(PRESETS)}")
-    return _replace(PRESETS[preset], overrides or {}, "network")
+    return with_overrides(PRESETS[preset], overrides or {}, "network")
 
 
-def _replace(base, overrides: dict, what: str):
+def with_overrides(base, overrides: dict, what: str):
+    """The dataclass ``base`` with ``overrides`` (lists become tuples); an unknown key is a ConfigError."""
     known = [f.name for f in dataclasses.fields(base)]
     unknown = sorted(set(overrides) - set(known))
     if unknown:
@@ -104,7 +106,9 @@ def build_small(config: NetworkConfig, texts: list[str], seed: int) -> PipelineP
         up_block_types=tuple("CrossAttnUpBlock2D" if level >= config.attention_from else "UpBlock2D"
                              for level in reversed(range(levels))),
         norm_num_groups=8, **extra)
+    # Sampling clips each step's estimate of the clean image to [-1, 1] (as in Ho et al.): a short
+    # training predicts noise poorly at high noise levels, and unclipped estimates diverge there.
     scheduler = DDPMScheduler(num_train_timesteps=config.train_timesteps, beta_schedule=config.beta_schedule,
-                              prediction_type="epsilon", clip_sample=False)
+                              prediction_type="epsilon", clip_sample=True)
     return PipelineParts(unet, text_encoder, tokenizer, dict(scheduler.config) | {"_class_name": "DDPMScheduler"},
                          pixel_unshuffle=patch)

@@ -3,7 +3,8 @@
 Every random draw of step s (batch, captions, prompt dropout, timesteps, noise) comes from a
 generator seeded with (seed, s, process), so a resumed training makes exactly the draws the
 uninterrupted one would have made. The state (weights, EMA, optimiser) is saved as safetensors
-plus JSON every ``checkpoint_every`` steps; nothing is pickled.
+plus JSON every ``checkpoint_every`` steps, and removed once training has finished; nothing is
+pickled.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 import random
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -35,7 +36,7 @@ class TrainingConfig:
     captions (the rest bare); ema_decay: weights kept for sampling; checkpoint_every: steps between
     saved states; mixed_precision: accelerate's "no", "fp16" or "bf16" (GPU only)."""
 
-    steps: int = 1200
+    steps: int = 800
     batch_size: int = 32
     learning_rate: float = 1e-3
     warmup: int = 50
@@ -49,7 +50,8 @@ class TrainingConfig:
         if self.steps < 1 or self.batch_size < 1 or self.checkpoint_every < 1:
             raise ConfigError("diffusion-small training steps, batch_size and checkpoint_every must be 1 or more")
         if not 0 <= self.prompt_dropout < 1 or not 0 <= self.report_fraction <= 1 or not 0 <= self.ema_decay < 1:
-            raise ConfigError("diffusion-small prompt_dropout and ema_decay must be in [0, 1), report_fraction in [0, 1]")
+            raise ConfigError("diffusion-small prompt_dropout and ema_decay must be in [0, 1), "
+                              "report_fraction in [0, 1]")
         if self.mixed_precision not in ("no", "fp16", "bf16"):
             raise ConfigError(f"mixed_precision {self.mixed_precision!r}; choose no, fp16 or bf16")
 
@@ -127,6 +129,9 @@ def train(parts: PipelineParts, images: torch.Tensor, labels: np.ndarray, config
             if accelerator.is_main_process:
                 _save_state(work_dir, accelerator.unwrap_model(model), optimizer, schedule, ema, step + 1, seed,
                             len(images))
+    if work_dir is not None and accelerator.is_main_process:  # finished: the weights are kept by the caller
+        for name in (STATE, STATE_INFO):
+            (work_dir / name).unlink(missing_ok=True)
     final = accelerator.unwrap_model(model)
     with torch.no_grad():
         for parameter, average in zip(final.parameters(), ema):
