@@ -65,7 +65,7 @@ def report(out: Path, models: list[str], wall: float | None) -> str:
         weights = facts.get("weights", {})
         lines.append(f"| `{model}` | {weights.get('source')} | {_fmt(weights.get('train_seconds'))} | "
                      f"{_fmt(per_image)} | {_fmt(manifest['timings_s'].get(f'model:{model}'))} |")
-    text += ["### Time (2 CPU cores unless stated)", "", *lines, ""]
+    text += ["### Time (seconds on this machine; weights from the cache have no training time)", "", *lines, ""]
     generation = manifest["models"].get("pggan-lco", {}).get("generation", {})
     if generation:
         lines = ["| condition | success rate | mean steps | s/image |", "|---|---|---|---|"]
