@@ -43,6 +43,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("runs/diffusion-bench"))
     parser.add_argument("--n-samples", type=int, default=64)
     parser.add_argument("--steps", default="10,25,50", help="sampling step counts for the trade-off table")
+    parser.add_argument("--guidance", default="", help="guidance scales for a table at 50 steps (e.g. 1,6)")
     parser.add_argument("--table-n-samples", type=int, default=32, help="images per condition in the steps table")
     parser.add_argument("--throughput-images", type=int, default=32)
     args = parser.parse_args()
@@ -71,11 +72,11 @@ def main() -> None:
     print(f"\n| sampling steps (DDPM, guidance 3) | mean cond. AUROC (n = {args.table_n_samples}) | mean CXR-FD "
           f"(n = {args.table_n_samples}) | images/s (1 thread) |\n|---|---|---|---|")
     condition = TASKS.get("pleural_effusion").conditions()[0]
-    for steps in (int(s) for s in args.steps.split(",")):
+    for steps in (int(s) for s in args.steps.split(",") if s):
         options = {"model_path": pipeline, "steps": steps, **SAMPLING, "resolution": None}
-        config = base.with_overrides(models="roentgen", out=args.out / f"steps-{steps}", n_samples=args.table_n_samples,
-                                     model_options={"roentgen": options})
-        scores = table(run_benchmark(config).rows, "roentgen")
+        scores = table(run_benchmark(base.with_overrides(
+            models="roentgen", out=args.out / f"steps-{steps}", n_samples=args.table_n_samples,
+            model_options={"roentgen": options})).rows, "roentgen")
         adapter = run_adapter(options)
         t0 = time.perf_counter()
         for _ in adapter.generate(condition, args.throughput_images, 0, 32):
@@ -84,6 +85,18 @@ def main() -> None:
         auroc = sum(scores["conditional_auroc"].values()) / len(scores["conditional_auroc"])
         fd = sum(scores["cxr_fd"].values()) / len(scores["cxr_fd"])
         print(f"| {steps} | {auroc:.3f} | {fd:.1f} | {rate:.2f} |", flush=True)
+    if args.guidance:
+        print(f"\n| guidance (DDPM, 50 steps) | {' | '.join(TASKS.resolve(('all',)))} | mean cond. AUROC | mean CXR-FD |"
+              f"\n|---|---|---|---|---|---|---|")
+    for guidance in (float(g) for g in args.guidance.split(",") if g):
+        options = {"model_path": pipeline, "steps": 50, "guidance": guidance, "scheduler": "ddpm", "resolution": None}
+        scores = table(run_benchmark(base.with_overrides(
+            models="roentgen", out=args.out / f"guidance-{guidance:g}", n_samples=args.table_n_samples,
+            model_options={"roentgen": options})).rows, "roentgen")
+        per_task = " | ".join(f"{scores['conditional_auroc'][f'{t}/both']:.3f}" for t in TASKS.resolve(("all",)))
+        auroc = sum(scores["conditional_auroc"].values()) / len(scores["conditional_auroc"])
+        fd = sum(scores["cxr_fd"].values()) / len(scores["cxr_fd"])
+        print(f"| {guidance:g} | {per_task} | {auroc:.3f} | {fd:.1f} |", flush=True)
 
 
 def run_adapter(options: dict):

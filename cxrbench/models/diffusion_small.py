@@ -70,10 +70,15 @@ class DiffusionSmallAdapter(ModelAdapter):
         self.generator = TextGenerator(parts, self.settings, torch.device("cpu"))
 
     def save(self, directory: Path) -> None:
+        from accelerate import PartialState
+
         about = {"model": "diffusion-small", "resolution": self.resolution,
                  "network": dataclasses.asdict(self.network), "training": dataclasses.asdict(self.training),
                  "training_summary": self.summary}
-        save_pipeline(directory, self._parts(), extra={"cxrbench": about})
+        state = PartialState()  # under `accelerate launch` every process trained the same weights: one writes
+        if state.is_main_process:
+            save_pipeline(directory, self._parts(), extra={"cxrbench": about})
+        state.wait_for_everyone()
 
     def load(self, directory: Path) -> None:
         index = Path(directory) / INDEX
