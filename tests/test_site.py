@@ -22,7 +22,9 @@ def site(tmp_path_factory, session_cache):
     from conftest import TINY_PHANTOM
 
     root = tmp_path_factory.mktemp("site")
-    config = RunConfig(tasks=("pleural_effusion", "atelectasis"), resolution=32, n_samples=12, bootstrap=10,
+    # The fast models: the site needs several rows and sample sets, not the deep generators' training.
+    config = RunConfig(models=("pca-gaussian", "train-copy", "noise"), tasks=("pleural_effusion", "atelectasis"),
+                       resolution=32, n_samples=12, bootstrap=10,
                        device="cpu", out=root / "run", cache_dir=session_cache, data_options=dict(TINY_PHANTOM))
     run_benchmark(config)
     crafted = root / "crafted"
