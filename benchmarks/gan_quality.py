@@ -17,7 +17,6 @@ import json
 import subprocess
 import sys
 import time
-from collections import defaultdict
 from pathlib import Path
 
 FINDINGS = ("atelectasis", "lung_opacity", "pleural_effusion", "enlarged_cardiac_silhouette")

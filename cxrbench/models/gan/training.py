@@ -7,6 +7,7 @@ import os
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
+
 import torch
 from torch import nn
 
@@ -18,8 +19,8 @@ GRIDS = "grids"
 
 
 def channels_last(x):
-    """A module or 4-d tensor in channels-last layout: 1.5x faster convolutions on CPU here
-    (benchmarks/gan_quality.py notes; measured on the cgan networks at 64 px)."""
+    """A module or 4-d tensor in channels-last layout: about 1.5x faster GAN convolutions on
+    the CPU here (measured side by side; docs/performance.md)."""
     if isinstance(x, nn.Module):
         return x.to(memory_format=torch.channels_last)
     return x.contiguous(memory_format=torch.channels_last)
@@ -43,7 +44,8 @@ class StepRandomness:
 
     def __init__(self, n: int, batch_size: int, seed: int) -> None:
         if n < batch_size:
-            raise ValueError(f"{n} training images are fewer than one batch of {batch_size}")
+            raise CxrbenchError(f"{n} training images are fewer than one batch of {batch_size}; "
+                                "lower the model's batch_size or use more training images")
         self.n, self.batch_size, self.seed = n, batch_size, seed
         self.per_epoch = n // batch_size
         self._epoch, self._order = -1, torch.empty(0, dtype=torch.long)
