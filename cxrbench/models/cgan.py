@@ -21,17 +21,17 @@ from cxrbench.models import MODELS
 from cxrbench.models.adapter import Conditioning, FitContext, GenerationLog, ModelAdapter
 from cxrbench.models.gan.cgan_networks import ConditionalGenerator
 from cxrbench.models.gan.cgan_training import CganSettings, train_cgan
-from cxrbench.models.gan.presets import resolve_preset
+from cxrbench.models.settings import resolve_preset
 from cxrbench.models.gan.training import to_uint8
 from cxrbench.tasks import FINDINGS
 from cxrbench.tasks.task import Condition
 
 # "cpu": fits the default run on two CPU cores at 64 px. "gpu": StyleGAN2-like widths and the
 # study's 300k training images, for 256 px.
-PRESETS: dict[str, dict] = {
-    "cpu": {},
-    "gpu": {"latent_dim": 512, "fmap_base": 8192, "fmap_max": 512, "train_images": 300_000, "batch_size": 32,
-            "r1_every": 16, "checkpoint_every": 2000},
+PRESETS: dict[str, CganSettings] = {
+    "cpu": CganSettings(),
+    "gpu": CganSettings(latent_dim=512, fmap_base=8192, fmap_max=512, train_images=300_000, batch_size=32,
+                        r1_every=16, checkpoint_every=2000),
 }
 
 
@@ -47,7 +47,7 @@ class ConditionalGanAdapter(ModelAdapter):
     trainable = True
 
     def __init__(self, preset: str = "cpu", gan: dict | None = None) -> None:
-        self.settings = resolve_preset("cgan", CganSettings, PRESETS, preset, gan or {})
+        self.settings = resolve_preset("cgan", PRESETS, preset, gan or {})
         self.resolution = 0
         self.generator: ConditionalGenerator | None = None
         self.label_pool = torch.empty(0, len(FINDINGS), dtype=torch.int8)  # the training labels

@@ -23,8 +23,9 @@ from cxrbench.models.diffusion.captions import vocabulary_texts
 from cxrbench.models.diffusion.generation import SamplingSettings, TextGenerator
 from cxrbench.models.diffusion.pipeline_dir import INDEX, load_pipeline, save_pipeline
 from cxrbench.models.diffusion.prompts import read_prompt_file
-from cxrbench.models.diffusion.small import build_small, network_config, with_overrides
+from cxrbench.models.diffusion.small import build_small, network_config
 from cxrbench.models.diffusion.train import TrainingConfig, train
+from cxrbench.models.settings import with_settings
 from cxrbench.tasks.task import Condition
 
 
@@ -44,7 +45,7 @@ class DiffusionSmallAdapter(ModelAdapter):
                  steps: int = 50, guidance: float = 3.0, scheduler: str = "ddpm",
                  prompt_file: str | None = None) -> None:
         self.network = network_config(preset, network)
-        self.training = with_overrides(TrainingConfig(), training or {}, "training")
+        self.training = with_settings("diffusion-small training", TrainingConfig(), training or {})
         self.settings = SamplingSettings(steps, guidance, scheduler, None)
         self.prompt_file = prompt_file
         self.prompts = read_prompt_file(prompt_file) if prompt_file else {}

@@ -24,17 +24,16 @@ from cxrbench.models.adapter import Conditioning, FitContext, GenerationLog, Mod
 from cxrbench.models.gan.lco import LcoSettings, latent_class_optimisation
 from cxrbench.models.gan.pggan_networks import PgganGenerator
 from cxrbench.models.gan.pggan_training import PgganSettings, train_pggan
-from cxrbench.models.gan.presets import make_settings, resolve_preset
+from cxrbench.models.settings import resolve_preset, with_settings
 from cxrbench.models.gan.training import to_uint8
 from cxrbench.tasks import FINDINGS
 from cxrbench.tasks.task import Condition
 
 # "cpu": fits the default run on two CPU cores at 64 px. "gpu": the published PGGAN recipe
 # (latent 512, channels 512 down to 16, 800k images per phase) for 256 px and above.
-PRESETS: dict[str, dict] = {
-    "cpu": {},
-    "gpu": {"latent_dim": 512, "fmap_base": 8192, "fmap_max": 512, "phase_images": 800_000,
-            "checkpoint_every": 2000},
+PRESETS: dict[str, PgganSettings] = {
+    "cpu": PgganSettings(),
+    "gpu": PgganSettings(latent_dim=512, fmap_base=8192, fmap_max=512, phase_images=800_000, checkpoint_every=2000),
 }
 
 
@@ -53,8 +52,8 @@ class PgganLcoAdapter(ModelAdapter):
 
     def __init__(self, preset: str = "cpu", pggan: dict | None = None, lco: dict | None = None,
                  classifier_epochs: int = 8) -> None:
-        self.settings = resolve_preset("pggan-lco", PgganSettings, PRESETS, preset, pggan or {})
-        self.lco = make_settings("pggan-lco lco", LcoSettings, lco or {})
+        self.settings = resolve_preset("pggan-lco", PRESETS, preset, pggan or {})
+        self.lco = with_settings("pggan-lco lco", LcoSettings(), lco or {})
         if not 0.5 <= self.lco.threshold < 1.0:
             raise ConfigError(f"pggan-lco lco threshold {self.lco.threshold} must be in [0.5, 1)")
         self.recipe = ClassifierRecipe(epochs=classifier_epochs)

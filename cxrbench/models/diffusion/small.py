@@ -7,10 +7,10 @@ spend the CPU budget on the autoencoder instead of the denoiser (see docs/diffus
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 from cxrbench.errors import ConfigError
+from cxrbench.models.settings import resolve_preset
 from cxrbench.models.diffusion.pipeline_dir import PipelineParts
 
 
@@ -62,19 +62,7 @@ PRESETS: dict[str, NetworkConfig] = {
 
 def network_config(preset: str, overrides: dict | None) -> NetworkConfig:
     """The preset's network with ``overrides`` applied; unknown keys are refused with the valid ones."""
-    if preset not in PRESETS:
-        raise ConfigError(f"unknown diffusion-small preset {preset!r}; choose {' or '.join(PRESETS)}")
-    return with_overrides(PRESETS[preset], overrides or {}, "network")
-
-
-def with_overrides(base, overrides: dict, what: str):
-    """The dataclass ``base`` with ``overrides`` (lists become tuples); an unknown key is a ConfigError."""
-    known = [f.name for f in dataclasses.fields(base)]
-    unknown = sorted(set(overrides) - set(known))
-    if unknown:
-        raise ConfigError(f"diffusion-small {what} has no key {unknown[0]!r}; its keys: {', '.join(known)}")
-    values = {k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items()}
-    return dataclasses.replace(base, **values)
+    return resolve_preset("diffusion-small", PRESETS, preset, overrides or {})
 
 
 def build_small(config: NetworkConfig, texts: list[str], seed: int) -> PipelineParts:
