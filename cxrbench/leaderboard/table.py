@@ -72,13 +72,17 @@ class Leaderboard:
 
 
 def metric_schemas(rows: list[ResultRow]) -> dict[str, dict]:
-    """Each metric's declaration from the registry; a metric no longer registered falls back to its rows."""
+    """Each metric's declaration: from the metric registry, or the reader-study measures (``reader.*``);
+    a metric no longer declared anywhere falls back to its rows."""
     from cxrbench.metrics import METRICS
+    from cxrbench.reader_study.measures import reader_schema
 
     schemas = {}
     for name in dict.fromkeys(r.metric for r in rows):
         if name in METRICS:
             schemas[name] = METRICS.get(name).schema()
+        elif (declared := reader_schema(name)) is not None:
+            schemas[name] = declared
         else:
             row = next(r for r in rows if r.metric == name)
             schemas[name] = {"name": name, "display_name": name, "description": "", "direction": row.direction,
