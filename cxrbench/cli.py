@@ -400,6 +400,83 @@ def data_check(
     console.print("all images decode")
 
 
+reader_app = typer.Typer(no_args_is_help=True, help="Reader studies: prepare, serve, import (docs/reader-study.md).")
+app.add_typer(reader_app, name="reader-study")
+
+
+class StudyDesign(str, Enum):
+    single = "single"
+    paired = "paired"
+    finding = "finding"
+
+
+@reader_app.command("prepare")
+def reader_prepare(
+    run_dir: Path = typer.Argument(..., help="a finished run folder (with samples/ and manifest.json)"),
+    out: Path = typer.Option(..., help="new folder for the study"),
+    design: StudyDesign = typer.Option(..., help="single (real or synthetic?), paired (which is synthetic?) or "
+                                                 "finding (is FINDING present?)"),
+    readers: str = typer.Option(..., help="reader ids separated by commas (a-z, 0-9, _)"),
+    n: int = typer.Option(10, "--n", help="items per model, task and condition"),
+    models: str = typer.Option("all", help="all, or model names separated by commas"),
+    tasks: str = typer.Option("all", help="all, or task names separated by commas"),
+    conditions: str = typer.Option("present,absent", help="present, absent or both separated by a comma"),
+    seed: int = typer.Option(0, help="study seed: picks, sides, ids and reading orders"),
+) -> None:
+    """Build a blinded study from a finished run; prints each reader's private link path."""
+    from cxrbench.cache import default_cache_root
+    from cxrbench.reader_study.design import Design
+    from cxrbench.reader_study.prepare import PrepareConfig, prepare_study
+
+    split = lambda text: tuple(p.strip() for p in text.split(",") if p.strip())  # noqa: E731
+    config = PrepareConfig(run_dir=run_dir, out=out, design=Design(design.value), n_items=n, readers=split(readers),
+                           models=split(models), tasks=split(tasks), conditions=split(conditions), seed=seed,
+                           cache_dir=default_cache_root())
+    study = prepare_study(config)
+    typer.echo(f"wrote {len(study.items)} items for {len(study.readers)} readers to {study.root}")
+    typer.echo(f"serve it with: cxrbench reader-study serve {study.root}")
+
+
+@reader_app.command("serve")
+def reader_serve(
+    study: Path = typer.Argument(..., help="a study folder written by prepare"),
+    host: str = typer.Option("127.0.0.1", help="address to bind (127.0.0.1: this computer only)"),
+    port: int = typer.Option(8765, help="port"),
+) -> None:
+    """Serve the study to its readers in a browser until Ctrl-C; answers go to STUDY/answers.sqlite."""
+    from cxrbench.reader_study.app import reader_links, serve
+
+    for reader, link in reader_links(study, host, port).items():
+        typer.echo(f"{reader}: {link}")
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        typer.echo(f"note: bound to {host}: anyone who can reach this address and holds a link can answer", err=True)
+    serve(study, host, port)
+
+
+@reader_app.command("import")
+def reader_import(
+    study: Path = typer.Argument(..., help="a study folder written by prepare"),
+    files: list[Path] = typer.Argument(None, help="answer files: CSV (docs/reader-study.md) or another "
+                                                  "answers.sqlite; none: score the stored answers"),
+    columns: Optional[str] = typer.Option(None, help="generic CSV: schema_name=csv_column pairs separated by "
+                                                     "commas, e.g. reader_id=Rater,item_id=Case"),
+    run: Optional[Path] = typer.Option(None, help="the run folder to write rows to (default: the study's run)"),
+) -> None:
+    """Import answers (all rows valid, or none), then write statistics and reader.* rows into the run."""
+    from cxrbench.reader_study.importing import import_answers, parse_columns
+    from cxrbench.reader_study.rows import score_study
+    from cxrbench.reader_study.study import STATISTICS_MD, Study
+
+    loaded = Study(study)
+    mapping = parse_columns(columns)
+    for report in import_answers(loaded, files or [], mapping):
+        typer.echo(f"{report.source}: {report.rows} rows, {report.added} new answers, "
+                   f"{report.already_stored} already stored")
+    statistics, rows = score_study(loaded, run)
+    typer.echo(f"wrote {len(rows)} reader rows to {(run or loaded.run_dir) / 'results.jsonl'} and "
+               f"{loaded.root / STATISTICS_MD}")
+
+
 @app.command()
 def env() -> None:
     """Print versions and devices, for bug reports."""
