@@ -218,7 +218,7 @@ def test_scores_become_reader_rows_in_the_run_and_leaderboard(run, tmp_path):
 
 def test_cli_import_bad_rows_is_one_line_and_exit_2(run, tmp_path):
     study = prepare(run, tmp_path / "s")
-    path = write_csv(tmp_path / "bad.csv", "reader_id,item_id,response", ["r1,nosuchitem,left"])
+    path = write_csv(tmp_path / "bad.csv", "reader_id,item_id,response", ["r1,nosuchitem,4"])
     result = run_cli("reader-study", "import", str(study.root), str(path))
     assert result.returncode == 2, result.stderr
     assert "1 bad row(s), nothing imported: bad.csv row 2: item 'nosuchitem' is not in this study" in result.stderr
