@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from cxrbench.data import DATASETS
-from cxrbench.data.table_dataset import TableDataset, findings_from_source
+from cxrbench.data.table_dataset import TableDataset, findings_from_source, read_csv
 from cxrbench.errors import CxrbenchError
 
 OBSERVATIONS = ("No Finding", "Enlarged Cardiomediastinum", "Cardiomegaly", "Lung Opacity", "Lung Lesion", "Edema",
@@ -56,10 +56,9 @@ class CheXpertDataset(TableDataset):
                     raise CxrbenchError(f"chexpert: no train.csv in {self.root}; point --data-root at the folder "
                                         "that holds train.csv and valid.csv")
                 continue
-            table = pd.read_csv(path)
-            for column in ("Path", "Frontal/Lateral", "AP/PA"):
-                if column not in table:
-                    raise CxrbenchError(f"chexpert: {csv} lacks column {column!r}")
+            table = read_csv(path, self.name, ("Path", "Frontal/Lateral", "AP/PA"),
+                             dtype={"Path": str, "Frontal/Lateral": str, "AP/PA": str})
+            table["Path"] = table["Path"].fillna("")  # an empty path is refused with its row
             labels = read_chexpert_labels(table, csv)
             relative = table["Path"].map(_relative_to_release)
             lateral = table["Frontal/Lateral"].str.lower() == "lateral"

@@ -6,7 +6,12 @@ import numpy as np
 import pandas as pd
 
 from cxrbench.data import DATASETS
-from cxrbench.data.table_dataset import UNKNOWN_VIEW, TableDataset, findings_from_source
+from cxrbench.data.table_dataset import (
+    UNKNOWN_VIEW,
+    TableDataset,
+    findings_from_source,
+    read_csv,
+)
 from cxrbench.errors import CxrbenchError
 from cxrbench.tasks import FINDINGS
 
@@ -24,7 +29,7 @@ class FolderDataset(TableDataset):
 
     name = "folder"
 
-    def __init__(self, root: str, csv: str = "labels.csv", path_column: str = "path",
+    def __init__(self, root: str | None = None, csv: str = "labels.csv", path_column: str = "path",
                  columns: dict | None = None, patient_column: str | None = None, view_column: str | None = None,
                  split_column: str | None = None, view: str = "PA", uncertain: str = "ignore", split_seed: int = 0,
                  split_fractions: tuple[float, float, float] = (0.7, 0.1, 0.2), aspect: str = "crop",
@@ -41,7 +46,7 @@ class FolderDataset(TableDataset):
         path = self.root / self.csv
         if not path.is_file():
             raise CxrbenchError(f"folder: no {self.csv} in {self.root}; pass data_options csv = \"NAME.csv\"")
-        table = pd.read_csv(path, dtype=str, keep_default_na=False)
+        table = read_csv(path, self.name, dtype=str, keep_default_na=False)
         wanted = [self.path_column, *self.columns.values(),
                   *(c for c in (self.patient_column, self.view_column, self.split_column) if c)]
         missing = [c for c in wanted if c not in table]

@@ -7,10 +7,16 @@ The 8-bit rule, one for every format:
   intercept) and the VOI LUT or window centre/width are applied first, as a viewer would; then
   the values are mapped linearly from [min, max] of the image to [0, 255];
 - DICOM MONOCHROME1 (bright = low values) is inverted so that dense is bright, as everywhere else.
+
+Images of more than Pillow's ``Image.MAX_IMAGE_PIXELS`` pixels (about 89 million; its
+decompression-bomb guard) are refused before they are decoded, DICOM included: a radiograph
+has a few million.
 """
 
 from __future__ import annotations
 
+import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +27,15 @@ from cxrbench.errors import CxrbenchError, MissingDependencyError
 
 class BadImageError(CxrbenchError):
     """A file that is missing or cannot be decoded as an image."""
+
+
+class ImageTooLargeError(BadImageError):
+    """An image above the pixel limit (a decompression bomb, or a scan far larger than a radiograph)."""
+
+
+def _too_large(path: Path, pixels: int, limit: int) -> ImageTooLargeError:
+    return ImageTooLargeError(f"image file {path} has {pixels:,} pixels, above the limit of {limit:,} "
+                              "(decompression-bomb guard); downscale it or remove it")
 
 
 def _linear_to_uint8(values: np.ndarray) -> np.ndarray:
@@ -40,6 +55,10 @@ def _read_dicom(path: Path) -> np.ndarray:
     except ImportError:
         raise MissingDependencyError(f"{path} is DICOM; install pydicom: pip install 'cxrbench[dicom]'") from None
     dataset = pydicom.dcmread(str(path))
+    limit = Image.MAX_IMAGE_PIXELS
+    size = int(getattr(dataset, "Rows", 0)) * int(getattr(dataset, "Columns", 0))
+    if limit and size > limit:  # checked before the pixel data is decoded
+        raise _too_large(path, size, limit)
     pixels = dataset.pixel_array
     if pixels.ndim != 2:
         raise ValueError(f"expected one 2-D frame, got pixel array of shape {pixels.shape}")
@@ -51,7 +70,14 @@ def _read_dicom(path: Path) -> np.ndarray:
 
 
 def _read_raster(path: Path) -> np.ndarray:
-    with Image.open(path) as image:
+    with warnings.catch_warnings():  # Pillow only warns between 1x and 2x its limit: refuse there too
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            opened = Image.open(path)
+        except (Image.DecompressionBombWarning, Image.DecompressionBombError) as error:
+            size = re.search(r"\((\d+) pixels\)", str(error))  # Pillow's message carries the size
+            raise _too_large(path, int(size.group(1)) if size else 0, Image.MAX_IMAGE_PIXELS) from None
+    with opened as image:
         image.load()
         if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
             return _linear_to_uint8(np.asarray(image))

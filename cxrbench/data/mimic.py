@@ -7,7 +7,7 @@ import pandas as pd
 
 from cxrbench.data import DATASETS
 from cxrbench.data.chexpert import read_chexpert_labels
-from cxrbench.data.table_dataset import TableDataset, findings_from_source
+from cxrbench.data.table_dataset import TableDataset, findings_from_source, read_csv
 from cxrbench.errors import CxrbenchError
 
 _SPLIT_NAMES = {"train": "train", "validate": "val", "test": "test"}
@@ -24,16 +24,18 @@ class MimicCxrJpgDataset(TableDataset):
 
     name = "mimic-cxr-jpg"
 
-    def _csv(self, kind: str) -> pd.DataFrame:
+    def _csv(self, kind: str, columns: tuple[str, ...]) -> pd.DataFrame:
         for suffix in (".csv", ".csv.gz"):
             path = self.root / f"mimic-cxr-2.0.0-{kind}{suffix}"
             if path.is_file():
-                return pd.read_csv(path)
+                return read_csv(path, self.name, columns, dtype={"dicom_id": str})
         raise CxrbenchError(f"mimic-cxr-jpg: no mimic-cxr-2.0.0-{kind}.csv(.gz) in {self.root}; point --data-root "
                             "at the MIMIC-CXR-JPG folder")
 
     def read_records(self) -> pd.DataFrame:
-        labels_table, split, metadata = self._csv("chexpert"), self._csv("split"), self._csv("metadata")
+        labels_table = self._csv("chexpert", ("subject_id", "study_id"))
+        split = self._csv("split", ("dicom_id", "split"))
+        metadata = self._csv("metadata", ("dicom_id", "subject_id", "study_id", "ViewPosition"))
         labels = read_chexpert_labels(labels_table, "mimic-cxr-2.0.0-chexpert.csv")
         labels[["subject_id", "study_id"]] = labels_table[["subject_id", "study_id"]]
         images = metadata[["dicom_id", "subject_id", "study_id", "ViewPosition"]].merge(

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from cxrbench.data import DATASETS
-from cxrbench.data.table_dataset import TableDataset, findings_from_source
+from cxrbench.data.table_dataset import TableDataset, findings_from_source, read_csv
 from cxrbench.errors import CxrbenchError
 
 NIH_LABELS = ("Atelectasis", "Cardiomegaly", "Consolidation", "Edema", "Effusion", "Emphysema", "Fibrosis",
@@ -31,11 +31,8 @@ class NihCxr14Dataset(TableDataset):
             raise CxrbenchError(f"nih-cxr14: no Data_Entry_2017*.csv in {self.root}; point --data-root at the "
                                 "folder that holds it")
         csv = candidates[-1]
-        table = pd.read_csv(csv, dtype={"Patient ID": str})
-        needed = ["Image Index", "Finding Labels", "Patient ID", "View Position"]
-        missing = [c for c in needed if c not in table]
-        if missing:
-            raise CxrbenchError(f"nih-cxr14: {csv.name} lacks columns {missing}; is it the official metadata file?")
+        table = read_csv(csv, self.name, ("Image Index", "Finding Labels", "Patient ID", "View Position"),
+                         dtype={"Patient ID": str, "Image Index": str, "Finding Labels": str, "View Position": str})
         files = {p.name: p for p in self.root.rglob("*.png")}
         labels = table["Finding Labels"].fillna("No Finding").str.split("|")
         unknown = sorted(set(label for row in labels for label in row) - set(NIH_LABELS) - {"No Finding"})

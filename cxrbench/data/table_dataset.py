@@ -32,6 +32,23 @@ UNKNOWN_VIEW = "unknown"
 RECORD_COLUMNS = ("path", "image_id", "patient_id", "view", "official_split", "source", "row")
 
 
+def read_csv(path: Path, dataset: str, columns: tuple[str, ...] = (), **options: object) -> pd.DataFrame:
+    """``pd.read_csv(path, **options)``; a malformed or unreadable file, or missing ``columns``, is a
+    one-line CxrbenchError naming the file and the fix."""
+    try:
+        table = pd.read_csv(path, **options)
+    except pd.errors.EmptyDataError:
+        raise CxrbenchError(f"{dataset}: {path} is empty; restore the file from the dataset release") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, EOFError, OSError) as error:
+        detail = str(error).strip().splitlines()[-1] if str(error).strip() else type(error).__name__
+        raise CxrbenchError(f"{dataset}: {path} is not a readable CSV ({detail}); fix the line it names or restore "
+                            "the file from the dataset release") from None
+    missing = [c for c in columns if c not in table]
+    if missing:
+        raise CxrbenchError(f"{dataset}: {path.name} lacks columns {missing}; is it the file of the official release?")
+    return table
+
+
 def findings_from_source(source: pd.DataFrame, dataset: str) -> pd.DataFrame:
     """Map source label columns (1 positive, 0 negative, -1 uncertain, NaN not mentioned) to FINDINGS.
 
@@ -57,9 +74,11 @@ class TableDataset(Dataset):
     work with every bad file listed; "skip" drops them and counts them in the manifest.
     """
 
-    def __init__(self, root: str, view: str = "PA", uncertain: str = "ignore", split_seed: int = 0,
+    def __init__(self, root: str | None = None, view: str = "PA", uncertain: str = "ignore", split_seed: int = 0,
                  split_fractions: tuple[float, float, float] = (0.7, 0.1, 0.2), aspect: str = "crop",
                  on_bad_image: str = "fail") -> None:
+        if root is None:
+            raise ConfigError(f"{self.name} needs its data folder; pass --data-root PATH (or data_root in the config)")
         self.root = Path(root).expanduser()
         if not self.root.is_dir():
             raise ConfigError(f"{self.name} data root {self.root} is not a folder; pass --data-root PATH")
@@ -90,6 +109,7 @@ class TableDataset(Dataset):
             missing = [c for c in (*RECORD_COLUMNS, *FINDINGS) if c not in table]
             if missing:
                 raise CxrbenchError(f"{self.name} records lack columns {missing}")
+            self._check_paths(table)
             if not (table["view"] == UNKNOWN_VIEW).all():  # without view information nothing is filtered
                 table = table[table["view"].isin(FRONTAL_VIEWS if self.view == "both" else (self.view,))]
             table = table.copy()
@@ -101,6 +121,21 @@ class TableDataset(Dataset):
             table["split"] = assign_splits(table, self.split_fractions, self.split_seed)
             self._records = table.reset_index(drop=True)
         return self._records
+
+    def _check_paths(self, table: pd.DataFrame) -> None:
+        """Refuse image paths that are empty or lead outside the data root ('..', absolute paths).
+
+        Lexical (symbolic links inside the root may point anywhere): a label file must not make
+        cxrbench read, or report on, files its user did not put under the data root.
+        """
+        root = os.path.normpath(os.path.abspath(self.root))
+        for record in table[["path", "image_id", "source", "row"]].itertuples(index=False):
+            path = os.path.normpath(os.path.abspath(str(record.path)))
+            if path == root or os.path.commonpath([root, path]) != root:
+                problem = "is empty" if path == root else f"leads outside the data root {self.root}"
+                raise CxrbenchError(f"{self.name}: {record.source} row {record.row}: image path {record.image_id!r} "
+                                    f"{problem}; give paths relative to the data root, inside it (no '..', no "
+                                    "absolute paths)")
 
     def fingerprint(self) -> str:
         """Changes with the records, labels, options and every file's size and modification time.
