@@ -61,7 +61,8 @@ def create_app(study_dir: Path):
                     "images": [f"image/{image}.png" for image in served[following]["images"]]}
         return {"reader": reader, "design": study.design.value, "question": QUESTIONS[study.design],
                 "labels": LABELS[study.design],
-                "reasons": REASONS if study.design is Design.PAIRED else {},
+                # pairs, not an object: JSON objects are sent with sorted keys, the protocol has an order
+                "reasons": [[r, k] for r, k in REASONS.items()] if study.design is Design.PAIRED else [],
                 "total": len(order), "answered": len(done), "item": item}
 
     @app.get("/r/<token>")

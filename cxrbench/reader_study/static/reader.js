@@ -74,13 +74,13 @@ function render(next) {
   const scale = $("scale");
   scale.replaceChildren(...state.labels.map((label, i) => button(label, String(i + 1), () => choose(i + 1))));
   const reasons = $("reasons");
-  reasons.replaceChildren(...Object.entries(state.reasons).map(([reason, key]) => {
+  reasons.replaceChildren(...state.reasons.map(([reason, key]) => {
     const b = button(reason.replace("_", " "), key, () => { choice.reason = reason; refresh(); });
     b.dataset.reason = reason;
     b.dataset.key = key;
     return b;
   }));
-  const keys = Object.entries(state.reasons).map(([r, k]) => `${k} ${r.replace("_", " ")}`).join(", ");
+  const keys = state.reasons.map(([r, k]) => `${k} ${r.replace("_", " ")}`).join(", ");
   $("help").textContent = "Keys: 1-5 answer" + (keys ? `; reason: ${keys}` : "") + "; Enter next.";
   $("message").textContent = "";
   refresh();
@@ -116,7 +116,7 @@ document.addEventListener("keydown", (event) => {
   if (!state || !state.item || event.ctrlKey || event.metaKey || event.altKey) return;
   if (/^[1-5]$/.test(event.key)) { choose(Number(event.key)); event.preventDefault(); return; }
   if (event.key === "Enter") { submit(); event.preventDefault(); return; }
-  const reason = Object.entries(state.reasons).find(([, key]) => key === event.key.toLowerCase());
+  const reason = state.reasons.find(([, key]) => key === event.key.toLowerCase());
   if (reason && needsReason()) { choice.reason = reason[0]; refresh(); event.preventDefault(); }
 });
 load();
