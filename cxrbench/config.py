@@ -70,11 +70,14 @@ class RunConfig:
             raise ConfigError(f"unknown prompt style {self.prompt_style!r}; choose bare or report")
         if self.absent not in ("negative", "no_finding"):
             raise ConfigError(f"unknown absent meaning {self.absent!r}; choose negative or no_finding")
+        _check_component_names(self)
 
     def with_overrides(self, **overrides: object) -> "RunConfig":
         """A copy with the non-None ``overrides`` applied (flags win over the TOML file)."""
         given = {k: v for k, v in overrides.items() if v is not None}
         _check_keys(given, "option")
+        for name, value in given.items():
+            _check_type(name, value)
         return dataclasses.replace(self, **{k: _coerce(k, v) for k, v in given.items()})
 
     def to_dict(self) -> dict:
@@ -96,13 +99,21 @@ class RunConfig:
 def load_config(path: Path) -> RunConfig:
     """A RunConfig from a TOML file; unknown keys are errors that name the closest valid key."""
     try:
-        raw = tomllib.loads(Path(path).read_text())
+        raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"config file {path} does not exist; check the path given to --config") from None
+    except (IsADirectoryError, PermissionError) as error:
+        raise ConfigError(f"config file {path} cannot be read ({error.strerror}); give --config a readable "
+                          "TOML file") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file {path} is not UTF-8 text; give --config a TOML file") from None
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"config file {path} is not valid TOML ({error}); fix the line it names") from None
     _check_keys(raw, f"key in {path}")
-    return RunConfig().with_overrides(**raw)
+    try:
+        return RunConfig().with_overrides(**raw)
+    except ConfigError as error:
+        raise ConfigError(f"config file {path}: {error}") from None
 
 
 _LISTS = {"models", "tasks", "metrics"}
@@ -116,6 +127,65 @@ def _coerce(name: str, value: object) -> object:
     if name in _PATHS:
         return Path(str(value))
     return value
+
+
+# What each setting may be, by its annotation in RunConfig: a check and how to say it in the error.
+_TYPE_CHECKS = {
+    "tuple[str, ...]": (lambda v: isinstance(v, str) or (isinstance(v, (list, tuple))
+                                                         and all(isinstance(x, str) for x in v)),
+                        'names: "all", "a,b" or a list of strings'),
+    "str": (lambda v: isinstance(v, str), "a string"),
+    "str | None": (lambda v: isinstance(v, (str, Path)), "a string (a folder path)"),
+    "int": (lambda v: isinstance(v, int) and not isinstance(v, bool), "a whole number"),
+    "bool": (lambda v: isinstance(v, bool), "true or false"),
+    "Path": (lambda v: isinstance(v, (str, Path)), "a string (a path)"),
+    "dict": (lambda v: isinstance(v, dict), "a table of options"),
+    "dict[str, dict]": (lambda v: isinstance(v, dict) and all(isinstance(x, dict) for x in v.values()),
+                        "a table of tables: one [SECTION.NAME] table per component"),
+    "dict[str, str]": (lambda v: isinstance(v, dict) and all(isinstance(x, str) for x in v.values()),
+                       "a table of NAME = \"PATH\" strings"),
+}
+
+
+def _check_type(name: str, value: object) -> None:
+    """A setting of the wrong type is a one-line error (no silent truthiness, no TypeError deep inside)."""
+    annotation = next(f.type for f in dataclasses.fields(RunConfig) if f.name == name)
+    check, expected = _TYPE_CHECKS[str(annotation)]
+    if not check(value):
+        raise ConfigError(f"setting {name} = {value!r} ({type(value).__name__}) has the wrong type; it must be "
+                          f"{expected}")
+
+
+# Option tables keyed by component names, and the registry each name must be in.
+_NAMED_TABLES = {"model_options": "models", "checkpoints": "models", "feature_options": "feature_extractors",
+                 "metric_options": "metrics"}
+
+
+def _check_component_names(config: RunConfig) -> None:
+    """Every name in an option table is registered (a typo would otherwise be ignored silently)."""
+    from cxrbench.errors import UnknownNameError
+
+    for table, kind in _NAMED_TABLES.items():
+        names = getattr(config, table)
+        if not names:
+            continue
+        registry = _registry(kind)
+        for name in names:
+            try:
+                registry.entry(name)
+            except UnknownNameError as error:
+                raise ConfigError(f"{table}: {error}") from None
+
+
+def _registry(kind: str):
+    """A component registry, imported here (lazily: registries import nothing heavy, but import this module)."""
+    if kind == "models":
+        from cxrbench.models import MODELS as registry
+    elif kind == "metrics":
+        from cxrbench.metrics import METRICS as registry
+    else:
+        from cxrbench.metrics import FEATURE_EXTRACTORS as registry
+    return registry
 
 
 def _check_keys(raw: dict, what: str) -> None:
