@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import shutil
 from pathlib import Path
 
@@ -30,6 +31,20 @@ def save_checkpoint(directory: Path, tensors: dict[str, torch.Tensor], config: d
     os.replace(staging, directory)
 
 
+def load_torch_tensors(path: Path, fix: str) -> dict:
+    """A ``torch.save`` file of tensors, read with ``torch.load(weights_only=True)``: a file holding any
+    other pickled object (code that would run when unpickled) is refused, never executed.
+
+    fix: what the user should do when the file is refused (said in the one-line error).
+    """
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError) as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise CxrbenchError(f"{path} cannot be read safely: it is not a plain file of tensors (refused, nothing "
+                            f"was unpickled: {reason[:160]}); {fix}") from None
+
+
 def load_checkpoint(directory: Path) -> tuple[dict[str, torch.Tensor], dict]:
     """Read what ``save_checkpoint`` wrote; a missing file is a one-line user error."""
     directory = Path(directory)
@@ -40,4 +55,5 @@ def load_checkpoint(directory: Path) -> tuple[dict[str, torch.Tensor], dict]:
     try:
         return load_file(str(weights)), json.loads(config.read_text())
     except (SafetensorError, json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise CxrbenchError(f"checkpoint {directory} is damaged ({error}); train it again or restore it") from None
+        raise CxrbenchError(f"checkpoint {directory} is damaged or not safetensors ({error}); cxrbench reads "
+                            "safetensors only, never pickles: train it again or restore it") from None

@@ -13,6 +13,7 @@ import inspect
 import re
 from dataclasses import dataclass
 from importlib.metadata import entry_points
+from pathlib import PurePath
 from typing import Callable, Generic, TypeVar
 
 from cxrbench.errors import ConfigError, CxrbenchError, UnknownNameError
@@ -130,6 +131,15 @@ class Registry(Generic[T]):
         if unknown:
             raise ConfigError(f"{self.kind} {name!r} has no option {unknown[0]!r}; "
                               f"its options: {', '.join(known) or '(none)'}")
+        required = [p for p in known if signature.parameters[p].default is inspect.Parameter.empty]
+        absent = [p for p in required if p not in options]
+        if absent:
+            raise ConfigError(f"{self.kind} {name!r} needs the option {absent[0]!r}; set it in the config")
+        for option, value in options.items():
+            expected = signature.parameters[option].annotation
+            if isinstance(expected, str) and not _has_type(value, expected):
+                raise ConfigError(f"{self.kind} {name!r} option {option} = {value!r} ({type(value).__name__}) has "
+                                  f"the wrong type; it must be {expected}")
         bound = signature.bind_partial(None, **options)
         bound.apply_defaults()
         return cls(**options), {k: v for k, v in bound.arguments.items() if k in known}
@@ -180,6 +190,24 @@ class Registry(Generic[T]):
             raise CxrbenchError(
                 f"{self.kind} {name!r} is {obj!r}, which is not a {base.__name__}; register a {base.__name__}"
             )
+
+
+_SIMPLE_TYPES = {"int": (int,), "float": (int, float), "str": (str,), "bool": (bool,), "None": (type(None),),
+                 "Path": (str, PurePath), "dict": (dict,), "list": (list, tuple)}
+
+
+def _has_type(value: object, annotation: str) -> bool:
+    """Whether ``value`` fits a constructor annotation such as "int", "str | None" or "float".
+
+    Only plain annotations are checked (anything else, e.g. "tuple[float, float, float]" or a
+    class, passes: the component checks it); a bool is not taken for a number.
+    """
+    parts = [part.strip() for part in annotation.split("|")]
+    if not all(part in _SIMPLE_TYPES for part in parts):
+        return True
+    if isinstance(value, bool):
+        return "bool" in parts
+    return any(isinstance(value, _SIMPLE_TYPES[part]) for part in parts)
 
 
 def _import_target(target: str) -> object:

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from cxrbench.cache import sha256_file
+from cxrbench.checkpoint import load_torch_tensors
 from cxrbench.errors import UnavailableError
 from cxrbench.metrics import FEATURE_EXTRACTORS
 from cxrbench.metrics.feature_extractor import ExtractorContext, FeatureExtractor
@@ -60,7 +61,7 @@ class InceptionV3Extractor(FeatureExtractor):
                     f"{self.sha256[:8]}...; expected {FID_WEIGHTS_SIZE:,} bytes, {FID_WEIGHTS_SHA256_PREFIX}...); "
                     f"{HOW_TO_FIX}"
                 )
-        state_dict = torch.load(self.weights, map_location="cpu", weights_only=True)
+        state_dict = load_torch_tensors(self.weights, HOW_TO_FIX)
         from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
 
         with tempfile.TemporaryDirectory() as scratch:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import os
-import pickle
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import torch
 from torch import nn
 
 from cxrbench.benchmark.seeds import derive_seed
+from cxrbench.checkpoint import load_torch_tensors
 from cxrbench.errors import CxrbenchError
 
 STATE_FILE = "state.pt"
@@ -114,11 +114,7 @@ def resume_state(work_dir: Path | None, identity: dict, parts: GanParts) -> int:
     if work_dir is None or not (work_dir / STATE_FILE).is_file():
         return 0
     path = work_dir / STATE_FILE
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError) as error:
-        raise CxrbenchError(f"training state {path} cannot be read safely ({str(error).splitlines()[0]}); "
-                            "delete it to start the training over") from None
+    state = load_torch_tensors(path, "delete it to start the training over")
     if state.get("identity") != identity:
         return 0  # another configuration's state: start over (it is replaced at the first checkpoint)
     parts.g.load_state_dict(state["g"])
