@@ -22,7 +22,7 @@ from cxrbench.benchmark.run_dir import RunDirectory, atomic_write_text
 from cxrbench.benchmark.runner import resolve_device
 from cxrbench.benchmark.scoring import RowKey, score_row
 from cxrbench.config import RunConfig
-from cxrbench.data.image_io import read_image
+from cxrbench.data.image_io import BadImageError, read_image
 from cxrbench.data.image_set import ImageSet
 from cxrbench.data.preprocess import to_square
 from cxrbench.errors import ConfigError, UnavailableError
@@ -62,19 +62,29 @@ class EvaluateConfig:
 
 
 def read_folder(folder: Path, resolution: int | None) -> torch.Tensor:
-    """Every image file directly in ``folder`` (sorted by name) as uint8 [N, 1, S, S]."""
+    """Every image file directly in ``folder`` (sorted by name) as uint8 [N, 1, S, S].
+
+    Each image is cropped to its centred square, then resized (bilinear) to S; a file that cannot
+    be decoded (or is above the pixel limit) is refused with its name: both folders are read before
+    anything is written.
+    """
     if not folder.is_dir():
         raise ConfigError(f"image folder {folder} does not exist; pass a folder of PNG/JPEG/DICOM files")
     paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     if not paths:
         raise ConfigError(f"{folder} holds no PNG, JPEG or DICOM files; pass the folder the images are in")
-    first = read_image(paths[0])
-    size = resolution or min(first.shape)
-    return torch.from_numpy(np.stack([to_square(read_image(p), size) for p in paths])[:, None])
+    try:
+        first = read_image(paths[0])
+        size = resolution or min(first.shape)
+        return torch.from_numpy(np.stack([to_square(read_image(p), size) for p in paths])[:, None])
+    except BadImageError as error:
+        raise BadImageError(f"{error}; replace or remove it (or move it out of {folder}) and rerun") from None
 
 
 def _metrics(config: EvaluateConfig) -> list[Metric]:
     """The chosen metrics, in the chosen feature space; those needing training data are refused."""
+    if config.features is not None:
+        FEATURE_EXTRACTORS.entry(config.features)  # an unknown name is refused before any image is read
     built = []
     for name in METRICS.resolve(config.metrics):
         cls = METRICS.get(name)

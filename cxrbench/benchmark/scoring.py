@@ -5,11 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+import numpy as np
+
 from cxrbench import __version__
 from cxrbench.benchmark.results import UNAVAILABLE, ResultRow
 from cxrbench.benchmark.seeds import derive_seed
 from cxrbench.config import RunConfig
-from cxrbench.errors import UnavailableError
+from cxrbench.errors import CxrbenchError, UnavailableError
 from cxrbench.metrics.bootstrap import bootstrap_interval
 from cxrbench.metrics.feature_extractor import FeatureExtractor
 from cxrbench.metrics.metric import Metric, MetricInputs, MetricValue
@@ -46,6 +48,22 @@ def too_few_reason(metric: Metric, smallest: int) -> str | None:
             "raise --n-samples or use a larger dataset")
 
 
+def check_finite(key: RowKey, metric: Metric, inputs: MetricInputs) -> None:
+    """Refuse extractor outputs holding NaN or infinite values, naming the set: a metric would
+    otherwise return NaN (or a wrong number) silently. Such outputs come from a broken extractor."""
+    sets = (("the real reference images", inputs.real), (f"{key.model}'s images", inputs.fake),
+            ("the real training images", inputs.train))
+    for which, arrays in sets:
+        for name, values in arrays.items():
+            values = np.asarray(values)
+            if values.dtype.kind in "fc" and not np.isfinite(values).all():
+                bad = int((~np.isfinite(values.reshape(len(values), -1))).any(axis=1).sum())
+                raise CxrbenchError(
+                    f"{metric.name}: the {metric.feature_space} {name} of {which} for {key.task} {key.condition} "
+                    f"hold NaN or infinite values ({bad} of {len(values)} images); the feature extractor "
+                    f"{metric.feature_space!r} is broken for them: fix it or its weights, then rerun the same command")
+
+
 def scored_row(key: RowKey, metric: Metric, inputs: MetricInputs, config: RunConfig, identity: dict) -> ResultRow:
     """The metric's value on ``inputs`` with its seeded bootstrap interval."""
     statistic = metric.statistic(inputs)
@@ -67,6 +85,7 @@ def score_row(key: RowKey, metric: Metric, space: FeatureExtractor | Unavailable
     if isinstance(space, UnavailableError):
         return unavailable_row(key, metric, 0, config, str(space)), None
     inputs = make_inputs()
+    check_finite(key, metric, inputs)
     reason = too_few_reason(metric, min(inputs.n_fake, inputs.n_real) if metric.uses_real else inputs.n_fake)
     if reason:
         return unavailable_row(key, metric, inputs.n_real, config, reason), None
