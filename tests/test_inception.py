@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pickle
 
+import numpy as np
 import pytest
 import torch
 
@@ -48,3 +49,49 @@ def test_a_file_with_pickled_code_is_not_loaded(tmp_path):
     torch.save({"x": torch.zeros(1), "payload": _Payload()}, evil, pickle_module=pickle)
     with pytest.raises(pickle.UnpicklingError):
         InceptionV3Extractor(weights=evil, verify=False).prepare(_context(tmp_path))
+
+
+def _randomise_batch_norms(module: torch.nn.Module, seed: int) -> torch.nn.Module:
+    generator = torch.Generator().manual_seed(seed)
+    for bn in (m for m in module.modules() if isinstance(m, torch.nn.BatchNorm2d)):
+        bn.running_mean.normal_(0, 0.2, generator=generator)
+        bn.running_var.uniform_(0.5, 2.0, generator=generator)
+        bn.weight.data.uniform_(0.5, 1.5, generator=generator)
+        bn.bias.data.normal_(0, 0.2, generator=generator)
+    return module.eval()
+
+
+@pytest.mark.parametrize("kind", ["A", "B", "C", "D", "E_1", "E_2"])
+def test_each_fused_block_computes_torch_fidelity_block(kind):
+    import torch_fidelity.feature_extractor_inceptionv3 as tf
+
+    from cxrbench.metrics import inception_fused as fused
+
+    torch.manual_seed(0)
+    block, channels = {"A": (lambda: tf.InceptionA(40, pool_features=8), 40), "B": (lambda: tf.InceptionB(40), 40),
+                       "C": (lambda: tf.InceptionC(48, channels_7x7=16), 48), "D": (lambda: tf.InceptionD(48), 48),
+                       "E_1": (lambda: tf.InceptionE_1(64), 64), "E_2": (lambda: tf.InceptionE_2(64), 64)}[kind]
+    block = _randomise_batch_norms(block(), 1)
+    rebuilt = {"A": fused.FusedA, "B": fused.FusedB, "C": fused.FusedC, "D": fused.FusedD,
+               "E_1": lambda b: fused.FusedE(b, max_pool=False), "E_2": lambda b: fused.FusedE(b, max_pool=True)}[kind]
+    rebuilt = rebuilt(block).eval()
+    x = torch.rand(3, channels, 11, 11)
+    with torch.inference_mode():
+        expected = block(x)
+        got = rebuilt(x.contiguous(memory_format=torch.channels_last))
+    assert got.shape == expected.shape
+    assert torch.allclose(got, expected, rtol=1e-5, atol=1e-5 * expected.abs().max().item())
+
+
+def test_fused_extractor_equals_torch_fidelity_forward_at_any_batch_size(random_weights, tmp_path):
+    images = PhantomDataset(n_images=40, seed=0).load("train", 32).images[:5]
+    outputs = {}
+    for fused, batch_size in ((False, 5), (True, 5), (True, 2)):
+        extractor = InceptionV3Extractor(weights=random_weights, verify=False, batch_size=batch_size, fused=fused)
+        extractor.prepare(_context(tmp_path))
+        outputs[fused, batch_size] = extractor.extract(images)["features"]
+    plain = outputs[False, 5]
+    for key in ((True, 5), (True, 2)):
+        assert outputs[key].shape == (5, 2048)
+        assert np.allclose(outputs[key], plain, rtol=1e-5, atol=1e-6 * abs(plain).max())
+    assert np.allclose(outputs[True, 2], outputs[True, 5], rtol=1e-6, atol=1e-7 * abs(plain).max())
