@@ -33,10 +33,10 @@ def save_arrays(path: Path, arrays: dict[str, np.ndarray]) -> None:
     """Save named arrays as .npz through a temporary file and a rename (readers never see half a file)."""
     import numpy as np
 
+    from cxrbench.files import atomic_write
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}.npz")
-    np.savez(tmp, **arrays)
-    os.replace(tmp, path)
+    atomic_write(path, lambda tmp: np.savez(tmp, **arrays), suffix=".npz")  # np.savez appends .npz otherwise
 
 
 def load_arrays(path: Path) -> dict[str, np.ndarray] | None:

@@ -112,10 +112,13 @@ def random_weights(tmp_path_factory):
 def tiny_toml(tmp_path, session_cache):
     """The tiny run as a TOML file, for CLI subprocesses."""
     path = tmp_path / "tiny.toml"
-    path.write_text(
-        f'resolution = 32\nn_samples = 12\nbootstrap = 10\ndevice = "cpu"\ntasks = "pleural_effusion"\n'
-        f'cache_dir = "{session_cache}"\n[data_options]\nn_images = {TINY_PHANTOM["n_images"]}\n'
-        f'seed = {TINY_PHANTOM["seed"]}\n'
-        + options_toml("metric_options", CHEAP_UTILITY) + options_toml("model_options", TINY_MODELS)
-    )
+    path.write_text(tiny_toml_text(session_cache))
     return path
+
+
+def tiny_toml_text(cache: Path) -> str:
+    """The tiny run's settings as TOML (``cache``: the cache folder)."""
+    return (f'resolution = 32\nn_samples = 12\nbootstrap = 10\ndevice = "cpu"\ntasks = "pleural_effusion"\n'
+            f'cache_dir = "{cache}"\n[data_options]\nn_images = {TINY_PHANTOM["n_images"]}\n'
+            f'seed = {TINY_PHANTOM["seed"]}\n'
+            + options_toml("metric_options", CHEAP_UTILITY) + options_toml("model_options", TINY_MODELS))

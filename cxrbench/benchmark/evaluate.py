@@ -19,6 +19,7 @@ from cxrbench import __version__
 from cxrbench.benchmark.manifest import package_versions
 from cxrbench.benchmark.results import ResultRow, append_row, read_rows
 from cxrbench.benchmark.run_dir import RunDirectory, atomic_write_text
+from cxrbench.benchmark.run_lock import run_lock
 from cxrbench.benchmark.runner import resolve_device
 from cxrbench.benchmark.scoring import RowKey, score_row
 from cxrbench.config import RunConfig
@@ -98,6 +99,11 @@ def _metrics(config: EvaluateConfig) -> list[Metric]:
 
 def evaluate_folders(config: EvaluateConfig) -> list[ResultRow]:
     """Score ``config.fake`` against ``config.real``; write results.jsonl, leaderboard.md and manifest.json."""
+    with run_lock(Path(config.out)):  # one process per output folder, as for `cxrbench run`
+        return _evaluate(config)
+
+
+def _evaluate(config: EvaluateConfig) -> list[ResultRow]:
     metrics = _metrics(config)
     real = read_folder(config.real, config.resolution)
     fake = read_folder(config.fake, real.shape[-1])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 from typing import Callable
@@ -15,6 +14,7 @@ from PIL import Image
 from cxrbench.benchmark.results import ResultRow, read_rows, row_line
 from cxrbench.cache import load_arrays, save_arrays
 from cxrbench.errors import ConfigError
+from cxrbench.files import atomic_save_png, atomic_write_text, remove_partial_files
 from cxrbench.models.adapter import GenerationLog
 
 RESULTS, LEADERBOARD, MANIFEST, SAMPLES = "results.jsonl", "leaderboard.md", "manifest.json", "samples"
@@ -22,13 +22,6 @@ FEATURES, REVIEWS = "features", "reviews"
 GENERATION = "generation.json"  # beside each sample set: seconds per image and the adapter's GenerationLog
 REAL_OWNER = "_real"  # the owner name of the real reference features (model names cannot start with "_")
 _COMPLETE = ".complete.json"
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 class RunDirectory:
@@ -68,6 +61,7 @@ class RunDirectory:
             for folder in (SAMPLES, FEATURES, REVIEWS):
                 shutil.rmtree(self.root / folder, ignore_errors=True)
         self.root.mkdir(parents=True, exist_ok=True)
+        remove_partial_files(self.root)  # left by a killed run; the caller holds the run lock
 
     def keep_rows(self, keep: Callable[[ResultRow], bool]) -> list[ResultRow]:
         """Rewrite results.jsonl with only the rows ``keep`` accepts, and return them.
@@ -130,7 +124,5 @@ def write_png_set(folder: Path, seed: int, images: torch.Tensor) -> None:
     (folder / _COMPLETE).unlink(missing_ok=True)
     folder.mkdir(parents=True, exist_ok=True)
     for i, image in enumerate(images[:, 0].numpy()):
-        tmp = folder / f".{i:05d}.png.tmp"
-        Image.fromarray(image).save(tmp, format="PNG")
-        os.replace(tmp, folder / f"{i:05d}.png")
+        atomic_save_png(folder / f"{i:05d}.png", image)
     atomic_write_text(folder / _COMPLETE, json.dumps({"seed": seed, "n": int(images.shape[0])}))

@@ -11,11 +11,13 @@ import numpy as np
 import torch
 
 from cxrbench import __version__
+from cxrbench.benchmark.distributed import Processes
 from cxrbench.benchmark.manifest import package_versions
 from cxrbench.benchmark.model_store import ready_adapter
 from cxrbench.benchmark.progress import Reporter
 from cxrbench.benchmark.results import OK, UNAVAILABLE, ResultRow, append_row, read_rows
-from cxrbench.benchmark.run_dir import REAL_OWNER, RunDirectory, atomic_write_text, write_generation
+from cxrbench.benchmark.run_dir import REAL_OWNER, RunDirectory, write_generation
+from cxrbench.benchmark.run_lock import run_lock
 from cxrbench.benchmark.scoring import RowKey, model_row, score_row, unavailable_row
 from cxrbench.benchmark.seeds import derive_seed
 from cxrbench.config import RunConfig
@@ -23,6 +25,7 @@ from cxrbench.data import DATASETS
 from cxrbench.data.dataset import SPLITS, Dataset
 from cxrbench.data.image_set import ImageSet
 from cxrbench.errors import AdapterError, ConfigError, UnavailableError
+from cxrbench.files import atomic_write_text
 from cxrbench.leaderboard.markdown import render_markdown
 from cxrbench.leaderboard.table import build_leaderboard
 from cxrbench.metrics import FEATURE_EXTRACTORS, METRICS
@@ -136,6 +139,7 @@ class Scoring:
     done: set
     dataset: str
     device: torch.device
+    processes: Processes
 
     def ready(self, space: str) -> FeatureExtractor | None:
         extractor = self.spaces.get(space)
@@ -149,54 +153,73 @@ def _real_index(reference: ImageSet, condition: Condition, config: RunConfig) ->
                    [:config.n_samples])
 
 
-def run_benchmark(config: RunConfig, reporter: Reporter | None = None) -> RunSummary:
-    """Run every selected model on every selected task and condition; write the run directory."""
-    reporter = reporter or Reporter()
+def run_benchmark(config: RunConfig, reporter: Reporter | None = None,
+                  processes: Processes = Processes()) -> RunSummary:
+    """Run every selected model on every selected task and condition; write the run directory.
+
+    ``processes``: the processes `accelerate launch` started; all of them call this with the same
+    config. The main process holds the run directory's lock and writes the rows, the manifest and
+    the leaderboard; sample sets are shared out between the processes (benchmark/distributed.py).
+    """
+    run_dir = RunDirectory(config.out)
+    if not processes.is_main:
+        return _run(config, reporter or Reporter(), processes, run_dir)
+    with run_lock(run_dir.root):  # also taken by a resumed run, so two never write one folder
+        return _run(config, reporter or Reporter(), processes, run_dir)
+
+
+def _run(config: RunConfig, reporter: Reporter, processes: Processes, run_dir: RunDirectory) -> RunSummary:
     started = time.perf_counter()
     timings: dict[str, float] = {}
     model_names = run_models(config)
     tasks = [TASKS.get(name) for name in TASKS.resolve(config.tasks)]
     metrics = build_metrics(config)
-    device = resolve_device(config.device)
+    device = processes.device(resolve_device(config.device))
     dataset = build_dataset(config)
-    run_dir = RunDirectory(config.out)
-    run_dir.prepare(config.comparable(), config.resume)
     manifest = {"cxrbench_version": __version__, "config": config.to_dict(), "comparable_config": config.comparable(),
                 "versions": package_versions(), "dataset": dataset.describe(), "device": str(device),
-                "models": {}, "feature_spaces": {}, "metrics": {m.name: m.schema() for m in metrics},
-                "timings_s": timings}
-    atomic_write_text(run_dir.manifest, json.dumps(manifest, indent=2, default=str))
+                "processes": processes.count, "models": {}, "feature_spaces": {},
+                "metrics": {m.name: m.schema() for m in metrics}, "timings_s": timings}
+    with processes.main_first():  # the others wait until the folder is ready (and old work removed)
+        if processes.is_main:
+            run_dir.prepare(config.comparable(), config.resume)
+            atomic_write_text(run_dir.manifest, json.dumps(manifest, indent=2, default=str))
 
-    splits = load_splits(dataset, config.resolution, config.cache_dir, reporter)
+    with processes.main_first():  # rendering or decoding fills the dataset cache once
+        splits = load_splits(dataset, config.resolution, config.cache_dir, reporter)
     manifest["dataset"] = dataset.describe()  # now with the files skipped while loading
     reference, holdout = real_halves(splits["test"], config.seed)
     timings["load_data"] = time.perf_counter() - started
 
-    spaces = _prepare_feature_spaces(metrics, config, device, dataset, splits, reporter, manifest)
-    ready = {name: ex for name, ex in spaces.items() if isinstance(ex, FeatureExtractor)}
-    with reporter.step("real features") as update:
-        real_outputs = {name: cached_extract(ex, reference.images, config.cache_dir) for name, ex in ready.items()}
-        needs_train = {m.feature_space for m in metrics if m.uses_train} & set(ready)
-        train_outputs = {name: cached_extract(ready[name], splits["train"].images, config.cache_dir)
-                         for name in needs_train}
-        update(1, 1, "")
+    with processes.main_first():  # the evaluator is trained once and cached, the real features too
+        spaces = _prepare_feature_spaces(metrics, config, device, dataset, splits, reporter, manifest)
+        ready = {name: ex for name, ex in spaces.items() if isinstance(ex, FeatureExtractor)}
+        with reporter.step("real features") as update:
+            real_outputs = {name: cached_extract(ex, reference.images, config.cache_dir) for name, ex in ready.items()}
+            needs_train = {m.feature_space for m in metrics if m.uses_train} & set(ready)
+            train_outputs = {name: cached_extract(ready[name], splits["train"].images, config.cache_dir)
+                             for name in needs_train}
+            update(1, 1, "")
     conditions = run_conditions(config)
     real_index = {condition: _real_index(reference, condition, config) for condition in conditions}
-    for condition, index in real_index.items():  # kept in the run folder for `cxrbench compare`
-        for name, outputs in real_outputs.items():
-            run_dir.write_features(name, REAL_OWNER, condition.task, condition.presence.value,
-                                   {k: v[index] for k, v in outputs.items()})
+    if processes.is_main:  # kept in the run folder for `cxrbench compare`
+        for condition, index in real_index.items():
+            for name, outputs in real_outputs.items():
+                run_dir.write_features(name, REAL_OWNER, condition.task, condition.presence.value,
+                                       {k: v[index] for k, v in outputs.items()})
     timings["feature_spaces"] = time.perf_counter() - started - timings["load_data"]
 
     selected = (set(model_names), {t.name for t in tasks}, {m.name for m in metrics})
+    with processes.main_first():  # the main process drops stale rows; the others read what is left
+        done = (_reusable_rows(run_dir, spaces, metrics, config.resolution, selected) if processes.is_main
+                else {row.key for row in read_rows(run_dir.results)})
     scoring = Scoring(config, run_dir, metrics, spaces, reference, splits["train"], real_outputs, real_index,
-                      train_outputs,
-                      _reusable_rows(run_dir, spaces, metrics, config.resolution, selected), dataset.name, device)
+                      train_outputs, done, dataset.name, device, processes)
     for model in model_names:
         t0 = time.perf_counter()
         options = config.model_options.get(model, {})
         adapter, full_options = MODELS.build(model, options)
-        with reporter.step(f"preparing {model}") as update:
+        with reporter.step(f"preparing {model}") as update, processes.main_first():  # trained once, then cached
             context = fit_context(config, model, splits["train"], holdout, device, update)
             weights = ready_adapter(model, adapter, full_options, context, config.checkpoints.get(model),
                                     config.cache_dir, dataset.fingerprint())
@@ -209,10 +232,12 @@ def run_benchmark(config: RunConfig, reporter: Reporter | None = None) -> RunSum
         manifest["models"][model]["generation"] = _generation_summaries(run_dir, model, conditions)
         timings[f"model:{model}"] = time.perf_counter() - t0
 
+    processes.wait()  # every row is written
     rows = read_rows(run_dir.results)
-    atomic_write_text(run_dir.leaderboard, render_markdown(build_leaderboard(rows)))
-    timings["total"] = time.perf_counter() - started
-    atomic_write_text(run_dir.manifest, json.dumps(manifest, indent=2, default=str))
+    if processes.is_main:
+        atomic_write_text(run_dir.leaderboard, render_markdown(build_leaderboard(rows)))
+        timings["total"] = time.perf_counter() - started
+        atomic_write_text(run_dir.manifest, json.dumps(manifest, indent=2, default=str))
     return RunSummary(run_dir, rows, manifest)
 
 
@@ -278,48 +303,78 @@ def _reusable_rows(run_dir: RunDirectory, spaces: dict, metrics: list[Metric], r
 
 
 def _score_model(model: str, adapter: ModelAdapter, conditions: list[Condition], scoring: Scoring, update) -> None:
-    """Generate (or reuse) every sample set of a model and append the rows not yet in results.jsonl."""
-    config, run_dir = scoring.config, scoring.run_dir
+    """Generate (or reuse) every sample set of a model and append the rows not yet in results.jsonl.
+
+    Each process makes the sample sets it owns; the main process then scores them all.
+    """
+    config, run_dir, processes = scoring.config, scoring.run_dir, scoring.processes
     todo = [(c, m) for c in conditions for m in scoring.metrics
             if m.scope is Scope.CONDITION and (model, c.task, c.presence.value, m.name) not in scoring.done]
     todo_tasks = [(t, m) for t in dict.fromkeys(c.task for c in conditions) for m in scoring.metrics
                   if m.scope is not Scope.CONDITION and (model, t, BOTH, m.name) not in scoring.done]
     if not todo and not todo_tasks:
         return
-    reference = adapter.conditioning is Conditioning.REFERENCE
     images: dict[Condition, torch.Tensor] = {}
     outputs: dict[Condition, dict[str, dict[str, np.ndarray]]] = {}
     failed: dict[Condition, str] = {}
     for i, condition in enumerate(conditions):
+        if not processes.owns(i):
+            continue
         update(i, len(conditions) + 1, condition.key)
-        seed = derive_seed(config.seed, model, condition.key)  # recorded as sample_seeds in the manifest
         try:
-            batch = run_dir.read_samples(model, condition.task, condition.presence.value, seed, config.n_samples)
-            if batch is None:
-                t0 = time.perf_counter()
-                batch = collect_images(adapter, model, condition, config.n_samples, seed, config.batch_size,
-                                       config.resolution)
-                write_generation(run_dir.sample_dir(model, condition.task, condition.presence.value),
-                                 time.perf_counter() - t0, config.n_samples, adapter.generation_log())
-                run_dir.write_samples(model, condition.task, condition.presence.value, seed, batch)
+            images[condition] = _sample_set(model, adapter, condition, scoring)
         except UnavailableError as error:
             failed[condition] = f"{model} cannot produce {condition.key}: {error}"
             continue
-        images[condition] = batch
         outputs[condition] = {}
         for name in scoring.spaces:
             if (extractor := scoring.ready(name)) is not None:
-                outputs[condition][name] = cached_extract(extractor, batch, config.cache_dir)
+                outputs[condition][name] = cached_extract(extractor, images[condition], config.cache_dir)
                 run_dir.write_features(name, model, condition.task, condition.presence.value, outputs[condition][name])
+    for reasons in processes.gather({c.key: reason for c, reason in failed.items()}):
+        failed.update({c: reasons[c.key] for c in conditions if c.key in reasons})
+    if not processes.is_main:
+        return
+    for condition in conditions:  # the sets other processes made, from the run folder
+        if condition not in images and condition not in failed:
+            images[condition], outputs[condition] = _stored_set(model, condition, scoring)
+
+    reference = adapter.conditioning is Conditioning.REFERENCE
+    for condition in conditions:
+        key = RowKey(model, condition.task, condition.presence.value, reference, scoring.dataset)
         for metric in [m for c, m in todo if c == condition]:
-            _append(scoring, RowKey(model, condition.task, condition.presence.value, reference, scoring.dataset),
-                    metric, lambda m=metric, c=condition: _condition_inputs(m, c, outputs[c], scoring), batch)
-    for condition, reason in failed.items():
-        for metric in [m for c, m in todo if c == condition]:
-            key = RowKey(model, condition.task, condition.presence.value, reference, scoring.dataset)
-            append_row(run_dir.results, unavailable_row(key, metric, 0, config, reason))
+            if condition in failed:
+                append_row(run_dir.results, unavailable_row(key, metric, 0, config, failed[condition]))
+            else:
+                _append(scoring, key, metric, lambda m=metric, c=condition: _condition_inputs(m, c, outputs[c], scoring),
+                        images[condition])
     update(len(conditions), len(conditions) + 1, "findings and model-level metrics")
     _score_tasks(model, reference, conditions, todo_tasks, images, outputs, failed, scoring, update)
+
+
+def _sample_set(model: str, adapter: ModelAdapter, condition: Condition, scoring: Scoring) -> torch.Tensor:
+    """A complete sample set from the run folder, or generated now and written there (PNGs last)."""
+    config, run_dir = scoring.config, scoring.run_dir
+    seed = derive_seed(config.seed, model, condition.key)  # recorded as sample_seeds in the manifest
+    batch = run_dir.read_samples(model, condition.task, condition.presence.value, seed, config.n_samples)
+    if batch is None:
+        t0 = time.perf_counter()
+        batch = collect_images(adapter, model, condition, config.n_samples, seed, config.batch_size, config.resolution)
+        write_generation(run_dir.sample_dir(model, condition.task, condition.presence.value),
+                         time.perf_counter() - t0, config.n_samples, adapter.generation_log())
+        run_dir.write_samples(model, condition.task, condition.presence.value, seed, batch)
+    return batch
+
+
+def _stored_set(model: str, condition: Condition, scoring: Scoring) -> tuple[torch.Tensor, dict]:
+    """A set another process made: its images and its features in every ready space."""
+    config, run_dir = scoring.config, scoring.run_dir
+    where = (model, condition.task, condition.presence.value)
+    images = run_dir.read_samples(*where, derive_seed(config.seed, model, condition.key), config.n_samples)
+    outputs = {name: run_dir.read_features(name, *where) for name in scoring.spaces if scoring.ready(name)}
+    if images is None or any(value is None for value in outputs.values()):
+        raise RuntimeError(f"sample set {'/'.join(where)} is missing from {run_dir.root} after its process finished")
+    return images, outputs
 
 
 def _condition_inputs(metric: Metric, condition: Condition, outputs: dict, scoring: Scoring) -> MetricInputs:
@@ -333,10 +388,10 @@ def _condition_inputs(metric: Metric, condition: Condition, outputs: dict, scori
 def _append(scoring: Scoring, key: RowKey, metric: Metric, make_inputs, fake_images: torch.Tensor) -> None:
     """Score one CONDITION- or FINDING-scope row (or record why it cannot be), append it, write its review."""
     row, inputs = score_row(key, metric, scoring.spaces[metric.feature_space], make_inputs, scoring.config)
-    append_row(scoring.run_dir.results, row)
-    if inputs is not None:
+    if inputs is not None:  # before the row: a resumed run never redoes a row, so its review must exist first
         metric.review(inputs, fake_images, scoring.train.images,
                       scoring.run_dir.review_dir(key.model, key.task, key.condition, metric.name))
+    append_row(scoring.run_dir.results, row)
 
 
 def _score_tasks(model: str, reference: bool, conditions: list[Condition], todo: list, images: dict,

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 
+from cxrbench.files import atomic_save_png, atomic_write_text
 from cxrbench.metrics import METRICS
 from cxrbench.metrics.distances import nearest
 from cxrbench.metrics.metric import Direction, DistributionMetric, MetricInputs, Statistic
@@ -75,9 +75,9 @@ class NearCopies(_Memorisation):
         rows = [np.concatenate([fake_images[i, 0].numpy(), train_images[index[i], 0].numpy()], axis=1)
                 for i in order]
         folder.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(np.concatenate(rows, axis=0)).save(folder / "closest_pairs.png")
+        atomic_save_png(folder / "closest_pairs.png", np.concatenate(rows, axis=0))
         pairs = [{"sample": int(i), "train_index": int(index[i]), "distance": float(distance[i])} for i in order]
-        (folder / "closest_pairs.json").write_text(json.dumps(pairs, indent=1))
+        atomic_write_text(folder / "closest_pairs.json", json.dumps(pairs, indent=1))
 
 
 @METRICS.register("dcr_ratio")
