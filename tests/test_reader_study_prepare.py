@@ -223,3 +223,5 @@ def test_cli_import_bad_rows_is_one_line_and_exit_2(run, tmp_path):
     assert result.returncode == 2, result.stderr
     assert "1 bad row(s), nothing imported: bad.csv row 2: item 'nosuchitem' is not in this study" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+    missing = run_cli("reader-study", "import", str(tmp_path / "nowhere"))
+    assert missing.returncode == 2 and "is not a reader study" in missing.stderr and "Traceback" not in missing.stderr

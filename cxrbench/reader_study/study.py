@@ -35,13 +35,14 @@ class Study:
 
     root: Path
 
-    @cached_property
-    def facts(self) -> dict:
-        path = self.root / STUDY
-        if not path.is_file():
+    def __post_init__(self) -> None:
+        if not (Path(self.root) / STUDY).is_file():
             raise ReaderStudyError(f"{self.root} is not a reader study (no {STUDY}); "
                                    "make one with `cxrbench reader-study prepare`")
-        return json.loads(path.read_text())
+
+    @cached_property
+    def facts(self) -> dict:
+        return json.loads((self.root / STUDY).read_text())
 
     @property
     def design(self) -> Design:
