@@ -166,3 +166,13 @@ def test_two_accelerate_processes_give_the_numbers_of_one(uninterrupted, engine_
     assert manifest["processes"] == 2, f"not distributed ({time.perf_counter() - started:.0f} s)"
     assert _comparable(read_rows(out / "results.jsonl")) == _comparable(uninterrupted)
     assert _partial_files(out) == []
+
+
+def test_reader_rows_are_not_written_while_a_run_holds_the_folder(tmp_path):
+    from cxrbench.reader_study.rows import replace_rows
+
+    (tmp_path / "results.jsonl").write_text("")
+    with run_lock(tmp_path):
+        with pytest.raises(RunLockedError):
+            replace_rows(tmp_path, "reader.paired.", [])
+    assert replace_rows(tmp_path, "reader.paired.", []) == []

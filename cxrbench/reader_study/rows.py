@@ -16,6 +16,7 @@ from pathlib import Path
 from cxrbench import __version__
 from cxrbench.benchmark.results import OK, ResultRow, read_rows, row_line
 from cxrbench.benchmark.run_dir import RESULTS, RunDirectory, atomic_write_text
+from cxrbench.benchmark.run_lock import run_lock
 from cxrbench.reader_study.design import REAL, ReaderStudyError
 from cxrbench.reader_study.measures import READER_MEASURES, metric_name, reader_schema
 from cxrbench.reader_study.statistics import Estimate, StudyStatistics, rank_correlations, study_statistics
@@ -64,10 +65,11 @@ def replace_rows(run_dir: Path, design_prefix: str, rows: list[ResultRow]) -> li
     if not run.results.is_file():
         raise ReaderStudyError(f"the study's run folder {run_dir} has no {RESULTS}; was it moved? "
                                "pass --run RUN_FOLDER")
-    kept = [r for r in read_rows(run.results) if not r.metric.startswith(design_prefix)]
-    every = kept + rows
-    atomic_write_text(run.results, "".join(row_line(r) for r in every))
-    atomic_write_text(run.leaderboard, render_markdown(build_leaderboards(every)))
+    with run_lock(run.root):  # never while `cxrbench run` appends to the same results.jsonl
+        kept = [r for r in read_rows(run.results) if not r.metric.startswith(design_prefix)]
+        every = kept + rows
+        atomic_write_text(run.results, "".join(row_line(r) for r in every))
+        atomic_write_text(run.leaderboard, render_markdown(build_leaderboards(every)))
     return every
 
 
