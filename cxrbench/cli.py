@@ -6,8 +6,10 @@ User mistakes (CxrbenchError) print one line and exit with code 2; bugs stay tra
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
+from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
 from typing import Optional
@@ -15,7 +17,7 @@ from typing import Optional
 import typer
 
 from cxrbench import __version__
-from cxrbench.errors import CxrbenchError
+from cxrbench.errors import CxrbenchError, OutputFolderError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="cxrbench: benchmark generative models of chest X-rays.")
@@ -45,6 +47,41 @@ def list_components(kind: Kind = typer.Argument(..., help="what to list")) -> No
     for entry in _registry(kind).entries():
         source = "" if entry.source == "builtin" else f"  [{entry.source}]"
         typer.echo(f"{entry.name:<30} {entry.summary}{source}")
+
+
+# Errors of a write that the user can fix (permissions, a read-only or full disk, a quota).
+WRITE_ERRNOS = {errno.EACCES, errno.EROFS, errno.ENOSPC, errno.EDQUOT}
+
+
+def _within(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents or path in folder.parents  # parents: created with mkdir
+
+
+@contextmanager
+def _writing_to(out: Optional[Path], cache: Optional[Path] = None):
+    """Turn a failed write into the output folder or cache into one line naming the folder and the fix.
+
+    Only the errno values in WRITE_ERRNOS, and only for files in (or above) those folders or for
+    writes on open files (which carry no file name); every other OSError stays a traceback. What
+    was finished before the failure stays: each row and sample set is written atomically.
+    """
+    try:
+        yield
+    except OSError as error:
+        if error.errno not in WRITE_ERRNOS:
+            raise
+        folders = {name: Path(os.path.abspath(f)) for name, f in (("out", out), ("cache", cache)) if f is not None}
+        target = Path(os.path.abspath(error.filename)) if error.filename else None
+        where = next((name for name, folder in folders.items() if target is None or _within(target, folder)), None)
+        if where is None:
+            raise
+        folder = folders[where] if target is None else (target if target.is_dir() else target.parent)
+        other = "point CXRBENCH_CACHE at another folder" if where == "cache" else "choose another --out"
+        problem = ("no space left (disk full or quota)" if error.errno in (errno.ENOSPC, errno.EDQUOT)
+                   else f"no permission to write ({error.strerror})")
+        fix = "free space" if error.errno in (errno.ENOSPC, errno.EDQUOT) else "make it writable"
+        raise OutputFolderError(f"cannot write to {folder}: {problem}; {fix} or {other}, then rerun the same command "
+                                "(finished results are kept)") from None
 
 
 def _base_config(config_file: Optional[Path]):
@@ -115,7 +152,8 @@ def run(
         prompt_style=prompt_style, absent=absent, resume=resume, floor=floor)
     cfg = _with_data_option(_with_inception_weights(cfg, inception_weights), "on_bad_image", on_bad_image)
     cfg = _with_model_path(cfg, model_path)
-    summary = run_benchmark(cfg, RichReporter())
+    with _writing_to(cfg.out, cfg.cache_dir):
+        summary = run_benchmark(cfg, RichReporter())
     _print_summary(summary)
 
 
@@ -280,7 +318,9 @@ def evaluate(
                             features=features, resolution=resolution, seed=seed, bootstrap=bootstrap, device=device,
                             cache_dir=default_cache_root(),
                             feature_options={"inception-v3": {"weights": weights}} if weights else {})
-    for row in evaluate_folders(config):
+    with _writing_to(out, config.cache_dir):
+        rows = evaluate_folders(config)
+    for row in rows:
         interval = "" if row.ci_low is None else f" [{number(row.ci_low)}, {number(row.ci_high)}]"
         shown = number(row.value) + interval if row.status == "ok" else f"unavailable: {row.reason}"
         typer.echo(f"{row.metric:<14} {row.feature_space:<14} {shown}")
@@ -302,9 +342,10 @@ def validate_metrics_command(
     from cxrbench.benchmark.validation import validate_metrics
 
     cfg = _base_config(config).with_overrides(resolution=resolution, seed=seed, device=device)
-    report = validate_metrics(cfg, n, RichReporter())
-    out.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out, report.markdown())
+    with _writing_to(out.parent, cfg.cache_dir):
+        report = validate_metrics(cfg, n, RichReporter())
+        out.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(out, report.markdown())
     for name, ok, detail in report.checks:
         typer.echo(f"{'PASS' if ok else 'FAIL'}  {name}: {detail}")
     typer.echo(f"wrote {out}")
@@ -329,7 +370,8 @@ def train(
 
     cfg = _base_config(config).with_overrides(models=model, data=data, data_root=data_root, resolution=resolution,
                                                seed=seed, device=device)
-    path = train_model(cfg, model, out, RichReporter())
+    with _writing_to(out, cfg.cache_dir):
+        path = train_model(cfg, model, out, RichReporter())
     typer.echo(f"saved {model} to {path}")
 
 
@@ -358,7 +400,8 @@ def generate(
     if checkpoint is not None:
         cfg = cfg.with_overrides(checkpoints={**cfg.checkpoints, model: str(checkpoint)})
     cfg = _with_model_path(cfg, model_path)
-    written = generate_images(cfg, model, task, condition, n, out, RichReporter())
+    with _writing_to(out, cfg.cache_dir):
+        written = generate_images(cfg, model, task, condition, n, out, RichReporter())
     typer.echo(f"wrote {written} images to {out}")
 
 

@@ -34,3 +34,7 @@ class UnavailableError(CxrbenchError):
 
 class AdapterError(CxrbenchError):
     """A model adapter broke its contract (wrong dtype, shape or count)."""
+
+
+class OutputFolderError(CxrbenchError):
+    """Writing an output (run folder, cache, report) failed: no permission, read-only, disk full or quota."""

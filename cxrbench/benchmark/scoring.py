@@ -40,10 +40,17 @@ def unavailable_row(key: RowKey, metric: Metric, n_real: int, config: RunConfig,
                      status=UNAVAILABLE, reason=reason)
 
 
-def too_few_reason(metric: Metric, smallest: int) -> str | None:
-    """Why a metric refuses a set of ``smallest`` images, or None when it is big enough."""
+def too_few_reason(metric: Metric, smallest: int, real_is_smallest: bool = False) -> str | None:
+    """Why a metric refuses a set of ``smallest`` images, or None when it is big enough.
+
+    real_is_smallest: the real reference set is the short one (the dataset has too few images of
+    the condition: --n-samples cannot help).
+    """
     if smallest >= metric.min_samples:
         return None
+    if real_is_smallest:
+        return (f"{metric.name} needs at least {metric.min_samples} real images of the condition, the reference "
+                f"set has {smallest}; use a dataset with more images of it")
     return (f"{metric.name} needs at least {metric.min_samples} images per set, got {smallest}; "
             "raise --n-samples or use a larger dataset")
 
@@ -86,7 +93,9 @@ def score_row(key: RowKey, metric: Metric, space: FeatureExtractor | Unavailable
         return unavailable_row(key, metric, 0, config, str(space)), None
     inputs = make_inputs()
     check_finite(key, metric, inputs)
-    reason = too_few_reason(metric, min(inputs.n_fake, inputs.n_real) if metric.uses_real else inputs.n_fake)
+    short_real = metric.uses_real and inputs.n_real < inputs.n_fake
+    reason = too_few_reason(metric, min(inputs.n_fake, inputs.n_real) if metric.uses_real else inputs.n_fake,
+                            short_real)
     if reason:
         return unavailable_row(key, metric, inputs.n_real, config, reason), None
     return scored_row(key, metric, inputs, config, space.identity()), inputs

@@ -34,5 +34,8 @@ def cached_extract(extractor: FeatureExtractor, images: torch.Tensor, cache_dir:
     outputs = load_arrays(path)
     if outputs is None:
         outputs = extractor.extract(images)
-        save_arrays(path, outputs)
+        # NaN or infinite outputs are refused by the scoring (scoring.check_finite); kept out of the
+        # cache so that a fixed extractor with the same identity never reads them back.
+        if all(np.isfinite(v).all() for v in map(np.asarray, outputs.values()) if v.dtype.kind in "fc"):
+            save_arrays(path, outputs)
     return outputs
