@@ -27,6 +27,14 @@ def _indices(rng: np.random.Generator, n: int) -> np.ndarray | None:
 def replicates(statistic: Statistic, resamples: int, seed: int) -> np.ndarray:
     """``resamples`` bootstrap values of ``statistic`` (NaN replicates kept, e.g. a class missing)."""
     rng = np.random.default_rng(seed)
+    if statistic.batch is not None:  # same draws, in the same order, as counts per resample
+        counts_real = np.empty((statistic.n_real, resamples))
+        counts_fake = np.empty((statistic.n_fake, resamples))
+        for i in range(resamples):
+            for counts in (counts_real, counts_fake):
+                if len(counts):
+                    counts[:, i] = np.bincount(_indices(rng, len(counts)), minlength=len(counts))
+        return np.asarray(statistic.batch(counts_real, counts_fake), dtype=np.float64)
     values = np.empty(resamples)
     for i in range(resamples):
         values[i] = statistic.function(_indices(rng, statistic.n_real), _indices(rng, statistic.n_fake))

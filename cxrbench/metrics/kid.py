@@ -51,11 +51,22 @@ def _as_features(x: np.ndarray, name: str) -> np.ndarray:
 
 
 class _KernelSums:
-    """The three kernel matrices of two sets, and the MMD^2 of any multiset of their rows."""
+    """The three kernel matrices of two sets, and the MMD^2 of any multiset of their rows.
 
-    def __init__(self, x: np.ndarray, y: np.ndarray) -> None:
-        self.k_xx, self.k_yy, self.k_xy = polynomial_kernel(x, x), polynomial_kernel(y, y), polynomial_kernel(x, y)
-        self.diag_xx, self.diag_yy = np.diagonal(self.k_xx).copy(), np.diagonal(self.k_yy).copy()
+    The matrices are held only when they fit in ``max_bytes`` (``full``); otherwise ``mmd2_many``
+    computes them in row blocks of at most ``max_bytes`` each, once for all the multisets it is
+    given, so memory stays the features plus one block however large the sets are.
+    """
+
+    def __init__(self, x: np.ndarray, y: np.ndarray, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+        self.x, self.y, self.max_bytes = x, y, max_bytes
+        n, m = len(x), len(y)
+        self.full = (n * n + m * m + n * m) * 8 <= max_bytes
+        if self.full:
+            self.k_xx, self.k_yy, self.k_xy = polynomial_kernel(x, x), polynomial_kernel(y, y), polynomial_kernel(x, y)
+            self.diag_xx, self.diag_yy = np.diagonal(self.k_xx).copy(), np.diagonal(self.k_yy).copy()
+        else:
+            self.diag_xx, self.diag_yy = _kernel_diagonal(x), _kernel_diagonal(y)
 
     def mmd2(self, cx: np.ndarray, cy: np.ndarray) -> float:
         """Unbiased MMD^2 of the multisets taking row i of x cx[i] times and row j of y cy[j] times.
@@ -63,6 +74,8 @@ class _KernelSums:
         Diagonal *positions* are left out (a row drawn twice still pairs with its copy), which is what
         the unbiased estimator computed on the resampled rows does.
         """
+        if not self.full:
+            return float(self.mmd2_many(cx[:, None], cy[:, None])[0])
         n, m = cx.sum(), cy.sum()
         if n < 2 or m < 2:
             raise ValueError(f"unbiased MMD^2 needs at least 2 points per set, got {n:g} and {m:g}")
@@ -70,6 +83,32 @@ class _KernelSums:
         yy = cy @ (self.k_yy @ cy) - cy @ self.diag_yy
         xy = cx @ (self.k_xy @ cy)
         return float(xx / (n * (n - 1)) + yy / (m * (m - 1)) - 2.0 * xy / (n * m))
+
+    def mmd2_many(self, cx: np.ndarray, cy: np.ndarray) -> np.ndarray:
+        """``mmd2`` for R multisets at once: counts cx [N, R] and cy [M, R] -> float64 [R]."""
+        n, m = cx.sum(axis=0), cy.sum(axis=0)
+        if (n < 2).any() or (m < 2).any():
+            raise ValueError("unbiased MMD^2 needs at least 2 points per set in every multiset")
+        xx = self._quadratic(self.x, self.x, cx, cx, "k_xx") - self.diag_xx @ cx
+        yy = self._quadratic(self.y, self.y, cy, cy, "k_yy") - self.diag_yy @ cy
+        xy = self._quadratic(self.x, self.y, cx, cy, "k_xy")
+        return xx / (n * (n - 1)) + yy / (m * (m - 1)) - 2.0 * xy / (n * m)
+
+    def _quadratic(self, a: np.ndarray, b: np.ndarray, ca: np.ndarray, cb: np.ndarray, name: str) -> np.ndarray:
+        """[R] values ca[:, r]' K(a, b) cb[:, r], K in row blocks of at most ``max_bytes`` unless held."""
+        if self.full:
+            return np.einsum("ir,ir->r", ca, getattr(self, name) @ cb)
+        rows = max(1, self.max_bytes // (8 * (len(b) + cb.shape[1])))
+        total = np.zeros(ca.shape[1])
+        for start in range(0, len(a), rows):
+            block = polynomial_kernel(a[start:start + rows], b)
+            total += np.einsum("ir,ir->r", ca[start:start + rows], block @ cb)
+        return total
+
+
+def _kernel_diagonal(x: np.ndarray) -> np.ndarray:
+    """k(x_i, x_i) for every row of x [N, D]."""
+    return (np.einsum("ij,ij->i", x, x) / x.shape[1] + 1.0) ** 3
 
 
 def kid_subsets(
@@ -115,18 +154,22 @@ def kid_subsets(
     return float(values.mean()), float(values.std())
 
 
-def kid_bootstrap_statistic(real: np.ndarray, fake: np.ndarray) -> Callable[[np.ndarray, np.ndarray], float]:
+def kid_bootstrap_statistic(real: np.ndarray, fake: np.ndarray, *, max_bytes: int = DEFAULT_MAX_BYTES
+                            ) -> Callable[[np.ndarray, np.ndarray], float]:
     """A function f(real_index, fake_index) -> unbiased MMD^2 of real[real_index] and fake[fake_index].
 
     real [N, D], fake [M, D]; indices are int arrays (with repeats, as bootstrap resampling draws them;
-    at least 2 each). The kernel matrices are computed once here ((N^2 + M^2 + N M) float64 entries of
-    memory) and each call costs three matrix-vector products. Positions i == j of the resampled
-    within-set matrices are left out, so a row drawn twice still contributes its pairing with its copy:
+    at least 2 each). The kernel matrices are computed once here when their (N^2 + M^2 + N M) float64
+    entries fit in ``max_bytes``, and each call costs three matrix-vector products; larger sets
+    recompute them in row blocks at every call (``kid_bootstrap_batch`` serves many resamples at
+    once). Positions i == j of the resampled within-set matrices are left out, so a row drawn twice still contributes its pairing with its copy:
     f equals `mmd2_unbiased` of `polynomial_kernel` on the resampled rows.
     """
-    x, y = _as_features(real, "real"), _as_features(fake, "fake")
-    sums = _KernelSums(x, y)
-    n, m = len(x), len(y)
+    return _statistic(_KernelSums(_as_features(real, "real"), _as_features(fake, "fake"), max_bytes))
+
+
+def _statistic(sums: _KernelSums) -> Callable[[np.ndarray, np.ndarray], float]:
+    n, m = len(sums.x), len(sums.y)
 
     def statistic(real_index: np.ndarray, fake_index: np.ndarray) -> float:
         cx = np.bincount(np.asarray(real_index).ravel(), minlength=n).astype(np.float64)
@@ -136,3 +179,22 @@ def kid_bootstrap_statistic(real: np.ndarray, fake: np.ndarray) -> Callable[[np.
         return sums.mmd2(cx, cy)
 
     return statistic
+
+
+def kid_bootstrap_batch(real: np.ndarray, fake: np.ndarray, *, max_bytes: int = DEFAULT_MAX_BYTES
+                        ) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """A function (real counts [N, R], fake counts [M, R]) -> the R unbiased MMD^2 of those multisets.
+
+    Column r of the counts says how often each row is drawn in resample r (a bootstrap draw as
+    counts); value r equals ``kid_bootstrap_statistic(real, fake)`` of the same draw up to float
+    rounding. Kernels are computed once for all R resamples, in row blocks of at most ``max_bytes``
+    unless the whole matrices fit: memory is the features, the counts and one block, not N x N.
+    """
+    return _KernelSums(_as_features(real, "real"), _as_features(fake, "fake"), max_bytes).mmd2_many
+
+
+def kid_bootstrap(real: np.ndarray, fake: np.ndarray, *, max_bytes: int = DEFAULT_MAX_BYTES
+                  ) -> tuple[Callable[[np.ndarray, np.ndarray], float], Callable[[np.ndarray, np.ndarray], np.ndarray]]:
+    """``kid_bootstrap_statistic`` and ``kid_bootstrap_batch`` sharing one set of kernels."""
+    sums = _KernelSums(_as_features(real, "real"), _as_features(fake, "fake"), max_bytes)
+    return _statistic(sums), sums.mmd2_many

@@ -70,12 +70,17 @@ class Statistic:
     precomputed for the bootstrap (kernels, radii, distances) is not done twice.
     ``function(real_index, fake_index)`` gets index arrays into the ``n_real`` / ``n_fake`` units
     (rows, or groups of rows); a side with 0 units is not resampled and gets None.
+    ``batch`` (optional): the same function for many resamples at once, (real counts [n_real, R],
+    fake counts [n_fake, R]) -> values [R], where column r counts how often each unit is drawn in
+    resample r; for statistics whose per-call work is shared better across resamples (KID's
+    kernels, computed in row blocks once for all resamples instead of held as n x n matrices).
     """
 
     estimate: float
     function: Callable[[np.ndarray | None, np.ndarray | None], float]
     n_real: int
     n_fake: int
+    batch: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
 
 
 class Metric(ABC):

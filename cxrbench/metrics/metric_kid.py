@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from cxrbench.metrics import METRICS
-from cxrbench.metrics.kid import TORCH_FIDELITY_SEED, kid_bootstrap_statistic, kid_subsets
+from cxrbench.metrics.kid import TORCH_FIDELITY_SEED, kid_bootstrap, kid_subsets
 from cxrbench.metrics.metric import Direction, DistributionMetric, MetricInputs, Statistic
 
 
@@ -29,8 +29,8 @@ class _KernelDistance(DistributionMetric):
                            self.seed)[0]
 
     def statistic(self, inputs: MetricInputs) -> Statistic:
-        return Statistic(self.compute(inputs), kid_bootstrap_statistic(inputs.real["features"], inputs.fake["features"]),
-                         inputs.n_real, inputs.n_fake)
+        function, batch = kid_bootstrap(inputs.real["features"], inputs.fake["features"])
+        return Statistic(self.compute(inputs), function, inputs.n_real, inputs.n_fake, batch=batch)
 
 
 @METRICS.register("kid")
