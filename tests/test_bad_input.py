@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import io
 import json
+import os
 import pickle
 import struct
 import sys
@@ -18,14 +19,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import run_cli
 from PIL import Image
 
 from cxrbench.cli import main
 from cxrbench.data import DATASETS
-from cxrbench.data.image_io import BadImageError, ImageTooLargeError, read_image
+from cxrbench.data.image_io import ImageTooLargeError, read_image
 from cxrbench.errors import CxrbenchError
-
-from conftest import run_cli
 
 FINDING_COLUMNS = "atelectasis,lung_opacity,pleural_effusion,enlarged_cardiac_silhouette"
 
@@ -95,7 +95,7 @@ class _Payload:
 
 def malicious_pickle(path: Path, marker: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(pickle.dumps({"weight": _Payload(marker)}))
+    path.write_bytes(pickle.dumps({"weight": _Payload(marker)}, protocol=2))  # torch.save's protocol
     return path
 
 
@@ -167,8 +167,9 @@ def test_bad_files_in_a_dataset_fail_up_front_or_are_skipped_and_counted(tmp_pat
                                             r"`cxrbench data check`"):
         strict.load("train", 16)
     assert [p.split(" (")[0] for p in strict.check()] == [
-        f"image file {root / '3.png'} cannot be decoded", f"image file {root / '4.png'} has 100,000,000 pixels, "
-        "above the limit of 89,478,485", f"image file {root / '5.png'} is missing"]
+        f"image file {root / '3.png'} cannot be decoded",
+        (f"image file {root / '4.png'} has 100,000,000 pixels, above the limit of 89,478,485"),
+        f"image file {root / '5.png'} is missing"]
     lenient, _ = DATASETS.build("folder", {"root": str(root), "split_fractions": [1, 0, 0], "on_bad_image": "skip"})
     train = lenient.load("train", 16)
     assert len(train) == 3 and train.images.shape[1:] == (1, 16, 16)
@@ -278,8 +279,8 @@ def test_malformed_nih_chexpert_and_mimic_tables(tmp_path):
     ('resume = "yes"\n', "setting resume = 'yes' (str) has the wrong type; it must be true or false"),
     ("models = 3\n", "setting models = 3 (int) has the wrong type"),
     ("data_options = 5\n", "setting data_options = 5 (int) has the wrong type; it must be a table"),
-    ("[model_options.pca-gausian]\ncomponents = 8\n", "model_options: unknown model 'pca-gausian'; did you mean "
-                                                      "'pca-gaussian'?"),
+    ("[model_options.pca-gausian]\ncomponents = 8\n",
+     "model_options: unknown model 'pca-gausian'; did you mean 'pca-gaussian'?"),
     ("[metric_options.fdi]\nfeature_space = 'pixels'\n", "metric_options: unknown metric 'fdi'; did you mean"),
     ("[data_options]\nn_images = '700'\n", "dataset 'phantom' option n_images = '700' (str) has the wrong type"),
     ("[data_options]\nn_image = 700\n", "dataset 'phantom' has no option 'n_image'"),
@@ -339,8 +340,8 @@ def test_nan_or_infinite_features_are_refused_naming_the_set(tmp_path, capsys, m
     assert not list(cache.rglob("*.npz")) or all(np.isfinite(np.load(p)["features"]).all()
                                                  for p in cache.rglob("*.npz"))  # never cached
     monkeypatch.setattr(PixelsExtractor, "extract", original)
-    code, out, err = cli(capsys, "evaluate", "--real", str(real), "--fake", str(fake), "--out", str(tmp_path / "o"),
-                         "--metrics", "fid", "--features", "pixels", "--bootstrap", "0")
+    code, _, err = cli(capsys, "evaluate", "--real", str(real), "--fake", str(fake), "--out", str(tmp_path / "o"),
+                       "--metrics", "fid", "--features", "pixels", "--bootstrap", "0")
     assert code == 0, err
     assert np.isfinite(json.loads((tmp_path / "o" / "results.jsonl").read_text().splitlines()[0])["value"])
 
@@ -463,13 +464,12 @@ def _fail_writes_after(monkeypatch, module, name: str, calls: int, error: OSErro
     (PermissionError(errno.EACCES, "Permission denied"), "no permission to write (Permission denied); make it"),
 ])
 def test_full_or_read_only_run_folder_keeps_finished_work(tmp_path, capsys, monkeypatch, tiny_toml, error, expected):
-    import cxrbench.benchmark.runner as runner
+    from cxrbench.benchmark import runner
 
-    args = ["run", "--models", "noise,pca-gaussian", "--metrics", "fid,precision", "--no-floor",
-            "--config", str(tiny_toml)]
-    (tmp_path / "metrics.toml").write_text(tiny_toml.read_text() + '\n[metric_options.fid]\nfeature_space = "pixels"\n'
-                                           '[metric_options.precision]\nfeature_space = "pixels"\n')
-    args[-1] = str(tmp_path / "metrics.toml")
+    config = tmp_path / "pixels.toml"  # the tiny run, its two metrics in the pixel space (no evaluator to train)
+    config.write_text(tiny_toml.read_text() + '\n[metric_options.fid]\nfeature_space = "pixels"\n'
+                                              '[metric_options.precision]\nfeature_space = "pixels"\n')
+    args = ["run", "--models", "noise,pca-gaussian", "--metrics", "fid,precision", "--no-floor", "--config", str(config)]
     whole = tmp_path / "whole"
     assert cli(capsys, *args, "--out", str(whole))[0] == 0
     expected_rows = sorted((whole / "results.jsonl").read_text().splitlines())
@@ -481,11 +481,14 @@ def test_full_or_read_only_run_folder_keeps_finished_work(tmp_path, capsys, monk
     assert_one_line(code, err, f"cannot write to {out}", expected, "choose another --out", "rerun the same command")
     kept = (out / "results.jsonl").read_text().splitlines()
     assert len(kept) == 5 and set(kept) <= set(expected_rows)
-    assert (out / "samples" / "noise" / "pleural_effusion" / "present" / ".complete.json").is_file()
+    finished = out / "samples" / "noise" / "pleural_effusion" / "present"
+    assert (finished / ".complete.json").is_file()
+    made = (finished / "00000.png").stat().st_mtime_ns
     monkeypatch.undo()  # the disk has room again: the same command finishes the run
     code, _, err = cli(capsys, *args, "--out", str(out))
     assert code == 0, err
     assert sorted((out / "results.jsonl").read_text().splitlines()) == expected_rows
+    assert (finished / "00000.png").stat().st_mtime_ns == made  # the finished sample set was not made again
 
 
 def test_unwritable_out_for_evaluate(tmp_path, capsys, monkeypatch):
@@ -495,8 +498,8 @@ def test_unwritable_out_for_evaluate(tmp_path, capsys, monkeypatch):
     locked.mkdir()
     locked.chmod(0o500)
     try:
-        if sys.platform != "win32" and __import__("os").geteuid() == 0:  # root writes anyway: simulate it
-            import cxrbench.benchmark.run_dir as run_dir
+        if os.geteuid() == 0:  # root writes anyway: simulate the refusal
+            from cxrbench.benchmark import run_dir
 
             def refuse(self, *args, **kwargs):
                 raise PermissionError(errno.EACCES, "Permission denied", str(self.root))
@@ -510,7 +513,7 @@ def test_unwritable_out_for_evaluate(tmp_path, capsys, monkeypatch):
 
 
 def test_other_os_errors_stay_tracebacks(tmp_path, capsys, monkeypatch):
-    import cxrbench.benchmark.run_dir as run_dir
+    from cxrbench.benchmark import run_dir
 
     def broken(self, *args, **kwargs):
         raise OSError(errno.EIO, "Input/output error", str(self.root))
