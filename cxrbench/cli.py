@@ -143,7 +143,7 @@ def run(
     config: Optional[Path] = typer.Option(None, "--config", help="TOML file with the same settings"),
 ) -> None:
     """Train (or load) the models, generate per-finding image sets, score them, write the leaderboard."""
-    from cxrbench.benchmark.progress import RichReporter
+    from cxrbench.benchmark.progress import Reporter, RichReporter
     from cxrbench.benchmark.runner import run_benchmark
 
     cfg = _base_config(config).with_overrides(
@@ -152,9 +152,20 @@ def run(
         prompt_style=prompt_style, absent=absent, resume=resume, floor=floor)
     cfg = _with_data_option(_with_inception_weights(cfg, inception_weights), "on_bad_image", on_bad_image)
     cfg = _with_model_path(cfg, model_path)
+    processes = _processes(cfg.device)
     with _writing_to(cfg.out, cfg.cache_dir):
-        summary = run_benchmark(cfg, RichReporter())
-    _print_summary(summary)
+        summary = run_benchmark(cfg, RichReporter() if processes.is_main else Reporter(), processes)
+    if processes.is_main:
+        _print_summary(summary)
+
+
+def _processes(device: str):
+    """This process's place among those `accelerate launch` started (the only one without it)."""
+    import torch
+
+    from cxrbench.benchmark.distributed import Processes
+
+    return Processes.from_accelerate(cpu=device == "cpu" or not torch.cuda.is_available())
 
 
 SUMMARY_COLUMNS = 4

@@ -234,7 +234,7 @@ def test_missing_paths(tmp_path, capsys, case):
                 "no labels.csv": "no labels.csv in"}[case]
     code, _, err = cli(capsys, "run", *args, "--out", str(tmp_path / "run"))
     assert_one_line(code, err, expected)
-    assert not (tmp_path / "run" / "manifest.json").exists()  # refused before any work
+    assert not (tmp_path / "run").exists()  # refused before the output folder is touched
 
 
 # -- malformed CSV and TOML -----------------------------------------------------------------------

@@ -99,14 +99,14 @@ def _metrics(config: EvaluateConfig) -> list[Metric]:
 
 def evaluate_folders(config: EvaluateConfig) -> list[ResultRow]:
     """Score ``config.fake`` against ``config.real``; write results.jsonl, leaderboard.md and manifest.json."""
-    with run_lock(Path(config.out)):  # one process per output folder, as for `cxrbench run`
-        return _evaluate(config)
-
-
-def _evaluate(config: EvaluateConfig) -> list[ResultRow]:
-    metrics = _metrics(config)
+    metrics = _metrics(config)  # names and both folders are checked before --out is touched
     real = read_folder(config.real, config.resolution)
     fake = read_folder(config.fake, real.shape[-1])
+    with run_lock(Path(config.out)):  # one process per output folder, as for `cxrbench run`
+        return _evaluate(config, metrics, real, fake)
+
+
+def _evaluate(config: EvaluateConfig, metrics: list[Metric], real: torch.Tensor, fake: torch.Tensor) -> list[ResultRow]:
     device = resolve_device(config.device)
     run_dir = RunDirectory(config.out)
     run_dir.prepare({}, resume=False)

@@ -35,7 +35,7 @@ from cxrbench.metrics.metric import BOTH, INTENDED, Metric, MetricInputs, ModelM
 from cxrbench.models import MODELS
 from cxrbench.models.adapter import Conditioning, FitContext, ModelAdapter
 from cxrbench.tasks import TASKS
-from cxrbench.tasks.task import Condition, Presence
+from cxrbench.tasks.task import Condition, Presence, Task
 
 FLOOR_MODEL = "real-holdout"  # two disjoint real halves: every metric's real-vs-real value
 
@@ -161,21 +161,32 @@ def run_benchmark(config: RunConfig, reporter: Reporter | None = None,
     config. The main process holds the run directory's lock and writes the rows, the manifest and
     the leaderboard; sample sets are shared out between the processes (benchmark/distributed.py).
     """
+    plan = RunPlan(run_models(config), [TASKS.get(name) for name in TASKS.resolve(config.tasks)],
+                   build_metrics(config), build_dataset(config))
+    plan.dataset.describe()  # reads and checks its table: a bad dataset stops before --out is touched
     run_dir = RunDirectory(config.out)
     if not processes.is_main:
-        return _run(config, reporter or Reporter(), processes, run_dir)
+        return _run(config, plan, reporter or Reporter(), processes, run_dir)
     with run_lock(run_dir.root):  # also taken by a resumed run, so two never write one folder
-        return _run(config, reporter or Reporter(), processes, run_dir)
+        return _run(config, plan, reporter or Reporter(), processes, run_dir)
 
 
-def _run(config: RunConfig, reporter: Reporter, processes: Processes, run_dir: RunDirectory) -> RunSummary:
+@dataclass(frozen=True)
+class RunPlan:
+    """What a run will do, resolved from its config (unknown names are refused while building it)."""
+
+    models: list[str]
+    tasks: list[Task]
+    metrics: list[Metric]
+    dataset: Dataset
+
+
+def _run(config: RunConfig, plan: RunPlan, reporter: Reporter, processes: Processes,
+         run_dir: RunDirectory) -> RunSummary:
     started = time.perf_counter()
     timings: dict[str, float] = {}
-    model_names = run_models(config)
-    tasks = [TASKS.get(name) for name in TASKS.resolve(config.tasks)]
-    metrics = build_metrics(config)
+    model_names, tasks, metrics, dataset = plan.models, plan.tasks, plan.metrics, plan.dataset
     device = processes.device(resolve_device(config.device))
-    dataset = build_dataset(config)
     manifest = {"cxrbench_version": __version__, "config": config.to_dict(), "comparable_config": config.comparable(),
                 "versions": package_versions(), "dataset": dataset.describe(), "device": str(device),
                 "processes": processes.count, "models": {}, "feature_spaces": {},
@@ -346,8 +357,8 @@ def _score_model(model: str, adapter: ModelAdapter, conditions: list[Condition],
             if condition in failed:
                 append_row(run_dir.results, unavailable_row(key, metric, 0, config, failed[condition]))
             else:
-                _append(scoring, key, metric, lambda m=metric, c=condition: _condition_inputs(m, c, outputs[c], scoring),
-                        images[condition])
+                _append(scoring, key, metric,
+                        lambda m=metric, c=condition: _condition_inputs(m, c, outputs[c], scoring), images[condition])
     update(len(conditions), len(conditions) + 1, "findings and model-level metrics")
     _score_tasks(model, reference, conditions, todo_tasks, images, outputs, failed, scoring, update)
 
