@@ -103,6 +103,20 @@ def test_sigkill_then_resume_equals_an_uninterrupted_run(point, k, uninterrupted
     assert {r.key for r in rows_before} <= {r.key for r in read_rows(out / "results.jsonl")}
 
 
+def _hold_lock(folder) -> subprocess.Popen:
+    """A separate process that takes ``folder``'s run lock and keeps it (until killed)."""
+    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import time
+        from pathlib import Path
+        from cxrbench.benchmark.run_lock import run_lock
+        with run_lock(Path({str(folder)!r})):
+            print("held", flush=True)
+            time.sleep(120)
+    """)], stdout=subprocess.PIPE, text=True, cwd=REPO)
+    assert holder.stdout.readline().strip() == "held"
+    return holder
+
+
 def test_a_second_holder_is_refused_with_the_first_ones_pid(tmp_path):
     with run_lock(tmp_path):
         with pytest.raises(RunLockedError, match=rf"pid {os.getpid()} on .*wait for it to finish, or give another --out"):
@@ -114,16 +128,8 @@ def test_a_second_holder_is_refused_with_the_first_ones_pid(tmp_path):
 
 def test_a_second_cxrbench_process_on_the_same_folder_gets_one_line(engine_toml, tmp_path):
     out = tmp_path / "busy"
-    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
-        import sys, time
-        from pathlib import Path
-        from cxrbench.benchmark.run_lock import run_lock
-        with run_lock(Path({str(out)!r})):
-            print("held", flush=True)
-            time.sleep(120)
-    """)], stdout=subprocess.PIPE, text=True, cwd=REPO)
+    holder = _hold_lock(out)
     try:
-        assert holder.stdout.readline().strip() == "held"
         refused = run_cli("run", "--config", str(engine_toml), *FAST, "--out", str(out))
         assert refused.returncode == 2
         assert refused.stderr.strip().count("\n") == 0
@@ -135,15 +141,7 @@ def test_a_second_cxrbench_process_on_the_same_folder_gets_one_line(engine_toml,
 
 
 def test_the_lock_of_a_killed_process_is_recovered(tmp_path):
-    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
-        import time
-        from pathlib import Path
-        from cxrbench.benchmark.run_lock import run_lock
-        with run_lock(Path({str(tmp_path)!r})):
-            print("held", flush=True)
-            time.sleep(120)
-    """)], stdout=subprocess.PIPE, text=True, cwd=REPO)
-    assert holder.stdout.readline().strip() == "held"
+    holder = _hold_lock(tmp_path)
     holder.send_signal(signal.SIGKILL)
     holder.wait()
     assert json.loads((tmp_path / ".lock").read_text())["pid"] == holder.pid  # the stale file is still there
