@@ -1,23 +1,28 @@
-"""FID from image folders: cxrbench's pipeline against torch-fidelity's, on the same images and weights.
+"""FID from image folders: cxrbench's pipeline (fused and plain network) against torch-fidelity's, same images and weights.
 
-Run: python benchmarks/fid_pipeline_speed.py [--n 500] [--weights PATH]
-Writes n real and n fake PNGs (64 px phantom images at two seeds, so 2n images in all), then times
-(a) `cxrbench.benchmark.evaluate.evaluate_folders(metrics=("fid",), bootstrap=0)` (read, extract
-through torch-fidelity's Inception, exact Frechet distance) and (b) `torch_fidelity.calculate_metrics(
-fid=True)` on the same folders, back to back in this process, and prints both values and the ratio.
+Run: python benchmarks/fid_pipeline_speed.py [--n 500] [--weights PATH] [--repeats 1]
+Writes n real and n fake PNGs (64 px phantom images at two seeds, so 2n images in all), then times,
+back to back in this process and in a rotating order (each repeat starts with the next pipeline):
+(a) `evaluate_folders(metrics=("fid",), bootstrap=0)` with the fused Inception (the default),
+(b) the same with `fused=False` (torch-fidelity's own forward: the plain path, "before"),
+(c) `torch_fidelity.calculate_metrics(fid=True)` on the same folders.
+Each cxrbench run gets a fresh, empty feature cache folder, so every feature is computed; the
+stored features of (a) and (b) are then compared. Prints the best wall time of each pipeline,
+the ratios, the FID values and the features' max abs/relative difference.
 Without --weights a seeded random-weights file is made (timing does not depend on the weights;
 its features are nearly constant, so the FID is tiny and its relative difference is dominated by
-float32 rounding;
-the FID values are then not comparable to published ones, only to each other).
+float32 rounding; the FID values are then comparable only to each other).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 from PIL import Image
 
@@ -40,10 +45,18 @@ def random_weights(path: Path) -> Path:
     return path
 
 
+def _features(cache: Path) -> np.ndarray:
+    """The stored inception-v3 features of one cxrbench run (real then fake, in file-name order of the keys)."""
+    files = sorted((cache / "features" / "inception-v3").glob("*.npz"))
+    return np.concatenate([np.load(f)["features"] for f in files])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=500, help="images per folder")
     parser.add_argument("--weights", type=Path, default=None, help="FID Inception weights file")
+    parser.add_argument("--repeats", type=int, default=1, help="rounds of the three pipelines")
+    parser.add_argument("--batch-size", type=int, default=32, help="cxrbench's images per forward pass")
     args = parser.parse_args()
     import torch_fidelity
 
@@ -57,22 +70,53 @@ def main() -> None:
         vetted = root / "vetted.pth"
         torch.save(torch.load(weights, weights_only=True), vetted)
 
-        started = time.perf_counter()
-        rows = evaluate_folders(EvaluateConfig(
-            real=root / "real", fake=root / "fake", out=root / "out", metrics=("fid",), bootstrap=0, device="cpu",
-            cache_dir=None, feature_options={"inception-v3": {"weights": weights, "verify": args.weights is not None}}))
-        ours = time.perf_counter() - started
-        started = time.perf_counter()
-        theirs = torch_fidelity.calculate_metrics(input1=str(root / "fake"), input2=str(root / "real"), fid=True,
-                                                  feature_extractor_weights_path=str(vetted), cuda=False,
-                                                  verbose=False, cache=False)
-        fidelity = time.perf_counter() - started
-    ours_fid, their_fid = rows[0].value, theirs["frechet_inception_distance"]
-    print("| pipeline | images | wall s | FID |\n|---|---|---|---|")
-    print(f"| cxrbench evaluate (no feature cache) | {2 * args.n} | {ours:.1f} | {ours_fid:.6g} |")
-    print(f"| torch-fidelity calculate_metrics | {2 * args.n} | {fidelity:.1f} | {their_fid:.6g} |")
-    print(f"\nratio torch-fidelity / cxrbench: {fidelity / ours:.2f}x; relative FID difference "
-          f"{abs(ours_fid - their_fid) / abs(their_fid):.1e}")
+        def cxrbench(fused: bool, run: int) -> tuple[float, np.ndarray]:
+            cache = root / f"cache-{fused}-{run}"
+            rows = evaluate_folders(EvaluateConfig(
+                real=root / "real", fake=root / "fake", out=root / f"out-{fused}-{run}", metrics=("fid",),
+                bootstrap=0, device="cpu", cache_dir=cache,
+                feature_options={"inception-v3": {"weights": weights, "verify": args.weights is not None,
+                                                  "fused": fused, "batch_size": args.batch_size}}))
+            return rows[0].value, _features(cache)
+
+        def fidelity(run: int) -> tuple[float, None]:
+            theirs = torch_fidelity.calculate_metrics(
+                input1=str(root / "fake"), input2=str(root / "real"), fid=True, feature_extractor_weights_path=str(vetted),
+                cuda=False, verbose=False, cache=False)
+            return theirs["frechet_inception_distance"], None
+
+        pipelines = {"cxrbench evaluate, fused Inception (default)": lambda r: cxrbench(True, r),
+                     "cxrbench evaluate, plain Inception (fused=False)": lambda r: cxrbench(False, r),
+                     "torch-fidelity calculate_metrics": fidelity}
+        names = list(pipelines)
+        seconds: dict[str, list[float]] = {name: [] for name in names}
+        results: dict[str, tuple] = {}
+        for run in range(args.repeats):
+            for name in names[run % 3:] + names[:run % 3]:
+                load = os.getloadavg()[0]
+                started = time.perf_counter()
+                results[name] = pipelines[name](run)
+                seconds[name].append(time.perf_counter() - started)
+                print(f"  run {run}: {name}: {seconds[name][-1]:.1f} s (load average before {load:.1f})", flush=True)
+    fused_name, plain_name, tf_name = names
+    reference = results[tf_name][0]
+    print("\n| pipeline | images | best wall s (all) | images/s | FID | rel. difference to torch-fidelity |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for name in names:
+        value = results[name][0]
+        runs = ", ".join(f"{s:.1f}" for s in seconds[name])
+        print(f"| {name} | {2 * args.n} | {min(seconds[name]):.1f} ({runs}) | {2 * args.n / min(seconds[name]):.2f} "
+              f"| {value:.6g} | {abs(value - reference) / abs(reference):.1e} |")
+    fused_features, plain_features = results[fused_name][1], results[plain_name][1]
+    difference = np.abs(fused_features - plain_features)
+    print(f"\nratio torch-fidelity / cxrbench fused: {min(seconds[tf_name]) / min(seconds[fused_name]):.2f}x; "
+          f"plain / fused: {min(seconds[plain_name]) / min(seconds[fused_name]):.2f}x; "
+          f"torch-fidelity / cxrbench plain: {min(seconds[tf_name]) / min(seconds[plain_name]):.2f}x")
+    print(f"features fused vs plain ({fused_features.shape}): max abs difference {difference.max():.2e}, max relative "
+          f"{(difference / np.abs(plain_features).clip(min=1e-30)).max():.2e}, max abs relative to the largest feature "
+          f"{difference.max() / np.abs(plain_features).max():.2e}; per-image spread (std over images, mean over "
+          f"dims) {plain_features.std(axis=0).mean():.2e}; FID fused vs plain rel. difference "
+          f"{abs(results[fused_name][0] - results[plain_name][0]) / abs(results[plain_name][0]):.1e}")
 
 
 if __name__ == "__main__":

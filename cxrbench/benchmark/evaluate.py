@@ -125,7 +125,7 @@ def _evaluate(config: EvaluateConfig, metrics: list[Metric], real: torch.Tensor,
         except UnavailableError as error:
             spaces[name] = error
     settings = RunConfig(n_samples=max(2, len(fake)), seed=config.seed, bootstrap=config.bootstrap,
-                         resolution=int(real.shape[-1]))
+                         resolution=int(real.shape[-1]), cache_dir=config.cache_dir)  # None: no row cache
     condition = Condition(FOLDER_TASK, Presence.PRESENT, (None,) * 4, "")
     key = RowKey(config.fake.name or "fake", FOLDER_TASK, FOLDER_CONDITION, False, config.real.name or "real")
     outputs = {name: (cached_extract(space, real, config.cache_dir), cached_extract(space, fake, config.cache_dir))

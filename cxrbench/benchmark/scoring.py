@@ -9,6 +9,7 @@ import numpy as np
 
 from cxrbench import __version__
 from cxrbench.benchmark.results import UNAVAILABLE, ResultRow
+from cxrbench.benchmark.row_cache import cached_numbers
 from cxrbench.benchmark.seeds import derive_seed
 from cxrbench.config import RunConfig
 from cxrbench.errors import CxrbenchError, UnavailableError
@@ -72,12 +73,18 @@ def check_finite(key: RowKey, metric: Metric, inputs: MetricInputs) -> None:
 
 
 def scored_row(key: RowKey, metric: Metric, inputs: MetricInputs, config: RunConfig, identity: dict) -> ResultRow:
-    """The metric's value on ``inputs`` with its seeded bootstrap interval."""
-    statistic = metric.statistic(inputs)
-    low, high = bootstrap_interval(statistic, statistic.estimate, config.bootstrap,
-                                   derive_seed(config.seed, key.model, key.task, key.condition, metric.name),
-                                   metric.interval)
-    return ResultRow(**_fields(key, metric, inputs.n_real, config), value=statistic.estimate, ci_low=low,
+    """The metric's value on ``inputs`` with its seeded bootstrap interval (cached by content in
+    ``config.cache_dir``, so a warm re-run into a new folder recomputes nothing)."""
+    seed = derive_seed(config.seed, key.model, key.task, key.condition, metric.name)
+
+    def compute() -> tuple[float, float | None, float | None]:
+        statistic = metric.statistic(inputs)
+        return (statistic.estimate,
+                *bootstrap_interval(statistic, statistic.estimate, config.bootstrap, seed, metric.interval))
+
+    context = {"bootstrap": config.bootstrap, "seed": seed, "interval": metric.interval, "identity": identity}
+    value, low, high = cached_numbers(config.cache_dir, metric, inputs, context, compute)
+    return ResultRow(**_fields(key, metric, inputs.n_real, config), value=value, ci_low=low,
                      ci_high=high, comparability={**identity, "resolution": config.resolution},
                      ci_method=metric.interval if low is not None else "")
 

@@ -1,0 +1,56 @@
+"""Scored rows cached by content: a warm re-run into a new run folder recomputes no metric.
+
+Key: the metric (name, class, constructor options), a sha256 of every input array it reads (real,
+fake and training outputs, by name, with dtype and shape), the condition, the bootstrap count,
+seed and interval method, the feature space's identity, the resolution and the cxrbench version.
+A changed image, feature, option or version gets a new key. Stored: value and interval as a
+float64 array (NaN for "no interval"), written atomically under ``cache_dir/rows``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from cxrbench import __version__
+from cxrbench.cache import content_key, load_arrays, save_arrays
+from cxrbench.metrics.metric import Metric, MetricInputs
+
+Numbers = tuple[float, float | None, float | None]
+
+
+def inputs_digest(inputs: MetricInputs) -> str:
+    """sha256 of every array of ``inputs`` (real, fake, train), with names, dtypes and shapes."""
+    digest = hashlib.sha256()
+    for part, arrays in (("real", inputs.real), ("fake", inputs.fake), ("train", inputs.train)):
+        for name in sorted(arrays):
+            values = np.ascontiguousarray(np.asarray(arrays[name]))
+            digest.update(f"{part}/{name}/{values.dtype.str}/{values.shape}".encode())
+            digest.update(values.tobytes())
+    return digest.hexdigest()
+
+
+def cached_numbers(cache_dir: Path | None, metric: Metric, inputs: MetricInputs, context: dict,
+                   compute: Callable[[], Numbers]) -> Numbers:
+    """``compute()`` (value, ci_low, ci_high), read from or written to ``cache_dir/rows`` (None: no cache).
+
+    context: everything else the numbers depend on (bootstrap count, seed, interval, identity).
+    """
+    if cache_dir is None:
+        return compute()
+    options = {k: v for k, v in sorted(vars(metric).items())}
+    key = content_key("row", metric.name, type(metric).__qualname__, options, inputs_digest(inputs),
+                      repr(inputs.condition), context, __version__)
+    path = Path(cache_dir) / "rows" / f"{key}.npz"
+    stored = load_arrays(path)
+    if stored is not None:
+        value, low, high = (float(v) for v in stored["numbers"])
+        return value, (None if math.isnan(low) else low), (None if math.isnan(high) else high)
+    value, low, high = compute()
+    save_arrays(path, {"numbers": np.array([value, np.nan if low is None else low,
+                                            np.nan if high is None else high], dtype=np.float64)})
+    return value, low, high

@@ -1,0 +1,46 @@
+"""Scored rows are cached by content: equal inputs are read back, any changed input is recomputed."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cxrbench.benchmark.scoring import RowKey, scored_row
+from cxrbench.config import RunConfig
+from cxrbench.metrics.metric import MetricInputs
+from cxrbench.metrics.metric_kid import KernelInceptionDistance
+from cxrbench.tasks import TASKS
+
+CONDITION = TASKS.get("pleural_effusion").condition("present")
+KEY = RowKey("noise", "pleural_effusion", "present", False, "phantom")
+
+
+class _CountingKid(KernelInceptionDistance):
+    calls = 0
+
+    def statistic(self, inputs):
+        type(self).calls += 1
+        return super().statistic(inputs)
+
+
+def _inputs(seed: int) -> MetricInputs:
+    rng = np.random.default_rng(seed)
+    return MetricInputs({"features": rng.normal(size=(20, 8))}, {"features": rng.normal(0.3, 1, size=(20, 8))},
+                        CONDITION)
+
+
+def test_a_row_is_computed_once_per_content(tmp_path):
+    config = RunConfig(n_samples=20, bootstrap=50, cache_dir=tmp_path)
+    metric = _CountingKid(feature_space="pixels")
+    first = scored_row(KEY, metric, _inputs(0), config, {"name": "pixels"})
+    again = scored_row(KEY, metric, _inputs(0), config, {"name": "pixels"})
+    assert _CountingKid.calls == 1 and again == first and first.ci_low is not None
+    scored_row(KEY, metric, _inputs(1), config, {"name": "pixels"})  # other features
+    scored_row(KEY, metric, _inputs(0), RunConfig(n_samples=20, bootstrap=60, cache_dir=tmp_path), {"name": "pixels"})
+    scored_row(KEY, metric, _inputs(0), config, {"name": "pixels", "weights": "other"})
+    assert _CountingKid.calls == 4
+    uncached = scored_row(KEY, _CountingKid(feature_space="pixels"), _inputs(0),
+                          RunConfig(n_samples=20, bootstrap=50, cache_dir=None), {"name": "pixels"})
+    assert _CountingKid.calls == 5 and uncached == first
+    no_interval = RunConfig(n_samples=20, bootstrap=0, cache_dir=tmp_path)
+    row = scored_row(KEY, metric, _inputs(0), no_interval, {"name": "pixels"})
+    assert scored_row(KEY, metric, _inputs(0), no_interval, {"name": "pixels"}) == row and row.ci_low is None
