@@ -7,8 +7,9 @@ back to back in this process and in a rotating order (each repeat starts with th
 (b) the same with `fused=False` (torch-fidelity's own forward: the plain path, "before"),
 (c) `torch_fidelity.calculate_metrics(fid=True)` on the same folders.
 Each cxrbench run gets a fresh, empty feature cache folder, so every feature is computed; the
-stored features of (a) and (b) are then compared. Prints the best wall time of each pipeline,
-the ratios, the FID values and the features' max abs/relative difference.
+stored features of (a) and (b) are then compared. Prints the best wall time and the CPU time
+(user + system of this process and of its finished children, e.g. torch-fidelity's data-loader
+workers; steadier than wall time on a shared machine) of each pipeline, the ratios, the FID values and the features' max abs/relative difference.
 Without --weights a seeded random-weights file is made (timing does not depend on the weights;
 its features are nearly constant, so the FID is tiny and its relative difference is dominated by
 float32 rounding; the FID values are then comparable only to each other).
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import tempfile
 import time
 from pathlib import Path
@@ -49,6 +51,12 @@ def _features(cache: Path) -> np.ndarray:
     """The stored inception-v3 features of one cxrbench run (real then fake, in file-name order of the keys)."""
     files = sorted((cache / "features" / "inception-v3").glob("*.npz"))
     return np.concatenate([np.load(f)["features"] for f in files])
+
+
+def _cpu_seconds() -> float:
+    """User + system CPU seconds of this process and its finished children."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def main() -> None:
@@ -90,26 +98,36 @@ def main() -> None:
                      "torch-fidelity calculate_metrics": fidelity}
         names = list(pipelines)
         seconds: dict[str, list[float]] = {name: [] for name in names}
+        cpu: dict[str, list[float]] = {name: [] for name in names}
         results: dict[str, tuple] = {}
         for run in range(args.repeats):
             for name in names[run % 3:] + names[:run % 3]:
                 load = os.getloadavg()[0]
+                cpu_before = _cpu_seconds()
                 started = time.perf_counter()
                 results[name] = pipelines[name](run)
                 seconds[name].append(time.perf_counter() - started)
-                print(f"  run {run}: {name}: {seconds[name][-1]:.1f} s (load average before {load:.1f})", flush=True)
+                cpu[name].append(_cpu_seconds() - cpu_before)
+                print(f"  run {run}: {name}: {seconds[name][-1]:.1f} s wall, {cpu[name][-1]:.1f} s CPU "
+                      f"(load average before {load:.1f})", flush=True)
     fused_name, plain_name, tf_name = names
     reference = results[tf_name][0]
-    print("\n| pipeline | images | best wall s (all) | images/s | FID | rel. difference to torch-fidelity |")
-    print("| --- | --- | --- | --- | --- | --- |")
+    print("\n| pipeline | images | best wall s (all) | images/s | best CPU s (all) | images per CPU s | FID "
+          "| rel. difference to torch-fidelity |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for name in names:
         value = results[name][0]
         runs = ", ".join(f"{s:.1f}" for s in seconds[name])
+        cpu_runs = ", ".join(f"{s:.1f}" for s in cpu[name])
         print(f"| {name} | {2 * args.n} | {min(seconds[name]):.1f} ({runs}) | {2 * args.n / min(seconds[name]):.2f} "
+              f"| {min(cpu[name]):.1f} ({cpu_runs}) | {2 * args.n / min(cpu[name]):.2f} "
               f"| {value:.6g} | {abs(value - reference) / abs(reference):.1e} |")
+    print(f"\nCPU-time ratio torch-fidelity / cxrbench fused: {min(cpu[tf_name]) / min(cpu[fused_name]):.2f}x; "
+          f"plain / fused: {min(cpu[plain_name]) / min(cpu[fused_name]):.2f}x; "
+          f"torch-fidelity / cxrbench plain: {min(cpu[tf_name]) / min(cpu[plain_name]):.2f}x")
     fused_features, plain_features = results[fused_name][1], results[plain_name][1]
     difference = np.abs(fused_features - plain_features)
-    print(f"\nratio torch-fidelity / cxrbench fused: {min(seconds[tf_name]) / min(seconds[fused_name]):.2f}x; "
+    print(f"wall-time ratio torch-fidelity / cxrbench fused: {min(seconds[tf_name]) / min(seconds[fused_name]):.2f}x; "
           f"plain / fused: {min(seconds[plain_name]) / min(seconds[fused_name]):.2f}x; "
           f"torch-fidelity / cxrbench plain: {min(seconds[tf_name]) / min(seconds[plain_name]):.2f}x")
     print(f"features fused vs plain ({fused_features.shape}): max abs difference {difference.max():.2e}, max relative "

@@ -42,6 +42,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", default="pca-gaussian,train-copy,noise")
     parser.add_argument("--keep", type=Path, default=None, help="scratch folder to use and keep (default: a temporary one)")
+    parser.add_argument("--warm-only", action="store_true",
+                        help="with --keep DIR of an earlier call: skip the cold run, time (a) on DIR/run-1 and (b) "
+                             "on a new DIR/run-N (e.g. after a code change that adds to the cache)")
     parser.add_argument("extra", nargs="*", help="more `cxrbench run` options, after --")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
@@ -49,13 +52,17 @@ def main() -> None:
         root.mkdir(parents=True, exist_ok=True)
         cache = root / "cache"
         runs = {}
-        for label, out in (("cold (empty cache, new run folder)", root / "run-1"),
-                           ("(a) same command, same run folder", root / "run-1"),
-                           ("(b) new run folder, warm cache", root / "run-2")):
+        plan = [("cold (empty cache, new run folder)", root / "run-1"),
+                ("(a) same command, same run folder", root / "run-1"),
+                ("(b) new run folder, warm cache", root / "run-2")]
+        if args.warm_only:
+            fresh = next(i for i in range(2, 100) if not (root / f"run-{i}").exists())
+            plan = [plan[1], (plan[2][0], root / f"run-{fresh}")]
+        for label, out in plan:
             load = os.getloadavg()[0]
             runs[label] = (*timed_run(args.models, out, cache, args.extra), load)
             print(f"  {label}: {runs[label][0]:.1f} s (load average before {load:.1f})", flush=True)
-    cold = next(iter(runs.values()))[0]
+    cold = next(iter(runs.values()))[0]  # with --warm-only: (a) (compare with the cold run by hand)
     print(f"\nmodels {args.models}; {os.cpu_count()} CPUs visible, affinity {sorted(os.sched_getaffinity(0))}")
     print("| run | wall s | cold / this | load average before |\n| --- | --- | --- | --- |")
     for label, (seconds, _, load) in runs.items():

@@ -6,7 +6,7 @@ from typing import Iterator
 
 import numpy as np
 
-DEFAULT_MAX_BYTES = 256 * 2**20
+DEFAULT_MAX_BYTES = 32 * 2**20  # at 5,000 x 5,000 still ~280-row blocks: large matrix products, flat memory
 _BYTES_PER_ENTRY = 24  # per distance entry of a chunk: two float64 buffers plus comparison temporaries
 
 

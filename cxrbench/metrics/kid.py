@@ -19,14 +19,19 @@ from typing import Callable
 import numpy as np
 
 TORCH_FIDELITY_SEED = 2020  # torch-fidelity's default `rng_seed`
-DEFAULT_MAX_BYTES = 256 * 2**20
+DEFAULT_MAX_BYTES = 256 * 2**20  # whole kernel matrices are held up to this size
+BLOCK_BYTES = 32 * 2**20  # otherwise they are made in row blocks this size (large enough for fast products)
 
 
 def polynomial_kernel(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """k(x, y) = (x.y / d + 1)^3 for features x [N, D] and y [M, D]; float64 [N, M]."""
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
-    return (x @ y.T / x.shape[1] + 1.0) ** 3
+    kernel = x @ y.T  # in place from here: the same operations as (x @ y.T / d + 1) ** 3, one buffer
+    kernel /= x.shape[1]
+    kernel += 1.0
+    kernel **= 3
+    return kernel
 
 
 def mmd2_unbiased(k_xx: np.ndarray, k_yy: np.ndarray, k_xy: np.ndarray) -> float:
@@ -98,7 +103,7 @@ class _KernelSums:
         """[R] values ca[:, r]' K(a, b) cb[:, r], K in row blocks of at most ``max_bytes`` unless held."""
         if self.full:
             return np.einsum("ir,ir->r", ca, getattr(self, name) @ cb)
-        rows = max(1, self.max_bytes // (8 * (len(b) + cb.shape[1])))
+        rows = max(1, min(self.max_bytes, BLOCK_BYTES) // (8 * (len(b) + cb.shape[1])))  # block + its product
         total = np.zeros(ca.shape[1])
         for start in range(0, len(a), rows):
             block = polynomial_kernel(a[start:start + rows], b)
@@ -181,7 +186,7 @@ def _statistic(sums: _KernelSums) -> Callable[[np.ndarray, np.ndarray], float]:
     return statistic
 
 
-def kid_bootstrap_batch(real: np.ndarray, fake: np.ndarray, *, max_bytes: int = DEFAULT_MAX_BYTES
+def kid_bootstrap_batch(real: np.ndarray, fake: np.ndarray, *, max_bytes: int = BLOCK_BYTES
                         ) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
     """A function (real counts [N, R], fake counts [M, R]) -> the R unbiased MMD^2 of those multisets.
 
@@ -193,8 +198,21 @@ def kid_bootstrap_batch(real: np.ndarray, fake: np.ndarray, *, max_bytes: int = 
     return _KernelSums(_as_features(real, "real"), _as_features(fake, "fake"), max_bytes).mmd2_many
 
 
-def kid_bootstrap(real: np.ndarray, fake: np.ndarray, *, max_bytes: int = DEFAULT_MAX_BYTES
+def kid_bootstrap(real: np.ndarray, fake: np.ndarray, *, max_bytes: int = BLOCK_BYTES
                   ) -> tuple[Callable[[np.ndarray, np.ndarray], float], Callable[[np.ndarray, np.ndarray], np.ndarray]]:
-    """``kid_bootstrap_statistic`` and ``kid_bootstrap_batch`` sharing one set of kernels."""
-    sums = _KernelSums(_as_features(real, "real"), _as_features(fake, "fake"), max_bytes)
-    return _statistic(sums), sums.mmd2_many
+    """``kid_bootstrap_statistic`` and ``kid_bootstrap_batch`` of the same sets.
+
+    The batch function holds whole kernel matrices only up to ``max_bytes`` (else row blocks); the
+    one-resample function (paired comparisons) builds its kernels on its first call only.
+    """
+    x, y = _as_features(real, "real"), _as_features(fake, "fake")
+    batch = _KernelSums(x, y, max_bytes)
+    single: list[Callable[[np.ndarray, np.ndarray], float]] = []
+
+    def statistic(real_index: np.ndarray, fake_index: np.ndarray) -> float:
+        if not single:
+            single.append(batch_statistic if batch.full else _statistic(_KernelSums(x, y)))
+        return single[0](real_index, fake_index)
+
+    batch_statistic = _statistic(batch)
+    return statistic, batch.mmd2_many
