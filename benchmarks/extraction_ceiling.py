@@ -5,7 +5,9 @@ For each extractor: FLOPs per image counted with torch.utils.flop_counter.FlopCo
 (convolutions and matrix products, 2 FLOPs per multiply-add; the resize, pooling and
 element-wise work is not counted), images/s on 64 px phantom images (best of --repeats), and the
 fraction of the sustained float32 GEMM rate (torch.mm of 2048 x 2048 matrices, best of 10) that
-this is. Extractors: inception-v3 fused (default) and plain (torch-fidelity's forward), with a
+this is. All rates are per CPU second of this process (time.process_time), so that the time
+slices other processes take on a shared core count for neither side; with --threads 1 this is
+the rate of one core. Extractors: inception-v3 fused (default) and plain (torch-fidelity's forward), with a
 seeded random-weights file (speed does not depend on the weights), and cxr-evaluator (the default
 feature space, 64 px input) with an untrained network of its default recipe (same shapes and
 work as the trained one).
@@ -38,9 +40,11 @@ def gemm_gflops(size: int = 2048, repeats: int = 10) -> float:
 
 
 def _timed(call) -> float:
-    started = time.perf_counter()
+    """CPU seconds of ``call`` in this process (all its threads): on a shared machine the time slices
+    other processes take are left out, for the GEMM and the extractors alike."""
+    started = time.process_time()
     call()
-    return time.perf_counter() - started
+    return time.process_time() - started
 
 
 def flops_per_image(call, images: torch.Tensor) -> float:
@@ -91,7 +95,8 @@ def main() -> None:
                  (gemm + gemm_gflops()) / 2))
 
     print(f"threads {args.threads}; load average {load:.1f} before, {os.getloadavg()[0]:.1f} after; GEMM: float32 "
-          "2048^3 torch.mm, best of 10, measured just before and after each extractor's timing (mean of the two)")
+          "2048^3 torch.mm, best of 10, measured just before and after each extractor's timing (mean of the two); "
+          "all rates per CPU second of this process")
     print("\n| extractor | GFLOP per image | images/s | achieved GFLOP/s | GEMM GFLOP/s | fraction of GEMM |")
     print("| --- | --- | --- | --- | --- | --- |")
     for name, flops, rate, ceiling in rows:

@@ -65,6 +65,7 @@ def main() -> None:
     parser.add_argument("--weights", type=Path, default=None, help="FID Inception weights file")
     parser.add_argument("--repeats", type=int, default=1, help="rounds of the three pipelines")
     parser.add_argument("--batch-size", type=int, default=32, help="cxrbench's images per forward pass")
+    parser.add_argument("--skip-plain", action="store_true", help="time only (a) and (c), alternating")
     args = parser.parse_args()
     import torch_fidelity
 
@@ -97,11 +98,12 @@ def main() -> None:
                      "cxrbench evaluate, plain Inception (fused=False)": lambda r: cxrbench(False, r),
                      "torch-fidelity calculate_metrics": fidelity}
         names = list(pipelines)
+        order = [names[0], names[2]] if args.skip_plain else names
         seconds: dict[str, list[float]] = {name: [] for name in names}
         cpu: dict[str, list[float]] = {name: [] for name in names}
         results: dict[str, tuple] = {}
         for run in range(args.repeats):
-            for name in names[run % 3:] + names[:run % 3]:
+            for name in order[run % len(order):] + order[:run % len(order)]:
                 load = os.getloadavg()[0]
                 cpu_before = _cpu_seconds()
                 started = time.perf_counter()
@@ -115,21 +117,24 @@ def main() -> None:
     print("\n| pipeline | images | best wall s (all) | images/s | best CPU s (all) | images per CPU s | FID "
           "| rel. difference to torch-fidelity |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
-    for name in names:
+    for name in order:
         value = results[name][0]
         runs = ", ".join(f"{s:.1f}" for s in seconds[name])
         cpu_runs = ", ".join(f"{s:.1f}" for s in cpu[name])
         print(f"| {name} | {2 * args.n} | {min(seconds[name]):.1f} ({runs}) | {2 * args.n / min(seconds[name]):.2f} "
               f"| {min(cpu[name]):.1f} ({cpu_runs}) | {2 * args.n / min(cpu[name]):.2f} "
               f"| {value:.6g} | {abs(value - reference) / abs(reference):.1e} |")
-    print(f"\nCPU-time ratio torch-fidelity / cxrbench fused: {min(cpu[tf_name]) / min(cpu[fused_name]):.2f}x; "
-          f"plain / fused: {min(cpu[plain_name]) / min(cpu[fused_name]):.2f}x; "
-          f"torch-fidelity / cxrbench plain: {min(cpu[tf_name]) / min(cpu[plain_name]):.2f}x")
+    ratio = lambda a, b, t: f"{min(t[a]) / min(t[b]):.2f}x"  # noqa: E731
+    for label, t in (("CPU-time", cpu), ("wall-time", seconds)):
+        line = f"{label} ratio torch-fidelity / cxrbench fused: {ratio(tf_name, fused_name, t)}"
+        if not args.skip_plain:
+            line += (f"; plain / fused: {ratio(plain_name, fused_name, t)}; torch-fidelity / cxrbench plain: "
+                     f"{ratio(tf_name, plain_name, t)}")
+        print(("\n" if label == "CPU-time" else "") + line)
+    if args.skip_plain:
+        return
     fused_features, plain_features = results[fused_name][1], results[plain_name][1]
     difference = np.abs(fused_features - plain_features)
-    print(f"wall-time ratio torch-fidelity / cxrbench fused: {min(seconds[tf_name]) / min(seconds[fused_name]):.2f}x; "
-          f"plain / fused: {min(seconds[plain_name]) / min(seconds[fused_name]):.2f}x; "
-          f"torch-fidelity / cxrbench plain: {min(seconds[tf_name]) / min(seconds[plain_name]):.2f}x")
     print(f"features fused vs plain ({fused_features.shape}): max abs difference {difference.max():.2e}, max relative "
           f"{(difference / np.abs(plain_features).clip(min=1e-30)).max():.2e}, max abs relative to the largest feature "
           f"{difference.max() / np.abs(plain_features).max():.2e}; per-image spread (std over images, mean over "
