@@ -21,6 +21,7 @@ from cxrbench.models.diffusion.captions import caption
 from cxrbench.models.diffusion.pipeline_dir import check_pipeline_dir, load_pipeline
 from cxrbench.models.diffusion.sampler import sample
 from cxrbench.models.diffusion.tokenizer import build_tokenizer
+from cxrbench.models.diffusion.train import TrainingConfig, _lr_factor
 from cxrbench.tasks import TASKS
 from conftest import TINY_MODELS, run_cli
 
@@ -123,8 +124,10 @@ def test_small_model_is_a_pipeline_directory_that_roentgen_loads(context, tmp_pa
     assert check_pipeline_dir(directory)["vae"] == [None, None]
     condition = TASKS.get("pleural_effusion").conditions()[0]
     ours = collect_images(small, "diffusion-small", condition, 4, 9, 4, RES)
+    # diffusion-small's own sampling settings (its default guidance moved from 3 to 6; see docs/diffusion.md)
     loader, loader_options = MODELS.build("roentgen", {"model_path": directory, "steps": tiny["steps"],
-                                                      "guidance": 3.0, "scheduler": "ddpm", "resolution": 32})
+                                                      "guidance": small.settings.guidance, "scheduler": "ddpm",
+                                                      "resolution": 32})
     ready_adapter("roentgen", loader, loader_options, context, None, tmp_path, "fp")
     assert torch.equal(ours, collect_images(loader, "roentgen", condition, 4, 9, 4, RES))
 
@@ -161,6 +164,18 @@ def test_captions_name_a_subset_of_the_findings_and_no_findings_for_normal_image
     assert effusion <= {"pleural effusion", "cardiomegaly", "pleural effusion, cardiomegaly",
                         "cardiomegaly, pleural effusion"}
     assert caption(np.array([0, -1, 0, 0]), rng, 0.0) == ""
+
+
+def test_learning_rate_warms_up_then_follows_the_schedule():
+    cosine = TrainingConfig(steps=110, warmup=10)
+    factors = [_lr_factor(s, cosine) for s in range(110)]
+    assert factors[0] == pytest.approx(0.1) and factors[9] == factors[10] == 1.0
+    assert factors[60] == pytest.approx(0.5) and factors[-1] < 1e-3
+    assert all(a >= b for a, b in zip(factors[10:], factors[11:]))  # cosine: never rises after warm-up
+    constant = TrainingConfig(steps=110, warmup=10, lr_schedule="constant")
+    assert [_lr_factor(s, constant) for s in (10, 109)] == [1.0, 1.0]
+    with pytest.raises(ConfigError, match="lr_schedule 'linear'"):
+        TrainingConfig(lr_schedule="linear")
 
 
 def test_local_tokenizer_keeps_prompt_words_whole():

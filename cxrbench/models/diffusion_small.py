@@ -34,7 +34,7 @@ class DiffusionSmallAdapter(ModelAdapter):
     """A small text-to-image diffusion model trained from scratch on the training split.
 
     preset: "cpu" (64 px) or "gpu" (256 px); network / training: keys of small.NetworkConfig /
-    train.TrainingConfig overriding the preset; steps, guidance, scheduler: sampling (50
+    train.TrainingConfig overriding the preset; steps, guidance, scheduler: sampling (guidance 6, 50
     ancestral DDPM steps by default); prompt_file: TOML prompts per task and condition (default: the run's templates).
     """
 
@@ -42,7 +42,7 @@ class DiffusionSmallAdapter(ModelAdapter):
     trainable = True
 
     def __init__(self, preset: str = "cpu", network: dict | None = None, training: dict | None = None,
-                 steps: int = 50, guidance: float = 3.0, scheduler: str = "ddpm",
+                 steps: int = 50, guidance: float = 6.0, scheduler: str = "ddpm",
                  prompt_file: str | None = None) -> None:
         self.network = network_config(preset, network)
         self.training = with_settings("diffusion-small training", TrainingConfig(), training or {})

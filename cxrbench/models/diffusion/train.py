@@ -10,6 +10,7 @@ pickled.
 from __future__ import annotations
 
 import json
+import math
 import os
 import random
 from dataclasses import dataclass
@@ -31,17 +32,19 @@ STATE, STATE_INFO = "state.safetensors", "state.json"
 @dataclass(frozen=True)
 class TrainingConfig:
     """steps: optimiser steps; batch_size: images per step and process; learning_rate: AdamW, after a
-    linear warm-up of ``warmup`` steps, then constant; prompt_dropout: probability that a caption is
+    linear warm-up of ``warmup`` steps, then ``lr_schedule``: "cosine" (decayed to 0 at the last step)
+    or "constant"; prompt_dropout: probability that a caption is
     replaced by the empty prompt (classifier-free guidance); report_fraction: share of report-style
     captions (the rest bare); ema_decay: weights kept for sampling; checkpoint_every: steps between
     saved states; mixed_precision: accelerate's "no", "fp16" or "bf16" (GPU only)."""
 
-    steps: int = 800
+    steps: int = 1200
     batch_size: int = 32
     learning_rate: float = 1e-3
     warmup: int = 50
+    lr_schedule: str = "cosine"
     prompt_dropout: float = 0.1
-    report_fraction: float = 0.5
+    report_fraction: float = 0.0
     ema_decay: float = 0.995
     checkpoint_every: int = 200
     mixed_precision: str = "no"
@@ -52,6 +55,8 @@ class TrainingConfig:
         if not 0 <= self.prompt_dropout < 1 or not 0 <= self.report_fraction <= 1 or not 0 <= self.ema_decay < 1:
             raise ConfigError("diffusion-small prompt_dropout and ema_decay must be in [0, 1), "
                               "report_fraction in [0, 1]")
+        if self.lr_schedule not in ("cosine", "constant"):
+            raise ConfigError(f"lr_schedule {self.lr_schedule!r}; choose cosine or constant")
         if self.mixed_precision not in ("no", "fp16", "bf16"):
             raise ConfigError(f"mixed_precision {self.mixed_precision!r}; choose no, fp16 or bf16")
 
@@ -91,7 +96,7 @@ def train(parts: PipelineParts, images: torch.Tensor, labels: np.ndarray, config
     noise_schedule = DDPMScheduler.from_config(parts.scheduler_config)
     model = Denoiser(parts).train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=0.0)
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / max(config.warmup, 1)))
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: _lr_factor(s, config))
     ema = [p.detach().clone().float() for p in model.parameters()]
     start = _resume(work_dir, model, optimizer, schedule, ema, seed, len(images))
     model, optimizer = accelerator.prepare(model, optimizer)
@@ -139,6 +144,16 @@ def train(parts: PipelineParts, images: torch.Tensor, labels: np.ndarray, config
     parts.unet, parts.text_encoder = final.unet, final.text_encoder
     parts.to(torch.device("cpu"), torch.float32)
     return {"final_loss": loss_value, "resumed_from_step": start, "steps": config.steps}
+
+
+def _lr_factor(step: int, config: TrainingConfig) -> float:
+    """Learning-rate multiplier of ``step`` (0-based): linear warm-up, then constant or cosine down to 0."""
+    if step < config.warmup:
+        return (step + 1) / config.warmup
+    if config.lr_schedule == "constant":
+        return 1.0
+    done = (step - config.warmup) / max(config.steps - config.warmup, 1)
+    return 0.5 * (1.0 + math.cos(math.pi * min(done, 1.0)))
 
 
 def _token_cache(tokenizer) -> Callable[[list[str]], torch.Tensor]:
