@@ -44,3 +44,21 @@ def test_a_row_is_computed_once_per_content(tmp_path):
     no_interval = RunConfig(n_samples=20, bootstrap=0, cache_dir=tmp_path)
     row = scored_row(KEY, metric, _inputs(0), no_interval, {"name": "pixels"})
     assert scored_row(KEY, metric, _inputs(0), no_interval, {"name": "pixels"}) == row and row.ci_low is None
+
+
+def test_a_changed_metric_source_is_a_new_key(tmp_path, monkeypatch):
+    import importlib
+    import sys
+
+    from cxrbench.benchmark import row_cache
+
+    module = tmp_path / "my_kid.py"
+    module.write_text("from cxrbench.metrics.metric_kid import KernelInceptionDistance\n\n"
+                      "class MyKid(KernelInceptionDistance):\n    pass\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    metric = importlib.import_module("my_kid").MyKid(feature_space="pixels")
+    before = row_cache.code_digest(metric)
+    module.write_text(module.read_text() + "# a changed formula would be here\n")
+    row_cache._source_digest.cache_clear()  # a new process reads the files anew
+    assert row_cache.code_digest(metric) != before
+    sys.modules.pop("my_kid")

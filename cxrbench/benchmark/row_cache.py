@@ -2,15 +2,19 @@
 
 Key: the metric (name, class, constructor options), a sha256 of every input array it reads (real,
 fake and training outputs, by name, with dtype and shape), the condition, the bootstrap count,
-seed and interval method, the feature space's identity, the resolution and the cxrbench version.
-A changed image, feature, option or version gets a new key. Stored: value and interval as a
+seed and interval method, the feature space's identity, the resolution, the cxrbench version and
+a digest of the code that computes the number (the metric's module and the modules of
+``cxrbench.metrics``, ``metrics/bootstrap.py`` included). A changed image, feature, option,
+version or metric code gets a new key: editing a metric never reuses a number of the old code. Stored: value and interval as a
 float64 array (NaN for "no interval"), written atomically under ``cache_dir/rows``.
 """
 
 from __future__ import annotations
 
 import hashlib
+import inspect
 import math
+from functools import cache
 from pathlib import Path
 from typing import Callable
 
@@ -34,6 +38,29 @@ def inputs_digest(inputs: MetricInputs) -> str:
     return digest.hexdigest()
 
 
+@cache
+def _source_digest(*files: str) -> str:
+    """sha256 over the given source files (names and bytes); computed once per process."""
+    digest = hashlib.sha256()
+    for file in sorted(set(files)):
+        digest.update(file.encode())
+        digest.update(Path(file).read_bytes())
+    return digest.hexdigest()
+
+
+def code_digest(metric: Metric) -> str:
+    """The source of ``metric``'s class (a plugin's too) and of every cxrbench metrics module."""
+    import cxrbench.metrics as package
+
+    own = []
+    for cls in type(metric).__mro__:
+        try:
+            own.append(inspect.getfile(cls))
+        except TypeError:  # object and other built-ins, or a class typed into an interactive session
+            continue
+    return _source_digest(*own, *map(str, Path(package.__file__).parent.glob("*.py")))
+
+
 def cached_numbers(cache_dir: Path | None, metric: Metric, inputs: MetricInputs, context: dict,
                    compute: Callable[[], Numbers]) -> Numbers:
     """``compute()`` (value, ci_low, ci_high), read from or written to ``cache_dir/rows`` (None: no cache).
@@ -44,7 +71,7 @@ def cached_numbers(cache_dir: Path | None, metric: Metric, inputs: MetricInputs,
         return compute()
     options = {k: v for k, v in sorted(vars(metric).items())}
     key = content_key("row", metric.name, type(metric).__qualname__, options, inputs_digest(inputs),
-                      repr(inputs.condition), context, __version__)
+                      repr(inputs.condition), context, __version__, code_digest(metric))
     path = Path(cache_dir) / "rows" / f"{key}.npz"
     stored = load_arrays(path)
     if stored is not None:
