@@ -39,8 +39,8 @@ class InceptionV3Extractor(FeatureExtractor):
 
     verify: check the file's size and sha256 against the published FID weights; tests turn it
     off to run the real loading code on small random-weight files they make themselves.
-    fused: run the inference rebuild of the network (same features up to float rounding, about
-    1.5-3x faster on CPU); False: torch-fidelity's own forward.
+    fused: run the inference rebuild of the network (same features up to float rounding, 1.8x
+    the images per CPU second on one core, docs/performance.md); False: torch-fidelity's own forward.
     batch_size: images per forward pass (memory grows with it, not with the number of images).
     """
 
