@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from cxrbench.data.phantom.dataset import PhantomDataset
-from cxrbench.errors import UnavailableError
+from cxrbench.errors import CxrbenchError, UnavailableError
 from cxrbench.metrics.extractor_inception_v3 import InceptionV3Extractor
 from cxrbench.metrics.feature_extractor import ExtractorContext
 
@@ -47,7 +47,7 @@ class _Payload:
 def test_a_file_with_pickled_code_is_not_loaded(tmp_path):
     evil = tmp_path / "evil.pth"
     torch.save({"x": torch.zeros(1), "payload": _Payload()}, evil, pickle_module=pickle)
-    with pytest.raises(pickle.UnpicklingError):
+    with pytest.raises(CxrbenchError, match="cannot be read safely.*nothing was unpickled"):
         InceptionV3Extractor(weights=evil, verify=False).prepare(_context(tmp_path))
 
 
