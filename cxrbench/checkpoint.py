@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import re
 import shutil
 from pathlib import Path
 
@@ -40,7 +41,9 @@ def load_torch_tensors(path: Path, fix: str) -> dict:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError) as error:
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        # torch's message is a page of advice; what was refused fits in a few words
+        found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(error))
+        reason = f"it holds {found.group(1)}" if found else "damaged, or not written by torch.save"
         raise CxrbenchError(f"{path} cannot be read safely: it is not a plain file of tensors (refused, nothing "
                             f"was unpickled: {reason[:160]}); {fix}") from None
 

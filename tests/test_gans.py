@@ -162,7 +162,7 @@ def test_a_training_state_with_a_pickle_payload_is_refused(phantom, tmp_path):
     work = tmp_path / "work"
     work.mkdir()
     torch.save({"identity": Payload()}, work / STATE_FILE)
-    with pytest.raises(CxrbenchError, match="cannot be read safely .* delete it"):
+    with pytest.raises(CxrbenchError, match="cannot be read safely.*delete it"):
         train_pggan(phantom[0].images[:32], PgganSettings(phase_images=16, batch_size=8), 0, torch.device("cpu"),
                     work, lambda *a: None)
 
