@@ -156,36 +156,28 @@ def _check_type(name: str, value: object) -> None:
                           f"{expected}")
 
 
-# Option tables keyed by component names, and the registry each name must be in.
-_NAMED_TABLES = {"model_options": "models", "checkpoints": "models", "feature_options": "feature_extractors",
-                 "metric_options": "metrics"}
+def _named_tables() -> dict:
+    """Option tables keyed by component names, and the registry each name must be in (imported
+    here: registries import nothing heavy, but they import this module)."""
+    from cxrbench.metrics import FEATURE_EXTRACTORS, METRICS
+    from cxrbench.models import MODELS
+
+    return {"model_options": MODELS, "checkpoints": MODELS, "feature_options": FEATURE_EXTRACTORS,
+            "metric_options": METRICS}
 
 
 def _check_component_names(config: RunConfig) -> None:
     """Every name in an option table is registered (a typo would otherwise be ignored silently)."""
     from cxrbench.errors import UnknownNameError
 
-    for table, kind in _NAMED_TABLES.items():
-        names = getattr(config, table)
-        if not names:
-            continue
-        registry = _registry(kind)
-        for name in names:
+    if not any((config.model_options, config.checkpoints, config.feature_options, config.metric_options)):
+        return
+    for table, registry in _named_tables().items():
+        for name in getattr(config, table):
             try:
                 registry.entry(name)
             except UnknownNameError as error:
                 raise ConfigError(f"{table}: {error}") from None
-
-
-def _registry(kind: str):
-    """A component registry, imported here (lazily: registries import nothing heavy, but import this module)."""
-    if kind == "models":
-        from cxrbench.models import MODELS as registry
-    elif kind == "metrics":
-        from cxrbench.metrics import METRICS as registry
-    else:
-        from cxrbench.metrics import FEATURE_EXTRACTORS as registry
-    return registry
 
 
 def _check_keys(raw: dict, what: str) -> None:

@@ -69,8 +69,7 @@ def cached_numbers(cache_dir: Path | None, metric: Metric, inputs: MetricInputs,
     """
     if cache_dir is None:
         return compute()
-    options = {k: v for k, v in sorted(vars(metric).items())}
-    key = content_key("row", metric.name, type(metric).__qualname__, options, inputs_digest(inputs),
+    key = content_key("row", metric.name, type(metric).__qualname__, vars(metric), inputs_digest(inputs),
                       repr(inputs.condition), context, __version__, code_digest(metric))
     path = Path(cache_dir) / "rows" / f"{key}.npz"
     stored = load_arrays(path)

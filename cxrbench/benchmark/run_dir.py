@@ -76,6 +76,18 @@ class RunDirectory:
     def sample_dir(self, model: str, task: str, condition: str) -> Path:
         return self.root / SAMPLES / model / task / condition
 
+    def sample_file(self, model: str, task: str, condition: str, index: int) -> Path:
+        """Image ``index`` of a sample set."""
+        return self.sample_dir(model, task, condition) / sample_name(index)
+
+    def finished_sets(self) -> dict[tuple[str, str, str], int]:
+        """(model, task, condition) -> number of images, for every complete sample set of the run."""
+        sets = {}
+        for marker in sorted((self.root / SAMPLES).glob(f"*/*/*/{_COMPLETE}")):
+            model, task, condition = marker.parent.relative_to(self.root / SAMPLES).parts
+            sets[(model, task, condition)] = int(json.loads(marker.read_text())["n"])
+        return sets
+
     def review_dir(self, model: str, task: str, condition: str, metric: str) -> Path:
         return self.root / REVIEWS / model / task / condition / metric
 
@@ -110,12 +122,17 @@ def write_generation(folder: Path, seconds: float, n: int, log: GenerationLog | 
     atomic_write_text(folder / GENERATION, json.dumps(facts, indent=1))
 
 
+def sample_name(index: int) -> str:
+    """The file name of image ``index`` in a sample set."""
+    return f"{index:05d}.png"
+
+
 def read_png_set(folder: Path, seed: int, n: int) -> torch.Tensor | None:
     """The images of a complete PNG set made with ``seed`` and ``n``, else None (absent or unfinished)."""
     marker = folder / _COMPLETE
     if not marker.is_file() or json.loads(marker.read_text()) != {"seed": seed, "n": n}:
         return None
-    images = [np.asarray(Image.open(folder / f"{i:05d}.png")) for i in range(n)]
+    images = [np.asarray(Image.open(folder / sample_name(i))) for i in range(n)]
     return torch.from_numpy(np.stack(images)[:, None])
 
 
@@ -124,5 +141,5 @@ def write_png_set(folder: Path, seed: int, images: torch.Tensor) -> None:
     (folder / _COMPLETE).unlink(missing_ok=True)
     folder.mkdir(parents=True, exist_ok=True)
     for i, image in enumerate(images[:, 0].numpy()):
-        atomic_save_png(folder / f"{i:05d}.png", image)
+        atomic_save_png(folder / sample_name(i), image)
     atomic_write_text(folder / _COMPLETE, json.dumps({"seed": seed, "n": int(images.shape[0])}))

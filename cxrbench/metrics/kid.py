@@ -14,6 +14,7 @@ matrix-vector products instead of three kernel matrices (d-dimensional dot produ
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Callable
 
 import numpy as np
@@ -166,8 +167,8 @@ def kid_bootstrap_statistic(real: np.ndarray, fake: np.ndarray, *, max_bytes: in
     real [N, D], fake [M, D]; indices are int arrays (with repeats, as bootstrap resampling draws them;
     at least 2 each). The kernel matrices are computed once here when their (N^2 + M^2 + N M) float64
     entries fit in ``max_bytes``, and each call costs three matrix-vector products; larger sets
-    recompute them in row blocks at every call (``kid_bootstrap_batch`` serves many resamples at
-    once). Positions i == j of the resampled within-set matrices are left out, so a row drawn twice still contributes its pairing with its copy:
+    recompute them in row blocks at every call (``kid_bootstrap`` also gives a function for many
+    resamples at once). Positions i == j of the resampled within-set matrices are left out, so a row drawn twice still contributes its pairing with its copy:
     f equals `mmd2_unbiased` of `polynomial_kernel` on the resampled rows.
     """
     return _statistic(_KernelSums(_as_features(real, "real"), _as_features(fake, "fake"), max_bytes))
@@ -186,33 +187,19 @@ def _statistic(sums: _KernelSums) -> Callable[[np.ndarray, np.ndarray], float]:
     return statistic
 
 
-def kid_bootstrap_batch(real: np.ndarray, fake: np.ndarray, *, max_bytes: int = BLOCK_BYTES
-                        ) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
-    """A function (real counts [N, R], fake counts [M, R]) -> the R unbiased MMD^2 of those multisets.
-
-    Column r of the counts says how often each row is drawn in resample r (a bootstrap draw as
-    counts); value r equals ``kid_bootstrap_statistic(real, fake)`` of the same draw up to float
-    rounding. Kernels are computed once for all R resamples, in row blocks of at most ``max_bytes``
-    unless the whole matrices fit: memory is the features, the counts and one block, not N x N.
-    """
-    return _KernelSums(_as_features(real, "real"), _as_features(fake, "fake"), max_bytes).mmd2_many
-
-
 def kid_bootstrap(real: np.ndarray, fake: np.ndarray, *, max_bytes: int = BLOCK_BYTES
                   ) -> tuple[Callable[[np.ndarray, np.ndarray], float], Callable[[np.ndarray, np.ndarray], np.ndarray]]:
-    """``kid_bootstrap_statistic`` and ``kid_bootstrap_batch`` of the same sets.
+    """``kid_bootstrap_statistic`` of the two sets, and the same for R resamples at once:
+    (real counts [N, R], fake counts [M, R]) -> the R unbiased MMD^2, where column r counts how
+    often each row is drawn in resample r.
 
-    The batch function holds whole kernel matrices only up to ``max_bytes`` (else row blocks); the
-    one-resample function (paired comparisons) builds its kernels on its first call only.
+    The batch function holds whole kernel matrices only up to ``max_bytes`` (else row blocks, so
+    memory is the features, the counts and one block); the one-resample function (paired
+    comparisons) builds its kernels on its first call only.
     """
     x, y = _as_features(real, "real"), _as_features(fake, "fake")
     batch = _KernelSums(x, y, max_bytes)
-    single: list[Callable[[np.ndarray, np.ndarray], float]] = []
-
-    def statistic(real_index: np.ndarray, fake_index: np.ndarray) -> float:
-        if not single:
-            single.append(batch_statistic if batch.full else _statistic(_KernelSums(x, y)))
-        return single[0](real_index, fake_index)
-
-    batch_statistic = _statistic(batch)
-    return statistic, batch.mmd2_many
+    if batch.full:
+        return _statistic(batch), batch.mmd2_many
+    held = cache(lambda: _statistic(_KernelSums(x, y)))  # whole matrices, made only if a caller needs them
+    return (lambda real_index, fake_index: held()(real_index, fake_index)), batch.mmd2_many

@@ -19,12 +19,11 @@ import numpy as np
 from PIL import Image
 
 from cxrbench import __version__
-from cxrbench.benchmark.run_dir import MANIFEST, SAMPLES
+from cxrbench.benchmark.run_dir import MANIFEST, SAMPLES, RunDirectory
 from cxrbench.benchmark.seeds import derive_seed
 from cxrbench.reader_study.design import REAL, Design, ReaderStudyError, check_reader_id
 from cxrbench.reader_study.study import IMAGES, ITEMS, KEY, READERS, SERVED, STUDY, Study
 
-_COMPLETE = ".complete.json"  # written last by the runner: a sample set without it is unfinished
 ID_BYTES = 6  # 12 hex characters per item or image id
 
 
@@ -60,14 +59,15 @@ def prepare_study(config: PrepareConfig) -> Study:
         raise ReaderStudyError(f"{config.out} already holds a study; choose another --out (answers are never "
                                "overwritten)")
     manifest = _manifest(config.run_dir)
-    cells = _cells(config)
+    sets = RunDirectory(config.run_dir).finished_sets()
+    cells = _cells(config, sets)
     run_config = _run_config(manifest, config.cache_dir)
     real = _real_pools(run_config, sorted({(t, c) for _, t, c in cells}))
 
     ids = _IdSource(derive_seed(config.seed, "ids"))
     builder = _Builder(config, ids)
     for model, task, condition in cells:
-        builder.add_cell(model, task, condition, real[(task, condition)])
+        builder.add_cell(model, task, condition, sets[(model, task, condition)], real[(task, condition)])
     if config.design is not Design.PAIRED:
         for task, condition in sorted({(t, c) for _, t, c in cells}):
             builder.add_real(task, condition, real[(task, condition)])
@@ -111,15 +111,6 @@ def _run_config(manifest: dict, cache_dir: Path):
     return RunConfig().with_overrides(**facts, cache_dir=cache_dir)
 
 
-def _complete_sets(run_dir: Path) -> dict[tuple[str, str, str], int]:
-    """(model, task, condition) -> number of images, for every finished sample set of the run."""
-    sets = {}
-    for marker in sorted((Path(run_dir) / SAMPLES).glob(f"*/*/*/{_COMPLETE}")):
-        model, task, condition = marker.parent.relative_to(Path(run_dir) / SAMPLES).parts
-        sets[(model, task, condition)] = int(json.loads(marker.read_text())["n"])
-    return sets
-
-
 def _pick(names: tuple[str, ...], available: list[str], what: str, run_dir: Path) -> list[str]:
     wanted = [p.strip() for item in names for p in item.split(",") if p.strip()]
     if wanted == ["all"]:
@@ -131,9 +122,8 @@ def _pick(names: tuple[str, ...], available: list[str], what: str, run_dir: Path
     return list(dict.fromkeys(wanted))
 
 
-def _cells(config: PrepareConfig) -> list[tuple[str, str, str]]:
+def _cells(config: PrepareConfig, sets: dict[tuple[str, str, str], int]) -> list[tuple[str, str, str]]:
     """The (model, task, condition) cells of the study, each checked to hold n_items images."""
-    sets = _complete_sets(config.run_dir)
     if not sets:
         raise ReaderStudyError(f"{config.run_dir} has no finished sample sets under {SAMPLES}/; "
                                "finish the run first")
@@ -215,12 +205,11 @@ class _Builder:
         rng = np.random.default_rng(derive_seed(self.config.seed, *names))
         return np.sort(rng.choice(n_from, size=n, replace=False))
 
-    def add_cell(self, model: str, task: str, condition: str, real: _RealPool) -> None:
-        """n_items items showing ``model``'s images of one task and condition."""
+    def add_cell(self, model: str, task: str, condition: str, n_available: int, real: _RealPool) -> None:
+        """n_items items showing ``model``'s images of one task and condition (``n_available`` in its set)."""
         n = self.config.n_items
-        folder = Path(self.config.run_dir) / SAMPLES / model / task / condition
-        available = len(sorted(folder.glob("[0-9]*.png")))
-        chosen = self._draw(available, n, "synthetic", model, task, condition)
+        run = RunDirectory(self.config.run_dir)
+        chosen = self._draw(n_available, n, "synthetic", model, task, condition)
         if self.config.design is Design.PAIRED:
             if len(real.images) < n:
                 raise ReaderStudyError(f"the test split has {len(real.images)} real {task}/{condition} images, "
@@ -229,7 +218,7 @@ class _Builder:
             sides = np.random.default_rng(derive_seed(self.config.seed, "sides", model, task, condition)) \
                 .integers(0, 2, size=n)
         for j, index in enumerate(chosen):
-            path = folder / f"{index:05d}.png"
+            path = run.sample_file(model, task, condition, index)
             pixels = np.asarray(Image.open(path).convert("L"))
             if pixels.shape != real.images.shape[1:]:
                 raise ReaderStudyError(f"{path} is {pixels.shape[1]}x{pixels.shape[0]} px but the real images are "
