@@ -109,6 +109,17 @@ def _with_model_path(config, path: Optional[str]):
     return config.with_overrides(model_options={**config.model_options, "roentgen": options})
 
 
+def _unpublished_weights_notes(identities: dict[str, dict]) -> list[str]:
+    """One note per feature space whose identity says its weights are not the published ones
+    (``identities``: space -> a row's comparability, or the manifest's facts of that space)."""
+    from cxrbench.metrics.extractor_inception_v3 import PUBLISHED_WEIGHTS_FIELD
+
+    return [f"note: {space} ran with weights that are not the published FID weights (sha256 "
+            f"{facts.get('weights_sha256', '')[:8]}...): its rows say {PUBLISHED_WEIGHTS_FIELD}: false and are not "
+            "comparable with published FID or KID values"
+            for space, facts in identities.items() if facts.get(PUBLISHED_WEIGHTS_FIELD) is False]
+
+
 def _with_inception_weights(config, path: Optional[str]):
     """``config`` with the FID Inception weights file set, unless ``path`` is None."""
     if not path:
@@ -198,6 +209,8 @@ def _print_summary(summary) -> None:
         if "test_auroc" in facts:  # show how good the judge itself is
             aurocs = ", ".join(f"{finding} {value:.3f}" for finding, value in facts["test_auroc"].items())
             console.print(f"{space} test AUROC: {aurocs}")
+    for note in _unpublished_weights_notes(summary.manifest.get("feature_spaces", {})):
+        console.print(note, markup=False)
     total = summary.manifest.get("timings_s", {}).get("total", 0.0)
     console.print(f"wrote {summary.run_dir.results}, {summary.run_dir.leaderboard} and {summary.run_dir.manifest} "
                   f"in {total:.0f} s")
@@ -314,28 +327,38 @@ def evaluate(
     features: Optional[str] = typer.Option(None, help="feature space of the distribution metrics (e.g. "
                                                       "inception-v3, pixels); default: each metric's own"),
     inception_weights: Optional[str] = typer.Option(None, help="local FID Inception weights file"),
+    inception_verify: bool = typer.Option(True, "--inception-verify/--no-inception-verify",
+                                          help="check that the Inception file is the published FID weights; "
+                                               "--no-inception-verify: an Inception-v3 variant of your own (its "
+                                               "rows say published_weights: false)"),
     resolution: Optional[int] = typer.Option(None, help="square size (default: the first real image's)"),
     bootstrap: int = typer.Option(1000, help="bootstrap resamples for intervals (0: none)"),
     seed: int = typer.Option(0, help="bootstrap seed"),
     device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N"),
 ) -> None:
     """Score a folder of synthetic images against a folder of real ones (like torch-fidelity's CLI)."""
-    from cxrbench.benchmark.evaluate import EvaluateConfig, evaluate_folders
+    from cxrbench.benchmark.evaluate import EvaluateConfig, evaluate_folders, nothing_scored
     from cxrbench.cache import default_cache_root
     from cxrbench.leaderboard.text import number
 
     weights = inception_weights or os.environ.get("CXRBENCH_INCEPTION_WEIGHTS")
+    inception = {**({"weights": weights} if weights else {}), **({} if inception_verify else {"verify": False})}
     config = EvaluateConfig(real=real, fake=fake, out=out, metrics=tuple(m.strip() for m in metrics.split(",")),
                             features=features, resolution=resolution, seed=seed, bootstrap=bootstrap, device=device,
                             cache_dir=default_cache_root(),
-                            feature_options={"inception-v3": {"weights": weights}} if weights else {})
+                            feature_options={"inception-v3": inception} if inception else {})
     with _writing_to(out, config.cache_dir):
         rows = evaluate_folders(config)
     for row in rows:
         interval = "" if row.ci_low is None else f" [{number(row.ci_low)}, {number(row.ci_high)}]"
         shown = number(row.value) + interval if row.status == "ok" else f"unavailable: {row.reason}"
         typer.echo(f"{row.metric:<14} {row.feature_space:<14} {shown}")
+    for note in _unpublished_weights_notes({r.feature_space: r.comparability for r in rows if r.status == "ok"}):
+        typer.echo(note)
     typer.echo(f"wrote {out / 'results.jsonl'}")
+    problem = nothing_scored(rows, config)
+    if problem:  # the rows are written; the exit code says that none holds a value
+        raise CxrbenchError(problem)
 
 
 @app.command("validate-metrics")
@@ -427,7 +450,8 @@ def data_check(
     config: Optional[Path] = typer.Option(None, "--config", help="TOML file (data_options are read from it)"),
     view: Optional[str] = typer.Option(None, help="PA, AP or both (datasets on disk)"),
 ) -> None:
-    """Decode every image once, list bad files with their row, and print per-finding counts per split."""
+    """Decode every image once, list bad files with their row, and print per-finding counts per split (of the
+    files that decode)."""
     from rich.console import Console
     from rich.table import Table
 
@@ -437,15 +461,16 @@ def data_check(
     cfg = _with_data_option(_base_config(config).with_overrides(data=data, data_root=data_root), "view", view)
     dataset = build_dataset(cfg)
     console = Console()
+    problems = dataset.check()  # first: the counts then leave the bad files out
     counts = dataset.counts()
-    table = Table(title=f"{cfg.data}: images present / absent / uncertain per split")
+    left_out = f" ({len(problems)} bad {'file' if len(problems) == 1 else 'files'} left out)" if problems else ""
+    table = Table(title=f"{cfg.data}: images present / absent / uncertain per split{left_out}")
     for column in ("split", "images", "patients", *FINDINGS):
         table.add_column(column, justify="right")
     for split, facts in counts.items():
         cells = [f"{facts[f]['present']} / {facts[f]['absent']} / {facts[f]['uncertain']}" for f in FINDINGS]
         table.add_row(split, str(facts["images"]), str(facts["patients"]), *cells)
     console.print(table)
-    problems = dataset.check()
     for problem in problems:
         console.print(f"bad: {problem}", markup=False)
     if problems:

@@ -17,7 +17,7 @@ import torch
 
 from cxrbench import __version__
 from cxrbench.benchmark.manifest import package_versions
-from cxrbench.benchmark.results import ResultRow, append_row, read_rows
+from cxrbench.benchmark.results import OK, ResultRow, append_row, read_rows
 from cxrbench.benchmark.run_dir import RunDirectory, atomic_write_text
 from cxrbench.benchmark.run_lock import run_lock
 from cxrbench.benchmark.runner import resolve_device
@@ -38,6 +38,8 @@ from cxrbench.tasks.task import Condition, Presence
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".dcm", ".dicom")
 FOLDER_TASK, FOLDER_CONDITION = "folder", "all"
 DEFAULT_METRICS = ("fid", "kid", "precision", "recall", "density", "coverage")
+SPACE_THAT_WORKS_HERE = "pixels"  # needs neither weights nor labelled training data
+SHOWN_REASONS = 3  # distinct reasons named in the nothing-scored message; the rows hold them all
 
 
 @dataclass(frozen=True)
@@ -109,7 +111,7 @@ def evaluate_folders(config: EvaluateConfig) -> list[ResultRow]:
 def _evaluate(config: EvaluateConfig, metrics: list[Metric], real: torch.Tensor, fake: torch.Tensor) -> list[ResultRow]:
     device = resolve_device(config.device)
     run_dir = RunDirectory(config.out)
-    run_dir.prepare({}, resume=False)
+    run_dir.prepare(resume=False)  # the old contents are set aside, deleted once this one is written
     empty = ImageSet(real[:0], torch.zeros(0, 4, dtype=torch.int8), (), ())
     spaces: dict = {}
     for name in dict.fromkeys(m.feature_space for m in metrics):
@@ -147,4 +149,23 @@ def _evaluate(config: EvaluateConfig, metrics: list[Metric], real: torch.Tensor,
                                    for n, s in spaces.items()},
                 "versions": package_versions()}
     atomic_write_text(run_dir.manifest, json.dumps(manifest, indent=2, default=str))
+    run_dir.discard_previous()
     return rows
+
+
+def nothing_scored(rows: list[ResultRow], config: EvaluateConfig) -> str | None:
+    """One line saying why no row was scored and what to do, when every row is unavailable; else None.
+
+    Each distinct reason is named once (its rows on stdout and in results.jsonl hold them all);
+    when a distribution metric was among them and --features did not already pick it, the pixel
+    space, which works anywhere, is offered as the other way out.
+    """
+    if not rows or any(row.status == OK for row in rows):
+        return None
+    reasons = list(dict.fromkeys(row.reason.replace("; ", ": ", 1) for row in rows))
+    more = f"; and {len(reasons) - SHOWN_REASONS} more" if len(reasons) > SHOWN_REASONS else ""
+    movable = any(issubclass(METRICS.get(row.metric), DistributionMetric) for row in rows)
+    other = (f"; or score them in a space that works here with --features {SPACE_THAT_WORKS_HERE}"
+             if movable and config.features != SPACE_THAT_WORKS_HERE else "")
+    return (f"nothing was scored, every metric is unavailable: {'; '.join(reasons[:SHOWN_REASONS])}{more}{other} "
+            f"(the unavailable rows are in {RunDirectory(config.out).results})")

@@ -29,12 +29,23 @@ def ready_adapter(
     return info
 
 
+def check_checkpoint(name: str, checkpoint: str | None) -> Path | None:
+    """The checkpoint folder given for ``name`` (None: none given); refused up front when it holds no weights."""
+    if not checkpoint:
+        return None
+    path = Path(checkpoint).expanduser()
+    if not path.is_dir():
+        raise ConfigError(f"checkpoint for {name!r} not found at {path}; pass a folder written by `cxrbench train`")
+    if not _has_weights(path):
+        raise ConfigError(f"checkpoint {path} for {name!r} has no {WEIGHTS_FILE} (nor a diffusers "
+                          f"{PIPELINE_INDEX}); pass a folder written by `cxrbench train`")
+    return path
+
+
 def _ready(name: str, adapter: ModelAdapter, options: dict, context: FitContext, checkpoint: str | None,
            cache_dir: Path, dataset_fingerprint: str) -> dict:
-    if checkpoint:
-        path = Path(checkpoint).expanduser()
-        if not path.is_dir():
-            raise ConfigError(f"checkpoint for {name!r} not found at {path}; pass a folder written by `cxrbench train`")
+    path = check_checkpoint(name, checkpoint)
+    if path is not None:
         try:
             adapter.load(path)
         except NotImplementedError:

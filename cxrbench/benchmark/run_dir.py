@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import time
 from pathlib import Path
 from typing import Callable
 
@@ -13,6 +15,7 @@ from PIL import Image
 
 from cxrbench.benchmark.results import ResultRow, read_rows, row_line
 from cxrbench.cache import load_arrays, save_arrays
+from cxrbench.data.dataset import FINGERPRINT_PARTS
 from cxrbench.errors import ConfigError
 from cxrbench.files import atomic_save_png, atomic_write_text, remove_partial_files
 from cxrbench.models.adapter import GenerationLog
@@ -22,6 +25,11 @@ FEATURES, REVIEWS = "features", "reviews"
 GENERATION = "generation.json"  # beside each sample set: seconds per image and the adapter's GenerationLog
 REAL_OWNER = "_real"  # the owner name of the real reference features (model names cannot start with "_")
 _COMPLETE = ".complete.json"
+# A run's own files, in the order --no-resume moves them aside (results first, manifest last).
+_RUN_ENTRIES = (RESULTS, SAMPLES, FEATURES, REVIEWS, LEADERBOARD, MANIFEST)
+PREVIOUS = ".previous-"  # OUT/.previous-TIMESTAMP-PID/: an old run set aside by --no-resume
+_SET_ASIDE = ".set-aside.json"  # inside it: the entries moved (written before the first move)
+_START_OVER = "use another --out, or --no-resume to start it over"
 
 
 class RunDirectory:
@@ -29,6 +37,7 @@ class RunDirectory:
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
+        self._previous: Path | None = None  # the old run a --no-resume set aside, until discarded
 
     @property
     def results(self) -> Path:
@@ -42,26 +51,77 @@ class RunDirectory:
     def leaderboard(self) -> Path:
         return self.root / LEADERBOARD
 
-    def prepare(self, comparable: dict, resume: bool) -> None:
-        """Create the folder; refuse to mix a resumed run with a different configuration."""
+    def check_resume(self, comparable: dict, dataset: dict) -> None:
+        """Refuse to resume a run made with other settings or on other data (one line: what changed, the fix).
+
+        comparable: the settings that change rows (``RunConfig.comparable()``); dataset: the dataset's
+        ``describe()``, whose fingerprint changes with its files, labels and options.
+        """
         if self.root.exists() and not self.root.is_dir():
             raise ConfigError(f"--out {self.root} is a file; give a folder for the run")
-        if self.manifest.is_file() and resume:
-            previous = json.loads(self.manifest.read_text()).get("comparable_config", {})
-            changed = sorted(k for k in set(previous) | set(comparable) if previous.get(k) != comparable.get(k))
-            if changed:
-                detail = ", ".join(f"{k}: {previous.get(k)!r} -> {comparable.get(k)!r}" for k in changed[:4])
-                raise ConfigError(
-                    f"{self.root} holds a run with other settings ({detail}); "
-                    "use another --out, or --no-resume to start it over"
-                )
-        if not resume:
-            for name in (RESULTS, LEADERBOARD, MANIFEST):
-                (self.root / name).unlink(missing_ok=True)
-            for folder in (SAMPLES, FEATURES, REVIEWS):
-                shutil.rmtree(self.root / folder, ignore_errors=True)
+        if not self.manifest.is_file():
+            return
+        previous = json.loads(self.manifest.read_text())
+        settings = previous.get("comparable_config", {})
+        changed = sorted(k for k in set(settings) | set(comparable) if settings.get(k) != comparable.get(k))
+        if changed:
+            detail = ", ".join(f"{k}: {settings.get(k)!r} -> {comparable.get(k)!r}" for k in changed[:4])
+            raise ConfigError(f"{self.root} holds a run with other settings ({detail}); {_START_OVER}")
+        made_on = previous.get("dataset", {})
+        if made_on.get("fingerprint") not in (None, dataset.get("fingerprint")):  # runs before 0.1 recorded none
+            raise ConfigError(f"{self.root} holds a run made on other data: {dataset_change(made_on, dataset)} "
+                              f"since; {_START_OVER}")
+
+    def prepare(self, resume: bool) -> None:
+        """Create the folder; without ``resume``, set the old run aside (deleted by ``discard_previous``).
+
+        Call it only once the new run is known to be valid (names, data, weights): nothing of the
+        old run is deleted before the new one has finished a sample set, and a new run that stops
+        before that puts the old one back (``restore_previous``, or ``recover`` after a kill).
+        """
         self.root.mkdir(parents=True, exist_ok=True)
+        if not resume:
+            self._previous = self._set_aside()
         remove_partial_files(self.root)  # left by a killed run; the caller holds the run lock
+
+    def _set_aside(self) -> Path | None:
+        """Move the old run's files into ``.previous-TIMESTAMP/``; the list of them is written first,
+        so that ``recover`` can tell old files from new ones after a kill in the middle."""
+        entries = [name for name in _RUN_ENTRIES if (self.root / name).exists()]
+        if not entries:
+            return None
+        folder = self.root / f"{PREVIOUS}{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}"
+        folder.mkdir()
+        atomic_write_text(folder / _SET_ASIDE, json.dumps(entries))
+        for name in entries:  # results first: a folder caught half-way never offers old rows as new
+            os.replace(self.root / name, folder / name)
+        return folder
+
+    def discard_previous(self) -> None:
+        """Delete the run ``prepare`` set aside (the new run has finished a sample set, or the whole run)."""
+        if self._previous is not None:
+            (self._previous / _SET_ASIDE).unlink()  # first: a half-deleted folder is never restored
+            shutil.rmtree(self._previous)
+            self._previous = None
+
+    def restore_previous(self) -> None:
+        """Put the set-aside run back, removing what the new run wrote (it stopped before a sample set)."""
+        if self._previous is not None:
+            _restore(self.root, self._previous)
+            self._previous = None
+
+    def recover(self) -> list[Path]:
+        """Restore every run an interrupted ``--no-resume`` set aside (a kill before its first sample set).
+
+        Returns the folders it restored from; call it holding the run lock, before anything else.
+        """
+        folders = sorted(self.root.glob(f"{PREVIOUS}*"))
+        for unlisted in [p for p in folders if not (p / _SET_ASIDE).is_file()]:
+            shutil.rmtree(unlisted)  # killed while being deleted, or before anything was moved into it
+        restored = [p for p in folders if p.exists()]
+        for folder in reversed(restored):  # newest first: the oldest run is the one left in place
+            _restore(self.root, folder)
+        return restored
 
     def keep_rows(self, keep: Callable[[ResultRow], bool]) -> list[ResultRow]:
         """Rewrite results.jsonl with only the rows ``keep`` accepts, and return them.
@@ -112,6 +172,32 @@ class RunDirectory:
         """What ``write_generation`` stored for one sample set, or None."""
         path = self.sample_dir(model, task, condition) / GENERATION
         return json.loads(path.read_text()) if path.is_file() else None
+
+
+def _restore(root: Path, folder: Path) -> None:
+    """Move the entries listed in ``folder`` back into ``root``; what the new run wrote under those
+    names is deleted, and so are its other run files (an entry not moved yet is still the old one)."""
+    moved = json.loads((folder / _SET_ASIDE).read_text())
+    for name in _RUN_ENTRIES:
+        old, current = folder / name, root / name
+        if name in moved and not old.exists():
+            continue  # killed before this entry was moved: root still holds the old one
+        if current.is_dir():
+            shutil.rmtree(current)
+        else:
+            current.unlink(missing_ok=True)
+        if old.exists():
+            os.replace(old, current)
+    shutil.rmtree(folder)
+
+
+def dataset_change(before: dict, after: dict) -> str:
+    """What differs between two ``Dataset.describe()`` records, in words (for a refusal message)."""
+    parts_before, parts_after = before.get("fingerprint_parts", {}), after.get("fingerprint_parts", {})
+    changed = [part for part in parts_after if part in parts_before and parts_before[part] != parts_after[part]]
+    if changed:
+        return " and ".join(FINGERPRINT_PARTS.get(part, part) for part in changed) + " changed"
+    return f"the dataset's fingerprint changed ({before.get('fingerprint')} -> {after.get('fingerprint')})"
 
 
 def write_generation(folder: Path, seconds: float, n: int, log: GenerationLog | None) -> None:

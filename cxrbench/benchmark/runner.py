@@ -13,7 +13,7 @@ import torch
 from cxrbench import __version__
 from cxrbench.benchmark.distributed import Processes
 from cxrbench.benchmark.manifest import package_versions
-from cxrbench.benchmark.model_store import ready_adapter
+from cxrbench.benchmark.model_store import check_checkpoint, ready_adapter
 from cxrbench.benchmark.progress import Reporter
 from cxrbench.benchmark.results import OK, UNAVAILABLE, ResultRow, append_row, read_rows
 from cxrbench.benchmark.run_dir import REAL_OWNER, RunDirectory, write_generation
@@ -168,7 +168,11 @@ def run_benchmark(config: RunConfig, reporter: Reporter | None = None,
     if not processes.is_main:
         return _run(config, plan, reporter or Reporter(), processes, run_dir)
     with run_lock(run_dir.root):  # also taken by a resumed run, so two never write one folder
-        return _run(config, plan, reporter or Reporter(), processes, run_dir)
+        try:
+            return _run(config, plan, reporter or Reporter(), processes, run_dir)
+        except BaseException:
+            run_dir.restore_previous()  # a --no-resume that stopped before its first sample set
+            raise
 
 
 @dataclass(frozen=True)
@@ -191,11 +195,14 @@ def _run(config: RunConfig, plan: RunPlan, reporter: Reporter, processes: Proces
                 "versions": package_versions(), "dataset": dataset.describe(), "device": str(device),
                 "processes": processes.count, "models": {}, "feature_spaces": {},
                 "metrics": {m.name: m.schema() for m in metrics}, "timings_s": timings}
-    with processes.main_first():  # the others wait until the folder is ready (and old work removed)
-        if processes.is_main:
-            run_dir.prepare(config.comparable(), config.resume)
-            atomic_write_text(run_dir.manifest, json.dumps(manifest, indent=2, default=str))
+    if processes.is_main:
+        for folder in run_dir.recover():
+            reporter.note(f"put back the run that an interrupted --no-resume had set aside in {folder.name}")
+        if config.resume:  # before any work: a run made with other settings or data is refused
+            run_dir.check_resume(config.comparable(), manifest["dataset"])
 
+    # Everything the new run needs is checked (data decoded, feature spaces and checkpoints ready)
+    # before the folder is touched: a --no-resume sets the old run aside only then.
     with processes.main_first():  # rendering or decoding fills the dataset cache once
         splits = load_splits(dataset, config.resolution, config.cache_dir, reporter)
     manifest["dataset"] = dataset.describe()  # now with the files skipped while loading
@@ -211,6 +218,12 @@ def _run(config: RunConfig, plan: RunPlan, reporter: Reporter, processes: Proces
             train_outputs = {name: cached_extract(ready[name], splits["train"].images, config.cache_dir)
                              for name in needs_train}
             update(1, 1, "")
+    for model in model_names:
+        check_checkpoint(model, config.checkpoints.get(model))
+    with processes.main_first():  # the others wait until the folder is ready (and old work set aside)
+        if processes.is_main:
+            run_dir.prepare(config.resume)
+            atomic_write_text(run_dir.manifest, json.dumps(manifest, indent=2, default=str))
     conditions = run_conditions(config)
     real_index = {condition: _real_index(reference, condition, config) for condition in conditions}
     if processes.is_main:  # kept in the run folder for `cxrbench compare`
@@ -249,6 +262,7 @@ def _run(config: RunConfig, plan: RunPlan, reporter: Reporter, processes: Proces
         atomic_write_text(run_dir.leaderboard, render_markdown(build_leaderboard(rows)))
         timings["total"] = time.perf_counter() - started
         atomic_write_text(run_dir.manifest, json.dumps(manifest, indent=2, default=str))
+        run_dir.discard_previous()  # a run that made no sample set (every model unavailable) ends here
     return RunSummary(run_dir, rows, manifest)
 
 
@@ -374,6 +388,7 @@ def _sample_set(model: str, adapter: ModelAdapter, condition: Condition, scoring
         write_generation(run_dir.sample_dir(model, condition.task, condition.presence.value),
                          time.perf_counter() - t0, config.n_samples, adapter.generation_log())
         run_dir.write_samples(model, condition.task, condition.presence.value, seed, batch)
+        run_dir.discard_previous()  # the new run has finished work of its own: the old one can go
     return batch
 
 

@@ -12,6 +12,11 @@ from cxrbench.data.image_set import ImageSet
 from cxrbench.tasks import FINDINGS
 
 SPLITS = ("train", "val", "test")
+# The parts a fingerprint may be made of, in the words a refusal uses when one of them changed.
+FINGERPRINT_PARTS = {"options": "its options (root, view, uncertain labels, splits, aspect)",
+                     "labels": "its records (image ids, patients, splits or labels)",
+                     "files": "its image files (a size or modification time)",
+                     "spec": "its generator (version, size or seed)"}
 
 
 class Dataset(ABC):
@@ -34,6 +39,11 @@ class Dataset(ABC):
     def fingerprint(self) -> str:
         """A short string that changes whenever the dataset's images or labels would change."""
 
+    def fingerprint_parts(self) -> dict[str, str]:
+        """Digests of the parts behind ``fingerprint`` (keys of FINGERPRINT_PARTS), so that a refusal can
+        say which part changed; default: none."""
+        return {}
+
     @abstractmethod
     def counts(self) -> dict:
         """Per split: images, patients, and per finding the images present / absent / uncertain."""
@@ -44,7 +54,8 @@ class Dataset(ABC):
 
     def describe(self) -> dict:
         """What the manifest records about this dataset."""
-        return {"name": self.name, "fingerprint": self.fingerprint(), "counts": self.counts()}
+        return {"name": self.name, "fingerprint": self.fingerprint(), "fingerprint_parts": self.fingerprint_parts(),
+                "counts": self.counts()}
 
 
 def count_findings(labels: np.ndarray, patient_ids: np.ndarray, splits: np.ndarray) -> dict:

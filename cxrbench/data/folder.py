@@ -8,6 +8,7 @@ import pandas as pd
 from cxrbench.data import DATASETS
 from cxrbench.data.table_dataset import (
     UNKNOWN_VIEW,
+    CsvFixes,
     TableDataset,
     findings_from_source,
     read_csv,
@@ -42,16 +43,31 @@ class FolderDataset(TableDataset):
             raise CxrbenchError(f"folder: columns maps unknown findings {unknown}; use {', '.join(FINDINGS)}")
         self.patient_column, self.view_column, self.split_column = patient_column, view_column, split_column
 
+    def _csv_columns(self) -> tuple[str, ...]:
+        """The columns the CSV must have with these options: the path, one per finding, the optional ones."""
+        return (self.path_column, *self.columns.values(),
+                *(c for c in (self.patient_column, self.view_column, self.split_column) if c))
+
+    def _csv_fixes(self) -> CsvFixes:
+        """The CSV is the user's own: a bad one is fixed by them, so the messages say what it must hold."""
+        columns = ", ".join(self._csv_columns())
+        layout = (f"a header row naming {columns}, then one row per image (its path relative to the data root, "
+                  "its labels 1, 0, -1 or blank)")
+        return CsvFixes(
+            empty=f"it must hold {layout}; write those rows, or point data_options csv at the right file",
+            unreadable=f"it must be comma-separated UTF-8 text holding {layout}; fix what the message names, "
+                       "or save the file again as CSV",
+            missing_columns=f"its header row must name {columns}; rename those columns in the file, or map yours "
+                            "with data_options path_column = \"NAME\" and columns = {FINDING = \"NAME\"}")
+
     def read_records(self) -> pd.DataFrame:
         path = self.root / self.csv
         if not path.is_file():
             raise CxrbenchError(f"folder: no {self.csv} in {self.root}; pass data_options csv = \"NAME.csv\"")
-        table = read_csv(path, self.name, dtype=str, keep_default_na=False)
-        wanted = [self.path_column, *self.columns.values(),
-                  *(c for c in (self.patient_column, self.view_column, self.split_column) if c)]
-        missing = [c for c in wanted if c not in table]
-        if missing:
-            raise CxrbenchError(f"folder: {self.csv} lacks columns {missing}; map them with data_options columns")
+        fixes = self._csv_fixes()
+        table = read_csv(path, self.name, self._csv_columns(), fixes, dtype=str, keep_default_na=False)
+        if table.empty:
+            raise CxrbenchError(f"folder: {path} has no rows below its header; {fixes.empty}")
         source = pd.DataFrame(index=table.index)
         for finding, column in self.columns.items():
             values = pd.to_numeric(table[column].replace("", "0"), errors="coerce")

@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 from abc import abstractmethod
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -32,20 +33,36 @@ UNKNOWN_VIEW = "unknown"
 RECORD_COLUMNS = ("path", "image_id", "patient_id", "view", "official_split", "source", "row")
 
 
-def read_csv(path: Path, dataset: str, columns: tuple[str, ...] = (), **options: object) -> pd.DataFrame:
+@dataclass(frozen=True)
+class CsvFixes:
+    """What ``read_csv``'s one-line messages tell the user to do, per problem with the file."""
+
+    empty: str
+    unreadable: str
+    missing_columns: str
+
+
+# A table of an official release (NIH, CheXpert, MIMIC): the user did not write it, so a broken one
+# is restored; a user's own table (the folder dataset) brings its own CsvFixes.
+RELEASE_CSV = CsvFixes(empty="restore the file from the dataset release",
+                       unreadable="fix the line it names or restore the file from the dataset release",
+                       missing_columns="is it the file of the official release? restore it from the dataset release")
+
+
+def read_csv(path: Path, dataset: str, columns: tuple[str, ...] = (), fixes: CsvFixes = RELEASE_CSV,
+             **options: object) -> pd.DataFrame:
     """``pd.read_csv(path, **options)``; a malformed or unreadable file, or missing ``columns``, is a
-    one-line CxrbenchError naming the file and the fix."""
+    one-line CxrbenchError naming the file and the fix (``fixes``)."""
     try:
         table = pd.read_csv(path, **options)
     except pd.errors.EmptyDataError:
-        raise CxrbenchError(f"{dataset}: {path} is empty; restore the file from the dataset release") from None
+        raise CxrbenchError(f"{dataset}: {path} is empty; {fixes.empty}") from None
     except (pd.errors.ParserError, UnicodeDecodeError, EOFError, OSError) as error:
         detail = str(error).strip().splitlines()[-1] if str(error).strip() else type(error).__name__
-        raise CxrbenchError(f"{dataset}: {path} is not a readable CSV ({detail}); fix the line it names or restore "
-                            "the file from the dataset release") from None
+        raise CxrbenchError(f"{dataset}: {path} is not a readable CSV ({detail}); {fixes.unreadable}") from None
     missing = [c for c in columns if c not in table]
     if missing:
-        raise CxrbenchError(f"{dataset}: {path.name} lacks columns {missing}; is it the file of the official release?")
+        raise CxrbenchError(f"{dataset}: {path.name} lacks columns {missing}; {fixes.missing_columns}")
     return table
 
 
@@ -93,9 +110,10 @@ class TableDataset(Dataset):
         self.split_fractions = dict(zip(SPLITS, (float(f) for f in split_fractions)))
         self.aspect, self.on_bad_image = aspect, on_bad_image
         self._records: pd.DataFrame | None = None
-        self._fingerprint: str | None = None
+        self._fingerprint: tuple[str, dict[str, str]] | None = None
         self._decoded: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self.skipped: list[str] = []
+        self._decodes: np.ndarray | None = None  # per record: does its file decode? (None: not yet tried)
 
     @abstractmethod
     def read_records(self) -> pd.DataFrame:
@@ -142,20 +160,33 @@ class TableDataset(Dataset):
 
         Computed once per instance: a run asks for it often, and stat-ing every file is not free.
         """
+        return self._fingerprints()[0]
+
+    def fingerprint_parts(self) -> dict[str, str]:
+        return self._fingerprints()[1]
+
+    def _fingerprints(self) -> tuple[str, dict[str, str]]:
         if self._fingerprint is None:
-            self._fingerprint = self._compute_fingerprint()
+            self._fingerprint = self._compute_fingerprints()
         return self._fingerprint
 
-    def _compute_fingerprint(self) -> str:
+    def _compute_fingerprints(self) -> tuple[str, dict[str, str]]:
+        """The whole digest (unchanged since 0.1, so cached work stays valid) and one per part."""
         table = self.records()
-        digest = hashlib.sha256()
-        digest.update(json.dumps(self._options(), sort_keys=True).encode())
-        digest.update(pd.util.hash_pandas_object(table[["image_id", "patient_id", "split", *FINDINGS]],
-                                                 index=False).values.tobytes())
+        whole = hashlib.sha256()
+        parts = {name: hashlib.sha256() for name in ("options", "labels", "files")}
+
+        def add(part: str, data: bytes) -> None:
+            whole.update(data)
+            parts[part].update(data)
+
+        add("options", json.dumps(self._options(), sort_keys=True).encode())
+        add("labels", pd.util.hash_pandas_object(table[["image_id", "patient_id", "split", *FINDINGS]],
+                                                index=False).values.tobytes())
         for path in table["path"]:
             stat = os.stat(path) if os.path.exists(path) else None
-            digest.update(f"{path}:{stat.st_size if stat else -1}:{stat.st_mtime_ns if stat else -1}".encode())
-        return digest.hexdigest()[:16]
+            add("files", f"{path}:{stat.st_size if stat else -1}:{stat.st_mtime_ns if stat else -1}".encode())
+        return whole.hexdigest()[:16], {name: digest.hexdigest()[:16] for name, digest in parts.items()}
 
     def _options(self) -> dict:
         return {"dataset": self.name, "root": str(self.root), "view": self.view, "uncertain": self.uncertain,
@@ -165,7 +196,11 @@ class TableDataset(Dataset):
         return {**super().describe(), **self._options(), "skipped_files": len(self.skipped)}
 
     def counts(self) -> dict:
+        """Per split: images, patients and findings of the records; once ``load`` or ``check`` has tried
+        the files, only of those that decode (the fingerprint, made of the files on disk, stays)."""
         table = self.records()
+        if self._decodes is not None:
+            table = table[self._decodes]
         return count_findings(table[list(FINDINGS)].to_numpy(), table["patient_id"].to_numpy(),
                               table["split"].to_numpy())
 
@@ -186,13 +221,17 @@ class TableDataset(Dataset):
         )
 
     def check(self) -> list[str]:
-        """Every bad file as 'FILE (SOURCE row N): problem', decoding each image once."""
-        problems = []
-        for record in self.records().itertuples():
+        """Every bad file as 'FILE (SOURCE row N): problem', decoding each image once; ``counts`` leaves
+        them out from then on."""
+        table = self.records()
+        problems, decodes = [], np.ones(len(table), dtype=bool)
+        for i, record in enumerate(table.itertuples()):
             try:
                 read_image(Path(record.path))
             except BadImageError as error:
+                decodes[i] = False
                 problems.append(f"{error} ({record.source} row {record.row})")
+        self._decodes = decodes
         return problems
 
     def _pixels(self, resolution: int, cache_dir: Path | None) -> tuple[np.ndarray, np.ndarray]:
@@ -231,6 +270,7 @@ class TableDataset(Dataset):
 
     def _fail_or_note(self, good: np.ndarray, problems: list[str]) -> None:
         """Stop before any work on bad files (on_bad_image="fail"), or remember them as skipped."""
+        self._decodes = np.asarray(good, dtype=bool).copy()
         if problems and self.on_bad_image == "fail":
             more = f" and {len(problems) - 1} more" if len(problems) > 1 else ""
             raise CxrbenchError(f"{self.name}: {problems[0]}{more}; run `cxrbench data check` for the list, fix "

@@ -6,10 +6,13 @@ The radius of a point is the distance to its k-th nearest neighbour in its own s
 - density: (1 / (k M)) * sum over fakes of the number of real balls strictly (<) containing it (k = 5);
 - coverage: fraction of reals whose nearest fake lies strictly (<) inside their own ball (k = 5).
 
-Everything works in squared Euclidean distances |x|^2 + |y|^2 - 2 x.y in float64, clipped at 0: the
-comparisons are the same as on distances, and for integer-valued features every quantity is an exact
-integer, so ties are decided exactly. Distances are produced in row blocks sized from `max_bytes`, so
-no N x M matrix is ever held: 50k x 50k needs the features plus a block, not 20 GB.
+Everything works in squared Euclidean distances (the comparisons are the same as on distances).
+Every radius and every < / <= is decided on the direct distance sum((x - y)^2) in float64
+(`distances.DistanceBlock`): a duplicate is at exactly 0, equal pairs give equal values, so the
+results are those of the definitions on the full direct distance matrix, for any data and any
+block size. The fast BLAS expansion only selects the few entries near a decision that need the
+direct value. Distances come in row blocks sized from `max_bytes`, so no N x M matrix is ever
+held: 50k x 50k needs the features plus a block, not 20 GB.
 
 Functions return per-point arrays (the metric takes the mean and bootstraps over points).
 """
@@ -18,8 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cxrbench.metrics.distances import DEFAULT_MAX_BYTES, squared_distance_chunks
-
+from cxrbench.metrics.distances import DEFAULT_MAX_BYTES, distance_blocks
 
 
 def _features(x: np.ndarray, name: str, more_than: int = 0) -> np.ndarray:
@@ -41,19 +43,18 @@ def _same_dim(a: np.ndarray, b: np.ndarray) -> None:
 
 def _knn_radii_sq(x: np.ndarray, ks: list[int], max_bytes: int) -> list[np.ndarray]:
     radii = [np.empty(len(x)) for _ in ks]
-    for start, block in squared_distance_chunks(x, x, max_bytes):
-        rows = np.arange(len(block))
-        # Exclude self by position, not by value: its computed distance need not be the smallest
-        # (rounding, or duplicate points at distance 0).
-        block[rows, start + rows] = np.inf
-        block.partition([k - 1 for k in ks], axis=1)
-        for out, k in zip(radii, ks):
-            out[start:start + len(block)] = block[:, k - 1]
+    for block in distance_blocks(x, x, max_bytes):
+        # Self is excluded by position, not by value: a duplicate point is a neighbour at distance 0.
+        for out, values in zip(radii, block.kth_smallest(ks, exclude_self=True)):
+            out[block.start:block.stop] = values
     return radii
 
 
 def knn_radii_sq(x: np.ndarray, k: int, max_bytes: int = DEFAULT_MAX_BYTES) -> np.ndarray:
-    """Squared distance from each point of x [N, D] to its k-th nearest neighbour in x, itself excluded; [N]."""
+    """Squared distance from each point of x [N, D] to its k-th nearest neighbour in x, itself excluded; [N].
+
+    The direct value sum((x_i - x_j)^2) of that neighbour, so it does not depend on `max_bytes`.
+    """
     x = _features(x, "input", more_than=k)
     return _knn_radii_sq(x, [k], max_bytes)[0]
 
@@ -71,11 +72,9 @@ def inside_counts(
     radii = np.asarray(centres_radii_sq, dtype=np.float64)
     if radii.shape != (len(centres),):
         raise ValueError(f"need one squared radius per centre ({len(centres)}), got shape {radii.shape}")
-    radii = radii[None, :]
-    compare = np.less if strict else np.less_equal
     counts = np.empty(len(points), dtype=np.int64)
-    for start, block in squared_distance_chunks(points, centres, max_bytes):
-        counts[start:start + len(block)] = compare(block, radii).sum(axis=1)
+    for block in distance_blocks(points, centres, max_bytes):
+        counts[block.start:block.stop] = block.within(radii[None, :], strict).sum(axis=1)
     return counts
 
 
@@ -106,13 +105,16 @@ def density_counts(real: np.ndarray, fake: np.ndarray, k: int = 5,
 
 def coverage_indicators(real: np.ndarray, fake: np.ndarray, k: int = 5,
                         max_bytes: int = DEFAULT_MAX_BYTES) -> np.ndarray:
-    """For each real [N], whether its nearest fake lies strictly inside its k-NN ball; bool [N]."""
+    """For each real [N], whether its nearest fake lies strictly inside its k-NN ball; bool [N].
+
+    The nearest fake is strictly inside exactly when some fake is, so this is an "any" over fakes.
+    """
     real, fake = _features(real, "real", more_than=k), _features(fake, "fake")
     _same_dim(real, fake)
     radii = knn_radii_sq(real, k, max_bytes)
     covered = np.empty(len(real), dtype=bool)
-    for start, block in squared_distance_chunks(real, fake, max_bytes):
-        covered[start:start + len(block)] = block.min(axis=1) < radii[start:start + len(block)]
+    for block in distance_blocks(real, fake, max_bytes):
+        covered[block.start:block.stop] = block.within(radii[block.start:block.stop, None], strict=True).any(axis=1)
     return covered
 
 
@@ -131,16 +133,18 @@ def prdc_per_point(real: np.ndarray, fake: np.ndarray, k_pr: int = 3, k_dc: int 
     precision = np.empty(len(fake), dtype=bool)
     density = np.empty(len(fake))
     recall = np.zeros(len(real), dtype=bool)
-    nearest_fake = np.full(len(real), np.inf)
+    coverage = np.zeros(len(real), dtype=bool)
     # One pass over fake-vs-real blocks: per-fake results come out per row, per-real results are
-    # accumulated over rows (any / min), so nothing needs the full M x N matrix.
-    for start, block in squared_distance_chunks(fake, real, max_bytes):
-        rows = slice(start, start + len(block))
-        precision[rows] = (block <= real_pr[None, :]).any(axis=1)
-        density[rows] = (block < real_dc[None, :]).sum(axis=1) / k_dc
-        recall |= (block <= fake_pr[rows, None]).any(axis=0)
-        np.minimum(nearest_fake, block.min(axis=0), out=nearest_fake)
-    return {"precision": precision, "recall": recall, "density": density, "coverage": nearest_fake < real_dc}
+    # accumulated over rows (any), so nothing needs the full M x N matrix. Coverage: the nearest fake
+    # is strictly inside a real ball exactly when some fake is.
+    for block in distance_blocks(fake, real, max_bytes):
+        rows = slice(block.start, block.stop)
+        precision[rows] = block.within(real_pr[None, :], strict=False).any(axis=1)
+        inside_dc = block.within(real_dc[None, :], strict=True)
+        density[rows] = inside_dc.sum(axis=1) / k_dc
+        coverage |= inside_dc.any(axis=0)
+        recall |= block.within(fake_pr[rows, None], strict=False).any(axis=0)
+    return {"precision": precision, "recall": recall, "density": density, "coverage": coverage}
 
 
 def prdc(real: np.ndarray, fake: np.ndarray, k_pr: int = 3, k_dc: int = 5,

@@ -74,6 +74,9 @@ class PhantomDataset(Dataset):
         spec = {"dataset": "phantom", "version": PHANTOM_VERSION, "n_images": self.n_images, "seed": self.seed}
         return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
 
+    def fingerprint_parts(self) -> dict[str, str]:
+        return {"spec": self.fingerprint()}
+
     def describe(self) -> dict:
         return {**super().describe(), "n_images": self.n_images, "seed": self.seed, "version": PHANTOM_VERSION}
 
