@@ -47,6 +47,11 @@ def list_components(kind: Kind = typer.Argument(..., help="what to list")) -> No
     for entry in _registry(kind).entries():
         source = "" if entry.source == "builtin" else f"  [{entry.source}]"
         typer.echo(f"{entry.name:<30} {entry.summary}{source}")
+    if kind is Kind.metrics:
+        from cxrbench.metric_ids import ALIASES, metric_id
+
+        for name, alias in sorted(ALIASES.items()):
+            typer.echo(f"{name:<30} alias of {metric_id(alias.metric, alias.space)} ({alias.display_name})")
 
 
 # Errors of a write that the user can fix (permissions, a read-only or full disk, a quota).
@@ -120,6 +125,39 @@ def _unpublished_weights_notes(identities: dict[str, dict]) -> list[str]:
             for space, facts in identities.items() if facts.get(PUBLISHED_WEIGHTS_FIELD) is False]
 
 
+FEATURE_OPTION_HELP = ("an option of a feature space, NAME.KEY=VALUE (repeatable), e.g. xrv-densenet.weights=PATH; "
+                       "VALUE is read as TOML (numbers, true/false), else as text; the same as "
+                       "[feature_options.NAME] KEY = VALUE in --config")
+
+
+def feature_option(text: str) -> tuple[str, str, object]:
+    """``"xrv-densenet.weights=/w.pt"`` -> ("xrv-densenet", "weights", "/w.pt"); a bad form is a one-line error."""
+    from cxrbench.config import tomllib
+    from cxrbench.errors import ConfigError
+
+    target, equals, raw = text.partition("=")
+    name, dot, key = target.strip().rpartition(".")
+    if not equals or not dot or not name or not key:
+        raise ConfigError(f"--feature-option {text!r} must look like NAME.KEY=VALUE, e.g. xrv-densenet.weights=PATH")
+    try:
+        value = tomllib.loads(f"v = {raw.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw.strip()  # a path or other text, without quotes
+    return name, key.strip(), value
+
+
+def _with_feature_options(options: dict[str, dict], given: Optional[list[str]]) -> dict[str, dict]:
+    """``options`` ([feature_options] tables) with the --feature-option settings on top."""
+    from cxrbench.metrics import FEATURE_EXTRACTORS
+
+    merged = {name: dict(table) for name, table in options.items()}
+    for text in given or []:
+        name, key, value = feature_option(text)
+        FEATURE_EXTRACTORS.entry(name)  # a typo is refused ("did you mean ...?"), never ignored
+        merged.setdefault(name, {})[key] = value
+    return merged
+
+
 def _with_inception_weights(config, path: Optional[str]):
     """``config`` with the FID Inception weights file set, unless ``path`` is None."""
     if not path:
@@ -147,6 +185,7 @@ def run(
                                                     "negative)"),
     on_bad_image: Optional[str] = typer.Option(None, help="fail (default) or skip unreadable real images"),
     inception_weights: Optional[str] = typer.Option(None, help="local FID Inception weights file"),
+    feature_options: Optional[list[str]] = typer.Option(None, "--feature-option", help=FEATURE_OPTION_HELP),
     model_path: Optional[str] = typer.Option(None, help="diffusers Stable-Diffusion-1.x directory for roentgen"),
     resume: Optional[bool] = typer.Option(None, "--resume/--no-resume", help="reuse finished work in --out"),
     floor: Optional[bool] = typer.Option(None, "--floor/--no-floor", help="add the real-vs-real reference "
@@ -163,6 +202,8 @@ def run(
         prompt_style=prompt_style, absent=absent, resume=resume, floor=floor)
     cfg = _with_data_option(_with_inception_weights(cfg, inception_weights), "on_bad_image", on_bad_image)
     cfg = _with_model_path(cfg, model_path)
+    if feature_options:
+        cfg = cfg.with_overrides(feature_options=_with_feature_options(cfg.feature_options, feature_options))
     processes = _processes(cfg.device)
     with _writing_to(cfg.out, cfg.cache_dir):
         summary = run_benchmark(cfg, RichReporter() if processes.is_main else Reporter(), processes)
@@ -323,9 +364,10 @@ def evaluate(
     real: Path = typer.Option(..., help="folder of real images (PNG, JPEG or DICOM)"),
     fake: Path = typer.Option(..., help="folder of synthetic images"),
     out: Path = typer.Option(..., help="folder for results.jsonl, leaderboard.md and manifest.json"),
-    metrics: str = typer.Option("fid,kid,precision,recall,density,coverage", help="metric names, comma separated"),
-    features: Optional[str] = typer.Option(None, help="feature space of the distribution metrics (e.g. "
-                                                      "inception-v3, pixels); default: each metric's own"),
+    metrics: str = typer.Option("fd,kid,precision,recall,density,coverage",
+                                help="metrics separated by commas, each NAME or NAME@SPACE (e.g. fd@xrv-densenet)"),
+    features: Optional[str] = typer.Option(None, help="feature space of the distribution metrics given without "
+                                                      "@SPACE (e.g. inception-v3, pixels); default: each metric's own"),
     inception_weights: Optional[str] = typer.Option(None, help="local FID Inception weights file"),
     inception_verify: bool = typer.Option(True, "--inception-verify/--no-inception-verify",
                                           help="check that the Inception file is the published FID weights; "
@@ -335,6 +377,9 @@ def evaluate(
     bootstrap: int = typer.Option(1000, help="bootstrap resamples for intervals (0: none)"),
     seed: int = typer.Option(0, help="bootstrap seed"),
     device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N"),
+    feature_options: Optional[list[str]] = typer.Option(None, "--feature-option", help=FEATURE_OPTION_HELP),
+    config_file: Optional[Path] = typer.Option(None, "--config", help="TOML file: its [feature_options.NAME] "
+                                                                     "tables (as for `cxrbench run`)"),
 ) -> None:
     """Score a folder of synthetic images against a folder of real ones (like torch-fidelity's CLI)."""
     from cxrbench.benchmark.evaluate import EvaluateConfig, evaluate_folders, nothing_scored
@@ -343,10 +388,13 @@ def evaluate(
 
     weights = inception_weights or os.environ.get("CXRBENCH_INCEPTION_WEIGHTS")
     inception = {**({"weights": weights} if weights else {}), **({} if inception_verify else {"verify": False})}
+    spaces = _base_config(config_file).feature_options if config_file else {}
+    if inception:
+        spaces = {**spaces, "inception-v3": {**spaces.get("inception-v3", {}), **inception}}
     config = EvaluateConfig(real=real, fake=fake, out=out, metrics=tuple(m.strip() for m in metrics.split(",")),
                             features=features, resolution=resolution, seed=seed, bootstrap=bootstrap, device=device,
                             cache_dir=default_cache_root(),
-                            feature_options={"inception-v3": inception} if inception else {})
+                            feature_options=_with_feature_options(spaces, feature_options))
     with _writing_to(out, config.cache_dir):
         rows = evaluate_folders(config)
     for row in rows:

@@ -157,13 +157,15 @@ def _check_type(name: str, value: object) -> None:
 
 
 def _named_tables() -> dict:
-    """Option tables keyed by component names, and the registry each name must be in (imported
-    here: registries import nothing heavy, but they import this module)."""
-    from cxrbench.metrics import FEATURE_EXTRACTORS, METRICS
+    """Option tables keyed by component names, and how each name is checked (imported here:
+    registries import nothing heavy, but they import this module). Metric options may name a
+    metric, an alias or a metric in a space (``[metric_options."fd@rad-dino"]``)."""
+    from cxrbench.metrics import FEATURE_EXTRACTORS
+    from cxrbench.metrics.selection import check_spec
     from cxrbench.models import MODELS
 
-    return {"model_options": MODELS, "checkpoints": MODELS, "feature_options": FEATURE_EXTRACTORS,
-            "metric_options": METRICS}
+    return {"model_options": MODELS.entry, "checkpoints": MODELS.entry, "feature_options": FEATURE_EXTRACTORS.entry,
+            "metric_options": check_spec}
 
 
 def _check_component_names(config: RunConfig) -> None:
@@ -172,11 +174,11 @@ def _check_component_names(config: RunConfig) -> None:
 
     if not any((config.model_options, config.checkpoints, config.feature_options, config.metric_options)):
         return
-    for table, registry in _named_tables().items():
+    for table, check in _named_tables().items():
         for name in getattr(config, table):
             try:
-                registry.entry(name)
-            except UnknownNameError as error:
+                check(name)
+            except (UnknownNameError, ConfigError) as error:
                 raise ConfigError(f"{table}: {error}") from None
 
 

@@ -335,7 +335,8 @@ def test_nan_or_infinite_features_are_refused_naming_the_set(tmp_path, capsys, m
     for metric in ("fid", "kid", "precision"):
         code, _, err = cli(capsys, "evaluate", "--real", str(real), "--fake", str(fake), "--out", str(tmp_path / "o"),
                            "--metrics", metric, "--features", "pixels", "--bootstrap", "0")
-        assert_one_line(code, err, f"{metric}: the pixels features of fake's images", "NaN or infinite values "
+        shown = {"fid": "fd"}.get(metric, metric)  # rows and messages name the metric in its space
+        assert_one_line(code, err, f"{shown}@pixels: the pixels features of fake's images", "NaN or infinite values "
                         "(1 of 12 images)", "feature extractor 'pixels'")
     assert not list(cache.rglob("*.npz")) or all(np.isfinite(np.load(p)["features"]).all()
                                                  for p in cache.rglob("*.npz"))  # never cached

@@ -14,7 +14,9 @@ from conftest import REPO, run_cli
 @pytest.mark.parametrize("args,expected", [
     (["run", "--models", "pca-gausian"], "unknown model 'pca-gausian'; did you mean 'pca-gaussian'? known:"),
     (["run", "--tasks", "effusion"], "unknown task 'effusion'"),
-    (["run", "--metrics", "fdi"], "unknown metric 'fdi'; did you mean 'fid'?"),
+    (["run", "--metrics", "fdi"], "unknown metric 'fdi'; did you mean 'fd'?"),
+    (["run", "--metrics", "fd@radino"], "unknown feature extractor 'radino'; did you mean 'rad-dino'?"),
+    (["run", "--metrics", "utility@pixels"], "metric 'utility' is not computed in a chosen feature space"),
     (["run", "--data", "mimic"], "unknown dataset 'mimic'"),
     (["run", "--resolution", "8"], "resolution 8 is out of range"),
     (["run", "--config", "missing.toml"], "config file missing.toml does not exist"),

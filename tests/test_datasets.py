@@ -327,7 +327,7 @@ def test_benchmark_runs_on_the_nih_sample(nih_sample, tiny_config):
     config = tiny_config(data="nih-cxr14", data_root=str(nih_sample), data_options={"view": "both"},
                          n_samples=10, bootstrap=0, models="pca-gaussian,real-holdout")
     summary = run_benchmark(config)
-    rows = [r for r in summary.rows if r.metric == "cxr_fd"]
+    rows = [r for r in summary.rows if r.metric == "fd@cxr-evaluator"]
     assert {r.dataset for r in rows} == {"nih-cxr14"} and all(r.status == "ok" and r.value > 0 for r in rows)
     assert summary.manifest["dataset"]["counts"]["train"]["images"] > 900
 

@@ -128,7 +128,7 @@ def test_compare_reports_deltas_and_verdicts(tmp_path):
     b = _write_run(tmp_path / "b", [_row("m", "cxr_fd", 5.0), _row("m", "conditional_accuracy", 0.9,
                                                                     direction="higher", ci_low=0.85, ci_high=0.95)])
     changes = {c.metric: c for c in compare_runs(a, b)}
-    assert changes["cxr_fd"].delta == -5.0 and changes["cxr_fd"].verdict == "better"
+    assert changes["fd@cxr-evaluator"].delta == -5.0 and changes["fd@cxr-evaluator"].verdict == "better"
     assert changes["conditional_accuracy"].verdict == "overlap"  # [-0.5, 1.5] overlaps [0.85, 0.95]
 
 

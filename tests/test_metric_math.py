@@ -11,7 +11,7 @@ from cxrbench.metrics.bootstrap import BIAS_SHIFTED, PERCENTILE, bootstrap_inter
 from cxrbench.metrics.metric import MetricInputs
 from cxrbench.metrics.frechet import frechet_distance, frechet_distance_features, gaussian_stats
 from cxrbench.metrics.metric_conditional_accuracy import ConditionalAccuracy
-from cxrbench.metrics.metric_frechet import CxrFrechetDistance
+from cxrbench.metrics.metric_frechet import FrechetDistance
 from cxrbench.tasks import TASKS
 
 
@@ -89,7 +89,7 @@ def test_frechet_intervals_bracket_the_estimate_where_percentile_intervals_do_no
     rng = np.random.default_rng(1)
     condition = TASKS.get("atelectasis").conditions()[0]
     inputs = MetricInputs({"features": rng.normal(size=(40, 40))}, {"features": rng.normal(size=(40, 40))}, condition)
-    metric = CxrFrechetDistance()
+    metric = FrechetDistance("cxr-evaluator")
     value = metric.compute(inputs)
     values = replicates(metric.statistic(inputs), 200, seed=2)
     assert (values > value).all()  # the reason for the shifted interval; if this fails, revisit the choice

@@ -53,8 +53,8 @@ def test_fid_and_kid_equal_torch_fidelity_on_the_same_images_and_weights(random_
         real=tmp_path / "real", fake=tmp_path / "fake", out=tmp_path / "out", metrics=("fid", "kid"), bootstrap=0,
         device="cpu", feature_options={"inception-v3": {"weights": random_weights, "verify": False}}))
     ours = {r.metric: r.value for r in rows}
-    assert ours["fid"] == pytest.approx(theirs["frechet_inception_distance"], rel=1e-5)
-    assert ours["kid"] == pytest.approx(theirs["kernel_inception_distance_mean"], rel=1e-5)
+    assert ours["fd@inception-v3"] == pytest.approx(theirs["frechet_inception_distance"], rel=1e-5)
+    assert ours["kid@inception-v3"] == pytest.approx(theirs["kernel_inception_distance_mean"], rel=1e-5)
 
 
 def test_gaussian_statistics_of_shards_merge_exactly():
@@ -166,11 +166,11 @@ def small_run(tmp_path_factory, session_cache):
 def test_run_adds_the_floor_and_flags_train_copy(small_run):
     config, summary = small_run
     rows = {(r.model, r.condition, r.metric): r for r in summary.rows}
-    assert ("real-holdout", "present", "cxr_fd") in rows  # the real-vs-real floor, never asked for
+    assert ("real-holdout", "present", "fd@cxr-evaluator") in rows  # the real-vs-real floor, never asked for
     assert rows["train-copy", "present", "memorisation"].value == 1.0
     assert rows["real-holdout", "present", "memorisation"].value == 0.0
     assert rows["noise", "both", "conditional_auroc"].status == "ok"
-    assert rows["train-copy", "present", "cxr_fd"].ci_method == "bias-shifted"
+    assert rows["train-copy", "present", "fd@cxr-evaluator"].ci_method == "bias-shifted"
     gallery = config.out / "reviews" / "train-copy" / "pleural_effusion" / "present" / "memorisation"
     assert (gallery / "closest_pairs.png").is_file()
 
@@ -180,9 +180,9 @@ def test_paired_comparison_recomputes_the_rows_and_brackets_the_difference(small
     rows = {(r.model, r.condition, r.metric): r.value for r in summary.rows}
     changes, notes = paired_compare(config.out, "train-copy", "noise")
     by_key = {(c.condition, c.metric): c for c in changes}
-    fd = by_key["present", "cxr_fd"]
-    assert fd.a == pytest.approx(rows["train-copy", "present", "cxr_fd"], rel=1e-12)
-    assert fd.b == pytest.approx(rows["noise", "present", "cxr_fd"], rel=1e-12)
+    fd = by_key["present", "fd@cxr-evaluator"]
+    assert fd.a == pytest.approx(rows["train-copy", "present", "fd@cxr-evaluator"], rel=1e-12)
+    assert fd.b == pytest.approx(rows["noise", "present", "fd@cxr-evaluator"], rel=1e-12)
     assert fd.ci_low is not None and fd.ci_low < fd.delta < fd.ci_high and fd.verdict == "B worse"
     assert ("both", "conditional_auroc") in by_key and any("memorisation" in n for n in notes)
     result = run_cli("compare", str(config.out), "--models", "train-copy,noise")
@@ -197,8 +197,8 @@ def test_evaluate_scores_two_folders_and_refuses_metrics_it_cannot_compute(tmp_p
     result = run_cli(*common, "--metrics", "precision,recall,density,coverage,fid", "--features", "pixels")
     assert result.returncode == 0, result.stderr
     rows = {r.metric: r for r in read_rows(tmp_path / "out" / "results.jsonl")}
-    assert rows["precision"].status == "ok" and rows["precision"].feature_space == "pixels"
-    assert rows["fid"].feature_space == "pixels"  # --features moves every distribution metric
+    assert rows["precision@pixels"].status == "ok" and rows["precision@pixels"].feature_space == "pixels"
+    assert rows["fd@pixels"].feature_space == "pixels"  # --features moves every distribution metric
     refused = run_cli(*common, "--metrics", "utility")
     assert refused.returncode == 2 and "cxrbench run" in refused.stderr and len(refused.stderr.splitlines()) == 1
     missing = run_cli("evaluate", "--real", str(tmp_path / "nope"), "--fake", str(tmp_path / "fake"),

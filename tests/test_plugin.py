@@ -43,7 +43,7 @@ def test_plugin_is_listed_and_runs(tmp_path, session_cache):
                      env=env)
     assert result.returncode == 0, result.stderr
     rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
-    mine = [r for r in rows if r["model"] == "example-mean" and r["metric"] == "cxr_fd"]
+    mine = [r for r in rows if r["model"] == "example-mean" and r["metric"] == "fd@cxr-evaluator"]
     assert len(mine) == 2 and all(r["value"] > 0 for r in mine)
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["models"]["example-mean"]["options"] == {"noise_std": 5.0}

@@ -86,10 +86,26 @@ def test_tasks_are_the_four_findings_with_two_conditions():
 
 def test_metric_declarations_are_complete():
     for name in METRICS.names():
-        schema = METRICS.get(name).schema()
-        assert schema["name"] == name
+        metric = METRICS.build(name)[0]
+        schema = metric.schema()
+        assert schema["metric"] == name and schema["name"] == metric.id
         assert schema["direction"] in ("lower", "higher")
         assert schema["feature_space"] in FEATURE_EXTRACTORS or schema["scope"] == "model"
+        if metric.any_space:  # computed in any space: its rows say which
+            assert metric.id == f"{name}@{metric.default_space}" and metric.default_space in FEATURE_EXTRACTORS
+
+
+def test_any_space_metrics_and_aliases_resolve_to_one_id_each():
+    from cxrbench.metrics.selection import build_metrics
+
+    built = build_metrics(("fd@rad-dino", "fid", "fd", "cxr_fd", "kid", "cxr_kid", "precision@pixels"), {})
+    assert [m.id for m in built] == ["fd@rad-dino", "fd@inception-v3", "fd@cxr-evaluator", "kid@inception-v3",
+                                     "kid@cxr-evaluator", "precision@pixels"]  # fd and fid are one metric
+    names = {m.id: m.schema()["display_name"] for m in built}
+    assert names == {"fd@rad-dino": "FD (rad-dino)", "fd@inception-v3": "FID", "fd@cxr-evaluator": "CXR-FD",
+                     "kid@inception-v3": "KID", "kid@cxr-evaluator": "CXR-KID", "precision@pixels": "Precision (pixels)"}
+    options = {"fid": {"feature_space": "pixels"}, "fd": {}, "fd@rad-dino": {}}
+    assert [m.id for m in build_metrics(("fid",), options)] == ["fd@pixels"]  # an old table still moves it
 
 
 def test_absent_can_mean_no_finding_at_all():

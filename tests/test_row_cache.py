@@ -7,14 +7,14 @@ import numpy as np
 from cxrbench.benchmark.scoring import RowKey, scored_row
 from cxrbench.config import RunConfig
 from cxrbench.metrics.metric import MetricInputs
-from cxrbench.metrics.metric_kid import KernelInceptionDistance
+from cxrbench.metrics.metric_kid import KernelDistance
 from cxrbench.tasks import TASKS
 
 CONDITION = TASKS.get("pleural_effusion").condition("present")
 KEY = RowKey("noise", "pleural_effusion", "present", False, "phantom")
 
 
-class _CountingKid(KernelInceptionDistance):
+class _CountingKid(KernelDistance):
     calls = 0
 
     def statistic(self, inputs):
@@ -53,8 +53,8 @@ def test_a_changed_metric_source_is_a_new_key(tmp_path, monkeypatch):
     from cxrbench.benchmark import row_cache
 
     module = tmp_path / "my_kid.py"
-    module.write_text("from cxrbench.metrics.metric_kid import KernelInceptionDistance\n\n"
-                      "class MyKid(KernelInceptionDistance):\n    pass\n")
+    module.write_text("from cxrbench.metrics.metric_kid import KernelDistance\n\n"
+                      "class MyKid(KernelDistance):\n    pass\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     metric = importlib.import_module("my_kid").MyKid(feature_space="pixels")
     before = row_cache.code_digest(metric)

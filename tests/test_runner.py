@@ -13,6 +13,7 @@ from cxrbench.benchmark.runner import build_dataset, real_halves, run_benchmark
 from cxrbench.errors import ConfigError
 from cxrbench.metrics import METRICS
 from cxrbench.metrics.metric import BOTH, Scope
+from cxrbench.metrics.selection import build_metrics
 from cxrbench.models import MODELS
 from cxrbench.tasks import TASKS
 
@@ -34,7 +35,7 @@ def test_run_writes_every_row_and_file(finished):
         return ("present", "absent") if METRICS.get(metric).scope is Scope.CONDITION else (BOTH,)
 
     assert {(r["model"], r["condition"], r["metric"]) for r in lines} == {
-        (m, c, k) for m in MODELS.names() for k in METRICS.names() for c in conditions(k)}
+        (m, c, k.id) for m in MODELS.names() for k in build_metrics(("all",), {}) for c in conditions(k.name)}
     assert all(REQUIRED_KEYS <= set(r) for r in lines)
     assert (root / "leaderboard.md").read_text().startswith("# cxrbench leaderboard")
     manifest = json.loads((root / "manifest.json").read_text())
@@ -56,17 +57,17 @@ def test_values_are_real_and_ordered(finished):
     value = {(r.model, r.condition, r.metric): r for r in summary.rows}
     for condition in ("present", "absent"):
         # At n = 12 only the gross order is stable: any image set beats smooth noise by far.
-        worst = value["noise", condition, "cxr_fd"].value
-        assert value["real-holdout", condition, "cxr_fd"].value < worst / 5
-        assert value["pca-gaussian", condition, "cxr_fd"].value < worst / 5
-        row = value["pca-gaussian", condition, "cxr_fd"]
+        worst = value["noise", condition, "fd@cxr-evaluator"].value
+        assert value["real-holdout", condition, "fd@cxr-evaluator"].value < worst / 5
+        assert value["pca-gaussian", condition, "fd@cxr-evaluator"].value < worst / 5
+        row = value["pca-gaussian", condition, "fd@cxr-evaluator"]
         assert row.status == "ok" and row.n_real == row.n_fake == 12 and row.ci_low <= row.ci_high
         assert row.comparability["name"] == "cxr-evaluator" and row.comparability["resolution"] == 32
 
 
 def test_inception_is_reported_unavailable_with_the_fix(finished):
     _, summary = finished
-    fid = [r for r in summary.rows if r.metric == "fid"]
+    fid = [r for r in summary.rows if r.metric == "fd@inception-v3"]
     assert fid and all(r.value is None and r.status == "unavailable" for r in fid)
     assert "--inception-weights" in fid[0].reason
 
@@ -86,7 +87,7 @@ def test_resume_fills_unavailable_rows_once_the_cause_is_fixed(finished, random_
     with_weights = config.with_overrides(
         feature_options={"inception-v3": {"weights": str(random_weights), "verify": False}}, models="noise")
     summary = run_benchmark(with_weights)
-    fid = {r.model: r for r in summary.rows if r.metric == "fid" and r.condition == "present"}
+    fid = {r.model: r for r in summary.rows if r.metric == "fd@inception-v3" and r.condition == "present"}
     assert fid["noise"].status == "ok" and fid["noise"].value > 0
     assert fid["noise"].comparability["weights_sha256"]
     assert fid["pca-gaussian"].status == "unavailable"  # not selected this time: left as it was
@@ -118,7 +119,7 @@ def test_too_few_real_images_is_unavailable_not_a_crash(tiny_config):
     summary = run_benchmark(config)
     holdout = [r for r in summary.rows if r.model == "real-holdout"]
     assert holdout and all(r.status == "unavailable" and "lower --n-samples" in r.reason for r in holdout)
-    noise_fd = [r for r in summary.rows if r.model == "noise" and r.metric == "cxr_fd"]
+    noise_fd = [r for r in summary.rows if r.model == "noise" and r.metric == "fd@cxr-evaluator"]
     assert all(r.status == "ok" and r.n_real < 200 for r in noise_fd)
 
 

@@ -118,7 +118,7 @@ def test_evaluate_exits_2_when_no_metric_could_be_scored(tmp_path, capsys, monke
                        "--bootstrap", "0", "--metrics", "fid,conditional_accuracy", "--features", "pixels")
     assert code == 0, err  # one row scored: as before
     assert {r.metric: r.status for r in read_rows(out / "results.jsonl")} == {
-        "fid": "ok", "conditional_accuracy": "unavailable"}
+        "fd@pixels": "ok", "conditional_accuracy": "unavailable"}
     code, _, err = cli(capsys, "evaluate", "--real", str(real), "--fake", str(fake), "--out", str(out),
                        "--bootstrap", "0", "--metrics", "conditional_accuracy", "--features", "pixels")
     line = assert_one_line(code, err, "nothing was scored", "cxr-evaluator")

@@ -29,15 +29,17 @@ from cxrbench.data.preprocess import to_square
 from cxrbench.errors import ConfigError, UnavailableError
 from cxrbench.leaderboard.markdown import render_markdown
 from cxrbench.leaderboard.table import build_leaderboard
+from cxrbench.metric_ids import SEPARATOR
 from cxrbench.metrics import FEATURE_EXTRACTORS, METRICS
 from cxrbench.metrics.feature_cache import cached_extract
 from cxrbench.metrics.feature_extractor import ExtractorContext
 from cxrbench.metrics.metric import DistributionMetric, Metric, MetricInputs, Scope
+from cxrbench.metrics.selection import build_metric, check_spec, metric_for_id, resolve_specs
 from cxrbench.tasks.task import Condition, Presence
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".dcm", ".dicom")
 FOLDER_TASK, FOLDER_CONDITION = "folder", "all"
-DEFAULT_METRICS = ("fid", "kid", "precision", "recall", "density", "coverage")
+DEFAULT_METRICS = ("fd", "kid", "precision", "recall", "density", "coverage")
 SPACE_THAT_WORKS_HERE = "pixels"  # needs neither weights nor labelled training data
 SHOWN_REASONS = 3  # distinct reasons named in the nothing-scored message; the rows hold them all
 
@@ -88,69 +90,18 @@ def _metrics(config: EvaluateConfig) -> list[Metric]:
     """The chosen metrics, in the chosen feature space; those needing training data are refused."""
     if config.features is not None:
         FEATURE_EXTRACTORS.entry(config.features)  # an unknown name is refused before any image is read
-    built = []
-    for name in METRICS.resolve(config.metrics):
+    built: dict[str, Metric] = {}
+    for spec in resolve_specs(config.metrics):
+        name, _ = check_spec(spec)
         cls = METRICS.get(name)
         if cls.scope is not Scope.CONDITION or cls.uses_train:
             raise ConfigError(f"metric {name!r} needs labelled training data or per-finding sets; "
                               "compute it with `cxrbench run`, or drop it from --metrics")
-        options = {"feature_space": config.features} if config.features and issubclass(cls, DistributionMetric) else {}
-        built.append(METRICS.build(name, options)[0])
-    return built
-
-
-def evaluate_folders(config: EvaluateConfig) -> list[ResultRow]:
-    """Score ``config.fake`` against ``config.real``; write results.jsonl, leaderboard.md and manifest.json."""
-    metrics = _metrics(config)  # names and both folders are checked before --out is touched
-    real = read_folder(config.real, config.resolution)
-    fake = read_folder(config.fake, real.shape[-1])
-    with run_lock(Path(config.out)):  # one process per output folder, as for `cxrbench run`
-        return _evaluate(config, metrics, real, fake)
-
-
-def _evaluate(config: EvaluateConfig, metrics: list[Metric], real: torch.Tensor, fake: torch.Tensor) -> list[ResultRow]:
-    device = resolve_device(config.device)
-    run_dir = RunDirectory(config.out)
-    run_dir.prepare(resume=False)  # the old contents are set aside, deleted once this one is written
-    empty = ImageSet(real[:0], torch.zeros(0, 4, dtype=torch.int8), (), ())
-    spaces: dict = {}
-    for name in dict.fromkeys(m.feature_space for m in metrics):
-        extractor = FEATURE_EXTRACTORS.build(name, config.feature_options.get(name, {}))[0]
-        if extractor.needs_training_data:
-            spaces[name] = UnavailableError(f"feature space {name} is trained on a labelled dataset; "
-                                            "use `cxrbench run --data ...` for metrics in it, or pass --features")
-            continue
-        try:
-            extractor.prepare(ExtractorContext(empty, empty, empty, device, config.seed, config.cache_dir or Path(),
-                                               "folders"))
-            spaces[name] = extractor
-        except UnavailableError as error:
-            spaces[name] = error
-    settings = RunConfig(n_samples=max(2, len(fake)), seed=config.seed, bootstrap=config.bootstrap,
-                         resolution=int(real.shape[-1]), cache_dir=config.cache_dir)  # None: no row cache
-    condition = Condition(FOLDER_TASK, Presence.PRESENT, (None,) * 4, "")
-    key = RowKey(config.fake.name or "fake", FOLDER_TASK, FOLDER_CONDITION, False, config.real.name or "real")
-    outputs = {name: (cached_extract(space, real, config.cache_dir), cached_extract(space, fake, config.cache_dir))
-               for name, space in spaces.items() if not isinstance(space, UnavailableError)}
-
-    def inputs(metric: Metric) -> MetricInputs:
-        real_out, fake_out = outputs[metric.feature_space]
-        return MetricInputs({k: real_out[k] for k in metric.needs} if metric.uses_real else {},
-                            {k: fake_out[k] for k in metric.needs}, condition)
-
-    for metric in metrics:
-        row, _ = score_row(key, metric, spaces[metric.feature_space], lambda m=metric: inputs(m), settings)
-        append_row(run_dir.results, row)
-    rows = read_rows(run_dir.results)
-    atomic_write_text(run_dir.leaderboard, render_markdown(build_leaderboard(rows)))
-    manifest = {"cxrbench_version": __version__, "command": "evaluate", "real": str(config.real),
-                "fake": str(config.fake), "n_real": len(real), "n_fake": len(fake), "resolution": int(real.shape[-1]),
-                "feature_spaces": {n: (s.report() if not isinstance(s, UnavailableError) else {"reason": str(s)})
-                                   for n, s in spaces.items()},
-                "versions": package_versions()}
-    atomic_write_text(run_dir.manifest, json.dumps(manifest, indent=2, default=str))
-    run_dir.discard_previous()
-    return rows
+        # --features moves every distribution metric not given a space of its own (fd, fid; not fd@x)
+        moved = config.features and issubclass(cls, DistributionMetric) and SEPARATOR not in spec
+        metric = build_metric(spec, {spec: {"feature_space": config.features}} if moved else {})
+        built.setdefault(metric.id, metric)
+    return list(built.values())
 
 
 def nothing_scored(rows: list[ResultRow], config: EvaluateConfig) -> str | None:
@@ -164,7 +115,7 @@ def nothing_scored(rows: list[ResultRow], config: EvaluateConfig) -> str | None:
         return None
     reasons = list(dict.fromkeys(row.reason.replace("; ", ": ", 1) for row in rows))
     more = f"; and {len(reasons) - SHOWN_REASONS} more" if len(reasons) > SHOWN_REASONS else ""
-    movable = any(issubclass(METRICS.get(row.metric), DistributionMetric) for row in rows)
+    movable = any(isinstance(metric_for_id(row.metric), DistributionMetric) for row in rows)
     other = (f"; or score them in a space that works here with --features {SPACE_THAT_WORKS_HERE}"
              if movable and config.features != SPACE_THAT_WORKS_HERE else "")
     return (f"nothing was scored, every metric is unavailable: {'; '.join(reasons[:SHOWN_REASONS])}{more}{other} "

@@ -6,6 +6,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from cxrbench.metric_ids import legacy_id
+
 # Result keys, exported so readers never spell them by hand.
 MODEL, TASK, CONDITION, METRIC, VALUE = "model", "task", "condition", "metric", "value"
 CI_LOW, CI_HIGH, N_REAL, N_FAKE, DIRECTION = "ci_low", "ci_high", "n_real", "n_fake", "direction"
@@ -69,7 +71,9 @@ def read_rows(path: Path) -> list[ResultRow]:
     rows = []
     for line in path.read_text(encoding="utf-8").splitlines():
         try:
-            rows.append(ResultRow(**json.loads(line)))
-        except (json.JSONDecodeError, TypeError):
+            data = json.loads(line)
+            data[METRIC] = legacy_id(data[METRIC], data[FEATURE_SPACE])  # rows of 0.1 named a metric alone
+            rows.append(ResultRow(**data))
+        except (json.JSONDecodeError, TypeError, KeyError):
             continue
     return rows

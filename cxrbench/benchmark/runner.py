@@ -28,10 +28,11 @@ from cxrbench.errors import AdapterError, ConfigError, UnavailableError
 from cxrbench.files import atomic_write_text
 from cxrbench.leaderboard.markdown import render_markdown
 from cxrbench.leaderboard.table import build_leaderboard
-from cxrbench.metrics import FEATURE_EXTRACTORS, METRICS
+from cxrbench.metrics import FEATURE_EXTRACTORS
 from cxrbench.metrics.feature_cache import cached_extract
 from cxrbench.metrics.feature_extractor import ExtractorContext, FeatureExtractor
 from cxrbench.metrics.metric import BOTH, INTENDED, Metric, MetricInputs, ModelMetric, ModelMetricContext, Scope
+from cxrbench.metrics.selection import build_metrics as selected_metrics
 from cxrbench.models import MODELS
 from cxrbench.models.adapter import Conditioning, FitContext, ModelAdapter
 from cxrbench.tasks import TASKS
@@ -119,8 +120,8 @@ def run_models(config: RunConfig) -> list[str]:
 
 
 def build_metrics(config: RunConfig) -> list[Metric]:
-    """The selected metrics, built with their options (e.g. another feature space)."""
-    return [METRICS.build(name, config.metric_options.get(name, {}))[0] for name in METRICS.resolve(config.metrics)]
+    """The selected metrics (``fd@rad-dino``, ``precision``, ``fid``...), built with their options."""
+    return selected_metrics(config.metrics, config.metric_options)
 
 
 @dataclass
@@ -194,7 +195,7 @@ def _run(config: RunConfig, plan: RunPlan, reporter: Reporter, processes: Proces
     manifest = {"cxrbench_version": __version__, "config": config.to_dict(), "comparable_config": config.comparable(),
                 "versions": package_versions(), "dataset": dataset.describe(), "device": str(device),
                 "processes": processes.count, "models": {}, "feature_spaces": {},
-                "metrics": {m.name: m.schema() for m in metrics}, "timings_s": timings}
+                "metrics": {m.id: m.schema() for m in metrics}, "timings_s": timings}
     if processes.is_main:
         for folder in run_dir.recover():
             reporter.note(f"put back the run that an interrupted --no-resume had set aside in {folder.name}")
@@ -233,7 +234,7 @@ def _run(config: RunConfig, plan: RunPlan, reporter: Reporter, processes: Proces
                                        {k: v[index] for k, v in outputs.items()})
     timings["feature_spaces"] = time.perf_counter() - started - timings["load_data"]
 
-    selected = (set(model_names), {t.name for t in tasks}, {m.name for m in metrics})
+    selected = (set(model_names), {t.name for t in tasks}, {m.id for m in metrics})
     with processes.main_first():  # the main process drops stale rows; the others read what is left
         done = (_reusable_rows(run_dir, spaces, metrics, config.resolution, selected) if processes.is_main
                 else {row.key for row in read_rows(run_dir.results)})
@@ -315,7 +316,7 @@ def _reusable_rows(run_dir: RunDirectory, spaces: dict, metrics: list[Metric], r
     now, e.g. weights given) or when its identity (feature space weights hash, preprocessing, a
     classifier recipe) differs from the one in use now. Rows outside the selection are kept as they are.
     """
-    current = json.loads(json.dumps({m.name: {**identity, "resolution": resolution} for m in metrics
+    current = json.loads(json.dumps({m.id: {**identity, "resolution": resolution} for m in metrics
                                      if (identity := _identity(m, spaces)) is not None}))  # as stored: lists, not tuples
     models, tasks, names = selected
 
@@ -334,9 +335,9 @@ def _score_model(model: str, adapter: ModelAdapter, conditions: list[Condition],
     """
     config, run_dir, processes = scoring.config, scoring.run_dir, scoring.processes
     todo = [(c, m) for c in conditions for m in scoring.metrics
-            if m.scope is Scope.CONDITION and (model, c.task, c.presence.value, m.name) not in scoring.done]
+            if m.scope is Scope.CONDITION and (model, c.task, c.presence.value, m.id) not in scoring.done]
     todo_tasks = [(t, m) for t in dict.fromkeys(c.task for c in conditions) for m in scoring.metrics
-                  if m.scope is not Scope.CONDITION and (model, t, BOTH, m.name) not in scoring.done]
+                  if m.scope is not Scope.CONDITION and (model, t, BOTH, m.id) not in scoring.done]
     if not todo and not todo_tasks:
         return
     images: dict[Condition, torch.Tensor] = {}
@@ -416,7 +417,7 @@ def _append(scoring: Scoring, key: RowKey, metric: Metric, make_inputs, fake_ima
     row, inputs = score_row(key, metric, scoring.spaces[metric.feature_space], make_inputs, scoring.config)
     if inputs is not None:  # before the row: a resumed run never redoes a row, so its review must exist first
         metric.review(inputs, fake_images, scoring.train.images,
-                      scoring.run_dir.review_dir(key.model, key.task, key.condition, metric.name))
+                      scoring.run_dir.review_dir(key.model, key.task, key.condition, metric.id))
     append_row(scoring.run_dir.results, row)
 
 

@@ -30,7 +30,7 @@ class RowKey:
 
 
 def _fields(key: RowKey, metric: Metric, n_real: int, config: RunConfig) -> dict:
-    return dict(model=key.model, task=key.task, condition=key.condition, metric=metric.name, n_real=n_real,
+    return dict(model=key.model, task=key.task, condition=key.condition, metric=metric.id, n_real=n_real,
                 n_fake=config.n_samples, direction=metric.direction.value, feature_space=metric.feature_space,
                 dataset=key.dataset, seed=config.seed, cxrbench_version=__version__,
                 resolution=config.resolution, reference=key.reference)
@@ -50,9 +50,9 @@ def too_few_reason(metric: Metric, smallest: int, real_is_smallest: bool = False
     if smallest >= metric.min_samples:
         return None
     if real_is_smallest:
-        return (f"{metric.name} needs at least {metric.min_samples} real images of the condition, the reference "
+        return (f"{metric.id} needs at least {metric.min_samples} real images of the condition, the reference "
                 f"set has {smallest}; use a dataset with more images of it")
-    return (f"{metric.name} needs at least {metric.min_samples} images per set, got {smallest}; "
+    return (f"{metric.id} needs at least {metric.min_samples} images per set, got {smallest}; "
             "raise --n-samples or use a larger dataset")
 
 
@@ -67,7 +67,7 @@ def check_finite(key: RowKey, metric: Metric, inputs: MetricInputs) -> None:
             if values.dtype.kind in "fc" and not np.isfinite(values).all():
                 bad = int((~np.isfinite(values.reshape(len(values), -1))).any(axis=1).sum())
                 raise CxrbenchError(
-                    f"{metric.name}: the {metric.feature_space} {name} of {which} for {key.task} {key.condition} "
+                    f"{metric.id}: the {metric.feature_space} {name} of {which} for {key.task} {key.condition} "
                     f"hold NaN or infinite values ({bad} of {len(values)} images); the feature extractor "
                     f"{metric.feature_space!r} is broken for them: fix it or its weights, then rerun the same command")
 
@@ -75,14 +75,15 @@ def check_finite(key: RowKey, metric: Metric, inputs: MetricInputs) -> None:
 def scored_row(key: RowKey, metric: Metric, inputs: MetricInputs, config: RunConfig, identity: dict) -> ResultRow:
     """The metric's value on ``inputs`` with its seeded bootstrap interval (cached by content in
     ``config.cache_dir``, so a warm re-run into a new folder recomputes nothing)."""
-    seed = derive_seed(config.seed, key.model, key.task, key.condition, metric.name)
+    seed = derive_seed(config.seed, key.model, key.task, key.condition, metric.short_name)
+    resamples = min(config.bootstrap, metric.max_resamples or config.bootstrap)
 
     def compute() -> tuple[float, float | None, float | None]:
         statistic = metric.statistic(inputs)
         return (statistic.estimate,
-                *bootstrap_interval(statistic, statistic.estimate, config.bootstrap, seed, metric.interval))
+                *bootstrap_interval(statistic, statistic.estimate, resamples, seed, metric.interval))
 
-    context = {"bootstrap": config.bootstrap, "seed": seed, "interval": metric.interval, "identity": identity}
+    context = {"bootstrap": resamples, "seed": seed, "interval": metric.interval, "identity": identity}
     value, low, high = cached_numbers(config.cache_dir, metric, inputs, context, compute)
     return ResultRow(**_fields(key, metric, inputs.n_real, config), value=value, ci_low=low,
                      ci_high=high, comparability={**identity, "resolution": config.resolution},

@@ -24,11 +24,12 @@ from cxrbench.benchmark.progress import Reporter
 from cxrbench.benchmark.runner import build_dataset, load_splits, real_halves, resolve_device
 from cxrbench.benchmark.seeds import derive_seed
 from cxrbench.config import RunConfig
-from cxrbench.metrics import FEATURE_EXTRACTORS, METRICS
+from cxrbench.metrics import FEATURE_EXTRACTORS
 from cxrbench.metrics.feature_cache import cached_extract
 from cxrbench.metrics.feature_extractor import ExtractorContext
 from cxrbench.metrics.metric import MetricInputs
 from cxrbench.metrics.prdc import coverage_indicators, recall_indicators
+from cxrbench.metrics.selection import build_metric
 from cxrbench.tasks import FINDINGS, TASKS
 
 BLUR_SIGMAS = (0.0, 0.5, 1.0, 2.0, 3.0)  # pixels at the validation resolution
@@ -113,7 +114,7 @@ def validate_metrics(config: RunConfig, n: int = 500, reporter: Reporter | None 
                                                derive_seed(config.seed, name), config.cache_dir,
                                                dataset.fingerprint(), progress=update))
         spaces[name] = extractor
-    metrics = {name: METRICS.get(name)() for name in DISTANCES + MANIFOLD + ("memorisation",)}
+    metrics = {name: build_metric(name, {}) for name in DISTANCES + MANIFOLD + ("memorisation",)}
     condition = TASKS.get(FINDINGS[0]).condition("present")  # distribution metrics ignore it
 
     def features(name: str, images: torch.Tensor) -> dict:

@@ -94,9 +94,9 @@ def paired_compare(run_a: Path, model_a: str, model_b: str, run_b: Path | None =
 
     from cxrbench.benchmark.run_dir import REAL_OWNER, RunDirectory
     from cxrbench.errors import ConfigError
-    from cxrbench.metrics import METRICS
     from cxrbench.metrics.bootstrap import paired_difference
     from cxrbench.metrics.metric import BOTH, INTENDED, MetricInputs, Scope
+    from cxrbench.metrics.selection import build_metric
     from cxrbench.tasks import TASKS
 
     run_b = run_b or run_a
@@ -109,7 +109,7 @@ def paired_compare(run_a: Path, model_a: str, model_b: str, run_b: Path | None =
         raise ConfigError(f"no finished rows of model {missing!r}; check the name with `cxrbench leaderboard RUN`")
     changes, notes = [], []
     for task, condition, name in sorted(set(rows_a) & set(rows_b)):
-        metric = METRICS.build(name, options.get(name, {}))[0]
+        metric = build_metric(name, options)
         if metric.scope is Scope.MODEL or metric.uses_train:
             notes.append(f"{name}: not paired (needs the training split or retrains per model)")
             continue

@@ -72,24 +72,33 @@ class Leaderboard:
 
 
 def metric_schemas(rows: list[ResultRow]) -> dict[str, dict]:
-    """Each metric's declaration: from the metric registry, or the reader-study measures (``reader.*``);
-    a metric no longer declared anywhere falls back to its rows."""
-    from cxrbench.metrics import METRICS
+    """Each metric id's declaration: from the metric registry (``fd@rad-dino`` as fd in rad-dino), or the
+    reader-study measures (``reader.*``); a metric no longer declared anywhere falls back to its rows.
+
+    Order: metrics with values first; then by headline, which puts an any-space metric outside its
+    default space after the default ones, grouped by space (one space's columns stand together).
+    """
+    from cxrbench.metrics.selection import metric_for_id
     from cxrbench.reader_study.measures import reader_schema
 
     schemas = {}
     for name in dict.fromkeys(r.metric for r in rows):
-        if name in METRICS:
-            schemas[name] = METRICS.get(name).schema()
+        if (metric := metric_for_id(name)) is not None:
+            schemas[name] = metric.schema()
         elif (declared := reader_schema(name)) is not None:
             schemas[name] = declared
         else:
             row = next(r for r in rows if r.metric == name)
             schemas[name] = {"name": name, "display_name": name, "description": "", "direction": row.direction,
                              "feature_space": row.feature_space, "headline": 100}
-    # Metrics with values first (by headline rank), metrics unavailable everywhere last.
     has_values = {r.metric for r in rows if r.status == OK}
-    return dict(sorted(schemas.items(), key=lambda item: (item[0] not in has_values, item[1]["headline"], item[0])))
+
+    def order(item: tuple[str, dict]) -> tuple:
+        name, schema = item
+        extra = schema["headline"] >= 100  # outside the default spaces: grouped by space
+        return name not in has_values, extra, schema["feature_space"] if extra else "", schema["headline"], name
+
+    return dict(sorted(schemas.items(), key=order))
 
 
 def rows_frame(rows: list[ResultRow]) -> pd.DataFrame:

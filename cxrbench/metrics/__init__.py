@@ -9,18 +9,28 @@ FEATURE_EXTRACTORS.add_lazy("cxr-evaluator", "cxrbench.metrics.extractor_cxr_eva
                             "compact CXR classifier trained on the real training split (no download)")
 FEATURE_EXTRACTORS.add_lazy("inception-v3", "cxrbench.metrics.extractor_inception_v3:InceptionV3Extractor",
                             "FID Inception-v3 2048-d pool features via torch-fidelity (needs a local weights file)")
+FEATURE_EXTRACTORS.add_lazy("xrv-densenet", "cxrbench.metrics.extractor_xrv_densenet:XrvDenseNetExtractor",
+                            "torchxrayvision DenseNet-121 1024-d features, RoentGen's XRV-FID protocol (local weights)")
 FEATURE_EXTRACTORS.add_lazy("pixels", "cxrbench.metrics.extractor_pixels:PixelsExtractor",
                             "downsampled standardised pixels and the images themselves (memorisation, diversity)")
+FEATURE_EXTRACTORS.add_lazy("rad-dino", "cxrbench.metrics.extractor_rad_dino:RadDinoExtractor",
+                            "RAD-DINO CLS 768-d as CheXGenBench computes it (needs a local microsoft/rad-dino copy)")
+FEATURE_EXTRACTORS.add_lazy("dinov2", "cxrbench.metrics.extractor_dinov2:Dinov2Extractor",
+                            "DINOv2 ViT-L/14 CLS 1024-d as dgm-eval computes it (needs a local facebook/dinov2-large)")
+FEATURE_EXTRACTORS.add_lazy("clip", "cxrbench.metrics.extractor_clip:ClipExtractor",
+                            "CLIP ViT-L/14@336 unit image embeddings, CMMD's space (needs a local copy of the weights)")
 
 METRICS: Registry = Registry("metric", "cxrbench.metrics.metric:Metric", "cxrbench.metrics")
-METRICS.add_lazy("fid", "cxrbench.metrics.metric_frechet:FrechetInceptionDistance",
-                 "Frechet distance of Inception-v3 pool features")
-METRICS.add_lazy("cxr_fd", "cxrbench.metrics.metric_frechet:CxrFrechetDistance",
-                 "Frechet distance of CXR-evaluator embeddings (a CXR-domain distance)")
-METRICS.add_lazy("kid", "cxrbench.metrics.metric_kid:KernelInceptionDistance",
-                 "kernel (MMD^2) distance of Inception-v3 pool features")
-METRICS.add_lazy("cxr_kid", "cxrbench.metrics.metric_kid:CxrKernelDistance",
-                 "kernel (MMD^2) distance of CXR-evaluator embeddings")
+# Distribution metrics of any feature space (``fd@rad-dino``); ``fid``, ``cxr_fd`` and ``cxr_kid``
+# are aliases of fd and kid in one space (cxrbench/metric_ids.py).
+METRICS.add_lazy("fd", "cxrbench.metrics.metric_frechet:FrechetDistance",
+                 "Frechet distance of a feature space's features (default inception-v3: FID)")
+METRICS.add_lazy("fd_inf", "cxrbench.metrics.metric_fd_inf:FrechetDistanceInfinity",
+                 "FD extrapolated to infinite n from 15 subset sizes (default cxr-evaluator)")
+METRICS.add_lazy("kid", "cxrbench.metrics.metric_kid:KernelDistance",
+                 "kernel (MMD^2, cubic kernel) distance of a feature space's features (default inception-v3: KID)")
+METRICS.add_lazy("cmmd", "cxrbench.metrics.metric_cmmd:Cmmd",
+                 "MMD^2 x 1000 with a Gaussian RBF kernel, sigma 10 (default clip: CMMD)")
 METRICS.add_lazy("precision", "cxrbench.metrics.metric_prdc:Precision",
                  "fraction of synthetic images inside the real manifold (k=3)")
 METRICS.add_lazy("recall", "cxrbench.metrics.metric_prdc:Recall",

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from cxrbench.data.image_set import ImageSet
+from cxrbench.metric_ids import ALIASES, alias_of, metric_id
 from cxrbench.tasks.task import Condition
 
 
@@ -106,6 +107,8 @@ class Metric(ABC):
     min_samples: ClassVar[int] = 2
     interval: ClassVar[str] = "percentile"  # bootstrap interval method (see metrics/bootstrap.py)
     headline: ClassVar[int] = 100  # leaderboard order: lowest first; the first available one ranks models
+    any_space: ClassVar[bool] = False  # True: computed in any feature space, its rows' id is NAME@SPACE
+    default_space: ClassVar[str] = ""  # where a bare name is computed (any-space metrics)
 
     @abstractmethod
     def compute(self, inputs: MetricInputs) -> float:
@@ -120,14 +123,39 @@ class Metric(ABC):
                folder: Path) -> None:
         """Write material for a human to check the number (e.g. a gallery); default: nothing."""
 
-    @classmethod
-    def schema(cls) -> dict:
-        """The declaration the leaderboard reads instead of knowing metrics by name."""
+    max_resamples: ClassVar[int | None] = None  # a cap on bootstrap resamples, for costly statistics
+
+    @property
+    def id(self) -> str:
+        """What its rows are called: ``fd@rad-dino`` for an any-space metric, else its name."""
+        return metric_id(self.name, self.feature_space) if self.any_space else self.name
+
+    @property
+    def short_name(self) -> str:
+        """The name its rows had before metric ids (the alias, or the bare name in the default space),
+        else the id: it seeds the bootstrap, so the intervals of old rows are made again exactly."""
+        if not self.any_space:
+            return self.name
+        if (alias := alias_of(self.name, self.feature_space)) is not None:
+            return next(name for name, a in ALIASES.items() if a == alias)
+        return self.name if self.feature_space == self.default_space else self.id
+
+    def schema(self) -> dict:
+        """The declaration the leaderboard reads instead of knowing metrics by name.
+
+        Outside its default space an any-space metric is shown with the space's name, e.g.
+        "FD (rad-dino)"; the old per-space names keep their display names ("FID", "CXR-FD").
+        """
+        display, headline = self.display_name, self.headline
+        if self.any_space and (alias := alias_of(self.name, self.feature_space)) is not None:
+            display, headline = alias.display_name, alias.headline
+        elif self.any_space and self.feature_space != self.default_space:
+            display, headline = f"{self.display_name} ({self.feature_space})", self.headline + 100
         return {
-            "name": cls.name, "display_name": cls.display_name, "description": cls.description,
-            "direction": cls.direction.value, "feature_space": cls.feature_space, "scope": cls.scope.value,
-            "uses_real": cls.uses_real, "min_samples": cls.min_samples, "interval": cls.interval,
-            "headline": cls.headline,
+            "name": self.id, "metric": self.name, "display_name": display, "description": self.description,
+            "direction": self.direction.value, "feature_space": self.feature_space, "scope": self.scope.value,
+            "uses_real": self.uses_real, "min_samples": self.min_samples, "interval": self.interval,
+            "headline": headline,
         }
 
 
@@ -137,6 +165,16 @@ class DistributionMetric(Metric):
     def __init__(self, feature_space: str | None = None) -> None:
         if feature_space is not None:
             self.feature_space = feature_space
+
+
+class SpaceMetric(DistributionMetric):
+    """A distribution metric of any feature space's ``features`` (FD, KID, PRDC, CMMD, FD∞); a row
+    per space, ``NAME@SPACE``; ``feature_space`` defaults to the class's ``default_space``."""
+
+    any_space = True
+
+    def __init__(self, feature_space: str | None = None) -> None:
+        super().__init__(feature_space or self.default_space)
 
 
 @dataclass(frozen=True)

@@ -1,39 +1,28 @@
-"""Frechet distances: FID (Inception-v3 space) and cxr_fd (CXR-evaluator space)."""
+"""The Frechet distance in any feature space: ``fd`` (FID in Inception-v3 space, ``fd@cxr-evaluator``...)."""
 
 from __future__ import annotations
 
 from cxrbench.metrics import METRICS
 from cxrbench.metrics.frechet import frechet_distance_features
-from cxrbench.metrics.metric import Direction, DistributionMetric, MetricInputs
+from cxrbench.metrics.metric import Direction, MetricInputs, SpaceMetric
 
 
-class _FrechetDistance(DistributionMetric):
+@METRICS.register("fd")
+class FrechetDistance(SpaceMetric):
+    """Frechet distance between Gaussians fitted to a feature space's features (FID in inception-v3).
+
+    Old names: ``fid`` = fd@inception-v3, ``cxr_fd`` = fd@cxr-evaluator.
+    """
+
+    name = "fd"
+    display_name = "FD"
+    description = "Frechet distance between Gaussians fitted to the feature space's features"
+    default_space = "inception-v3"
     direction = Direction.LOWER
     needs = ("features",)
     min_samples = 10  # FD depends strongly on n: compare only rows with equal n_real / n_fake
     interval = "bias-shifted"  # resampled FD is biased upward; see metrics/bootstrap.py
+    headline = 10
 
     def compute(self, inputs: MetricInputs) -> float:
         return frechet_distance_features(inputs.real["features"], inputs.fake["features"])
-
-
-@METRICS.register("fid")
-class FrechetInceptionDistance(_FrechetDistance):
-    """Frechet distance of Inception-v3 pool features."""
-
-    name = "fid"
-    display_name = "FID"
-    description = "Frechet distance between Gaussians fitted to Inception-v3 2048-d pool features"
-    feature_space = "inception-v3"
-    headline = 10
-
-
-@METRICS.register("cxr_fd")
-class CxrFrechetDistance(_FrechetDistance):
-    """Frechet distance of CXR-evaluator embeddings (a CXR-domain distance)."""
-
-    name = "cxr_fd"
-    display_name = "CXR-FD"
-    description = "Frechet distance between Gaussians fitted to the CXR evaluator's penultimate embeddings"
-    feature_space = "cxr-evaluator"
-    headline = 20

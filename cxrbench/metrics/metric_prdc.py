@@ -14,12 +14,12 @@ from typing import Callable
 import numpy as np
 
 from cxrbench.metrics import METRICS
-from cxrbench.metrics.metric import Direction, DistributionMetric, MetricInputs, Statistic
+from cxrbench.metrics.metric import Direction, MetricInputs, SpaceMetric, Statistic
 from cxrbench.metrics.prdc import coverage_indicators, density_counts, precision_indicators, recall_indicators
 
 
-class _ManifoldMetric(DistributionMetric):
-    feature_space = "cxr-evaluator"
+class _ManifoldMetric(SpaceMetric):
+    default_space = "cxr-evaluator"
     direction = Direction.HIGHER
     needs = ("features",)
     per_point: Callable[..., np.ndarray]
