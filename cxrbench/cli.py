@@ -119,9 +119,9 @@ def _unpublished_weights_notes(identities: dict[str, dict]) -> list[str]:
     (``identities``: space -> a row's comparability, or the manifest's facts of that space)."""
     from cxrbench.metrics.extractor_inception_v3 import PUBLISHED_WEIGHTS_FIELD
 
-    return [f"note: {space} ran with weights that are not the published FID weights (sha256 "
+    return [f"note: {space} ran with weights that are not its published ones (sha256 "
             f"{facts.get('weights_sha256', '')[:8]}...): its rows say {PUBLISHED_WEIGHTS_FIELD}: false and are not "
-            "comparable with published FID or KID values"
+            "comparable with values published in that space"
             for space, facts in identities.items() if facts.get(PUBLISHED_WEIGHTS_FIELD) is False]
 
 
@@ -342,7 +342,7 @@ def compare(
         console = Console(width=200)
         console.print(view)
         for note in dict.fromkeys(notes):
-            console.print(note)
+            console.print(note, markup=False)
         return
     if run_b is None:
         raise CxrbenchError("give two run folders, or --models A,B to compare two models of one run")
@@ -602,6 +602,31 @@ def reader_import(
     statistics, rows = score_study(loaded, run)
     typer.echo(f"wrote {len(rows)} reader rows to {(run or loaded.run_dir) / 'results.jsonl'} and "
                f"{loaded.root / STATISTICS_MD}")
+
+
+# Feature spaces whose published weights are a pickle: what converts them to a safetensors file.
+CONVERTERS = {"xrv-densenet": "cxrbench.metrics.xrv_weights:convert_xrv_weights"}
+
+
+@app.command("convert-weights")
+def convert_weights(
+    space: str = typer.Argument(..., help="the feature space whose weights these are: " + ", ".join(CONVERTERS)),
+    source: Path = typer.Argument(..., help="the published weights file (read without unpickling any code)"),
+    destination: Path = typer.Argument(..., help="the safetensors file to write"),
+) -> None:
+    """Convert published pickled weights into a safetensors file (nothing outside an allow-list is unpickled)."""
+    import importlib
+
+    from cxrbench.errors import ConfigError
+
+    if space not in CONVERTERS:
+        raise ConfigError(f"convert-weights knows {', '.join(CONVERTERS)}, not {space!r}; the other spaces read "
+                          "safetensors directly")
+    module, _, function = CONVERTERS[space].partition(":")
+    with _writing_to(destination.parent):
+        weights = getattr(importlib.import_module(module), function)(source, destination)
+    typer.echo(f"wrote {destination} ({len(weights.tensors)} tensors from {weights.layout} {source}, sha256 "
+               f"{weights.source_sha256[:12]}...); use it with --feature-option {space}.weights={destination}")
 
 
 @app.command()

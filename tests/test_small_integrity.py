@@ -175,7 +175,7 @@ def test_evaluate_with_an_own_inception_file_says_so_once(random_weights, tmp_pa
     assert_one_line(code, err, "nothing was scored", "is not the FID Inception weights file", "verify = false")
     code, out, err = cli(capsys, *common, "--no-inception-verify")
     assert code == 0, err
-    assert out.count("not the published FID weights") == 1, out  # two rows, one note
+    assert out.count("inception-v3 ran with weights that are not its published ones") == 1, out  # two rows, one note
     rows = read_rows(tmp_path / "out" / "results.jsonl")
     assert [r.comparability["published_weights"] for r in rows] == [False, False]
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())

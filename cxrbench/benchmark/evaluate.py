@@ -22,6 +22,7 @@ from cxrbench.benchmark.run_dir import RunDirectory, atomic_write_text
 from cxrbench.benchmark.run_lock import run_lock
 from cxrbench.benchmark.runner import resolve_device
 from cxrbench.benchmark.scoring import RowKey, score_row
+from cxrbench.benchmark.spaces import Spaces, condition_inputs, prepare_spaces, space_names
 from cxrbench.config import RunConfig
 from cxrbench.data.image_io import BadImageError, read_image
 from cxrbench.data.image_set import ImageSet
@@ -33,7 +34,7 @@ from cxrbench.metric_ids import SEPARATOR
 from cxrbench.metrics import FEATURE_EXTRACTORS, METRICS
 from cxrbench.metrics.feature_cache import cached_extract
 from cxrbench.metrics.feature_extractor import ExtractorContext
-from cxrbench.metrics.metric import DistributionMetric, Metric, MetricInputs, Scope
+from cxrbench.metrics.metric import DistributionMetric, Metric, Scope
 from cxrbench.metrics.selection import build_metric, check_spec, metric_for_id, resolve_specs
 from cxrbench.tasks.task import Condition, Presence
 
@@ -102,6 +103,50 @@ def _metrics(config: EvaluateConfig) -> list[Metric]:
         metric = build_metric(spec, {spec: {"feature_space": config.features}} if moved else {})
         built.setdefault(metric.id, metric)
     return list(built.values())
+
+
+def evaluate_folders(config: EvaluateConfig) -> list[ResultRow]:
+    """Score ``config.fake`` against ``config.real``; write results.jsonl, leaderboard.md and manifest.json."""
+    metrics = _metrics(config)  # names and both folders are checked before --out is touched
+    real = read_folder(config.real, config.resolution)
+    fake = read_folder(config.fake, real.shape[-1])
+    device = resolve_device(config.device)
+    empty = ImageSet(real[:0], torch.zeros(0, 4, dtype=torch.int8), (), ())
+    context = ExtractorContext(empty, empty, empty, device, config.seed, config.cache_dir or Path(), "folders")
+    spaces = prepare_spaces(space_names(metrics), config.feature_options, context)  # weights checked first too
+    with run_lock(Path(config.out)):  # one process per output folder, as for `cxrbench run`
+        run_dir = RunDirectory(config.out)
+        run_dir.prepare(resume=False)  # the old contents are set aside, deleted once this one is written
+        try:
+            rows = _evaluate(config, metrics, spaces, real, fake, run_dir)
+        except BaseException:
+            run_dir.restore_previous()
+            raise
+        run_dir.discard_previous()
+        return rows
+
+
+def _evaluate(config: EvaluateConfig, metrics: list[Metric], spaces: Spaces, real: torch.Tensor, fake: torch.Tensor,
+              run_dir: RunDirectory) -> list[ResultRow]:
+    settings = RunConfig(n_samples=max(2, len(fake)), seed=config.seed, bootstrap=config.bootstrap,
+                         resolution=int(real.shape[-1]), cache_dir=config.cache_dir)  # None: no row cache
+    condition = Condition(FOLDER_TASK, Presence.PRESENT, (None,) * 4, "")
+    key = RowKey(config.fake.name or "fake", FOLDER_TASK, FOLDER_CONDITION, False, config.real.name or "real")
+    outputs = {name: (cached_extract(space, real, config.cache_dir), cached_extract(space, fake, config.cache_dir))
+               for name, space in spaces.items() if not isinstance(space, UnavailableError)}
+    for metric in metrics:
+        row, _ = score_row(key, metric, spaces[metric.feature_space],
+                           lambda m=metric: condition_inputs(m, *outputs[m.feature_space], condition), settings)
+        append_row(run_dir.results, row)
+    rows = read_rows(run_dir.results)
+    atomic_write_text(run_dir.leaderboard, render_markdown(build_leaderboard(rows)))
+    manifest = {"cxrbench_version": __version__, "command": "evaluate", "real": str(config.real),
+                "fake": str(config.fake), "n_real": len(real), "n_fake": len(fake), "resolution": int(real.shape[-1]),
+                "feature_spaces": {n: (s.report() if not isinstance(s, UnavailableError) else {"reason": str(s)})
+                                   for n, s in spaces.items()},
+                "versions": package_versions()}
+    atomic_write_text(run_dir.manifest, json.dumps(manifest, indent=2, default=str))
+    return rows
 
 
 def nothing_scored(rows: list[ResultRow], config: EvaluateConfig) -> str | None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
+from rich.markup import escape
+
 Update = Callable[[int, int, str], None]
 
 
@@ -44,4 +46,4 @@ class RichReporter(Reporter):
             progress.update(task, completed=final, total=final, description=description)
 
     def note(self, message: str) -> None:
-        self.console.print(f"[dim]{message}[/dim]")
+        self.console.print(f"[dim]{escape(message)}[/dim]")  # "[feature_options.x]" is text, not markup

@@ -20,6 +20,7 @@ from cxrbench.benchmark.run_dir import REAL_OWNER, RunDirectory, write_generatio
 from cxrbench.benchmark.run_lock import run_lock
 from cxrbench.benchmark.scoring import RowKey, model_row, score_row, unavailable_row
 from cxrbench.benchmark.seeds import derive_seed
+from cxrbench.benchmark.spaces import condition_inputs, finding_inputs, prepare_spaces, space_names
 from cxrbench.config import RunConfig
 from cxrbench.data import DATASETS
 from cxrbench.data.dataset import SPLITS, Dataset
@@ -28,15 +29,14 @@ from cxrbench.errors import AdapterError, ConfigError, UnavailableError
 from cxrbench.files import atomic_write_text
 from cxrbench.leaderboard.markdown import render_markdown
 from cxrbench.leaderboard.table import build_leaderboard
-from cxrbench.metrics import FEATURE_EXTRACTORS
 from cxrbench.metrics.feature_cache import cached_extract
 from cxrbench.metrics.feature_extractor import ExtractorContext, FeatureExtractor
-from cxrbench.metrics.metric import BOTH, INTENDED, Metric, MetricInputs, ModelMetric, ModelMetricContext, Scope
+from cxrbench.metrics.metric import BOTH, Metric, MetricInputs, ModelMetric, ModelMetricContext, Scope
 from cxrbench.metrics.selection import build_metrics as selected_metrics
 from cxrbench.models import MODELS
 from cxrbench.models.adapter import Conditioning, FitContext, ModelAdapter
 from cxrbench.tasks import TASKS
-from cxrbench.tasks.task import Condition, Presence, Task
+from cxrbench.tasks.task import Condition, Task
 
 FLOOR_MODEL = "real-holdout"  # two disjoint real halves: every metric's real-vs-real value
 
@@ -281,22 +281,15 @@ def _prepare_feature_spaces(metrics: list[Metric], config: RunConfig, device: to
                             splits: dict[str, ImageSet], reporter: Reporter,
                             manifest: dict) -> dict[str, FeatureExtractor | UnavailableError]:
     """Each feature space the metrics need, ready, or the reason it cannot be used here."""
-    spaces: dict[str, FeatureExtractor | UnavailableError] = {}
-    for name in dict.fromkeys(m.feature_space for m in metrics if m.scope is not Scope.MODEL):
-        extractor, _ = FEATURE_EXTRACTORS.build(name, config.feature_options.get(name, {}))
-        with reporter.step(f"feature space {name}") as update:
-            context = ExtractorContext(train=splits["train"], val=splits["val"], test=splits["test"], device=device,
-                                       seed=derive_seed(config.seed, name), cache_dir=config.cache_dir,
-                                       dataset_fingerprint=dataset.fingerprint(), progress=update)
-            try:
-                extractor.prepare(context)
-            except UnavailableError as error:
-                reporter.note(f"{name} unavailable: {error}")
-                spaces[name] = error
-                manifest["feature_spaces"][name] = {"status": UNAVAILABLE, "reason": str(error)}
-                continue
-        spaces[name] = extractor
-        manifest["feature_spaces"][name] = extractor.report()
+    context = ExtractorContext(train=splits["train"], val=splits["val"], test=splits["test"], device=device,
+                               seed=config.seed, cache_dir=config.cache_dir, dataset_fingerprint=dataset.fingerprint())
+    spaces = prepare_spaces(space_names(metrics), config.feature_options, context, reporter.step)
+    for name, space in spaces.items():
+        if isinstance(space, UnavailableError):
+            reporter.note(f"{name} unavailable: {space}")
+            manifest["feature_spaces"][name] = {"status": UNAVAILABLE, "reason": str(space)}
+        else:
+            manifest["feature_spaces"][name] = space.report()
     return spaces
 
 
@@ -406,10 +399,9 @@ def _stored_set(model: str, condition: Condition, scoring: Scoring) -> tuple[tor
 
 def _condition_inputs(metric: Metric, condition: Condition, outputs: dict, scoring: Scoring) -> MetricInputs:
     space = metric.feature_space
-    index = scoring.real_index[condition]
-    real = {k: scoring.real_outputs[space][k][index] for k in metric.needs} if metric.uses_real else {}
-    train = {k: scoring.train_outputs[space][k] for k in metric.needs} if metric.uses_train else {}
-    return MetricInputs(real, {k: outputs[space][k] for k in metric.needs}, condition, train)
+    real = {k: v[scoring.real_index[condition]] for k, v in scoring.real_outputs[space].items()} \
+        if metric.uses_real else None
+    return condition_inputs(metric, real, outputs[space], condition, scoring.train_outputs.get(space))
 
 
 def _append(scoring: Scoring, key: RowKey, metric: Metric, make_inputs, fake_images: torch.Tensor) -> None:
@@ -450,8 +442,4 @@ def _score_tasks(model: str, reference: bool, conditions: list[Condition], todo:
 
 def _finding_inputs(metric: Metric, pair: list[Condition], outputs: dict) -> MetricInputs:
     """A model's present and absent sets of one finding, stacked, with INTENDED = 1 for present."""
-    space = metric.feature_space
-    fake = {k: np.concatenate([outputs[c][space][k] for c in pair]) for k in metric.needs}
-    fake[INTENDED] = np.concatenate([np.full(len(outputs[c][space][metric.needs[0]]), int(c.present)) for c in pair])
-    present = next(c for c in pair if c.presence is Presence.PRESENT)
-    return MetricInputs({}, fake, present)
+    return finding_inputs(metric, [(c, outputs[c][metric.feature_space]) for c in pair])

@@ -23,11 +23,11 @@ import torch.nn.functional as F
 from cxrbench.benchmark.progress import Reporter
 from cxrbench.benchmark.runner import build_dataset, load_splits, real_halves, resolve_device
 from cxrbench.benchmark.seeds import derive_seed
+from cxrbench.benchmark.spaces import condition_inputs, prepare_spaces, space_names
 from cxrbench.config import RunConfig
-from cxrbench.metrics import FEATURE_EXTRACTORS
+from cxrbench.errors import UnavailableError
 from cxrbench.metrics.feature_cache import cached_extract
 from cxrbench.metrics.feature_extractor import ExtractorContext
-from cxrbench.metrics.metric import MetricInputs
 from cxrbench.metrics.prdc import coverage_indicators, recall_indicators
 from cxrbench.metrics.selection import build_metric
 from cxrbench.tasks import FINDINGS, TASKS
@@ -106,15 +106,13 @@ def validate_metrics(config: RunConfig, n: int = 500, reporter: Reporter | None 
     ref = reference.subset(np.sort(rng.permutation(len(reference))[:n]))
     held = holdout.subset(np.sort(rng.permutation(len(holdout))[:n]))
 
-    spaces = {}
-    for name in ("cxr-evaluator", "pixels"):
-        extractor = FEATURE_EXTRACTORS.build(name, config.feature_options.get(name, {}))[0]
-        with reporter.step(f"feature space {name}") as update:
-            extractor.prepare(ExtractorContext(splits["train"], splits["val"], splits["test"], device,
-                                               derive_seed(config.seed, name), config.cache_dir,
-                                               dataset.fingerprint(), progress=update))
-        spaces[name] = extractor
     metrics = {name: build_metric(name, {}) for name in DISTANCES + MANIFOLD + ("memorisation",)}
+    context = ExtractorContext(splits["train"], splits["val"], splits["test"], device, config.seed, config.cache_dir,
+                               dataset.fingerprint())
+    spaces = prepare_spaces(space_names(list(metrics.values())), config.feature_options, context, reporter.step)
+    for space in spaces.values():
+        if isinstance(space, UnavailableError):  # the suite's spaces need no weights; a plugin's options may
+            raise space
     condition = TASKS.get(FINDINGS[0]).condition("present")  # distribution metrics ignore it
 
     def features(name: str, images: torch.Tensor) -> dict:
@@ -124,8 +122,7 @@ def validate_metrics(config: RunConfig, n: int = 500, reporter: Reporter | None 
 
     def scores(images: torch.Tensor, names=DISTANCES + MANIFOLD) -> dict[str, float]:
         fake = features("cxr-evaluator", images)
-        return {m: metrics[m].compute(MetricInputs({"features": real_eval["features"]},
-                                                   {"features": fake["features"]}, condition)) for m in names}
+        return {m: metrics[m].compute(condition_inputs(metrics[m], real_eval, fake, condition)) for m in names}
 
     report = Report({"dataset": dataset.name, "resolution": config.resolution, "n per set": n,
                      "seed": config.seed, "feature space": "cxr-evaluator (memorisation: pixels)"})
@@ -172,12 +169,11 @@ def validate_metrics(config: RunConfig, n: int = 500, reporter: Reporter | None 
 
     train = splits["train"]
     copies = train.images[torch.from_numpy(np.sort(rng.permutation(len(train))[:n]))]
-    pixels_train = features("pixels", train.images)["features"]
-    pixels_ref = features("pixels", ref.images)["features"]
+    pixels_train = features("pixels", train.images)
+    pixels_ref = features("pixels", ref.images)
 
     def near_copies(images: torch.Tensor) -> float:
-        inputs = MetricInputs({"features": pixels_ref}, {"features": features("pixels", images)["features"]},
-                              condition, {"features": pixels_train})
+        inputs = condition_inputs(metrics["memorisation"], pixels_ref, features("pixels", images), condition, pixels_train)
         return metrics["memorisation"].compute(inputs)
 
     copy_rate, held_rate = near_copies(copies), near_copies(held.images)

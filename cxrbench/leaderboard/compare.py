@@ -95,7 +95,8 @@ def paired_compare(run_a: Path, model_a: str, model_b: str, run_b: Path | None =
     from cxrbench.benchmark.run_dir import REAL_OWNER, RunDirectory
     from cxrbench.errors import ConfigError
     from cxrbench.metrics.bootstrap import paired_difference
-    from cxrbench.metrics.metric import BOTH, INTENDED, MetricInputs, Scope
+    from cxrbench.benchmark.spaces import condition_inputs, finding_inputs
+    from cxrbench.metrics.metric import BOTH, Scope
     from cxrbench.metrics.selection import build_metric
     from cxrbench.tasks import TASKS
 
@@ -115,31 +116,33 @@ def paired_compare(run_a: Path, model_a: str, model_b: str, run_b: Path | None =
             continue
         space = metric.feature_space
         presences = ("present", "absent") if condition == BOTH else (condition,)
+        task_conditions = {c.presence.value: c for c in TASKS.get(task).conditions()}
 
         def fake(directory, model):
-            sets = [directory.read_features(space, model, task, p) for p in presences]
-            if any(s is None for s in sets):
-                return None
-            out = {k: np.concatenate([s[k] for s in sets]) for k in metric.needs}
-            out[INTENDED] = np.concatenate([np.full(len(s[metric.needs[0]]), int(p == "present"))
-                                            for s, p in zip(sets, presences)])
-            return out
+            sets = [(task_conditions[p], directory.read_features(space, model, task, p)) for p in presences]
+            return None if any(outputs is None for _, outputs in sets) else sets
 
-        fake_a, fake_b = fake(dir_a, model_a), fake(dir_b, model_b)
-        real = {}
+        sets_a, sets_b = fake(dir_a, model_a), fake(dir_b, model_b)
+        real = None
         if metric.uses_real:
             real_a = dir_a.read_features(space, REAL_OWNER, task, condition)
             real_b = dir_b.read_features(space, REAL_OWNER, task, condition)
-            if real_a is None or real_b is None or fake_a is None or fake_b is None:
+            if real_a is None or real_b is None or sets_a is None or sets_b is None:
                 notes.append(f"{name} {task}/{condition}: features missing from the run folder; rerun it")
                 continue
             if any(not np.array_equal(real_a[k], real_b[k]) for k in metric.needs):
                 raise ConfigError(f"{run_a} and {run_b} scored against different real sets; a paired comparison "
                                   "needs the same dataset, seed and n")
-            real = {k: real_a[k] for k in metric.needs}
-        condition_obj = TASKS.get(task).condition("present")
-        inputs_a = MetricInputs(real, fake_a, condition_obj)
-        inputs_b = MetricInputs(real, fake_b, condition_obj)
+            real = real_a
+        if sets_a is None or sets_b is None:
+            notes.append(f"{name} {task}/{condition}: features missing from the run folder; rerun it")
+            continue
+        if metric.scope is Scope.FINDING:
+            inputs_a, inputs_b = finding_inputs(metric, sets_a), finding_inputs(metric, sets_b)
+        else:
+            (single, outputs_a), (_, outputs_b) = sets_a[0], sets_b[0]
+            inputs_a = condition_inputs(metric, real, outputs_a, single)
+            inputs_b = condition_inputs(metric, real, outputs_b, single)
         stat_a, stat_b = metric.statistic(inputs_a), metric.statistic(inputs_b)
         value_a, value_b = stat_a.estimate, stat_b.estimate
         low, high = paired_difference(stat_a, stat_b, value_b - value_a, resamples, seed, metric.interval)

@@ -1,13 +1,17 @@
-"""Matplotlib figures: a per-finding heatmap of one metric, sample grids, a metric-vs-metric scatter."""
+"""Matplotlib figures: a per-finding heatmap of one metric, sample grids, a metric-vs-metric scatter,
+FD against n for the FD∞ cells."""
 
 from __future__ import annotations
 
+import functools
 import math
 from pathlib import Path
+from typing import Callable, TypeVar
 
 import numpy as np
 from PIL import Image
 
+from cxrbench.leaderboard.fd_curves import FdCurve, plain_name
 from cxrbench.leaderboard.table import Leaderboard
 
 
@@ -20,11 +24,22 @@ def _pyplot():
     return plt
 
 
-def _plain(name: str) -> bool:
-    """A name that is one path component (never '..', never a separator): safe to join to a folder."""
-    return bool(name) and name not in (".", "..") and Path(name).name == name and "\\" not in name
+Figure = TypeVar("Figure", bound=Callable)
 
 
+def _names_as_text(draw: Figure) -> Figure:
+    """Draw with mathtext off: a "$" in a model or task name is shown, never parsed (a failed parse would
+    stop the whole site)."""
+
+    @functools.wraps(draw)
+    def wrapper(*args, **kwargs):
+        with _pyplot().rc_context({"text.parse_math": False}):
+            return draw(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+@_names_as_text
 def heatmap(board: Leaderboard, metric: str, out: Path) -> Path:
     """Models x (task, condition) values of ``metric``; darker is better whatever the direction."""
     plt = _pyplot()
@@ -55,12 +70,13 @@ def heatmap(board: Leaderboard, metric: str, out: Path) -> Path:
     return out
 
 
+@_names_as_text
 def sample_grid(run_dir: Path, models: list[str], task: str, condition: str, out: Path, per_row: int = 8) -> Path | None:
     """One row of samples per model (real-holdout first when present: real images) for one cell."""
     plt = _pyplot()
-    if not all(_plain(name) for name in (task, condition)):
+    if not all(plain_name(name) for name in (task, condition)):
         return None
-    ordered = sorted((m for m in models if _plain(m)), key=lambda m: m != "real-holdout")
+    ordered = sorted((m for m in models if plain_name(m)), key=lambda m: m != "real-holdout")
     rows = []
     for model in ordered:
         files = sorted((Path(run_dir) / "samples" / model / task / condition).glob("*.png"))[:per_row]
@@ -85,6 +101,7 @@ def sample_grid(run_dir: Path, models: list[str], task: str, condition: str, out
     return out
 
 
+@_names_as_text
 def scatter(board: Leaderboard, task: str, x_metric: str, y_metric: str, out: Path) -> Path | None:
     """One finding: a point per model and condition, ``x_metric`` against ``y_metric`` (e.g. precision/recall)."""
     plt = _pyplot()
@@ -113,5 +130,50 @@ def scatter(board: Leaderboard, task: str, x_metric: str, y_metric: str, out: Pa
     ax.legend(fontsize=6)
     fig.tight_layout()
     fig.savefig(out, dpi=100)
+    plt.close(fig)
+    return out
+
+
+def _size_ticks(sizes: list[int], count: int = 4) -> list[int]:
+    """Up to ``count`` subset sizes whose 1 / n' are about evenly spaced between the smallest and largest."""
+    low, high = min(sizes), max(sizes)
+    targets = np.linspace(1 / high, 1 / low, count)
+    return sorted({min(sizes, key=lambda s: abs(1 / s - t)) for t in targets})
+
+
+@_names_as_text
+def fd_against_n(curve: FdCurve, out: Path) -> Path:
+    """FD against 1 / n' for one cell: per model the FD at each subset size n' (dots), the fitted line
+    extended to 1 / n' = 0 where its value is FD∞ (diamond), the FD at full n (open square); the
+    real-vs-real floor dashed grey. The x axis is linear in 1 / n' and labelled in n' (∞ at the left)."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    colours = iter(plt.rcParams["axes.prop_cycle"].by_key()["color"] * (len(curve.series) // 10 + 1))
+    sizes = [s for series in curve.series for s in series.sizes]
+    right = 1.08 / min(sizes)
+    for series in curve.series:
+        colour, style = ("0.45", "--") if series.floor else (next(colours), "-")
+        label = f"{series.model} (real vs real: the floor)" if series.floor else series.model
+        x = 1 / np.asarray(series.sizes, dtype=float)
+        ax.plot(x, series.fd, "o", color=colour, markersize=3.5, alpha=0.7)
+        line = np.array([0.0, x.max()])
+        ax.plot(line, series.intercept + series.slope * line, style, color=colour, linewidth=1.4, label=label)
+        ax.plot([0.0], [series.intercept], "D", color=colour, markersize=7, markeredgecolor="black",
+                clip_on=False, zorder=5)
+        if series.full_n is not None and series.full_fd is not None:
+            ax.plot([1 / series.full_n], [series.full_fd], "s", markersize=10, markerfacecolor="none",
+                    markeredgecolor=colour, markeredgewidth=1.6, zorder=5)
+    ticks = _size_ticks(sizes)
+    ax.set_xticks([0.0] + [1 / s for s in ticks], ["∞"] + [str(s) for s in ticks])
+    ax.set_xlim(-0.03 * right, right)
+    ax.axvline(0.0, color="0.8", linewidth=0.8, zorder=0)
+    ax.set_xlabel("images per subset n' (axis spaced as 1/n': the fit is a line; 1/n' = 0 at the left)",
+                  fontsize=8)
+    ax.set_ylabel(f"FD in {curve.space}", fontsize=9)
+    ax.set_title(f"{curve.task} / {curve.condition}: FD against n", fontsize=10)
+    ax.plot([], [], "D", color="white", markeredgecolor="black", label="FD∞: the line at 1/n' = 0")
+    ax.plot([], [], "s", markerfacecolor="none", markeredgecolor="black", label="FD at full n")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    fig.savefig(out, dpi=100, bbox_inches="tight")
     plt.close(fig)
     return out

@@ -11,10 +11,12 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from cxrbench import __version__
 from cxrbench.benchmark.run_dir import MANIFEST
-from cxrbench.leaderboard.figures import heatmap, sample_grid, scatter
+from cxrbench.leaderboard.fd_curves import FdCurve, fd_curves
+from cxrbench.leaderboard.figures import fd_against_n, heatmap, sample_grid, scatter
 from cxrbench.leaderboard.store import load_results
 from cxrbench.leaderboard.table import Leaderboard, Table, build_leaderboards
 from cxrbench.leaderboard.text import header, interval, intro, number
+from cxrbench.metric_ids import metric_id, split_id
 
 # Settings a reproduction needs; where and how the run was written are left out.
 _NOT_REPRODUCED = {"out", "resume", "cache_dir", "device"}
@@ -39,8 +41,18 @@ def _reproduce(manifest: dict) -> str:
     return tomli_w.dumps(json.loads(json.dumps(config)))
 
 
+def _fd_curve_view(curve: FdCurve, src: str) -> dict:
+    caption = f"{curve.task} / {curve.condition}, {curve.metric}"
+    if curve.without_fit:
+        caption += f"; no fit drawn for {', '.join(curve.without_fit)} (its {curve.metric} review file is missing " \
+                   "or does not match its row)"
+    return {"src": src, "alt": f"FD against n: {curve.task} / {curve.condition} ({curve.space})", "caption": caption}
+
+
 def publish(run_dirs: list[Path], out: Path, samples_per_row: int = 8) -> Path:
-    """Write the site into ``out`` (index.html, figures/, runs/); returns the index path."""
+    """Write the site into ``out`` (index.html, figures/, runs/); returns the index path.
+
+    Run folders without review files (or without FD∞ rows) get no FD-against-n figures."""
     merged = load_results(run_dirs)
     out = Path(out)
     figures_dir = out / "figures"
@@ -49,19 +61,28 @@ def publish(run_dirs: list[Path], out: Path, samples_per_row: int = 8) -> Path:
     boards = []
     for b, board in enumerate(build_leaderboards(merged.rows)):
         figures, samples = [], []
+        s = board.setting
+        setting = (s["dataset"], s["resolution"], s["n"], s["seed"])
         # File names use indices only: names in results.jsonl must never steer where files go.
         for m, metric in enumerate(board.schemas):
             if any(t.columns[i].metric == metric for t in board.tasks for _, i in t.cells):  # cells hold values
                 path = heatmap(board, metric, figures_dir / f"s{b}-heatmap-{m}.png")
                 figures.append({"src": f"figures/{path.name}", "alt": f"{metric} per finding and condition"})
-        if {"precision", "recall"} <= set(board.schemas):
+        # Rows name the space (precision@cxr-evaluator): one scatter per space that has both metrics.
+        spaces = [space for name, space in map(split_id, board.schemas) if name == "precision" and space]
+        pairs = [(metric_id("precision", space), metric_id("recall", space)) for space in spaces
+                 if metric_id("recall", space) in board.schemas]
+        for p, (x_metric, y_metric) in enumerate(pairs):
             for t, table in enumerate(board.tasks):
-                path = scatter(board, table.title, "precision", "recall",
-                               figures_dir / f"s{b}-precision-recall-{t}.png")
+                path = scatter(board, table.title, x_metric, y_metric,
+                               figures_dir / f"s{b}-precision-recall-{p}-{t}.png")
                 if path is not None:
-                    figures.append({"src": f"figures/{path.name}", "alt": f"precision against recall: {table.title}"})
-        s = board.setting
-        setting = (s["dataset"], s["resolution"], s["n"], s["seed"])
+                    figures.append({"src": f"figures/{path.name}",
+                                    "alt": f"precision against recall ({split_id(x_metric)[1]}): {table.title}"})
+        curves = []
+        for c, curve in enumerate(fd_curves(merged.rows, merged.sources, setting, board.overview.models)):
+            path = fd_against_n(curve, figures_dir / f"s{b}-fd-vs-n-{c}.png")
+            curves.append(_fd_curve_view(curve, f"figures/{path.name}"))
         for r, run_dir in enumerate(dict.fromkeys(merged.sources[key] for key in merged.sources if key[:4] == setting)):
             for t, table in enumerate(board.tasks):
                 for condition in ("present", "absent"):
@@ -75,7 +96,7 @@ def publish(run_dirs: list[Path], out: Path, samples_per_row: int = 8) -> Path:
             "intro": intro(board).replace("`", ""),
             "tables": [_table_view(board, board.overview, False)] + [_table_view(board, t, True) for t in board.tasks],
             "unavailable": [{"metric": m, "model": mo, "reason": r} for m, mo, r in board.unavailable],
-            "figures": figures, "samples": samples,
+            "figures": figures, "samples": samples, "fd_curves": curves,
         })
     runs = []
     for i, run_dir in enumerate(run_dirs):

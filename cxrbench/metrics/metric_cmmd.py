@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+from cxrbench.errors import ConfigError
 from cxrbench.metrics import METRICS
 from cxrbench.metrics.metric import Direction, MetricInputs, SpaceMetric, Statistic
 from cxrbench.metrics.mmd_rbf import SCALE, SIGMA, cmmd, cmmd_multisets
@@ -31,6 +32,11 @@ class Cmmd(SpaceMetric):
     def __init__(self, feature_space: str | None = None, sigma: float = SIGMA, scale: float = SCALE,
                  estimator: Literal["biased", "unbiased"] = "biased") -> None:
         super().__init__(feature_space)
+        if estimator not in ("biased", "unbiased"):
+            raise ConfigError(f"cmmd estimator {estimator!r}; choose biased (the released code's) or unbiased (the "
+                              "paper's)")
+        if sigma <= 0:
+            raise ConfigError(f"cmmd sigma {sigma} must be positive (published: 10)")
         self.sigma, self.scale, self.estimator = float(sigma), float(scale), estimator
 
     def compute(self, inputs: MetricInputs) -> float:

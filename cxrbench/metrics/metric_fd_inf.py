@@ -8,6 +8,7 @@ from typing import Literal
 
 import torch
 
+from cxrbench.errors import ConfigError
 from cxrbench.files import atomic_write_text
 from cxrbench.metrics import METRICS
 from cxrbench.metrics.frechet_infinity import fd_infinity
@@ -39,6 +40,9 @@ class FrechetDistanceInfinity(SpaceMetric):
     def __init__(self, feature_space: str | None = None, subsample: Literal["both", "generated"] = "both",
                  seed: int = 0) -> None:
         super().__init__(feature_space)
+        if subsample not in ("both", "generated"):
+            raise ConfigError(f"fd_inf subsample {subsample!r}; choose both (cxrbench's default) or generated "
+                              "(dgm-eval's)")
         self.subsample, self.seed = subsample, seed
 
     def compute(self, inputs: MetricInputs) -> float:
