@@ -133,7 +133,9 @@ class Metric(ABC):
     @property
     def short_name(self) -> str:
         """The name its rows had before metric ids (the alias, or the bare name in the default space),
-        else the id: it seeds the bootstrap, so the intervals of old rows are made again exactly."""
+        else the id. It seeds the bootstrap, so the intervals of 0.1 rows in default spaces and under
+        aliases are made again exactly; a 0.1 metric moved by a ``feature_space`` option (``kid`` in
+        pixels) gets the same value but another interval."""
         if not self.any_space:
             return self.name
         if (alias := alias_of(self.name, self.feature_space)) is not None:
