@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -20,10 +19,10 @@ import pytest
 import torch
 from conftest import run_cli, tiny_toml_text
 from hf_helpers import TINY, write_local_copy
+from test_bad_input import cli
 from PIL import Image
 
 from cxrbench.benchmark.results import OK, UNAVAILABLE, read_rows
-from cxrbench.cli import main
 from cxrbench.data.phantom.dataset import PhantomDataset
 from cxrbench.metric_ids import ALIASES, alias_of, legacy_id, split_id
 
@@ -62,22 +61,6 @@ class BlockStatsExtractor(FeatureExtractor):
     def identity(self) -> dict:
         return {"name": self.name, "preprocessing": f"block-mean-std-{self.blocks}", "dim": 2 * self.blocks ** 2}
 '''
-
-
-def cli(capsys, *args: str) -> tuple[int, str, str]:
-    """Run ``cxrbench ARGS`` in this process: exit code, stdout, stderr."""
-    capsys.readouterr()
-    argv = sys.argv
-    sys.argv = ["cxrbench", *args]
-    try:
-        main()
-        code = 0
-    except SystemExit as exit_:
-        code = exit_.code if isinstance(exit_.code, int) else 1
-    finally:
-        sys.argv = argv
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def error_lines(err: str) -> list[str]:

@@ -109,6 +109,7 @@ class Metric(ABC):
     headline: ClassVar[int] = 100  # leaderboard order: lowest first; the first available one ranks models
     any_space: ClassVar[bool] = False  # True: computed in any feature space, its rows' id is NAME@SPACE
     default_space: ClassVar[str] = ""  # where a bare name is computed (any-space metrics)
+    max_resamples: ClassVar[int | None] = None  # a cap on bootstrap resamples, for costly statistics
 
     @abstractmethod
     def compute(self, inputs: MetricInputs) -> float:
@@ -122,8 +123,6 @@ class Metric(ABC):
     def review(self, inputs: MetricInputs, fake_images: torch.Tensor, train_images: torch.Tensor,
                folder: Path) -> None:
         """Write material for a human to check the number (e.g. a gallery); default: nothing."""
-
-    max_resamples: ClassVar[int | None] = None  # a cap on bootstrap resamples, for costly statistics
 
     @property
     def id(self) -> str:
