@@ -117,7 +117,7 @@ def _with_model_path(config, path: Optional[str]):
 def _unpublished_weights_notes(identities: dict[str, dict]) -> list[str]:
     """One note per feature space whose identity says its weights are not the published ones
     (``identities``: space -> a row's comparability, or the manifest's facts of that space)."""
-    from cxrbench.metrics.extractor_inception_v3 import PUBLISHED_WEIGHTS_FIELD
+    from cxrbench.metrics.feature_extractor import PUBLISHED_WEIGHTS_FIELD
 
     return [f"note: {space} ran with weights that are not its published ones (sha256 "
             f"{facts.get('weights_sha256', '')[:8]}...): its rows say {PUBLISHED_WEIGHTS_FIELD}: false and are not "

@@ -33,12 +33,11 @@ from cxrbench.metrics.feature_cache import cached_extract
 from cxrbench.metrics.feature_extractor import ExtractorContext, FeatureExtractor
 from cxrbench.metrics.metric import BOTH, Metric, MetricInputs, ModelMetric, ModelMetricContext, Scope
 from cxrbench.metrics.selection import build_metrics as selected_metrics
-from cxrbench.models import MODELS
+from cxrbench.models import FLOOR_MODEL, MODELS
 from cxrbench.models.adapter import Conditioning, FitContext, ModelAdapter
 from cxrbench.tasks import TASKS
 from cxrbench.tasks.task import Condition, Task
 
-FLOOR_MODEL = "real-holdout"  # two disjoint real halves: every metric's real-vs-real value
 
 
 @dataclass

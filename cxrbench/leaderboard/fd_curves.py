@@ -16,7 +16,7 @@ from pathlib import Path
 
 from cxrbench.benchmark.results import OK, ResultRow
 from cxrbench.benchmark.run_dir import RunDirectory
-from cxrbench.benchmark.runner import FLOOR_MODEL
+from cxrbench.models import FLOOR_MODEL
 from cxrbench.leaderboard.table import setting_of
 from cxrbench.metric_ids import metric_id, split_id
 from cxrbench.metrics.metric_fd_inf import FIT_FILE

@@ -26,13 +26,12 @@ from cxrbench.cache import sha256_file
 from cxrbench.checkpoint import load_torch_tensors
 from cxrbench.errors import UnavailableError
 from cxrbench.metrics import FEATURE_EXTRACTORS
-from cxrbench.metrics.feature_extractor import ExtractorContext, FeatureExtractor
+from cxrbench.metrics.feature_extractor import PUBLISHED_WEIGHTS_FIELD, ExtractorContext, FeatureExtractor
 from cxrbench.metrics.inception_fused import FusedInceptionV3
 
 FID_WEIGHTS_SIZE = 95_628_359
 FID_WEIGHTS_SHA256_PREFIX = "6726825d"
 # Marks the identity of features from any other file: their FIDs are not comparable with published ones.
-PUBLISHED_WEIGHTS_FIELD = "published_weights"
 HOW_TO_FIX = ("pass --inception-weights PATH (or set CXRBENCH_INCEPTION_WEIGHTS) to a copy of "
               "weights-inception-2015-12-05-6726825d.pth")
 

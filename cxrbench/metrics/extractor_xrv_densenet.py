@@ -29,7 +29,7 @@ from PIL import Image
 
 from cxrbench.errors import UnavailableError
 from cxrbench.metrics import FEATURE_EXTRACTORS
-from cxrbench.metrics.feature_extractor import ExtractorContext, FeatureExtractor
+from cxrbench.metrics.feature_extractor import PUBLISHED_WEIGHTS_FIELD, ExtractorContext, FeatureExtractor
 from cxrbench.metrics.xrv_weights import (CONVERT_COMMAND, PUBLISHED_FILE, PUBLISHED_SHA256, PUBLISHED_SIZE,
                                           PUBLISHED_URL, densenet_from_tensors, import_torchxrayvision,
                                           read_xrv_weights)
@@ -39,7 +39,6 @@ XRV_INPUT_SIZE = 224
 FEATURE_DIM = 1024
 PREPROCESSING = ("gray-to-rgb,clean-fid-pil-bicubic-float-299,rgb-to-grayscale,2048x/255-1024,"
                  "center-crop,torchvision-bilinear-antialias-224")
-PUBLISHED_WEIGHTS_FIELD = "published_weights"  # the field inception-v3 uses for the same fact
 HOW_TO_FIX = (f'set weights = "PATH" in [feature_options.xrv-densenet] to a copy of {PUBLISHED_FILE} '
               f"(torchxrayvision's densenet121-res224-all, {PUBLISHED_URL}) or to the safetensors file "
               f"`{CONVERT_COMMAND}` makes of it")

@@ -12,6 +12,9 @@ import torch
 
 from cxrbench.data.image_set import ImageSet
 
+# An identity field: False when a space's weights are not its published file (verify = false).
+PUBLISHED_WEIGHTS_FIELD = "published_weights"
+
 
 @dataclass(frozen=True)
 class ExtractorContext:

@@ -2,6 +2,8 @@
 
 from cxrbench.registry import Registry
 
+FLOOR_MODEL = "real-holdout"  # two disjoint real halves: every metric's real-vs-real value
+
 MODELS: Registry = Registry("model", "cxrbench.models.adapter:ModelAdapter", "cxrbench.models")
 MODELS.add_lazy("pca-gaussian", "cxrbench.models.pca_gaussian:PcaGaussianAdapter",
                 "probabilistic PCA per condition (a trained linear generative baseline)")
