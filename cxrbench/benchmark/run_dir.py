@@ -67,8 +67,8 @@ class RunDirectory:
         if changed:
             detail = ", ".join(f"{k}: {settings.get(k)!r} -> {comparable.get(k)!r}" for k in changed[:4])
             raise ConfigError(f"{self.root} holds a run with other settings ({detail}); {_START_OVER}")
-        made_on = previous.get("dataset", {})
-        if made_on.get("fingerprint") not in (None, dataset.get("fingerprint")):  # runs before 0.1 recorded none
+        made_on = previous.get("dataset", {})  # a manifest without a fingerprint: nothing to compare
+        if made_on.get("fingerprint") not in (None, dataset.get("fingerprint")):
             raise ConfigError(f"{self.root} holds a run made on other data: {dataset_change(made_on, dataset)} "
                               f"since; {_START_OVER}")
 
