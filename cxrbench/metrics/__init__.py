@@ -19,6 +19,8 @@ FEATURE_EXTRACTORS.add_lazy("dinov2", "cxrbench.metrics.extractor_dinov2:Dinov2E
                             "DINOv2 ViT-L/14 CLS 1024-d as dgm-eval computes it (needs a local facebook/dinov2-large)")
 FEATURE_EXTRACTORS.add_lazy("clip", "cxrbench.metrics.extractor_clip:ClipExtractor",
                             "CLIP ViT-L/14@336 unit image embeddings, CMMD's space (needs a local copy of the weights)")
+FEATURE_EXTRACTORS.add_lazy("radiomics", "cxrbench.metrics.extractor_radiomics:RadiomicsExtractor",
+                            "FRDv1's 693 radiomic features (pyradiomics definitions), no weights")
 
 METRICS: Registry = Registry("metric", "cxrbench.metrics.metric:Metric", "cxrbench.metrics")
 # Distribution metrics of any feature space (``fd@rad-dino``); ``fid``, ``cxr_fd`` and ``cxr_kid``
@@ -31,6 +33,8 @@ METRICS.add_lazy("kid", "cxrbench.metrics.metric_kid:KernelDistance",
                  "kernel (MMD^2, cubic kernel) distance of a feature space's features (default inception-v3: KID)")
 METRICS.add_lazy("cmmd", "cxrbench.metrics.metric_cmmd:Cmmd",
                  "MMD^2 x 1000 with a Gaussian RBF kernel, sigma 10 (default clip: CMMD)")
+METRICS.add_lazy("frd", "cxrbench.metrics.metric_frd:FrechetRadiomicDistance",
+                 "log Frechet distance of features z-scored against the real set (default radiomics: FRDv1)")
 METRICS.add_lazy("precision", "cxrbench.metrics.metric_prdc:Precision",
                  "fraction of synthetic images inside the real manifold (k=3)")
 METRICS.add_lazy("recall", "cxrbench.metrics.metric_prdc:Recall",
