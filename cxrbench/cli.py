@@ -158,6 +158,17 @@ def _with_feature_options(options: dict[str, dict], given: Optional[list[str]]) 
     return merged
 
 
+def _with_data_and_spaces(config, data: Optional[str], data_root: Optional[str], on_bad_image: Optional[str],
+                          inception_weights: Optional[str], feature_options: Optional[list[str]]):
+    """``config`` with the dataset and feature-space flags that `run` and `validate-metrics` share
+    (flags win over --config; None leaves a setting as it is)."""
+    config = config.with_overrides(data=data, data_root=data_root)
+    config = _with_data_option(_with_inception_weights(config, inception_weights), "on_bad_image", on_bad_image)
+    if feature_options:
+        config = config.with_overrides(feature_options=_with_feature_options(config.feature_options, feature_options))
+    return config
+
+
 def _with_inception_weights(config, path: Optional[str]):
     """``config`` with the FID Inception weights file set, unless ``path`` is None."""
     if not path:
@@ -197,13 +208,11 @@ def run(
     from cxrbench.benchmark.runner import run_benchmark
 
     cfg = _base_config(config).with_overrides(
-        models=models, tasks=tasks, metrics=metrics, data=data, data_root=data_root, resolution=resolution,
-        n_samples=n_samples, seed=seed, out=out, device=device, batch_size=batch_size, bootstrap=bootstrap,
-        prompt_style=prompt_style, absent=absent, resume=resume, floor=floor)
-    cfg = _with_data_option(_with_inception_weights(cfg, inception_weights), "on_bad_image", on_bad_image)
+        models=models, tasks=tasks, metrics=metrics, resolution=resolution, n_samples=n_samples, seed=seed, out=out,
+        device=device, batch_size=batch_size, bootstrap=bootstrap, prompt_style=prompt_style, absent=absent,
+        resume=resume, floor=floor)
+    cfg = _with_data_and_spaces(cfg, data, data_root, on_bad_image, inception_weights, feature_options)
     cfg = _with_model_path(cfg, model_path)
-    if feature_options:
-        cfg = cfg.with_overrides(feature_options=_with_feature_options(cfg.feature_options, feature_options))
     processes = _processes(cfg.device)
     with _writing_to(cfg.out, cfg.cache_dir):
         summary = run_benchmark(cfg, RichReporter() if processes.is_main else Reporter(), processes)
@@ -412,18 +421,26 @@ def evaluate(
 @app.command("validate-metrics")
 def validate_metrics_command(
     out: Path = typer.Option(Path("metric-validation.md"), help="Markdown report to write"),
-    n: int = typer.Option(500, help="images per set"),
+    n: int = typer.Option(500, help="images per set (at most the smaller half of the test split)"),
+    data: Optional[str] = typer.Option(None, help="dataset name (default: phantom)"),
+    data_root: Optional[str] = typer.Option(None, help="dataset folder, for datasets on disk"),
     resolution: Optional[int] = typer.Option(None, help="square image size in pixels (default 64)"),
     seed: Optional[int] = typer.Option(None, help="seed (default 0)"),
     device: Optional[str] = typer.Option(None, help="auto, cpu, cuda or cuda:N"),
-    config: Optional[Path] = typer.Option(None, "--config", help="TOML file (dataset settings are read from it)"),
+    on_bad_image: Optional[str] = typer.Option(None, help="fail (default) or skip unreadable real images"),
+    inception_weights: Optional[str] = typer.Option(None, help="local FID Inception weights file"),
+    feature_options: Optional[list[str]] = typer.Option(None, "--feature-option", help=FEATURE_OPTION_HELP),
+    config: Optional[Path] = typer.Option(None, "--config", help="TOML file with the settings of `run` (data, "
+                                                                 "data_options, metrics, feature_options)"),
 ) -> None:
-    """Sanity-check the metrics on the phantom (floor, blur/noise, mode dropping, memorisation); exit 1 on a failure."""
+    """Sanity-check the metrics on a dataset, each in its feature space (floor, blur/noise, the noise model,
+    the run's validity check, mode dropping, memorisation); exit 1 on a failure."""
     from cxrbench.benchmark.progress import RichReporter
     from cxrbench.benchmark.run_dir import atomic_write_text
     from cxrbench.benchmark.validation import validate_metrics
 
     cfg = _base_config(config).with_overrides(resolution=resolution, seed=seed, device=device)
+    cfg = _with_data_and_spaces(cfg, data, data_root, on_bad_image, inception_weights, feature_options)
     with _writing_to(out.parent, cfg.cache_dir):
         report = validate_metrics(cfg, n, RichReporter())
         out.parent.mkdir(parents=True, exist_ok=True)

@@ -14,7 +14,10 @@ CI_LOW, CI_HIGH, N_REAL, N_FAKE, DIRECTION = "ci_low", "ci_high", "n_real", "n_f
 FEATURE_SPACE, DATASET, SEED, VERSION, STATUS, REASON = (
     "feature_space", "dataset", "seed", "cxrbench_version", "status", "reason")
 RESOLUTION, REFERENCE = "resolution", "reference"
+VALIDITY, VALIDITY_DETAIL = "validity", "validity_detail"
 OK, UNAVAILABLE = "ok", "unavailable"
+# Written only when set: a row without a feature-space verdict has neither key in results.jsonl.
+_ONLY_WHEN_SET = (VALIDITY, VALIDITY_DETAIL)
 
 
 @dataclass(frozen=True)
@@ -24,6 +27,9 @@ class ResultRow:
     ``value`` is None only when ``status`` is "unavailable"; ``reason`` then says why and what to do.
     ``comparability`` holds the feature space's identity (weights hash, preprocessing, dim) and the
     resolution, so numbers from different spaces or settings are never put in one column silently.
+    ``validity``: the verdict of the row's feature space on the run's dataset ("passed" or "failed",
+    benchmark/space_validity.py), for rows of distribution metrics; "" for the others and for rows
+    written before the check existed. ``validity_detail`` names the failed checks with their numbers.
     """
 
     model: str
@@ -46,6 +52,8 @@ class ResultRow:
     resolution: int = 0
     reference: bool = False  # real images or a baseline, not a competing generator
     ci_method: str = ""  # bootstrap interval method (metrics/bootstrap.py); "" when there is no interval
+    validity: str = ""
+    validity_detail: str = ""
 
     @property
     def key(self) -> tuple[str, str, str, str]:
@@ -54,7 +62,8 @@ class ResultRow:
 
 def row_line(row: ResultRow) -> str:
     """One row as its JSON line (with the newline)."""
-    return json.dumps(asdict(row), sort_keys=True) + "\n"
+    data = {k: v for k, v in asdict(row).items() if v != "" or k not in _ONLY_WHEN_SET}
+    return json.dumps(data, sort_keys=True) + "\n"
 
 
 def append_row(path: Path, row: ResultRow) -> None:

@@ -15,11 +15,13 @@ from cxrbench.benchmark.distributed import Processes
 from cxrbench.benchmark.manifest import package_versions
 from cxrbench.benchmark.model_store import check_checkpoint, ready_adapter
 from cxrbench.benchmark.progress import Reporter
-from cxrbench.benchmark.results import OK, UNAVAILABLE, ResultRow, append_row, read_rows
+from cxrbench.benchmark.results import OK, UNAVAILABLE, ResultRow, append_row, read_rows, row_line
 from cxrbench.benchmark.run_dir import REAL_OWNER, RunDirectory, write_generation
 from cxrbench.benchmark.run_lock import run_lock
 from cxrbench.benchmark.scoring import RowKey, model_row, score_row, unavailable_row
 from cxrbench.benchmark.seeds import derive_seed
+from cxrbench.benchmark.space_validity import (FAILED, SpaceVerdict, check_size, check_space, checked_spaces,
+                                               make_probes, reads_distribution)
 from cxrbench.benchmark.spaces import condition_inputs, finding_inputs, prepare_spaces, space_names
 from cxrbench.config import RunConfig
 from cxrbench.data import DATASETS
@@ -140,6 +142,7 @@ class Scoring:
     dataset: str
     device: torch.device
     processes: Processes
+    validity: dict[str, SpaceVerdict] = field(default_factory=dict)  # space -> its verdict on this dataset
 
     def ready(self, space: str) -> FeatureExtractor | None:
         extractor = self.spaces.get(space)
@@ -193,7 +196,7 @@ def _run(config: RunConfig, plan: RunPlan, reporter: Reporter, processes: Proces
     device = processes.device(resolve_device(config.device))
     manifest = {"cxrbench_version": __version__, "config": config.to_dict(), "comparable_config": config.comparable(),
                 "versions": package_versions(), "dataset": dataset.describe(), "device": str(device),
-                "processes": processes.count, "models": {}, "feature_spaces": {},
+                "processes": processes.count, "models": {}, "feature_spaces": {}, "space_validity": {},
                 "metrics": {m.id: m.schema() for m in metrics}, "timings_s": timings}
     if processes.is_main:
         for folder in run_dir.recover():
@@ -218,6 +221,8 @@ def _run(config: RunConfig, plan: RunPlan, reporter: Reporter, processes: Proces
             train_outputs = {name: cached_extract(ready[name], splits["train"].images, config.cache_dir)
                              for name in needs_train}
             update(1, 1, "")
+    validity = (_check_validity(metrics, spaces, real_outputs, reference, holdout, splits["train"], config, device,
+                                dataset.name, reporter, manifest) if processes.is_main else {})  # only it writes rows
     for model in model_names:
         check_checkpoint(model, config.checkpoints.get(model))
     with processes.main_first():  # the others wait until the folder is ready (and old work set aside)
@@ -235,10 +240,10 @@ def _run(config: RunConfig, plan: RunPlan, reporter: Reporter, processes: Proces
 
     selected = (set(model_names), {t.name for t in tasks}, {m.id for m in metrics})
     with processes.main_first():  # the main process drops stale rows; the others read what is left
-        done = (_reusable_rows(run_dir, spaces, metrics, config.resolution, selected) if processes.is_main
+        done = (_reusable_rows(run_dir, spaces, metrics, config.resolution, selected, validity) if processes.is_main
                 else {row.key for row in read_rows(run_dir.results)})
     scoring = Scoring(config, run_dir, metrics, spaces, reference, splits["train"], real_outputs, real_index,
-                      train_outputs, done, dataset.name, device, processes)
+                      train_outputs, done, dataset.name, device, processes, validity)
     for model in model_names:
         t0 = time.perf_counter()
         options = config.model_options.get(model, {})
@@ -292,6 +297,38 @@ def _prepare_feature_spaces(metrics: list[Metric], config: RunConfig, device: to
     return spaces
 
 
+def _check_validity(metrics: list[Metric], spaces: dict, real_outputs: dict, reference: ImageSet, holdout: ImageSet,
+                    train: ImageSet, config: RunConfig, device: torch.device, dataset: str, reporter: Reporter,
+                    manifest: dict) -> dict[str, SpaceVerdict]:
+    """The verdict of every ready space a distribution metric reads (benchmark/space_validity.py),
+    recorded in the manifest; a failed space is also a note to the user."""
+    names = checked_spaces(metrics, spaces)
+    if not names:
+        return {}
+    started = time.perf_counter()
+    with reporter.step("feature-space validity", len(names)) as update:
+        probes = make_probes(reference, holdout, train, check_size(config.n_samples, len(reference), len(holdout)),
+                             config.seed, config.batch_size, device)
+        verdicts = {}
+        for i, name in enumerate(names):
+            update(i, len(names), name)
+            verdicts[name] = check_space(name, spaces[name], real_outputs[name]["features"], probes, config.cache_dir)
+        update(len(names), len(names), "")
+    for name, verdict in verdicts.items():
+        manifest["space_validity"][name] = verdict.report()
+        if verdict.verdict == FAILED:
+            reporter.note(f"feature space {name} failed its validity check on {dataset} ({verdict.detail()}); its "
+                          "columns are marked and not used to rank")
+    manifest["timings_s"]["space_validity"] = time.perf_counter() - started
+    return verdicts
+
+
+def _with_validity(row: ResultRow, metric: Metric, validity: dict[str, SpaceVerdict]) -> ResultRow:
+    """``row`` with the verdict of its feature space, when it is a distribution metric's and the space has one."""
+    verdict = validity.get(metric.feature_space) if reads_distribution(metric) else None
+    return row if verdict is None else verdict.stamp(row)
+
+
 def _identity(metric: Metric, spaces: dict) -> dict | None:
     """The identity a metric's rows carry: its feature space's, or a model-scope metric's own."""
     if isinstance(metric, ModelMetric):
@@ -301,12 +338,15 @@ def _identity(metric: Metric, spaces: dict) -> dict | None:
 
 
 def _reusable_rows(run_dir: RunDirectory, spaces: dict, metrics: list[Metric], resolution: int,
-                   selected: tuple[set, set, set]) -> set[tuple[str, str, str, str]]:
+                   selected: tuple[set, set, set], validity: dict[str, SpaceVerdict]) -> set[tuple[str, str, str, str]]:
     """Keys of finished rows a resumed run keeps; the rest are dropped from results.jsonl and redone.
 
     A selected (model, task, metric) row is redone when it was unavailable (the cause may be fixed
     now, e.g. weights given) or when its identity (feature space weights hash, preprocessing, a
     classifier recipe) differs from the one in use now. Rows outside the selection are kept as they are.
+    A kept row of a distribution metric gets the verdict its space has now (rows of a run made before
+    the check, or by another cxrbench version): the verdict belongs to the space on this data, not
+    to the number, so it is restamped rather than the row redone.
     """
     current = json.loads(json.dumps({m.id: {**identity, "resolution": resolution} for m in metrics
                                      if (identity := _identity(m, spaces)) is not None}))  # as stored: lists, not tuples
@@ -317,7 +357,13 @@ def _reusable_rows(run_dir: RunDirectory, spaces: dict, metrics: list[Metric], r
             return True
         return row.status == OK and row.comparability == current.get(row.metric)
 
-    return {row.key for row in run_dir.keep_rows(keep)}
+    kept = run_dir.keep_rows(keep)
+    by_id = {m.id: m for m in metrics}
+    stamped = [_with_validity(row, by_id[row.metric], validity) if row.metric in by_id and row.model in models
+               and row.task in tasks else row for row in kept]
+    if stamped != kept:
+        atomic_write_text(run_dir.results, "".join(row_line(row) for row in stamped))
+    return {row.key for row in stamped}
 
 
 def _score_model(model: str, adapter: ModelAdapter, conditions: list[Condition], scoring: Scoring, update) -> None:
@@ -362,7 +408,8 @@ def _score_model(model: str, adapter: ModelAdapter, conditions: list[Condition],
         key = RowKey(model, condition.task, condition.presence.value, reference, scoring.dataset)
         for metric in [m for c, m in todo if c == condition]:
             if condition in failed:
-                append_row(run_dir.results, unavailable_row(key, metric, 0, config, failed[condition]))
+                append_row(run_dir.results, _with_validity(unavailable_row(key, metric, 0, config, failed[condition]),
+                                                           metric, scoring.validity))
             else:
                 _append(scoring, key, metric,
                         lambda m=metric, c=condition: _condition_inputs(m, c, outputs[c], scoring), images[condition])
@@ -409,7 +456,7 @@ def _append(scoring: Scoring, key: RowKey, metric: Metric, make_inputs, fake_ima
     if inputs is not None:  # before the row: a resumed run never redoes a row, so its review must exist first
         metric.review(inputs, fake_images, scoring.train.images,
                       scoring.run_dir.review_dir(key.model, key.task, key.condition, metric.id))
-    append_row(scoring.run_dir.results, row)
+    append_row(scoring.run_dir.results, _with_validity(row, metric, scoring.validity))
 
 
 def _score_tasks(model: str, reference: bool, conditions: list[Condition], todo: list, images: dict,

@@ -62,7 +62,9 @@ def heatmap(board: Leaderboard, metric: str, out: Path) -> Path:
             text = "n/a" if math.isnan(values[r, k]) else f"{values[r, k]:.3g}"
             ax.text(k, r, text, ha="center", va="center", fontsize=7, color="white")
     arrow = "lower" if schema["direction"] == "lower" else "higher"
-    ax.set_title(f"{schema['display_name']} ({arrow} is better)", fontsize=10)
+    valid = all(t.columns[i].valid for t, _, i in columns)
+    warning = "" if valid else "\nits feature space failed the validity check on this dataset: not ranked"
+    ax.set_title(f"{schema['display_name']} ({arrow} is better){warning}", fontsize=10)
     fig.colorbar(image, ax=ax, fraction=0.04)
     fig.tight_layout()
     fig.savefig(out, dpi=100)

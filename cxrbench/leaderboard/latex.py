@@ -7,12 +7,13 @@ else is required.
 from __future__ import annotations
 
 from cxrbench.leaderboard.table import Leaderboard, Table
-from cxrbench.leaderboard.text import MISSING, number
+from cxrbench.leaderboard.text import MISSING, number, validity_intro
 
 _SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{",
             "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "<": r"\textless{}",
             ">": r"\textgreater{}"}
 _ARROW = {"lower": r"$\downarrow$", "higher": r"$\uparrow$"}
+_DAGGER = r"$^\dagger$"
 
 
 def escape(text: str) -> str:
@@ -23,7 +24,8 @@ def escape(text: str) -> str:
 def _table(board: Leaderboard, table: Table, caption: str, with_intervals: bool) -> str:
     head = ["Rank", "Model"] + [
         f"{escape(board.schemas[c.metric]['display_name'])} {_ARROW[c.direction]}"
-        + (f" ({escape(c.condition)})" if c.condition else "") for c in table.columns]
+        + (f" ({escape(c.condition)})" if c.condition else "") + ("" if c.valid else _DAGGER)
+        for c in table.columns]
     lines = [r"\begin{table}[t]", r"\centering", r"\small",
              r"\begin{tabular}{ll" + "r" * len(table.columns) + "}", r"\toprule", " & ".join(head) + r" \\",
              r"\midrule"]
@@ -43,8 +45,28 @@ def _table(board: Leaderboard, table: Table, caption: str, with_intervals: bool)
             cells.append(text)
         rank = table.rank_label(model).replace("–", "--")
         lines.append(" & ".join([rank, rf"\texttt{{{escape(model)}}}", *cells]) + r" \\")
+    if not all(c.valid for c in table.columns):
+        caption += " " + _validity(board)
     lines += [r"\bottomrule", r"\end{tabular}", rf"\caption{{{caption}}}", r"\end{table}"]
     return "\n".join(lines)
+
+
+def _ranking(board: Leaderboard) -> str:
+    """Which column the ranks follow, or why there are none (text.ranking_note, with LaTeX symbols)."""
+    overview = board.overview
+    if overview.ranked_by is not None:
+        column = overview.columns[overview.ranked_by]
+        return f"Ranks follow {escape(board.schemas[column.metric]['display_name'])} {_ARROW[column.direction]}."
+    if board.unranked_for_validity:
+        return (f"Not ranked: every column with values is in a feature space that failed its validity check on this "
+                f"dataset ({_DAGGER}).")
+    return ""
+
+
+def _validity(board: Leaderboard) -> str:
+    """The caption's footnote of the marked columns: the failed spaces and their failed checks."""
+    spaces = "; ".join(f"\\texttt{{{escape(s.space)}}}: {escape(s.detail or 'failed')}" for s in board.invalid)
+    return escape(validity_intro(board)).replace(escape("†"), _DAGGER) + " " + spaces + "."
 
 
 def render_latex(boards: Leaderboard | list[Leaderboard]) -> str:
@@ -55,7 +77,8 @@ def render_latex(boards: Leaderboard | list[Leaderboard]) -> str:
         s = board.setting
         where = escape(f"{s['dataset']}, {s['resolution']} px, n = {s['n']}, seed {s['seed']}")
         parts.append(_table(board, board.overview, f"cxrbench overview ({where}): mean over tasks and conditions; "
-                                                   "reference rows below the rule are not ranked.", False))
+                                                   f"reference rows below the rule are not ranked. {_ranking(board)}"
+                                                   .strip(), False))
         for table in board.tasks:
             parts.append(_table(board, table, f"{escape(table.title)} ({where}); 95\\% bootstrap intervals "
                                               "in brackets.", True))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from cxrbench.leaderboard.table import Leaderboard, Table
-from cxrbench.leaderboard.text import MISSING, header, interval, intro, number
+from cxrbench.leaderboard.text import MISSING, header, interval, intro, number, validity_intro
 
 
 def _escape(text: str) -> str:
@@ -31,6 +31,17 @@ def _table(board: Leaderboard, table: Table, with_intervals: bool) -> str:
     return "\n".join(lines)
 
 
+def _validity(board: Leaderboard) -> list[str]:
+    """The footnote of the marked columns: each failed space, its columns and its failed checks."""
+    if not board.invalid:
+        return []
+    lines = [_escape(validity_intro(board)), ""]
+    for space in board.invalid:
+        lines.append(f"- {_code(space.space)} ({', '.join(_code(m) for m in space.metrics)}): "
+                     f"{_escape(space.detail) or 'failed'}")
+    return lines + [""]
+
+
 def render_markdown(boards: Leaderboard | list[Leaderboard]) -> str:
     """Every leaderboard (one per setting) as one Markdown document."""
     boards = [boards] if isinstance(boards, Leaderboard) else boards
@@ -42,6 +53,7 @@ def render_markdown(boards: Leaderboard | list[Leaderboard]) -> str:
             s = board.setting
             out += [f"## Setting: {s['dataset']}, {s['resolution']} px, n = {s['n']}, seed {s['seed']}", ""]
         out += [intro(board), "", "### Overview", "", _table(board, board.overview, False), ""]
+        out += _validity(board)
         for table in board.tasks:
             out += [f"### {table.title}", "", _table(board, table, True), ""]
         if board.unavailable:

@@ -15,7 +15,7 @@ from cxrbench.leaderboard.fd_curves import FdCurve, fd_curves
 from cxrbench.leaderboard.figures import fd_against_n, heatmap, sample_grid, scatter
 from cxrbench.leaderboard.store import load_results
 from cxrbench.leaderboard.table import Leaderboard, Table, build_leaderboards
-from cxrbench.leaderboard.text import header, interval, intro, number
+from cxrbench.leaderboard.text import header, interval, intro, number, validity_intro
 from cxrbench.metric_ids import metric_id, split_id
 
 # Settings a reproduction needs; where and how the run was written are left out.
@@ -23,7 +23,10 @@ _NOT_REPRODUCED = {"out", "resume", "cache_dir", "device"}
 
 
 def _table_view(board: Leaderboard, table: Table, with_intervals: bool) -> dict:
-    headers = [{"text": header(board, c), "description": board.schemas[c.metric].get("description", "")}
+    failed = {metric: space for space in board.invalid for metric in space.metrics}
+    headers = [{"text": header(board, c), "description": board.schemas[c.metric].get("description", ""),
+                "invalid": "" if c.valid else f"feature space {failed[c.metric].space} failed its validity check: "
+                                              f"{failed[c.metric].detail}"}
                for c in table.columns]
     rows = []
     for model in table.models:
@@ -96,6 +99,8 @@ def publish(run_dirs: list[Path], out: Path, samples_per_row: int = 8) -> Path:
             "intro": intro(board).replace("`", ""),
             "tables": [_table_view(board, board.overview, False)] + [_table_view(board, t, True) for t in board.tasks],
             "unavailable": [{"metric": m, "model": mo, "reason": r} for m, mo, r in board.unavailable],
+            "validity_intro": validity_intro(board),
+            "invalid": [{"space": s.space, "metrics": ", ".join(s.metrics), "detail": s.detail} for s in board.invalid],
             "figures": figures, "samples": samples, "fd_curves": curves,
         })
     runs = []

@@ -3,9 +3,11 @@
 Aggregation for the overview: the unweighted mean of a metric over every task and condition
 cell of the setting; a model missing any cell gets no mean (it would not be comparable), and
 the mean carries no interval (per-cell bootstrap intervals do not combine into one). Models are
-ranked by the first headline metric (lowest ``headline`` number) that has values; reference
-rows (real images, baselines) are listed apart and never ranked or bolded. Rows from different
-settings (dataset, resolution, n, seed) are never put in one table.
+ranked by the first headline metric (lowest ``headline`` number) that has values and whose
+feature space did not fail its validity check on the dataset (a row's ``validity``); a column
+whose space failed is marked, not bolded and never ranks. Reference rows (real images,
+baselines) are listed apart and never ranked or bolded. Rows from different settings (dataset,
+resolution, n, seed) are never put in one table.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import pandas as pd
 
 from cxrbench.benchmark.results import OK, UNAVAILABLE, ResultRow
 
+FAILED = "failed"  # a row's validity when its feature space failed the check (benchmark/space_validity.py)
+
 CONDITIONS = ("present", "absent", "both")  # both: finding- and model-scope metrics
 
 
@@ -25,6 +29,16 @@ class Column:
     metric: str
     condition: str | None  # None in the overview
     direction: str  # "lower" or "higher"
+    valid: bool = True  # False: its feature space failed its validity check on this dataset
+
+
+@dataclass(frozen=True)
+class InvalidSpace:
+    """A feature space that failed its validity check on the setting's dataset, and its columns."""
+
+    space: str
+    metrics: tuple[str, ...]
+    detail: str  # the failed checks with their numbers (the rows' validity_detail)
 
 
 @dataclass(frozen=True)
@@ -47,6 +61,7 @@ class Table:
     ranks: dict[str, int | None]
     references: set[str]
     cells: dict[tuple[str, int], Cell]  # (model, column index) -> cell
+    ranked_by: int | None = None  # the column the ranks follow
 
     def row(self, model: str) -> list[Cell | None]:
         """The model's cells in column order; None where there is no value."""
@@ -69,6 +84,14 @@ class Leaderboard:
     overview: Table
     tasks: list[Table]
     unavailable: list[tuple[str, str, str]] = field(default_factory=list)  # metric, model, reason
+    invalid: list[InvalidSpace] = field(default_factory=list)
+
+    @property
+    def unranked_for_validity(self) -> bool:
+        """No ranks because every column with competitor values is in a space that failed validity."""
+        overview = self.overview
+        return overview.ranked_by is None and any(
+            not overview.columns[i].valid for (model, i) in overview.cells if model not in overview.references)
 
 
 def metric_schemas(rows: list[ResultRow]) -> dict[str, dict]:
@@ -106,6 +129,17 @@ def rows_frame(rows: list[ResultRow]) -> pd.DataFrame:
     return pd.DataFrame([asdict(r) for r in rows], columns=list(ResultRow.__dataclass_fields__))
 
 
+def invalid_spaces(rows: list[ResultRow]) -> list[InvalidSpace]:
+    """The spaces whose rows say they failed validity, with their metric ids (a metric with one failed
+    row counts as failed: merged runs of one setting should agree, and doubt must show)."""
+    failed: dict[str, tuple[dict, str]] = {}
+    for row in rows:
+        if row.validity == FAILED:
+            metrics, detail = failed.setdefault(row.feature_space, ({}, row.validity_detail))
+            metrics[row.metric] = None
+    return [InvalidSpace(space, tuple(metrics), detail) for space, (metrics, detail) in failed.items()]
+
+
 def setting_of(row: ResultRow) -> tuple:
     return (row.dataset, row.resolution, row.n_fake, row.seed)
 
@@ -128,11 +162,13 @@ def build_leaderboard(rows: list[ResultRow]) -> Leaderboard:
     schemas = metric_schemas(rows)
     references = {r.model for r in rows if r.reference}
     ok = [r for r in rows if r.status == OK]
-    overview = _overview(rows, ok, schemas, references)
+    invalid = invalid_spaces(rows)
+    failed = {metric for space in invalid for metric in space.metrics}
+    overview = _overview(rows, ok, schemas, references, failed)
     order = overview.models
     tasks = []
     for task in dict.fromkeys(r.task for r in rows):
-        columns = [Column(m, c, schemas[m]["direction"]) for m in schemas for c in CONDITIONS
+        columns = [Column(m, c, schemas[m]["direction"], m not in failed) for m in schemas for c in CONDITIONS
                    if any(r.metric == m and r.task == task and r.condition == c for r in rows)]
         found = {(r.model, r.metric, r.condition): r for r in ok if r.task == task}
         cells = {}
@@ -143,13 +179,14 @@ def build_leaderboard(rows: list[ResultRow]) -> Leaderboard:
                     cells[(model, i)] = Cell(row.value, row.ci_low, row.ci_high)
         tasks.append(_mark_best(Table(task, columns, order, overview.ranks, references, cells)))
     unavailable = sorted({(r.metric, r.model, r.reason) for r in rows if r.status == UNAVAILABLE})
-    return Leaderboard(setting, schemas, overview, tasks, unavailable)
+    return Leaderboard(setting, schemas, overview, tasks, unavailable, invalid)
 
 
-def _overview(rows: list[ResultRow], ok: list[ResultRow], schemas: dict, references: set[str]) -> Table:
+def _overview(rows: list[ResultRow], ok: list[ResultRow], schemas: dict, references: set[str],
+              failed: set[str]) -> Table:
     cells_per_metric = {m: len({(r.task, r.condition) for r in rows if r.metric == m}) for m in schemas}
     models = list(dict.fromkeys(r.model for r in rows))
-    columns = [Column(m, None, schemas[m]["direction"]) for m in schemas]
+    columns = [Column(m, None, schemas[m]["direction"], m not in failed) for m in schemas]
     cells = {}
     for i, column in enumerate(columns):
         for model in models:
@@ -158,20 +195,24 @@ def _overview(rows: list[ResultRow], ok: list[ResultRow], schemas: dict, referen
                 cells[(model, i)] = Cell(sum(values) / len(values))
     ranks: dict[str, int | None] = {m: None for m in models}
     competitors = [m for m in models if m not in references]
+    ranked_by = None
     for i, column in enumerate(columns):
         scored = [m for m in competitors if (m, i) in cells]
-        if scored:
+        if scored and column.valid:
             sign = 1 if column.direction == "lower" else -1
             ordered = sorted(scored, key=lambda m: sign * cells[(m, i)].value)
             ranks.update({m: k + 1 for k, m in enumerate(ordered)})
+            ranked_by = i
             break
     order = sorted(competitors, key=lambda m: (ranks[m] is None, ranks[m] or 0, m)) + sorted(references)
-    return _mark_best(Table("Overview", columns, order, ranks, references, cells))
+    return _mark_best(Table("Overview", columns, order, ranks, references, cells, ranked_by))
 
 
 def _mark_best(table: Table) -> Table:
-    """Bold the best competitor value of every column (ties all bold)."""
+    """Bold the best competitor value of every valid column (ties all bold)."""
     for i, column in enumerate(table.columns):
+        if not column.valid:  # its order cannot be trusted on this dataset
+            continue
         competing = [(m, table.cells[(m, i)]) for m in table.models
                      if m not in table.references and (m, i) in table.cells and not table.cells[(m, i)].missing]
         if not competing:

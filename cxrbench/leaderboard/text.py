@@ -8,6 +8,8 @@ from cxrbench.leaderboard.table import Cell, Column, Leaderboard
 
 ARROW = {"lower": "↓", "higher": "↑"}
 MISSING = "n/a"
+INVALID_MARK = "†"  # on the header of a column whose feature space failed its validity check
+VALIDITY_DOC = "docs/leaderboard.md, \"Validity of feature spaces\""
 
 
 def number(value: float | None) -> str:
@@ -27,7 +29,29 @@ def interval(cell: Cell) -> str:
 def header(board: Leaderboard, column: Column) -> str:
     name = board.schemas[column.metric]["display_name"]
     suffix = f" ({column.condition})" if column.condition else ""
-    return f"{name} {ARROW[column.direction]}{suffix}"
+    mark = "" if column.valid else f" {INVALID_MARK}"
+    return f"{name} {ARROW[column.direction]}{suffix}{mark}"
+
+
+def ranking_note(board: Leaderboard) -> str:
+    """Which column the ranks follow, or why there are none."""
+    overview = board.overview
+    if overview.ranked_by is not None:
+        return f"Ranks follow {header(board, overview.columns[overview.ranked_by])}."
+    if board.unranked_for_validity:
+        return (f"Not ranked: every column with values is in a feature space that failed its validity check on "
+                f"this dataset ({INVALID_MARK}).")
+    return ""
+
+
+def validity_intro(board: Leaderboard) -> str:
+    """The sentence before the list of failed spaces (plain text; '' when none failed)."""
+    if not board.invalid:
+        return ""
+    return (f"{INVALID_MARK} The feature space of these columns failed its validity check on "
+            f"{board.setting['dataset']} (its real-vs-real floor must lie below blurred and noisy real images and "
+            f"below the noise model, and worsen with every step; {VALIDITY_DOC}): their values are shown but "
+            "not bolded and never rank.")
 
 
 def intro(board: Leaderboard) -> str:
@@ -36,4 +60,5 @@ def intro(board: Leaderboard) -> str:
     return (f"Dataset `{s['dataset']}`, {s['resolution']} px, n = {s['n']} synthetic images per task and "
             f"condition, seed {s['seed']}. Arrows give each metric's better direction; bold marks the best "
             f"competitor in each column; reference rows ({', '.join(references) or 'none'}) are not ranked. "
-            "The overview is the mean over every task and condition (no interval: see the per-finding tables).")
+            "The overview is the mean over every task and condition (no interval: see the per-finding tables). "
+            + ranking_note(board)).strip()

@@ -1,11 +1,14 @@
 """A compact multi-label CXR classifier: the recipe behind the `cxr-evaluator` feature space.
 
-Kept small on purpose so it trains on two CPU cores in about a minute at 64 px; other
-components (e.g. latent class optimisation) can train the same recipe with another seed.
+Kept small on purpose so it trains on two CPU cores in minutes; other components (e.g. latent
+class optimisation, the utility metrics) train the same recipe with another seed. The recipe's
+defaults are the compact phantom-sized recipe of cxrbench 0.1; the evaluator's own default, sized
+for a few hundred real radiographs, is ``EVALUATOR_RECIPE``.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
@@ -16,12 +19,26 @@ from torch import nn
 
 from cxrbench.checkpoint import WEIGHTS_FILE, load_checkpoint, save_checkpoint
 from cxrbench.data.image_set import ImageSet
+from cxrbench.errors import ConfigError
 from cxrbench.tasks import FINDINGS
+
+AUGMENTATIONS = ("roll", "affine")
 
 
 @dataclass(frozen=True)
 class ClassifierRecipe:
-    """Everything that determines the trained weights (with the data and the seed)."""
+    """Everything that determines the trained weights (with the data and the seed).
+
+    augment: "roll" shifts each batch by one random wrap-around translation (0.1 behaviour);
+    "affine" gives every image its own shift (max_shift px), rotation (max_rotation degrees),
+    scale (1 +- max_scale) and brightness/contrast/gamma jitter (intensity), never a left-right
+    flip (the heart is on the left). standardise: each image to zero mean, unit variance before the
+    first layer (radiographs differ in exposure far more than the phantom). blocks: convolutions per
+    stage; two or more make each stage a residual block. balance: each finding's positives weighted
+    by negatives / positives in the training labels. min_steps: the epochs are raised until there
+    are at least this many optimiser steps, so a small training set is not under-trained while a
+    large one costs no more than ``epochs`` passes.
+    """
 
     input_size: int = 64  # every input is resized (bilinear, antialiased) to this square size
     widths: tuple[int, ...] = (16, 32, 64, 128)
@@ -30,25 +47,80 @@ class ClassifierRecipe:
     learning_rate: float = 2e-3
     weight_decay: float = 1e-4
     max_shift: int = 4  # augmentation: random translation in pixels (no flips: the heart is on the left)
+    augment: str = "roll"
+    max_rotation: float = 0.0  # degrees, "affine" only
+    max_scale: float = 0.0  # relative, "affine" only
+    intensity: float = 0.0  # brightness, contrast and log-gamma jitter amplitude, "affine" only
+    standardise: bool = False
+    blocks: int = 1
+    balance: bool = False
+    min_steps: int = 0
+    decoupled_decay: bool = False  # AdamW (decay not scaled by Adam's step size) instead of Adam's L2
+    dropout: float = 0.0  # on the pooled embedding, before the head, in training only
+
+    def __post_init__(self) -> None:
+        if self.augment not in AUGMENTATIONS:
+            raise ConfigError(f"classifier augment {self.augment!r} is unknown; choose one of {', '.join(AUGMENTATIONS)}")
+        if self.augment == "roll" and (self.max_rotation or self.max_scale or self.intensity):
+            raise ConfigError("classifier max_rotation, max_scale and intensity need augment = \"affine\"")
+        if self.blocks < 1 or not self.widths or self.epochs < 1 or self.batch_size < 1:
+            raise ConfigError("classifier blocks, widths, epochs and batch_size must each be at least 1")
 
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def total_epochs(self, n_images: int) -> int:
+        """Epochs trained on ``n_images``: ``epochs``, raised to reach ``min_steps`` optimiser steps."""
+        steps_per_epoch = max(1, math.ceil(n_images / self.batch_size))
+        return max(self.epochs, math.ceil(self.min_steps / steps_per_epoch))
+
+
+# The evaluator's default (chosen in benchmarks/evaluator_auroc.py on the NIH sample).
+EVALUATOR_RECIPE = ClassifierRecipe()
+
+
+class _Stage(nn.Sequential):
+    """``blocks`` conv-BN-ReLU layers (residual when there are two or more), then 2x max pooling."""
+
+    def __init__(self, channels: int, width: int, blocks: int) -> None:
+        if blocks == 1:
+            super().__init__(nn.Conv2d(channels, width, 3, padding=1, bias=False), nn.BatchNorm2d(width),
+                             nn.ReLU(inplace=True), nn.MaxPool2d(2))
+        else:
+            super().__init__(_Residual(channels, width, blocks), nn.MaxPool2d(2))
+
+
+class _Residual(nn.Module):
+    def __init__(self, channels: int, width: int, blocks: int) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        for i in range(blocks):
+            layers += [nn.Conv2d(channels if i == 0 else width, width, 3, padding=1, bias=False), nn.BatchNorm2d(width)]
+            if i < blocks - 1:
+                layers.append(nn.ReLU(inplace=True))
+        self.path = nn.Sequential(*layers)
+        self.skip = nn.Sequential(nn.Conv2d(channels, width, 1, bias=False), nn.BatchNorm2d(width))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.relu(self.path(x) + self.skip(x))
+
 
 class CxrClassifier(nn.Module):
-    """Conv-BN-ReLU-pool blocks, global average pooling, a linear head over FINDINGS."""
+    """Conv-BN-ReLU-pool stages, global average pooling, a linear head over FINDINGS."""
 
     def __init__(self, recipe: ClassifierRecipe) -> None:
         super().__init__()
         self.input_size = recipe.input_size
-        layers: list[nn.Module] = []
+        self.standardise = recipe.standardise
+        stages: list[nn.Module] = []
         channels = 1
         for width in recipe.widths:
-            layers += [nn.Conv2d(channels, width, 3, padding=1, bias=False), nn.BatchNorm2d(width),
-                       nn.ReLU(inplace=True), nn.MaxPool2d(2)]
+            stages.append(_Stage(channels, width, recipe.blocks))
             channels = width
-        self.body = nn.Sequential(*layers)
+        # one stage of blocks = 1 unrolled, so 0.1 checkpoints (body.0 = conv, body.1 = BN, ...) still load
+        self.body = nn.Sequential(*(m for s in stages for m in s)) if recipe.blocks == 1 else nn.Sequential(*stages)
         self.head = nn.Linear(channels, len(FINDINGS))
+        self.dropout = nn.Dropout(recipe.dropout)
         self.embedding_dim = channels
 
     def preprocess(self, images: torch.Tensor) -> torch.Tensor:
@@ -63,44 +135,84 @@ class CxrClassifier(nn.Module):
         return x
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """float [B, 1, S, S] in [-1, 1] -> [B, embedding_dim]."""
+        if self.standardise:  # inside the network, so gradients (latent class optimisation) see it too
+            x = (x - x.mean(dim=(2, 3), keepdim=True)) / x.std(dim=(2, 3), keepdim=True).clamp(min=1e-3)
         return self.body(x).mean(dim=(2, 3))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.embed(x))
+        return self.head(self.dropout(self.embed(x)))
+
+
+def affine_augment(x: torch.Tensor, recipe: ClassifierRecipe, generator: torch.Generator) -> torch.Tensor:
+    """Each image of float [B, 1, S, S] in [-1, 1] shifted, rotated, scaled and jittered in intensity
+    by its own random draw; never mirrored. Edges are continued (border padding), not wrapped."""
+    b, size = x.shape[0], x.shape[-1]
+
+    def uniform(limit: float) -> torch.Tensor:
+        return (torch.rand(b, generator=generator) * 2.0 - 1.0) * limit
+
+    angle = uniform(math.radians(recipe.max_rotation))
+    scale = 1.0 + uniform(recipe.max_scale)
+    shift = torch.stack([uniform(2.0 * recipe.max_shift / size), uniform(2.0 * recipe.max_shift / size)], 1)
+    cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
+    theta = torch.stack([torch.stack([cos, -sin, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)], 1)
+    grid = F.affine_grid(theta.to(x), list(x.shape), align_corners=False)
+    x = F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    if recipe.intensity:
+        gamma, contrast, brightness = (uniform(recipe.intensity).view(b, 1, 1, 1).to(x) for _ in range(3))
+        u = ((x + 1.0) / 2.0).clamp(1e-4, 1.0) ** torch.exp(gamma)
+        x = ((u - 0.5) * (1.0 + contrast) + 0.5 + brightness) * 2.0 - 1.0
+    return x
+
+
+def positive_weights(labels: torch.Tensor) -> torch.Tensor:
+    """Per finding, known negatives / known positives of int8 [N, len(FINDINGS)] labels (1 where a
+    finding has no positive), float [len(FINDINGS)]."""
+    positives = (labels == 1).sum(0).float()
+    negatives = (labels == 0).sum(0).float()
+    return torch.where(positives > 0, negatives / positives.clamp(min=1.0), torch.ones_like(positives))
 
 
 def train_classifier(
     data: ImageSet, recipe: ClassifierRecipe, seed: int, device: torch.device,
     progress: Callable[[int, int, str], None] = lambda done, total, text: None,
 ) -> CxrClassifier:
-    """Train on ``data`` (multi-label BCE over known labels, Adam); deterministic for ``seed`` on a device."""
+    """Train on ``data`` (multi-label BCE over known labels, Adam, one-cycle schedule); deterministic
+    for ``seed`` on a device."""
     torch.manual_seed(seed)
     model = CxrClassifier(recipe).to(device)
-    optimiser = torch.optim.Adam(model.parameters(), lr=recipe.learning_rate, weight_decay=recipe.weight_decay)
+    optimiser_class = torch.optim.AdamW if recipe.decoupled_decay else torch.optim.Adam
+    optimiser = optimiser_class(model.parameters(), lr=recipe.learning_rate, weight_decay=recipe.weight_decay)
     generator = torch.Generator().manual_seed(seed)
     labels = data.labels.float()
+    pos_weight = positive_weights(data.labels).to(device) if recipe.balance else None
+    epochs = recipe.total_epochs(len(data))
     steps_per_epoch = (len(data) + recipe.batch_size - 1) // recipe.batch_size
-    total = recipe.epochs * steps_per_epoch
+    total = epochs * steps_per_epoch
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=recipe.learning_rate, total_steps=total)
     model.train()
     step = 0
-    for epoch in range(recipe.epochs):
+    for epoch in range(epochs):
         order = torch.randperm(len(data), generator=generator)
         for batch in order.split(recipe.batch_size):
             x = model.preprocess(data.images[batch]).to(device)
-            if recipe.max_shift:
+            if recipe.augment == "affine":
+                x = affine_augment(x, recipe, generator)
+            elif recipe.max_shift:
                 dx, dy = torch.randint(-recipe.max_shift, recipe.max_shift + 1, (2,), generator=generator).tolist()
                 x = torch.roll(x, shifts=(dy, dx), dims=(2, 3))
             target = labels[batch].to(device)
             known = (target >= 0).float()  # uncertain labels (-1) do not train the classifier
-            loss = (F.binary_cross_entropy_with_logits(model(x), target.clamp(min=0), reduction="none") * known
+            loss = (F.binary_cross_entropy_with_logits(model(x), target.clamp(min=0), reduction="none",
+                                                       pos_weight=pos_weight) * known
                     ).sum() / known.sum().clamp(min=1.0)
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             optimiser.step()
             schedule.step()
             step += 1
-            progress(step, total, f"evaluator epoch {epoch + 1}/{recipe.epochs} loss {loss.item():.3f}")
+            progress(step, total, f"evaluator epoch {epoch + 1}/{epochs} loss {loss.item():.3f}")
     return model.eval()
 
 

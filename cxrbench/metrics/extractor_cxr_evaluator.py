@@ -9,8 +9,9 @@ from cxrbench import __version__
 from cxrbench.cache import content_key
 from cxrbench.metrics import FEATURE_EXTRACTORS
 from cxrbench.metrics.auroc import auroc, youden_threshold
-from cxrbench.metrics.cxr_classifier import (ClassifierRecipe, CxrClassifier, cached_classifier, run_classifier,
-                                              train_classifier)
+from cxrbench.errors import ConfigError
+from cxrbench.metrics.cxr_classifier import (EVALUATOR_RECIPE, ClassifierRecipe, CxrClassifier, cached_classifier,
+                                              run_classifier, train_classifier)
 from cxrbench.metrics.feature_extractor import ExtractorContext, FeatureExtractor
 from cxrbench.tasks import FINDINGS
 
@@ -30,8 +31,9 @@ class CxrEvaluatorExtractor(FeatureExtractor):
     outputs = ("features", "probabilities", "calls")
     needs_training_data = True
 
-    def __init__(self, recipe: ClassifierRecipe | None = None) -> None:
-        self.recipe = recipe or ClassifierRecipe()
+    def __init__(self, recipe: ClassifierRecipe | dict | None = None) -> None:
+        # a dict (``[feature_options.cxr-evaluator.recipe]`` in a config) overrides fields of the default
+        self.recipe = recipe if isinstance(recipe, ClassifierRecipe) else recipe_with(recipe or {})
         self.model: CxrClassifier | None = None
         self.thresholds = np.full(len(FINDINGS), 0.5)
         self.test_auroc: dict[str, float] = {}
@@ -73,6 +75,17 @@ class CxrEvaluatorExtractor(FeatureExtractor):
 
     def report(self) -> dict:
         return {**self.identity(), "test_auroc": self.test_auroc, "thresholds": self.thresholds.tolist()}
+
+
+def recipe_with(overrides: dict) -> ClassifierRecipe:
+    """EVALUATOR_RECIPE with ``overrides`` (recipe field -> value); an unknown field is a ConfigError."""
+    fields = EVALUATOR_RECIPE.to_dict()
+    unknown = sorted(set(overrides) - set(fields))
+    if unknown:
+        raise ConfigError(f"cxr-evaluator recipe has no field {unknown[0]!r}; its fields: {', '.join(fields)}")
+    if "widths" in overrides:
+        overrides = {**overrides, "widths": tuple(overrides["widths"])}
+    return ClassifierRecipe(**{**fields, **overrides})
 
 
 def _known(scores: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
