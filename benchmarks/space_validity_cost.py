@@ -1,16 +1,16 @@
 """What the feature-space validity check (benchmark/space_validity.py) adds to a run and to validate-metrics.
 
 Run from the repository root:
-     python benchmarks/space_validity_cost.py run [--models pca-gaussian,noise] [--tasks all] [--cache DIR]
+     python benchmarks/space_validity_cost.py run [--models pca-gaussian,noise] [--metrics all] [--cache DIR]
      python benchmarks/space_validity_cost.py validate --config docs/results/nih-sample.toml [--n 500]
 
-`run`: a run at the default settings (phantom, 64 px, n = 128, seed 0, every metric; the models
-given, default the two fast ones, as a proxy for the default run, whose other models only add
-sample sets). It is made twice in fresh run folders: once to fill the cache (the evaluator is
-trained, the radiomics statistics fixed), then with the feature and row caches emptied, so that
-every set is extracted again, as in a first run with trained spaces. For each: CPU seconds
-(time.process_time, all threads) of the whole run and of the check (runner._check_validity: the
-probe images and their features in every checked space), and their ratio.
+`run`: one run at the default settings (phantom, 64 px, n = 128, seed 0, all four tasks) of the
+models and metrics given (default the two fast models and every metric: a proxy for the default
+run, whose other models only add sample sets), in a fresh run folder, with the feature and row
+caches of --cache emptied first, so that every set is extracted and scored as in a first run
+(a trained evaluator and the radiomics statistics are kept when --cache has them, else they are
+made in the run). CPU seconds (time.process_time, all threads) of the whole run and of the check
+(runner._check_validity: the probe images and their features in every checked space), and their ratio.
 
 `validate`: `cxrbench validate-metrics` with the config's data and metrics, once cold (the cache
 given, default a fresh one), and the CPU seconds of its run-validity part (make_probes and
@@ -53,26 +53,23 @@ def _load() -> str:
     return "load average " + ", ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def run_cost(models: str, tasks: str, cache: Path) -> None:
+def run_cost(models: str, metrics: str, cache: Path) -> None:
     timer = CpuTimer()
     timer.wrap(runner, "_check_validity")
-    for label in ("filling the cache", "feature and row caches emptied"):
-        if label.startswith("feature"):
-            for folder in ("features", "rows"):
-                shutil.rmtree(cache / folder, ignore_errors=True)
-        timer.seconds = 0.0
-        out = Path(tempfile.mkdtemp()) / "run"
-        config = RunConfig(models=tuple(models.split(",")), tasks=tuple(tasks.split(",")), out=out, cache_dir=cache,
-                           device="cpu")
-        print(_load())
-        start, wall = time.process_time(), time.perf_counter()
-        summary = runner.run_benchmark(config)
-        total = time.process_time() - start
-        verdicts = {s: v["verdict"] for s, v in summary.manifest["space_validity"].items()}
-        print(f"{label}: run CPU {total:.1f} s (wall {time.perf_counter() - wall:.1f} s), check CPU "
-              f"{timer.seconds:.1f} s = {100 * timer.seconds / total:.1f} % of the run; wall timings "
-              f"{ {k: round(v, 1) for k, v in summary.manifest['timings_s'].items()} }; verdicts {verdicts}")
-        print(_load())
+    for folder in ("features", "rows"):
+        shutil.rmtree(cache / folder, ignore_errors=True)
+    out = Path(tempfile.mkdtemp()) / "run"
+    config = RunConfig(models=tuple(models.split(",")), metrics=tuple(metrics.split(",")), out=out, cache_dir=cache,
+                       device="cpu")
+    print(_load())
+    start, wall = time.process_time(), time.perf_counter()
+    summary = runner.run_benchmark(config)
+    total = time.process_time() - start
+    verdicts = {s: v["verdict"] for s, v in summary.manifest["space_validity"].items()}
+    print(f"run CPU {total:.1f} s (wall {time.perf_counter() - wall:.1f} s), check CPU {timer.seconds:.1f} s = "
+          f"{100 * timer.seconds / total:.1f} % of the run; wall timings "
+          f"{ {k: round(v, 1) for k, v in summary.manifest['timings_s'].items()} }; verdicts {verdicts}")
+    print(_load())
 
 
 def validate_cost(config_file: Path, n: int, cache: Path) -> None:
@@ -96,14 +93,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("mode", choices=("run", "validate"))
     parser.add_argument("--models", default="pca-gaussian,noise")
-    parser.add_argument("--tasks", default="all")
+    parser.add_argument("--metrics", default="all")
     parser.add_argument("--config", type=Path, default=Path("docs/results/nih-sample.toml"))
     parser.add_argument("--n", type=int, default=500)
     parser.add_argument("--cache", type=Path, default=None, help="cache folder (default: a fresh one)")
     args = parser.parse_args()
     cache = args.cache or Path(tempfile.mkdtemp(prefix="cxrbench-cache-"))
     if args.mode == "run":
-        run_cost(args.models, args.tasks, cache)
+        run_cost(args.models, args.metrics, cache)
     else:
         validate_cost(args.config, args.n, cache)
 
