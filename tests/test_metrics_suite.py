@@ -153,12 +153,12 @@ def test_feature_cache_reuses_only_identical_images(tmp_path):
 
 @pytest.fixture(scope="module")
 def small_run(tmp_path_factory, session_cache):
-    from conftest import TINY_PHANTOM
+    from conftest import TINY_FEATURES, TINY_PHANTOM
     from cxrbench.config import RunConfig
 
     config = RunConfig(models=("train-copy", "noise"), tasks=("pleural_effusion",), resolution=32, n_samples=12,
                        bootstrap=20, device="cpu", out=tmp_path_factory.mktemp("run") / "run",
-                       cache_dir=session_cache, data_options=dict(TINY_PHANTOM),
+                       cache_dir=session_cache, data_options=dict(TINY_PHANTOM), feature_options=dict(TINY_FEATURES),
                        metrics=("cxr_fd", "precision", "coverage", "memorisation", "conditional_auroc", "diversity"))
     return config, run_benchmark(config)
 

@@ -85,7 +85,8 @@ def test_resume_reuses_everything_and_changes_nothing(finished, tiny_config):
 def test_resume_fills_unavailable_rows_once_the_cause_is_fixed(finished, random_weights):
     config, _ = finished
     with_weights = config.with_overrides(
-        feature_options={"inception-v3": {"weights": str(random_weights), "verify": False}}, models="noise")
+        feature_options={**config.feature_options, "inception-v3": {"weights": str(random_weights), "verify": False}},
+        models="noise")
     summary = run_benchmark(with_weights)
     fid = {r.model: r for r in summary.rows if r.metric == "fd@inception-v3" and r.condition == "present"}
     assert fid["noise"].status == "ok" and fid["noise"].value > 0

@@ -1,6 +1,6 @@
 """Classifier utility: train on synthetic, test on real (TSTR), against train-on-real (TRTR).
 
-One fixed recipe (the evaluator's ClassifierRecipe with 4 epochs instead of 8, and its own seed,
+One fixed recipe (cxrbench 0.1's compact ClassifierRecipe with 4 epochs instead of 8, and its own seed,
 so it is a different network from the evaluator) is trained three ways: on the model's synthetic images, on the real
 training split, and on both. Each is scored by AUROC per finding on the metrics' real reference
 half of the test split; intervals resample those test images (the trained networks are fixed).

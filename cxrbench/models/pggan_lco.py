@@ -44,7 +44,7 @@ class PgganLcoAdapter(ModelAdapter):
     preset: "cpu" or "gpu" (see PRESETS); any PgganSettings field (latent_dim, fmap_base, fmap_max,
     phase_images, batch_size, learning_rate, gp_every, ema_decay, ...) overrides it through
     ``pggan``. lco: LcoSettings fields (steps, learning_rate, prior_weight, threshold).
-    classifier_epochs: epochs of the LCO classifier (the evaluator's recipe, another seed).
+    classifier_epochs: epochs of the LCO classifier (cxrbench 0.1's compact classifier recipe, another seed).
     """
 
     conditioning = Conditioning.LATENT_SEARCH
