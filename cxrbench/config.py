@@ -29,7 +29,9 @@ class RunConfig:
     extractor / metric (e.g. ``feature_options = {"inception-v3": {"weights": PATH}}``,
     ``metric_options = {"precision": {"feature_space": "inception-v3"}}``); checkpoints: per-model
     weight folders. floor: add the real-holdout reference (two disjoint real halves) to every run,
-    so every metric shows its real-vs-real value.
+    so every metric shows its real-vs-real value. validity_n: the fewest images per set of each
+    feature space's validity check (benchmark/space_validity.py); a smaller value makes the check
+    cheaper in a costly space and the verdict noisier.
     """
 
     models: tuple[str, ...] = ("all",)
@@ -54,12 +56,16 @@ class RunConfig:
     metric_options: dict[str, dict] = field(default_factory=dict)
     floor: bool = True
     checkpoints: dict[str, str] = field(default_factory=dict)
+    validity_n: int = 100
 
     def __post_init__(self) -> None:
         if not 32 <= self.resolution <= 1024:
             raise ConfigError(f"resolution {self.resolution} is out of range; choose 32 to 1024")
         if self.n_samples < 2:
             raise ConfigError(f"n_samples {self.n_samples} is too small; use at least 2")
+        if self.validity_n < 10:  # space_validity.FEWEST: below it no FD is worth comparing
+            raise ConfigError(f"validity_n {self.validity_n} is too small; use at least 10 images per set of the "
+                              "feature-space validity check")
         if self.batch_size < 1:
             raise ConfigError(f"batch_size {self.batch_size} must be at least 1")
         if self.bootstrap < 0:
@@ -89,10 +95,12 @@ class RunConfig:
 
         Which models, tasks and metrics are selected is left out: rows are keyed by them, so a run
         may be extended with more of them. Feature-space options are left out because every row
-        carries its feature space's identity, checked on resume. Where and how a run is written is
+        carries its feature space's identity, checked on resume, and validity_n because a resumed run
+        checks the spaces again and restamps the rows it keeps. Where and how a run is written is
         left out too.
         """
-        skip = {"out", "resume", "cache_dir", "device", "models", "tasks", "metrics", "feature_options", "floor"}
+        skip = {"out", "resume", "cache_dir", "device", "models", "tasks", "metrics", "feature_options", "floor",
+                "validity_n"}
         return json.loads(json.dumps({k: v for k, v in self.to_dict().items() if k not in skip}))
 
 

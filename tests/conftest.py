@@ -22,6 +22,9 @@ CHEAP_UTILITY = {name: {"epochs": 1, "input_size": 32} for name in ("utility", "
 # The evaluator's min_steps gives a few hundred real images 24 epochs; a tiny phantom trains the
 # 8 epochs the default phantom does (an evaluator in 4 s instead of 23 s, each dataset once a session).
 TINY_FEATURES = {"cxr-evaluator": {"recipe": {"min_steps": 0}}}
+# Each space's validity check at n_samples (12) images per set instead of 100: its verdicts are
+# noisier, and the tests of the check itself ask for 100.
+TINY_VALIDITY_N = 10
 # Tiny presets of the deep generators, so contract tests and tiny runs train them in seconds.
 # Every trainable deep model adds its entry here; the TOML form is written by ``options_toml``.
 TINY_MODELS: dict[str, dict] = {
@@ -78,7 +81,8 @@ def tiny_config(tmp_path, session_cache):
 
     def make(**overrides) -> RunConfig:
         base = RunConfig(models=("all",), tasks=("pleural_effusion",), metrics=("all",), resolution=32,
-                         n_samples=12, bootstrap=20, device="cpu", out=tmp_path / "run", cache_dir=session_cache,
+                         n_samples=12, bootstrap=20, validity_n=TINY_VALIDITY_N, device="cpu", out=tmp_path / "run",
+                         cache_dir=session_cache,
                          data_options=dict(TINY_PHANTOM), metric_options=dict(CHEAP_UTILITY),
                          model_options=dict(TINY_MODELS), feature_options=dict(TINY_FEATURES))
         return base.with_overrides(**overrides)
@@ -119,9 +123,10 @@ def tiny_toml(tmp_path, session_cache):
     return path
 
 
-def tiny_toml_text(cache: Path) -> str:
+def tiny_toml_text(cache: Path, validity_n: int = TINY_VALIDITY_N) -> str:
     """The tiny run's settings as TOML (``cache``: the cache folder)."""
-    return (f'resolution = 32\nn_samples = 12\nbootstrap = 10\ndevice = "cpu"\ntasks = "pleural_effusion"\n'
+    return (f'resolution = 32\nn_samples = 12\nbootstrap = 10\nvalidity_n = {validity_n}\ndevice = "cpu"\n'
+            f'tasks = "pleural_effusion"\n'
             f'cache_dir = "{cache}"\n[data_options]\nn_images = {TINY_PHANTOM["n_images"]}\n'
             f'seed = {TINY_PHANTOM["seed"]}\n'
             + options_toml("metric_options", CHEAP_UTILITY) + options_toml("model_options", TINY_MODELS)

@@ -30,7 +30,7 @@ def test_unknown_key_names_the_closest(tmp_path):
 
 
 @pytest.mark.parametrize("field,value", [("resolution", 16), ("n_samples", 1), ("device", "tpu"),
-                                         ("bootstrap", -1), ("prompt_style", "poem")])
+                                         ("bootstrap", -1), ("prompt_style", "poem"), ("validity_n", 9)])
 def test_bad_values_are_config_errors(field, value):
     with pytest.raises(ConfigError):
         RunConfig().with_overrides(**{field: value})
@@ -50,3 +50,10 @@ def test_comparable_ignores_where_and_how():
     b = RunConfig(out=Path("b"), device="auto", models=("noise",))
     assert a.comparable() == b.comparable()
     assert a.comparable() != RunConfig(seed=1).comparable()
+
+
+def test_validity_n_changes_no_comparable_setting():
+    """A resumed run checks its spaces again and restamps its rows, so the check's size may change."""
+    assert RunConfig(validity_n=20).comparable() == RunConfig().comparable()
+    with pytest.raises(ConfigError, match="validity_n 9 is too small; use at least 10"):
+        RunConfig(validity_n=9)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 
-from conftest import REPO, TINY_PHANTOM, run_cli
+from conftest import REPO, run_cli, tiny_toml_text
 
 EXAMPLE = REPO / "examples" / "cxrbench-example-adapter"
 
@@ -35,9 +35,7 @@ def test_plugin_is_listed_and_runs(tmp_path, session_cache):
     assert "example-mean" in listed.stdout and "plugin:cxrbench-example-adapter" in listed.stdout
 
     config = tmp_path / "tiny.toml"
-    config.write_text(f'resolution = 32\nn_samples = 12\nbootstrap = 0\ntasks = "atelectasis"\n'
-                      f'cache_dir = "{session_cache}"\n[data_options]\nn_images = {TINY_PHANTOM["n_images"]}\n'
-                      f'seed = {TINY_PHANTOM["seed"]}\n[model_options.example-mean]\nnoise_std = 5.0\n')
+    config.write_text(tiny_toml_text(session_cache) + '[model_options.example-mean]\nnoise_std = 5.0\n')
     out = tmp_path / "run"
     result = run_cli("run", "--models", "example-mean,real-holdout", "--config", str(config), "--out", str(out),
                      env=env)

@@ -116,7 +116,7 @@ def test_changed_settings_on_resume_are_refused(finished):
 
 
 def test_too_few_real_images_is_unavailable_not_a_crash(tiny_config):
-    config = tiny_config(models="real-holdout,noise", n_samples=200, bootstrap=0)
+    config = tiny_config(models="real-holdout,noise", n_samples=200, bootstrap=0, metrics="cxr_fd")
     summary = run_benchmark(config)
     holdout = [r for r in summary.rows if r.model == "real-holdout"]
     assert holdout and all(r.status == "unavailable" and "lower --n-samples" in r.reason for r in holdout)

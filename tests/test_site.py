@@ -29,14 +29,14 @@ FIGURE = re.compile(r'<img src="(figures/[^"]+)" alt="([^"]*)">')
 @pytest.fixture(scope="module")
 def site(tmp_path_factory, session_cache):
     from cxrbench.config import RunConfig
-    from conftest import TINY_FEATURES, TINY_PHANTOM
+    from conftest import CHEAP_UTILITY, TINY_FEATURES, TINY_PHANTOM
 
     root = tmp_path_factory.mktemp("site")
     # The fast models: the site needs several rows and sample sets, not the deep generators' training.
     config = RunConfig(models=("pca-gaussian", "train-copy", "noise"), tasks=("pleural_effusion", "atelectasis"),
                        resolution=32, n_samples=12, bootstrap=10,
                        device="cpu", out=root / "run", cache_dir=session_cache, data_options=dict(TINY_PHANTOM),
-                       feature_options=dict(TINY_FEATURES))
+                       feature_options=dict(TINY_FEATURES), metric_options=dict(CHEAP_UTILITY))
     run_benchmark(config)
     crafted = root / "crafted"
     crafted.mkdir()

@@ -105,8 +105,9 @@ def test_degradations_live_in_one_module():
 
 def test_a_space_that_sees_the_images_passes_and_a_blind_one_fails_every_check(phantom_halves):
     reference, holdout, train = phantom_halves
-    n = check_size(12, len(reference), len(holdout))
-    assert n == min(100, len(reference), len(holdout))  # n_samples, at least 100, at most a half
+    n = check_size(12, 100, len(reference), len(holdout))
+    assert n == min(100, len(reference), len(holdout))  # n_samples, at least validity_n, at most a half
+    assert check_size(12, 10, 500, 500) == 12 and check_size(300, 10, 500, 200) == 200
     probes = make_probes(reference, holdout, train, n, seed=0)
     assert probes.held.shape[0] == probes.noise_model.shape[0] == n
     assert [s for s, _ in probes.blurred] == [0.5, 1.0, 2.0]  # 1, 2, 4 px at 64 px, scaled to 32 px
@@ -135,7 +136,7 @@ def test_too_few_real_images_fail_the_check_and_say_why(phantom_halves):
 def run(tmp_path_factory, session_cache):
     root = tmp_path_factory.mktemp("validity")
     toml = root / "tiny.toml"
-    toml.write_text(tiny_toml_text(session_cache))
+    toml.write_text(tiny_toml_text(session_cache, validity_n=100))
     return root, toml
 
 

@@ -307,8 +307,8 @@ def _check_validity(metrics: list[Metric], spaces: dict, real_outputs: dict, ref
         return {}
     started = time.perf_counter()
     with reporter.step("feature-space validity", len(names)) as update:
-        probes = make_probes(reference, holdout, train, check_size(config.n_samples, len(reference), len(holdout)),
-                             config.seed, config.batch_size, device)
+        n = check_size(config.n_samples, config.validity_n, len(reference), len(holdout))
+        probes = make_probes(reference, holdout, train, n, config.seed, config.batch_size, device)
         verdicts = {}
         for i, name in enumerate(names):
             update(i, len(names), name)

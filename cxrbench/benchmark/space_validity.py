@@ -13,9 +13,9 @@ Checks, each named so that a failure says which: ``floor<blur`` and ``floor<nois
 below every degraded value), ``floor<noise-model``, ``blur monotone`` and ``noise monotone`` (every
 stronger step is farther). A space passes when every check does.
 
-n is the run's n_samples, at least MIN_N (at fewer images the floor is mostly the estimator's
-bias and noise, and the check would judge the sample size rather than the space) and at most the
-smaller real half. Features go through the feature cache, so a resumed or repeated run recomputes
+n is the run's n_samples, at least its validity_n (100 by default: at fewer images the floor is
+mostly the estimator's bias and noise, and the check would judge the sample size rather than the
+space) and at most the smaller real half. Features go through the feature cache, so a resumed or repeated run recomputes
 nothing; all seeds derive from the run seed. The verdict depends only on the data (the dataset
 fingerprint, checked on resume), the space's identity, the resolution, n and the seed.
 """
@@ -46,7 +46,6 @@ NOISE_MODEL = "noise"  # the registered worst-case reference (cxrbench/models/no
 REFERENCE_SCALE = 64  # px: the degradations are set at this resolution and scaled with the run's
 BLUR_STEPS = (1.0, 2.0, 4.0)  # Gaussian sigma in pixels at 64 px (x resolution / 64)
 NOISE_STEPS = (16.0, 32.0, 64.0)  # grey levels of 255, in grains of resolution / 64 pixels
-MIN_N = 100  # images per set at the least (when the real halves have them)
 FEWEST = 10  # below this many real images per half no FD is worth comparing (fd's min_samples)
 CHECKS = ("floor<blur", "floor<noise", "floor<noise-model", "blur monotone", "noise monotone")
 
@@ -62,9 +61,9 @@ def checked_spaces(metrics: list[Metric], spaces: dict) -> list[str]:
     return [name for name in names if isinstance(spaces.get(name), FeatureExtractor)]
 
 
-def check_size(n_samples: int, n_reference: int, n_holdout: int) -> int:
-    """Images per set of the check: n_samples, at least MIN_N, at most the smaller real half."""
-    return min(n_reference, n_holdout, max(n_samples, MIN_N))
+def check_size(n_samples: int, least: int, n_reference: int, n_holdout: int) -> int:
+    """Images per set of the check: n_samples, at least ``least``, at most the smaller real half."""
+    return min(n_reference, n_holdout, max(n_samples, least))
 
 
 @dataclass(frozen=True)
