@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import os
+import shlex
 import sys
 from contextlib import contextmanager
 from enum import Enum
@@ -444,7 +445,7 @@ def validate_metrics_command(
     with _writing_to(out.parent, cfg.cache_dir):
         report = validate_metrics(cfg, n, RichReporter())
         out.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(out, report.markdown())
+        atomic_write_text(out, report.markdown(command=" ".join(["cxrbench", *map(shlex.quote, sys.argv[1:])])))
     for name, ok, detail in report.checks:
         typer.echo(f"{'PASS' if ok else 'FAIL'}  {name}: {detail}")
     typer.echo(f"wrote {out}")

@@ -306,6 +306,7 @@ def test_validate_metrics_checks_each_space_and_fails_on_a_blind_one(run, tmp_pa
     code, stdout, err = cli(capsys, "validate-metrics", "--n", "60", "--config", str(config), "--out", str(out))
     assert code == 1, err  # the blind space fails
     report = out.read_text()
+    assert f"Made by `cxrbench validate-metrics --n 60 --config {config} --out {out}`." in report
     assert "dataset = phantom (fingerprint " in report and f"feature spaces = {BLOCKS}, {BLIND}" in report
     assert f"| {BLOCKS} passes the run's feature-space validity check | PASS |" in report
     assert f"| {BLIND} passes the run's feature-space validity check | FAIL |" in report

@@ -59,8 +59,10 @@ class Report:
     def passed(self) -> bool:
         return all(ok for _, ok, _ in self.checks)
 
-    def markdown(self) -> str:
-        lines = ["# cxrbench metric validation", "",
+    def markdown(self, command: str = "") -> str:
+        """The report; ``command``, when given, is named as the one that regenerates it."""
+        made_by = [f"Made by `{command}`.", ""] if command else []
+        lines = ["# cxrbench metric validation", "", *made_by,
                  "Settings: " + ", ".join(f"{k} = {v}" for k, v in self.settings.items()), "",
                  f"**{sum(ok for _, ok, _ in self.checks)} of {len(self.checks)} checks passed.**", "",
                  "| check | result | detail |", "|---|---|---|"]
