@@ -75,8 +75,8 @@ class ClassifierRecipe:
         return max(self.epochs, math.ceil(self.min_steps / steps_per_epoch))
 
 
-# The evaluator's default, chosen on the NIH sample's validation split in benchmarks/evaluator_auroc.py
-# ("std+aug b32 24ep drop"): standardised inputs, per-image affine and intensity jitter, batch 32,
+# The evaluator's default, chosen on the NIH sample with benchmarks/evaluator_auroc.py ("std+aug b32
+# 24ep drop"; how it was picked and what else was tried: docs/performance.md): standardised inputs, per-image affine and intensity jitter, batch 32,
 # dropout, AdamW. min_steps gives a few hundred real images 24 epochs (576 steps at 767 images)
 # while the 6,000-image phantom keeps its 8 epochs.
 EVALUATOR_RECIPE = ClassifierRecipe(standardise=True, augment="affine", max_rotation=10.0, max_scale=0.1,
