@@ -75,10 +75,11 @@ class ClassifierRecipe:
         return max(self.epochs, math.ceil(self.min_steps / steps_per_epoch))
 
 
-# The evaluator's default, chosen on the NIH sample with benchmarks/evaluator_auroc.py ("std+aug b32
-# 24ep drop"; how it was picked and what else was tried: docs/performance.md): standardised inputs, per-image affine and intensity jitter, batch 32,
-# dropout, AdamW. min_steps gives a few hundred real images 24 epochs (576 steps at 767 images)
-# while the 6,000-image phantom keeps its 8 epochs.
+# The evaluator's default, chosen on the NIH sample with benchmarks/evaluator_auroc.py ("std+aug
+# b32 24ep drop"; how it was picked and what else was tried: docs/performance.md): standardised
+# inputs, per-image affine and intensity jitter, batch 32, dropout, AdamW. min_steps gives a few
+# hundred real images 24 epochs (576 steps at 767 images) while the phantom's 3,579 training
+# images keep 8.
 EVALUATOR_RECIPE = ClassifierRecipe(standardise=True, augment="affine", max_rotation=10.0, max_scale=0.1,
                                     intensity=0.1, batch_size=32, epochs=8, min_steps=576, dropout=0.3,
                                     decoupled_decay=True, weight_decay=0.05)
