@@ -16,8 +16,9 @@ stronger step is farther). A space passes when every check does.
 n is the run's n_samples, at least its validity_n (100 by default: at fewer images the floor is
 mostly the estimator's bias and noise, and the check would judge the sample size rather than the
 space) and at most the smaller real half. Features go through the feature cache, so a resumed or
-repeated run recomputes nothing; all seeds derive from the run seed. The verdict depends only on the data (the dataset
-fingerprint, checked on resume), the space's identity, the resolution, n and the seed.
+repeated run recomputes nothing; all seeds derive from the run seed. The verdict depends only on
+the data (the dataset fingerprint, checked on resume), the space's identity, the resolution, n and
+the seed.
 """
 
 from __future__ import annotations
