@@ -622,6 +622,95 @@ def reader_import(
                f"{loaded.root / STATISTICS_MD}")
 
 
+class FigureName(str, Enum):
+    auc = "auc"
+    sensitivity = "sensitivity"
+    specificity = "specificity"
+
+
+class CovarianceName(str, Enum):
+    jackknife = "jackknife"
+    delong = "delong"
+
+
+def _figure_of_merit(fom: FigureName, threshold: float):
+    from cxrbench.reader_study.mrmc_data import AUC, sensitivity, specificity
+
+    return {"auc": AUC, "sensitivity": sensitivity(threshold), "specificity": specificity(threshold)}[fom.value]
+
+
+@reader_app.command("mrmc")
+def reader_mrmc(
+    file: Path = typer.Argument(..., help="ratings: CSV (reader, case, truth, modality, rating) or LABMRMC .lrc"),
+    fom: FigureName = typer.Option(FigureName.auc, help="figure of merit: empirical AUC, or sensitivity / "
+                                                        "specificity at --threshold"),
+    threshold: float = typer.Option(4.0, help="sensitivity/specificity: ratings from this value up count as "
+                                              "called positive"),
+    cov: CovarianceName = typer.Option(CovarianceName.jackknife, help="error covariances: jackknife or DeLong "
+                                                                      "(AUC, factorial designs)"),
+    alpha: float = typer.Option(0.05, help="1 - confidence level of the intervals"),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="also write every number to this JSON file"),
+) -> None:
+    """ORH analysis (RRRC, FRRC, RRFC) of any multi-reader multi-case ROC study, printed as Markdown."""
+    import json
+
+    from cxrbench.reader_study.mrmc import or_analysis
+    from cxrbench.reader_study.mrmc_files import read_mrmc_file
+    from cxrbench.reader_study.mrmc_report import analysis_dict, analysis_markdown
+
+    analysis = or_analysis(read_mrmc_file(file), _figure_of_merit(fom, threshold), cov.value, alpha)
+    typer.echo(f"# MRMC analysis of {file.name}\n\n" + analysis_markdown(analysis))
+    if json_out is not None:
+        json_out.write_text(json.dumps(analysis_dict(analysis), indent=1))
+
+
+@reader_app.command("plan")
+def reader_plan(
+    pilot: Path = typer.Argument(..., help="the pilot: an MRMC ratings file (.csv, .lrc) or a study folder with "
+                                           "answers (its own variance components, all cells pooled)"),
+    readers: str = typer.Option("3,4,5,6,8,10", help="reader counts to plan for, separated by commas"),
+    effect: Optional[float] = typer.Option(None, help="the difference of figures to detect (default: the "
+                                                      "pilot's, when it compares two treatments)"),
+    power: float = typer.Option(0.8, help="the power wanted"),
+    alpha: float = typer.Option(0.05, help="the test's significance level"),
+    cases: Optional[int] = typer.Option(None, help="instead: the power with this many cases"),
+    fom: FigureName = typer.Option(FigureName.auc, help="figure of merit (ratings files)"),
+    threshold: float = typer.Option(4.0, help="sensitivity/specificity threshold"),
+) -> None:
+    """Readers x cases needed to detect a difference (Hillis, Obuchowski & Berbaum 2011), from a pilot's components."""
+    from cxrbench.errors import ConfigError
+    from cxrbench.reader_study.mrmc import ANALYSES, or_analysis
+    from cxrbench.reader_study.mrmc_files import read_mrmc_file
+    from cxrbench.reader_study.planning import Pilot, cases_needed
+    from cxrbench.reader_study.planning import power as power_of
+    from cxrbench.reader_study.study_mrmc import study_pilot
+
+    if (pilot / "study.json").is_file():
+        analysis = study_pilot(pilot)
+    else:
+        analysis = or_analysis(read_mrmc_file(pilot), _figure_of_merit(fom, threshold))
+    components = Pilot.from_analysis(analysis)
+    size = effect if effect is not None else components.effect
+    if size is None:
+        raise ConfigError(f"the pilot compares {len(analysis.treatments)} treatments; give the difference to "
+                          "detect with --effect (e.g. --effect 0.05)")
+    try:
+        counts = [int(r) for r in readers.split(",") if r.strip()]
+    except ValueError:
+        raise ConfigError(f"--readers takes whole numbers separated by commas, got {readers!r}") from None
+    typer.echo(f"pilot: {len(analysis.treatments)} treatments x {len(analysis.readers)} readers, "
+               f"{components.n_cases} cases; difference to detect {size:.4g}, alpha {alpha:g}")
+    typer.echo("| analysis | readers | cases | power |\n|---|---|---|---|")
+    for name in ANALYSES:
+        for j in counts:
+            if cases is not None:
+                typer.echo(f"| {name} | {j} | {cases} | {power_of(components, j, cases, size, name, alpha):.4f} |")
+                continue
+            found = cases_needed(components, j, size, power, name, alpha)
+            typer.echo(f"| {name} | {j} | {found[0] if found else '> 2000'} | "
+                       f"{f'{found[1]:.4f}' if found else ''} |")
+
+
 # Feature spaces whose published weights are a pickle: what converts them to a safetensors file.
 CONVERTERS = {"xrv-densenet": "cxrbench.metrics.xrv_weights:convert_xrv_weights"}
 

@@ -12,7 +12,8 @@ from scipy import stats
 
 from cxrbench.reader_study.design import REAL
 from cxrbench.reader_study.measures import reader_schema
-from cxrbench.reader_study.statistics import (auc, binomial_p, cohen_kappa, fleiss_kappa, rank_correlations,
+from cxrbench.reader_study.agreement import cohen_kappa, fleiss_kappa
+from cxrbench.reader_study.statistics import (auc, binomial_p, rank_correlations,
                                               study_statistics, wilson_interval)
 from cxrbench.reader_study.store import Answer
 from cxrbench.reader_study.study import Study

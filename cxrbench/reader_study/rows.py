@@ -19,6 +19,7 @@ from cxrbench.benchmark.run_dir import RESULTS, RunDirectory, atomic_write_text
 from cxrbench.benchmark.run_lock import run_lock
 from cxrbench.reader_study.design import REAL, ReaderStudyError
 from cxrbench.reader_study.measures import READER_MEASURES, metric_name, reader_schema
+from cxrbench.reader_study.mrmc_report import analysis_markdown, analysis_dict
 from cxrbench.reader_study.statistics import Estimate, StudyStatistics, rank_correlations, study_statistics
 from cxrbench.reader_study.store import AnswerStore
 from cxrbench.reader_study.study import KEY, STATISTICS_JSON, STATISTICS_MD, Study
@@ -30,11 +31,16 @@ def study_id(study: Study) -> str:
     return hashlib.sha256((study.root / KEY).read_bytes()).hexdigest()[:12]
 
 
+def run_references(run_rows: list[ResultRow]) -> frozenset[str]:
+    """The models that are references in the study's rows: the run's reference models and real images."""
+    return frozenset({r.model for r in run_rows if r.reference} | {REAL})
+
+
 def reader_rows(study: Study, estimates: list[Estimate], run_rows: list[ResultRow]) -> list[ResultRow]:
     """One ResultRow per pooled estimate and per reader estimate of the ``per_reader`` measures, in the run's
     setting."""
     facts = study.facts
-    references = {r.model for r in run_rows if r.reference} | {REAL}
+    references = run_references(run_rows)
     identity = study_id(study)
     rows = []
     for e in estimates:
@@ -49,7 +55,7 @@ def reader_rows(study: Study, estimates: list[Estimate], run_rows: list[ResultRo
             ci_high=e.ci_high, n_real=e.n_real, n_fake=int(facts["n_samples"]), direction=schema["direction"],
             feature_space="reader-study", dataset=facts["dataset"], seed=int(facts["run_seed"]),
             cxrbench_version=__version__, status=OK, resolution=int(facts["resolution"]),
-            reference=e.model in references, ci_method="wilson" if e.ci_low is not None else "",
+            reference=e.model in references, ci_method=e.ci_method if e.ci_low is not None else "",
             comparability={"study": identity, "design": study.design.value, "study_seed": study.seed,
                            "n_judgments": e.n, "successes": e.k, "readers": e.reader or "pooled"}))
     return rows
@@ -79,8 +85,8 @@ def score_study(study: Study, run_dir: Path | None = None) -> tuple[StudyStatist
     answers = AnswerStore(study.answers_path).answers()
     if not answers:
         raise ReaderStudyError(f"{study.root} has no answers yet; serve the study or import answer files")
-    statistics = study_statistics(study, answers)
     run_rows = read_rows(run_dir / RESULTS)
+    statistics = study_statistics(study, answers, run_references(run_rows))
     statistics.correlations = rank_correlations(statistics.estimates, run_rows, study.design)
     rows = reader_rows(study, statistics.estimates, run_rows)
     replace_rows(run_dir, f"reader.{study.design.value}.", rows)
@@ -92,7 +98,9 @@ def write_report(study: Study, statistics: StudyStatistics, n_answers: int) -> N
     """statistics.json (everything) and statistics.md (tables for people) in the study folder."""
     data = {"design": study.design.value, "study": study_id(study), "answers": n_answers,
             "estimates": [asdict(e) for e in statistics.estimates], "reasons": statistics.reasons,
-            "correlations": [asdict(c) for c in statistics.correlations]}
+            "correlations": [asdict(c) for c in statistics.correlations],
+            "mrmc": [{**asdict(a), "analysis": analysis_dict(a.analysis) if a.analysis else None}
+                     for a in statistics.analyses]}
     atomic_write_text(study.root / STATISTICS_JSON, json.dumps(data, indent=1))
     atomic_write_text(study.root / STATISTICS_MD, _markdown(study, statistics, n_answers))
 
@@ -112,6 +120,7 @@ def _markdown(study: Study, statistics: StudyStatistics, n_answers: int) -> str:
                   "| model | task | condition | reader | reason | count | of |", "|---|---|---|---|---|---|---|"]
         lines += [f"| {r['model']} | {r['task']} | {r['condition']} | {r['reader'] or 'pooled'} | {r['reason']} "
                   f"| {r['count']} | {r['of']} |" for r in statistics.reasons]
+    lines += _mrmc_markdown(statistics)
     lines += ["", "## Rank correlation with the automated metrics across models", ""]
     if statistics.correlations:
         lines += ["| reader measure | metric | Spearman rho | p | models |", "|---|---|---|---|---|"]
@@ -120,3 +129,19 @@ def _markdown(study: Study, statistics: StudyStatistics, n_answers: int) -> str:
     else:
         lines.append("Needs at least 3 models with both reader results and automated metrics.")
     return "\n".join(lines) + "\n"
+
+
+def _mrmc_markdown(statistics: StudyStatistics) -> list[str]:
+    """The ORH analysis of every cell and of the pooled study."""
+    lines = ["", "## MRMC analysis (Obuchowski-Rockette with Hillis' degrees of freedom)", "",
+             "Treatments are the study's models; readers and cases random unless said otherwise; jackknife "
+             "covariances. How to read it: docs/reader-study.md, section 6."]
+    for cell in statistics.analyses:
+        where = "all cells pooled" if cell.pooled else f"{cell.task}, {cell.condition}"
+        lines += ["", f"### {cell.fom}: {where}", ""]
+        if cell.left_out:
+            lines.append(f"{cell.left_out} item(s) not answered by every reader were left out.")
+            lines.append("")
+        lines.append(analysis_markdown(cell.analysis, level=4).rstrip() if cell.analysis else
+                     f"Not analysed: {cell.note}.")
+    return lines

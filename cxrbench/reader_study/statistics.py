@@ -5,7 +5,8 @@ Definitions (decisions as in ``design.py``; "cannot tell" answers are not decisi
 - accuracy: correct decisions / decisions (single: synthetic called synthetic, real called real,
   the cell's synthetic items together with the real items of the same task and condition;
   paired: the synthetic image picked). Wilson 95% interval; ``p_value``: two-sided exact
-  binomial test against 0.5 (pooled over readers it treats judgments as independent).
+  binomial test against 0.5 (pooled over readers it assumes independent answers, which overstates
+  the evidence: the MRMC rows below treat readers and cases as random).
 - sensitivity / specificity (single): synthetic called synthetic / decided synthetic items;
   real called real / decided real items.
 - auc: Mann-Whitney AUC of the five-point responses (single: synthetic vs real items; paired:
@@ -17,8 +18,15 @@ Definitions (decisions as in ``design.py``; "cannot tell" answers are not decisi
 - agreement (finding): decisions that match the intended condition / decisions.
 - reason.CATEGORY (paired): correct decisions citing that reason / all answers: how often the
   cue gave the synthetic image away.
-- fleiss_kappa / cohen_kappa: agreement of the readers' five-point responses (nominal), on the
-  cell's items answered by all readers of the cell (Fleiss) or by both readers of a pair (Cohen).
+- fleiss_kappa / cohen_kappa (nominal) / cohen_kappa_linear / cohen_kappa_quadratic: agreement of
+  the readers' five-point responses, on the cell's items answered by all readers of the cell
+  (Fleiss) or by both readers of a pair (Cohen); percentile bootstrap intervals over items
+  (``agreement.py``).
+- orh_auc (every design) and orh_sensitivity (finding: "probably yes" or "definitely yes" on the
+  intended finding's images), each with _diff and _p: the Obuchowski-Rockette-Hillis analysis of the
+  cell (``study_mrmc.py``, ``mrmc.py``): each model's reader-averaged figure with its random-reader
+  random-case interval, its difference from the best competitor in the cell with that interval, and
+  the difference's p-value.
 """
 
 from __future__ import annotations
@@ -31,9 +39,13 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import stats
 
+from cxrbench.benchmark.seeds import derive_seed
+from cxrbench.reader_study.agreement import (WEIGHTS, cohen_kappa, cohen_kappa_interval, fleiss_kappa,
+                                             fleiss_kappa_interval)
 from cxrbench.reader_study.design import REAL, REASONS, SCALE, Design, decision
 from cxrbench.reader_study.store import Answer
-from cxrbench.reader_study.study import Study
+from cxrbench.reader_study.study import Judgment, Study
+from cxrbench.reader_study.study_mrmc import CellAnalysis, study_analyses
 
 BOTH = "both"
 CONFIDENCE_LEVEL = 0.95
@@ -46,7 +58,8 @@ class Estimate:
 
     reader: "" pooled over readers, a reader id, or "A-B" for a pair (Cohen's kappa); k / n: the
     successes and trials of a proportion (n: the judgments behind any value); n_real: real images
-    among the judged items; ci_*: Wilson 95% bounds for proportions, else None.
+    among the judged items; ci_*: 95% bounds, else None; ci_method: how they were made (wilson,
+    bootstrap, orh-rrrc).
     """
 
     measure: str
@@ -60,6 +73,7 @@ class Estimate:
     k: int | None = None
     n: int = 0
     n_real: int = 0
+    ci_method: str = ""
 
 
 @dataclass(frozen=True)
@@ -77,6 +91,7 @@ class Correlation:
 class StudyStatistics:
     estimates: list[Estimate]
     reasons: list[dict] = field(default_factory=list)  # raw reason counts of all decided paired answers
+    analyses: list[CellAnalysis] = field(default_factory=list)  # the MRMC analyses, per cell and pooled
     correlations: list[Correlation] = field(default_factory=list)
 
 
@@ -98,55 +113,20 @@ def auc(positive: list[int], negative: list[int]) -> float:
     return float(u) / (len(positive) * len(negative))
 
 
-def fleiss_kappa(counts: np.ndarray) -> float:
-    """Fleiss' kappa of a table [items, categories] of how many raters chose each category.
-
-    Every item needs the same number of raters (at least 2). NaN when chance agreement is 1
-    (every rater used one category), where kappa is undefined.
-    """
-    counts = np.asarray(counts, dtype=float)
-    raters = counts.sum(axis=1)
-    if counts.shape[0] == 0 or np.any(raters != raters[0]) or raters[0] < 2:
-        raise ValueError("Fleiss' kappa needs items rated by the same number (2 or more) of raters")
-    n = raters[0]
-    agreement = ((counts * (counts - 1)).sum(axis=1) / (n * (n - 1))).mean()
-    shares = counts.sum(axis=0) / counts.sum()
-    chance = float((shares ** 2).sum())
-    return math.nan if chance == 1 else float((agreement - chance) / (1 - chance))
-
-
-def cohen_kappa(a: list[int], b: list[int], categories: tuple[int, ...] = SCALE) -> float:
-    """Cohen's kappa of two raters' paired category choices (NaN when chance agreement is 1)."""
-    if len(a) != len(b) or not a:
-        raise ValueError("Cohen's kappa needs the same items, at least one, rated by both raters")
-    observed = float(np.mean(np.asarray(a) == np.asarray(b)))
-    chance = sum((a.count(c) / len(a)) * (b.count(c) / len(b)) for c in categories)
-    return math.nan if chance == 1 else (observed - chance) / (1 - chance)
-
-
 # -- the study -----------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class _Judgment:
-    reader: str
-    item: str
-    response: int
-    reason: str | None
-    truth: dict
-
-
 def _proportion(measure: str, cell: tuple[str, str, str], reader: str, k: int, n: int, n_real: int,
                 with_test: bool = False) -> list[Estimate]:
     """The proportion k / n with its Wilson interval (and its binomial test), or nothing when n = 0."""
     if n == 0:
         return []
     low, high = wilson_interval(k, n)
-    out = [Estimate(measure, *cell, reader, k / n, low, high, k, n, n_real)]
+    out = [Estimate(measure, *cell, reader, k / n, low, high, k, n, n_real, "wilson")]
     if with_test:
         out.append(Estimate("p_value", *cell, reader, binomial_p(k, n), k=k, n=n, n_real=n_real))
     return out
 
 
-def _single(cell, reader, synthetic: list[_Judgment], real: list[_Judgment]) -> list[Estimate]:
+def _single(cell, reader, synthetic: list[Judgment], real: list[Judgment]) -> list[Estimate]:
     calls_s = Counter(decision(j.response) for j in synthetic)
     calls_r = Counter(decision(j.response) for j in real)
     tp, fn, tn, fp = calls_s[1], calls_s[-1], calls_r[-1], calls_r[1]
@@ -162,7 +142,7 @@ def _single(cell, reader, synthetic: list[_Judgment], real: list[_Judgment]) -> 
     return out
 
 
-def _paired(cell, reader, judgments: list[_Judgment]) -> list[Estimate]:
+def _paired(cell, reader, judgments: list[Judgment]) -> list[Estimate]:
     truth = {j.item: (1 if j.truth["synthetic_side"] == "right" else -1) for j in judgments}
     calls = [decision(j.response) for j in judgments]
     correct = sum(c == truth[j.item] for c, j in zip(calls, judgments))
@@ -181,7 +161,7 @@ def _paired(cell, reader, judgments: list[_Judgment]) -> list[Estimate]:
     return out
 
 
-def _finding(cell, reader, judgments: list[_Judgment]) -> list[Estimate]:
+def _finding(cell, reader, judgments: list[Judgment]) -> list[Estimate]:
     wanted = 1 if cell[2] == "present" else -1
     calls = [decision(j.response) for j in judgments]
     n_real = len({j.item for j in judgments}) if cell[0] == REAL else 0
@@ -191,8 +171,9 @@ def _finding(cell, reader, judgments: list[_Judgment]) -> list[Estimate]:
     return out
 
 
-def _agreement(cell, judgments: list[_Judgment], n_real: int) -> list[Estimate]:
-    """Fleiss' kappa over the cell's readers and Cohen's kappa of every pair of them."""
+def _agreement(cell, judgments: list[Judgment], n_real: int, seed: int) -> list[Estimate]:
+    """Fleiss' kappa over the cell's readers and Cohen's kappa (nominal, linear, quadratic) of every pair of
+    them, each with a bootstrap interval over items seeded by the study seed and the cell."""
     by_reader: dict[str, dict[str, int]] = {}
     for j in judgments:
         by_reader.setdefault(j.reader, {})[j.item] = j.response
@@ -205,21 +186,33 @@ def _agreement(cell, judgments: list[_Judgment], n_real: int) -> list[Estimate]:
         counts = np.array([[sum(by_reader[r][item] == c for r in readers) for c in SCALE] for item in common])
         value = fleiss_kappa(counts)
         if not math.isnan(value):
-            out.append(Estimate("fleiss_kappa", *cell, "", value, n=len(common) * len(readers), n_real=n_real))
+            low, high = fleiss_kappa_interval(counts, derive_seed(seed, "fleiss", *cell))
+            out.append(Estimate("fleiss_kappa", *cell, "", value, low, high, n=len(common) * len(readers),
+                                n_real=n_real, ci_method="bootstrap"))
     for a, b in itertools.combinations(readers, 2):
         shared = sorted(set(by_reader[a]) & set(by_reader[b]))
-        if shared:
-            value = cohen_kappa([by_reader[a][i] for i in shared], [by_reader[b][i] for i in shared])
-            if not math.isnan(value):
-                out.append(Estimate("cohen_kappa", *cell, f"{a}-{b}", value, n=2 * len(shared), n_real=n_real))
+        if not shared:
+            continue
+        first, second = [by_reader[a][i] for i in shared], [by_reader[b][i] for i in shared]
+        for weights in WEIGHTS:
+            value = cohen_kappa(first, second, weights)
+            if math.isnan(value):
+                continue
+            low, high = cohen_kappa_interval(first, second, weights, derive_seed(seed, "cohen", weights, a, b, *cell))
+            measure = "cohen_kappa" if weights == "nominal" else f"cohen_kappa_{weights}"
+            out.append(Estimate(measure, *cell, f"{a}-{b}", value, low, high, n=2 * len(shared), n_real=n_real,
+                                ci_method="bootstrap"))
     return out
 
 
-def study_statistics(study: Study, answers: list[Answer]) -> StudyStatistics:
-    """Every statistic of the study's answers (answers to items not in the key are ignored)."""
-    judgments = [_Judgment(a.reader, a.item, a.response, a.reason, study.key[a.item])
-                 for a in answers if a.item in study.key]
-    cells: dict[tuple[str, str, str], list[_Judgment]] = {}
+def study_statistics(study: Study, answers: list[Answer], references: frozenset[str] = frozenset({REAL})
+                     ) -> StudyStatistics:
+    """Every statistic of the study's answers (answers to items not in the key are ignored).
+
+    ``references``: models that are never "the best model" of the MRMC comparisons (real images and
+    the run's reference baselines)."""
+    judgments = study.judgments(answers)
+    cells: dict[tuple[str, str, str], list[Judgment]] = {}
     for j in judgments:
         cells.setdefault((j.truth["model"], j.truth["task"], j.truth["condition"]), []).append(j)
     readers = sorted({j.reader for j in judgments})
@@ -241,10 +234,37 @@ def study_statistics(study: Study, answers: list[Answer]) -> StudyStatistics:
                 estimates += _finding(cell, reader, mine)
         n_real = len({j.item for j in cell_judgments if j.truth.get("kind") == "real"}) or \
             len({j.truth["real"] for j in cell_judgments if "real" in j.truth})
-        estimates += _agreement(cell, cell_judgments, n_real)
+        estimates += _agreement(cell, cell_judgments, n_real, study.seed)
     if design is Design.FINDING:
         estimates += _finding_auc(cells, readers)
-    return StudyStatistics(estimates, _reason_counts(cells, readers) if design is Design.PAIRED else [])
+    analyses = study_analyses(design, judgments)
+    estimates += [e for analysis in analyses if not analysis.pooled for e in _mrmc_estimates(analysis, references)]
+    return StudyStatistics(estimates, _reason_counts(cells, readers) if design is Design.PAIRED else [], analyses)
+
+
+def _mrmc_estimates(cell: CellAnalysis, references: frozenset[str]) -> list[Estimate]:
+    """A cell's ORH results as estimates: each model's reader-averaged figure with its RRRC interval, and
+    its difference from the best competitor with that interval and p-value (none without 2 readers)."""
+    rrrc = cell.analysis.inferences.get("RRRC") if cell.analysis else None
+    if rrrc is None:
+        return []
+    n = cell.n_cases * len(cell.analysis.readers)
+    out = [Estimate(f"orh_{cell.fom}", t.label, cell.task, cell.condition, "", t.value, t.ci_low, t.ci_high,
+                    n=n, n_real=cell.n_real, ci_method="orh-rrrc") for t in rrrc.treatments]
+    competitors = [t for t in rrrc.treatments if t.label not in references]
+    if not competitors:
+        return out
+    pick = min if cell.lower_is_better else max
+    best = pick(competitors, key=lambda t: t.value).label
+    for t in rrrc.treatments:
+        if t.label == best:
+            continue
+        d = cell.analysis.difference("RRRC", t.label, best)
+        out.append(Estimate(f"orh_{cell.fom}_diff", t.label, cell.task, cell.condition, "", d.value, d.ci_low,
+                            d.ci_high, n=n, n_real=cell.n_real, ci_method="orh-rrrc"))
+        out.append(Estimate(f"orh_{cell.fom}_p", t.label, cell.task, cell.condition, "", d.p_value, n=n,
+                            n_real=cell.n_real))
+    return [e for e in out if not math.isnan(e.value)]  # no p-value where the difference and its error are both 0
 
 
 def _finding_auc(cells: dict, readers: list[str]) -> list[Estimate]:

@@ -30,6 +30,17 @@ STATISTICS_JSON, STATISTICS_MD = "statistics.json", "statistics.md"
 
 
 @dataclass(frozen=True)
+class Judgment:
+    """One answer joined with the truth of its item (from the key)."""
+
+    reader: str
+    item: str
+    response: int
+    reason: str | None
+    truth: dict
+
+
+@dataclass(frozen=True)
 class Study:
     """A study folder; the files are read on first use."""
 
@@ -87,6 +98,10 @@ class Study:
         """Reader id -> link token."""
         path = self.root / READERS
         return json.loads(path.read_text()) if path.is_file() else {}
+
+    def judgments(self, answers) -> list[Judgment]:
+        """The answers (store.Answer) to this study's items, with each item's truth; others are ignored."""
+        return [Judgment(a.reader, a.item, a.response, a.reason, self.key[a.item]) for a in answers if a.item in self.key]
 
     def order(self, reader: str) -> list[str]:
         """The item ids in the order ``reader`` sees them: a shuffle seeded by the study seed and the reader id."""
