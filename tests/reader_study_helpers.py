@@ -10,6 +10,7 @@ import torch
 from cxrbench.benchmark.results import ResultRow, append_row
 from cxrbench.benchmark.run_dir import write_png_set
 from cxrbench.config import RunConfig
+from cxrbench.reader_study.study import Study
 
 from conftest import TINY_PHANTOM
 
@@ -35,3 +36,12 @@ def make_run(root: Path, models: tuple[str, ...] = ("alpha", "beta", "gamma"), n
                 ci_high=None, n_real=n, n_fake=n, direction="lower", feature_space="cxr-evaluator",
                 dataset="phantom", seed=0, cxrbench_version="0", resolution=32))
     return root
+
+
+def write_study(root: Path, design: str, key: dict[str, dict]) -> Study:
+    """A study folder with only what the statistics read: study.json, key.json and served/items.json."""
+    (root / "served").mkdir(parents=True)
+    (root / "study.json").write_text(json.dumps({"design": design, "seed": 0, "run": str(root)}))
+    (root / "key.json").write_text(json.dumps(key))
+    (root / "served" / "items.json").write_text(json.dumps([{"id": i, "images": [], "finding": ""} for i in key]))
+    return Study(root)

@@ -532,3 +532,27 @@ def test_entry_point_prints_one_line_for_a_huge_image(tmp_path):
     result = run_cli("evaluate", "--real", str(real), "--fake", str(real), "--out", str(tmp_path / "o"))
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert f"{real / '001.png'} has 100,000,000 pixels" in result.stderr
+
+
+def test_mrmc_and_plan_mistakes_are_one_line(capsys, tmp_path):
+    from test_reader_study_mrmc import VANDYKE, single_design_study
+
+    from cxrbench.reader_study.store import AnswerStore
+
+    code, _, err = cli(capsys, "reader-study", "mrmc", str(tmp_path / "none.csv"))
+    assert_one_line(code, err, "does not exist")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("reader,case,truth,modality,rating\nx,c1,2,A,1\n")
+    code, _, err = cli(capsys, "reader-study", "mrmc", str(bad))
+    assert_one_line(code, err, "truth must be 0")
+    code, _, err = cli(capsys, "reader-study", "mrmc", str(VANDYKE), "--fom", "sensitivity", "--cov", "delong")
+    assert_one_line(code, err, "DeLong", "jackknife")
+    code, _, err = cli(capsys, "reader-study", "plan", str(VANDYKE), "--readers", "six")
+    assert_one_line(code, err, "--readers")
+    study, _, answers = single_design_study(tmp_path / "study")
+    AnswerStore(study.answers_path).add_all(answers)
+    code, _, err = cli(capsys, "reader-study", "plan", str(study.root))  # 3 models: which difference?
+    assert_one_line(code, err, "3 treatments", "--effect")
+    code, out, err = cli(capsys, "reader-study", "plan", str(study.root), "--effect", "0.1", "--readers", "3")
+    assert code == 0, err
+    assert "pilot: 3 treatments x 3 readers, 24 cases" in out and "| RRRC | 3 |" in out

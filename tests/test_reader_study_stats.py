@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,7 +14,8 @@ from cxrbench.reader_study.agreement import cohen_kappa, fleiss_kappa
 from cxrbench.reader_study.statistics import (auc, binomial_p, rank_correlations,
                                               study_statistics, wilson_interval)
 from cxrbench.reader_study.store import Answer
-from cxrbench.reader_study.study import Study
+
+from reader_study_helpers import write_study
 
 
 def hand_wilson(k: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
@@ -66,7 +65,8 @@ def test_cohen_kappa_on_the_worked_example_and_against_an_independent_implementa
     a = [5] * 20 + [5] * 5 + [1] * 10 + [1] * 15
     b = [5] * 20 + [1] * 5 + [5] * 10 + [1] * 15
     assert cohen_kappa(a, b) == pytest.approx(0.4)
-    metrics = pytest.importorskip("sklearn.metrics")
+    from sklearn import metrics
+
     rng = np.random.default_rng(1)
     for _ in range(5):
         x, y = rng.integers(1, 6, 30).tolist(), rng.integers(1, 6, 30).tolist()
@@ -80,15 +80,6 @@ def test_auc_counts_pairs_with_ties_as_half():
 
 
 # -- the statistics of a hand-made study -------------------------------------------------------------
-def write_study(root: Path, design: str, key: dict[str, dict]) -> Study:
-    """A study folder with only what the statistics read: study.json, key.json and served/items.json."""
-    (root / "served").mkdir(parents=True)
-    (root / "study.json").write_text(json.dumps({"design": design, "seed": 0, "run": str(root)}))
-    (root / "key.json").write_text(json.dumps(key))
-    (root / "served" / "items.json").write_text(json.dumps([{"id": i, "images": [], "finding": ""} for i in key]))
-    return Study(root)
-
-
 def test_single_design_by_hand(tmp_path):
     key = {f"s{i}": {"model": "m", "task": "t", "condition": "present", "kind": "synthetic"} for i in range(4)}
     key |= {f"r{i}": {"model": REAL, "task": "t", "condition": "present", "kind": "real"} for i in range(4)}
@@ -190,3 +181,33 @@ def test_reader_metric_declarations():
     assert reader_schema("reader.finding.agreement")["direction"] == "higher"
     assert reader_schema("reader.paired.reason.soft_tissue.r1")["direction"] == "lower"
     assert reader_schema("reader.nonsense") is None and reader_schema("fid") is None
+
+
+@pytest.mark.parametrize("weights", ["nominal", "linear", "quadratic"])
+def test_weighted_kappa_equals_scikit_learn(weights):
+    from sklearn.metrics import cohen_kappa_score
+
+    rng = np.random.default_rng(7)
+    for _ in range(10):
+        x = rng.integers(1, 6, 25)
+        y = np.clip(x + rng.integers(-2, 3, 25), 1, 5)
+        expected = cohen_kappa_score(x, y, weights=None if weights == "nominal" else weights, labels=[1, 2, 3, 4, 5])
+        assert cohen_kappa(x.tolist(), y.tolist(), weights) == pytest.approx(expected, abs=1e-12)
+
+
+def test_kappa_bootstrap_intervals_equal_a_loop_over_the_same_resamples():
+    from cxrbench.reader_study.agreement import BOOTSTRAP, cohen_kappa_interval, fleiss_kappa_interval
+
+    rng = np.random.default_rng(2)
+    x = rng.integers(1, 6, 30)
+    y = np.clip(x + rng.integers(-1, 2, 30), 1, 5)
+    picks = np.random.default_rng(11).integers(0, 30, size=(BOOTSTRAP, 30))  # what the seed 11 draws
+    loop = [cohen_kappa(x[p].tolist(), y[p].tolist(), "quadratic") for p in picks]
+    low, high = cohen_kappa_interval(x.tolist(), y.tolist(), "quadratic", seed=11)
+    assert (low, high) == pytest.approx(tuple(np.quantile([v for v in loop if not math.isnan(v)], [0.025, 0.975])))
+    assert low < cohen_kappa(x.tolist(), y.tolist(), "quadratic") < high
+    counts = rng.multinomial(3, [0.4, 0.3, 0.1, 0.1, 0.1], size=20)
+    picks = np.random.default_rng(5).integers(0, 20, size=(BOOTSTRAP, 20))
+    loop = [fleiss_kappa(counts[p]) for p in picks]
+    assert fleiss_kappa_interval(counts, seed=5) == pytest.approx(
+        tuple(np.quantile([v for v in loop if not math.isnan(v)], [0.025, 0.975])))

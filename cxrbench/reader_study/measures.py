@@ -104,7 +104,7 @@ def _orh(fom: str, what: str, direction: str) -> dict[str, tuple]:
                        "random (ORH).", direction, "orh-rrrc"),
         f"orh_{fom}_diff": (f"MRMC {fom} - best", f"The model's reader-averaged {what} minus the best competitor's "
                             "in the cell; 95% ORH interval.", direction, "orh-rrrc"),
-        f"orh_{fom}_p": (f"MRMC {fom} p vs best", f"ORH p-value (random readers and cases) of the difference from "
+        f"orh_{fom}_p": (f"MRMC {fom} p vs best", "ORH p-value (random readers and cases) of the difference from "
                          "the best competitor; a low p means the model is shown to differ from the best.",
                          "higher", ""),
     }
