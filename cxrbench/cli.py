@@ -666,8 +666,12 @@ def reader_mrmc(
 
 @reader_app.command("plan")
 def reader_plan(
-    pilot: Path = typer.Argument(..., help="the pilot: an MRMC ratings file (.csv, .lrc) or a study folder with "
-                                           "answers (its own variance components, all cells pooled)"),
+    pilot: Optional[Path] = typer.Argument(None, help="the pilot: an MRMC ratings file (.csv, .lrc) or a study "
+                                                      "folder with answers (its own variance components, all cells "
+                                                      "pooled)"),
+    components: Optional[str] = typer.Option(None, help="instead of a pilot: published OR components, e.g. "
+                                                        "cases=114,var_tr=0.0002,var=0.0008,cov1=0.00035,"
+                                                        "cov2=0.00034,cov3=0.00024"),
     readers: str = typer.Option("3,4,5,6,8,10", help="reader counts to plan for, separated by commas"),
     effect: Optional[float] = typer.Option(None, help="the difference of figures to detect (default: the "
                                                       "pilot's, when it compares two treatments)"),
@@ -685,28 +689,32 @@ def reader_plan(
     from cxrbench.reader_study.planning import power as power_of
     from cxrbench.reader_study.study_mrmc import study_pilot
 
-    if (pilot / "study.json").is_file():
-        analysis = study_pilot(pilot)
+    if (pilot is None) == (components is None):
+        raise ConfigError("give a pilot (ratings file or study folder) or --components, one of the two")
+    if components is not None:
+        given = Pilot.parse(components)
+        source = f"{given.n_cases} cases (given components)"
     else:
-        analysis = or_analysis(read_mrmc_file(pilot), _figure_of_merit(fom, threshold))
-    components = Pilot.from_analysis(analysis)
-    size = effect if effect is not None else components.effect
+        analysis = study_pilot(pilot) if (pilot / "study.json").is_file() else \
+            or_analysis(read_mrmc_file(pilot), _figure_of_merit(fom, threshold))
+        given = Pilot.from_analysis(analysis)
+        source = f"{len(analysis.treatments)} treatments x {len(analysis.readers)} readers, {given.n_cases} cases"
+    size = effect if effect is not None else given.effect
     if size is None:
-        raise ConfigError(f"the pilot compares {len(analysis.treatments)} treatments; give the difference to "
-                          "detect with --effect (e.g. --effect 0.05)")
+        raise ConfigError("the pilot does not compare exactly two treatments; give the difference to detect with "
+                          "--effect (e.g. --effect 0.05)")
     try:
         counts = [int(r) for r in readers.split(",") if r.strip()]
     except ValueError:
         raise ConfigError(f"--readers takes whole numbers separated by commas, got {readers!r}") from None
-    typer.echo(f"pilot: {len(analysis.treatments)} treatments x {len(analysis.readers)} readers, "
-               f"{components.n_cases} cases; difference to detect {size:.4g}, alpha {alpha:g}")
+    typer.echo(f"pilot: {source}; difference to detect {size:.4g}, alpha {alpha:g}")
     typer.echo("| analysis | readers | cases | power |\n|---|---|---|---|")
     for name in ANALYSES:
         for j in counts:
             if cases is not None:
-                typer.echo(f"| {name} | {j} | {cases} | {power_of(components, j, cases, size, name, alpha):.4f} |")
+                typer.echo(f"| {name} | {j} | {cases} | {power_of(given, j, cases, size, name, alpha):.4f} |")
                 continue
-            found = cases_needed(components, j, size, power, name, alpha)
+            found = cases_needed(given, j, size, power, name, alpha)
             typer.echo(f"| {name} | {j} | {found[0] if found else '> 2000'} | "
                        f"{f'{found[1]:.4f}' if found else ''} |")
 

@@ -552,7 +552,11 @@ def test_mrmc_and_plan_mistakes_are_one_line(capsys, tmp_path):
     study, _, answers = single_design_study(tmp_path / "study")
     AnswerStore(study.answers_path).add_all(answers)
     code, _, err = cli(capsys, "reader-study", "plan", str(study.root))  # 3 models: which difference?
-    assert_one_line(code, err, "3 treatments", "--effect")
+    assert_one_line(code, err, "exactly two treatments", "--effect")
     code, out, err = cli(capsys, "reader-study", "plan", str(study.root), "--effect", "0.1", "--readers", "3")
     assert code == 0, err
     assert "pilot: 3 treatments x 3 readers, 24 cases" in out and "| RRRC | 3 |" in out
+    code, _, err = cli(capsys, "reader-study", "plan")
+    assert_one_line(code, err, "pilot", "--components")
+    code, _, err = cli(capsys, "reader-study", "plan", "--components", "cases=114,var=1")
+    assert_one_line(code, err, "--components needs exactly")

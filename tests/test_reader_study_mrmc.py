@@ -322,3 +322,9 @@ def test_cli_mrmc_and_plan_on_the_published_study(tmp_path):
     assert "| RRRC | 6 | 251 | 0.8005 |" in result.output and "| RRRC | 10 | 163 | 0.8016 |" in result.output
     result = runner.invoke(app, ["reader-study", "plan", str(VANDYKE), "--readers", "6", "--cases", "111"])
     assert "| RRRC | 6 | 111 | 0.5526 |" in result.output
+    # The same plan from the components as MRMCaov prints them (no ratings needed).
+    published = "cases=114,var_tr=0.0002004025,var=0.0008022883,cov1=0.0003466137,cov2=0.0003440748,cov3=0.0002390284"
+    result = runner.invoke(app, ["reader-study", "plan", "--components", published, "--effect", "0.04380032",
+                                 "--readers", "6,10"])
+    assert result.exit_code == 0, result.output
+    assert "| RRRC | 6 | 251 | 0.8005 |" in result.output and "| RRRC | 10 | 163 | 0.8016 |" in result.output

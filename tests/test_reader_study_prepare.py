@@ -211,6 +211,15 @@ def test_scores_become_reader_rows_in_the_run_and_leaderboard(run, tmp_path):
     overview = board.split("### Overview")[1].split("###")[0]  # one setting: automated and reader columns together
     assert board.count("### Overview") == 1 and "CXR-FD ↓" in overview and "Readers (single): accuracy ↓" in overview
     assert (study.root / "statistics.md").read_text().count("| alpha |") > 5
+    # The MRMC rows: alpha is spotted every time (AUC 1), beta and gamma are not (AUC 0.5): gamma (or beta)
+    # is the best competitor; alpha's difference from it is 0.5 with its interval and p-value.
+    orh = {(r.metric, r.model, r.condition): r for r in rows if ".orh_" in r.metric}
+    assert orh[("reader.single.orh_auc", "alpha", "present")].value == 1.0
+    assert orh[("reader.single.orh_auc", "beta", "present")].value == 0.5
+    diff = orh[("reader.single.orh_auc_diff", "alpha", "present")]
+    assert diff.value == pytest.approx(0.5) and diff.ci_method == "orh-rrrc" and diff.ci_low <= 0.5 <= diff.ci_high
+    assert 0 <= orh[("reader.single.orh_auc_p", "alpha", "present")].value <= 1
+    assert "MRMC auc - best ↓" in overview and "## MRMC analysis" in (study.root / "statistics.md").read_text()
     # Scoring again replaces the rows instead of adding a second copy.
     score_study(study)
     assert len(read_rows(run_copy / "results.jsonl")) == len(all_rows)

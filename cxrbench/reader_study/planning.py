@@ -38,6 +38,19 @@ class Pilot:
     effect: float | None = None  # the pilot's observed difference of two treatments, if it had two
 
     @classmethod
+    def parse(cls, text: str) -> "Pilot":
+        """From ``cases=K,var_tr=...,var=...,cov1=...,cov2=...,cov3=...`` (published components)."""
+        names = ("cases", "var_tr", "var", "cov1", "cov2", "cov3")
+        try:
+            given = {key.strip(): float(value) for key, value in (part.split("=") for part in text.split(","))}
+        except ValueError:
+            given = {}
+        if sorted(given) != sorted(names):
+            raise ReaderStudyError(f"--components needs exactly {', '.join(f'{n}=NUMBER' for n in names)}, "
+                                   f"separated by commas; got {text!r}")
+        return cls(int(given["cases"]), given["var_tr"], given["var"], given["cov1"], given["cov2"], given["cov3"])
+
+    @classmethod
     def from_analysis(cls, analysis: OrAnalysis) -> "Pilot":
         c = analysis.components
         effect = None
