@@ -195,10 +195,13 @@ def test_delong_covariance_against_brute_force_structural_components():
                                  for t in "AB" for r in "xy" for k in range(10)])
     cov = delong_covariance(data)
     m, n = 4, 6
-    v10 = [[sum((g.rating[i] > g.rating[j]) + 0.5 * (g.rating[i] == g.rating[j]) for j in range(10) if truth[j] == 0) / n
-            for i in range(10) if truth[i] == 1] for g in data.groups]
-    v01 = [[sum((g.rating[i] > g.rating[j]) + 0.5 * (g.rating[i] == g.rating[j]) for i in range(10) if truth[i] == 1) / m
-            for j in range(10) if truth[j] == 0] for g in data.groups]
+    positives, negatives = [i for i in range(10) if truth[i] == 1], [j for j in range(10) if truth[j] == 0]
+
+    def psi(g, i, j):
+        return (g.rating[i] > g.rating[j]) + 0.5 * (g.rating[i] == g.rating[j])
+
+    v10 = [[sum(psi(g, i, j) for j in negatives) / n for i in positives] for g in data.groups]
+    v01 = [[sum(psi(g, i, j) for i in positives) / m for j in negatives] for g in data.groups]
     theta = [brute_auc(g.truth, g.rating) for g in data.groups]
     for a, b in itertools.product(range(4), repeat=2):
         s10 = sum((v10[a][i] - theta[a]) * (v10[b][i] - theta[b]) for i in range(m)) / (m - 1)
@@ -239,7 +242,8 @@ def test_bad_rating_sets_are_one_line_errors(tmp_path):
 
 
 def test_one_reader_gets_the_fixed_reader_analysis_only():
-    data = Ratings.from_records([(t, "x", f"c{k}", k % 2, (k * 7 + len(t)) % 5) for t in ("A", "BB") for k in range(10)])
+    data = Ratings.from_records([(t, "x", f"c{k}", k % 2, (k * 7 + len(t)) % 5)
+                                 for t in ("A", "BB") for k in range(10)])
     a = or_analysis(data)
     assert set(a.inferences) == {"FRRC"}
 

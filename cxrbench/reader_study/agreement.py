@@ -14,8 +14,6 @@ are left out.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from cxrbench.reader_study.design import SCALE
@@ -108,7 +106,3 @@ def fleiss_kappa_interval(counts: np.ndarray, seed: int,
     counts = np.asarray(counts, dtype=float)
     picks = np.random.default_rng(seed).integers(0, len(counts), size=(resamples, len(counts)))
     return _percentile(_fleiss_from_counts(counts[picks]))
-
-
-def is_defined(value: float) -> bool:
-    return not math.isnan(value)

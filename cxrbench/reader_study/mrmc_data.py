@@ -85,8 +85,9 @@ class Ratings:
                 idx = np.array([index[c] for c in read], dtype=int)
                 group = Group(t, r, idx, labels[idx], np.array([table[(t, r)][c] for c in read]))
                 if group.truth.min() == group.truth.max():
-                    raise ReaderStudyError(f"reader {r!r} under {t!r} read only {'positive' if group.truth[0] else 'negative'} "
-                                           "cases; each reader needs positive and negative cases per treatment")
+                    kind = "positive" if group.truth[0] else "negative"
+                    raise ReaderStudyError(f"reader {r!r} under {t!r} read only {kind} cases; each reader needs "
+                                           "positive and negative cases per treatment")
                 groups.append(group)
         return cls(treatments, readers, cases, labels, tuple(groups))
 

@@ -110,7 +110,7 @@ def _markdown(study: Study, statistics: StudyStatistics, n_answers: int) -> str:
              f"{n_answers} answers; study {study_id(study)}, seed {study.seed}, run `{study.run_dir}`.", "",
              "| model | task | condition | reader | measure | value | 95% CI | k / n |", "|---|---|---|---|---|---|---|---|"]
     for e in statistics.estimates:
-        ci = "" if e.ci_low is None else f"[{number(e.ci_low)}, {number(e.ci_high)}]"
+        ci = "" if e.ci_low is None else f"[{number(e.ci_low)}, {number(e.ci_high)}] {e.ci_method}"
         count = f"{e.k} / {e.n}" if e.k is not None else f"n = {e.n}"
         declared = READER_MEASURES[metric_name(study.design, e.measure)]
         lines.append(f"| {e.model} | {e.task} | {e.condition} | {e.reader or 'pooled'} | {declared.display_name} "

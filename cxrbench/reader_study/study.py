@@ -101,7 +101,8 @@ class Study:
 
     def judgments(self, answers) -> list[Judgment]:
         """The answers (store.Answer) to this study's items, with each item's truth; others are ignored."""
-        return [Judgment(a.reader, a.item, a.response, a.reason, self.key[a.item]) for a in answers if a.item in self.key]
+        return [Judgment(a.reader, a.item, a.response, a.reason, self.key[a.item])
+                for a in answers if a.item in self.key]
 
     def order(self, reader: str) -> list[str]:
         """The item ids in the order ``reader`` sees them: a shuffle seeded by the study seed and the reader id."""
