@@ -199,6 +199,9 @@ def run(
     inception_weights: Optional[str] = typer.Option(None, help="local FID Inception weights file"),
     feature_options: Optional[list[str]] = typer.Option(None, "--feature-option", help=FEATURE_OPTION_HELP),
     model_path: Optional[str] = typer.Option(None, help="diffusers Stable-Diffusion-1.x directory for roentgen"),
+    samples: Optional[list[str]] = typer.Option(None, "--samples", help="a pre-generated set to score, NAME=PATH "
+                                                "(repeatable): a folder TASK/CONDITION/*.png or a CSV file,label; "
+                                                "without --models only these sets (and the floor) are scored"),
     resume: Optional[bool] = typer.Option(None, "--resume/--no-resume", help="reuse finished work in --out"),
     floor: Optional[bool] = typer.Option(None, "--floor/--no-floor", help="add the real-vs-real reference "
                                                                           "(real-holdout) to the models"),
@@ -214,11 +217,37 @@ def run(
         resume=resume, floor=floor)
     cfg = _with_data_and_spaces(cfg, data, data_root, on_bad_image, inception_weights, feature_options)
     cfg = _with_model_path(cfg, model_path)
+    cfg = _with_samples(cfg, samples, models_given=models is not None or _sets_models(config))
     processes = _processes(cfg.device)
     with _writing_to(cfg.out, cfg.cache_dir):
         summary = run_benchmark(cfg, RichReporter() if processes.is_main else Reporter(), processes)
     if processes.is_main:
         _print_summary(summary)
+
+
+def _with_samples(cfg, samples: list[str] | None, models_given: bool):
+    """Add the --samples NAME=PATH sets; with sets and no model selection, score only the sets."""
+    from cxrbench.errors import ConfigError
+
+    given = {}
+    for item in samples or []:
+        name, sep, path = item.partition("=")
+        if not sep or not name.strip() or not path.strip():
+            raise ConfigError(f"--samples takes NAME=PATH (e.g. mygan=outputs/mygan), got {item!r}")
+        given[name.strip()] = path.strip()
+    merged = {**cfg.samples, **given}
+    if not merged:
+        return cfg
+    return cfg.with_overrides(samples=merged, **({} if models_given else {"models": ()}))
+
+
+def _sets_models(config_file: Path | None) -> bool:
+    """Whether the TOML file chooses the models itself."""
+    if config_file is None:
+        return False
+    import tomllib
+
+    return "models" in tomllib.loads(config_file.read_text(encoding="utf-8"))
 
 
 def _processes(device: str):
@@ -390,6 +419,7 @@ def evaluate(
     feature_options: Optional[list[str]] = typer.Option(None, "--feature-option", help=FEATURE_OPTION_HELP),
     config_file: Optional[Path] = typer.Option(None, "--config", help="TOML file: its [feature_options.NAME] "
                                                                      "tables (as for `cxrbench run`)"),
+    name: Optional[str] = typer.Option(None, help="the model name of the rows (default: the --fake folder's name)"),
 ) -> None:
     """Score a folder of synthetic images against a folder of real ones (like torch-fidelity's CLI)."""
     from cxrbench.benchmark.evaluate import EvaluateConfig, evaluate_folders, nothing_scored
@@ -403,7 +433,7 @@ def evaluate(
         spaces = {**spaces, "inception-v3": {**spaces.get("inception-v3", {}), **inception}}
     config = EvaluateConfig(real=real, fake=fake, out=out, metrics=tuple(m.strip() for m in metrics.split(",")),
                             features=features, resolution=resolution, seed=seed, bootstrap=bootstrap, device=device,
-                            cache_dir=default_cache_root(),
+                            cache_dir=default_cache_root(), name=name,
                             feature_options=_with_feature_options(spaces, feature_options))
     with _writing_to(out, config.cache_dir):
         rows = evaluate_folders(config)
@@ -417,6 +447,22 @@ def evaluate(
     problem = nothing_scored(rows, config)
     if problem:  # the rows are written; the exit code says that none holds a value
         raise CxrbenchError(problem)
+
+
+@app.command("export-references")
+def export_references_command(
+    run_dir: Path = typer.Argument(..., help="a finished run folder"),
+    out: Path = typer.Option(..., help="new or empty folder for TASK/CONDITION/*.png and references.csv"),
+) -> None:
+    """Write the real reference images each cell of a run was scored against (PNG, with a CSV listing)."""
+    from cxrbench.benchmark.progress import RichReporter
+    from cxrbench.benchmark.references import LISTING, export_references
+    from cxrbench.cache import default_cache_root
+
+    counts = export_references(run_dir, out, default_cache_root(), RichReporter())
+    for cell, n in counts.items():
+        typer.echo(f"{cell}: {n} images")
+    typer.echo(f"wrote {out} and {out / LISTING}")
 
 
 @app.command("validate-metrics")

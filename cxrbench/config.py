@@ -56,6 +56,7 @@ class RunConfig:
     metric_options: dict[str, dict] = field(default_factory=dict)
     floor: bool = True
     checkpoints: dict[str, str] = field(default_factory=dict)
+    samples: dict[str, str] = field(default_factory=dict)
     validity_n: int = 100
 
     def __post_init__(self) -> None:
@@ -77,6 +78,7 @@ class RunConfig:
         if self.absent not in ("negative", "no_finding"):
             raise ConfigError(f"unknown absent meaning {self.absent!r}; choose negative or no_finding")
         _check_component_names(self)
+        _check_sample_names(self)
 
     def with_overrides(self, **overrides: object) -> "RunConfig":
         """A copy with the non-None ``overrides`` applied (flags win over the TOML file)."""
@@ -85,6 +87,12 @@ class RunConfig:
         for name, value in given.items():
             _check_type(name, value)
         return dataclasses.replace(self, **{k: _coerce(k, v) for k, v in given.items()})
+
+    @classmethod
+    def of_run(cls, manifest: dict, cache_dir: Path) -> "RunConfig":
+        """The config a finished run was made with (its manifest's ``config``), reading from ``cache_dir``."""
+        facts = {k: v for k, v in manifest["config"].items() if k not in ("out", "cache_dir")}
+        return cls().with_overrides(**facts, cache_dir=cache_dir)
 
     def to_dict(self) -> dict:
         return {f.name: (str(v) if isinstance(v, Path) else v)
@@ -100,7 +108,7 @@ class RunConfig:
         left out too.
         """
         skip = {"out", "resume", "cache_dir", "device", "models", "tasks", "metrics", "feature_options", "floor",
-                "validity_n"}
+                "validity_n", "samples"}
         return json.loads(json.dumps({k: v for k, v in self.to_dict().items() if k not in skip}))
 
 
@@ -188,6 +196,20 @@ def _check_component_names(config: RunConfig) -> None:
                 check(name)
             except (UnknownNameError, ConfigError) as error:
                 raise ConfigError(f"{table}: {error}") from None
+
+
+def _check_sample_names(config: RunConfig) -> None:
+    """A pre-generated set's name is a valid component name and no registered model's (rows are keyed by it)."""
+    if not config.samples:
+        return
+    from cxrbench.models import MODELS
+    from cxrbench.registry import VALID_NAME
+
+    for name in config.samples:
+        if not VALID_NAME.match(name) or name == "all":
+            raise ConfigError(f"samples name {name!r} is not valid; use lowercase letters, digits, '.', '_' or '-'")
+        if name in MODELS:
+            raise ConfigError(f"samples name {name!r} is a registered model; give the pre-generated set another name")
 
 
 def _check_keys(raw: dict, what: str) -> None:

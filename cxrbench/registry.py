@@ -20,7 +20,7 @@ from cxrbench.errors import ConfigError, CxrbenchError, UnknownNameError
 
 T = TypeVar("T")
 
-_VALID_NAME = re.compile(r"^[a-z0-9][a-z0-9_.\-]*$")
+VALID_NAME = re.compile(r"^[a-z0-9][a-z0-9_.\-]*$")
 
 
 @dataclass(frozen=True)
@@ -227,7 +227,7 @@ def unknown_name_message(kind: str, name: str, known: list[str]) -> str:
 
 
 def _check_name(kind: str, name: str) -> None:
-    if not isinstance(name, str) or not _VALID_NAME.match(name) or name == "all":
+    if not isinstance(name, str) or not VALID_NAME.match(name) or name == "all":
         raise CxrbenchError(
             f"invalid {kind} name {name!r}: use lower-case letters, digits, '-', '_' or '.', "
             "no spaces or path separators, and not 'all'"

@@ -199,6 +199,11 @@ def test_evaluate_scores_two_folders_and_refuses_metrics_it_cannot_compute(tmp_p
     rows = {r.metric: r for r in read_rows(tmp_path / "out" / "results.jsonl")}
     assert rows["precision@pixels"].status == "ok" and rows["precision@pixels"].feature_space == "pixels"
     assert rows["fd@pixels"].feature_space == "pixels"  # --features moves every distribution metric
+    assert {r.model for r in rows.values()} == {"fake"}  # the fake folder's name, unless --name gives one
+    named = run_cli(*common[:-6], "--out", str(tmp_path / "named"), "--metrics", "fd", "--features", "pixels",
+                    "--bootstrap", "0", "--name", "mygan")
+    assert named.returncode == 0, named.stderr
+    assert {r.model for r in read_rows(tmp_path / "named" / "results.jsonl")} == {"mygan"}
     refused = run_cli(*common, "--metrics", "utility")
     assert refused.returncode == 2 and "cxrbench run" in refused.stderr and len(refused.stderr.splitlines()) == 1
     missing = run_cli("evaluate", "--real", str(tmp_path / "nope"), "--fake", str(tmp_path / "fake"),

@@ -1,7 +1,7 @@
 """`cxrbench evaluate`: score a folder of synthetic images against a folder of real ones.
 
 Like torch-fidelity's command line, but with cxrbench's metrics, intervals and results.jsonl rows
-(model = the fake folder's name, task = "folder", condition = "all"). Only metrics that read real
+(model = --name, else the fake folder's name; task = "folder", condition = "all"). Only metrics that read real
 and fake images alone are possible here: metrics that need labelled training data (the
 cxr-evaluator space, utility, memorisation) are refused with the command that can compute them.
 """
@@ -51,7 +51,7 @@ class EvaluateConfig:
 
     features: the feature space of the distribution metrics (None: each metric's default).
     resolution: square size both folders are brought to (crop to square, bilinear); None: the
-    first real image's shorter side.
+    first real image's shorter side. name: the model name of the rows (None: the fake folder's).
     """
 
     real: Path
@@ -65,6 +65,7 @@ class EvaluateConfig:
     device: str = "auto"
     cache_dir: Path | None = None
     feature_options: dict = field(default_factory=dict)
+    name: str | None = None  # the rows' model name (default: the fake folder's name)
 
 
 def read_folder(folder: Path, resolution: int | None) -> torch.Tensor:
@@ -131,7 +132,7 @@ def _evaluate(config: EvaluateConfig, metrics: list[Metric], spaces: Spaces, rea
     settings = RunConfig(n_samples=max(2, len(fake)), seed=config.seed, bootstrap=config.bootstrap,
                          resolution=int(real.shape[-1]), cache_dir=config.cache_dir)  # None: no row cache
     condition = Condition(FOLDER_TASK, Presence.PRESENT, (None,) * 4, "")
-    key = RowKey(config.fake.name or "fake", FOLDER_TASK, FOLDER_CONDITION, False, config.real.name or "real")
+    key = RowKey(config.name or config.fake.name or "fake", FOLDER_TASK, FOLDER_CONDITION, False, config.real.name or "real")
     outputs = {name: (cached_extract(space, real, config.cache_dir), cached_extract(space, fake, config.cache_dir))
                for name, space in spaces.items() if not isinstance(space, UnavailableError)}
     for metric in metrics:

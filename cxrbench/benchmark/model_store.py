@@ -11,7 +11,7 @@ from cxrbench import __version__
 from cxrbench.cache import content_key, sha256_file
 from cxrbench.checkpoint import WEIGHTS_FILE
 from cxrbench.errors import ConfigError, CxrbenchError
-from cxrbench.models.adapter import FitContext, ModelAdapter
+from cxrbench.models.adapter import Conditioning, FitContext, ModelAdapter
 
 PIPELINE_INDEX = "model_index.json"  # diffusers pipeline directories (diffusion-small) are checkpoints too
 
@@ -51,7 +51,7 @@ def _ready(name: str, adapter: ModelAdapter, options: dict, context: FitContext,
         return {"source": "given", "path": str(path), "sha256": _weights_hash(path)}
     if not adapter.trainable:
         adapter.fit(context)
-        return {"source": "reference"}
+        return {"source": "samples" if adapter.conditioning is Conditioning.SAMPLES else "reference"}
     targets = sorted((c.key, c.target) for c in context.conditions)  # what the model is trained to produce
     key = content_key(name, options, adapter.training_settings(), dataset_fingerprint, context.resolution,
                       context.seed, targets, __version__)

@@ -51,16 +51,18 @@ class RunDirectory:
     def leaderboard(self) -> Path:
         return self.root / LEADERBOARD
 
-    def check_resume(self, comparable: dict, dataset: dict) -> None:
+    def check_resume(self, comparable: dict, dataset: dict, samples: dict[str, str] | None = None) -> dict[str, str]:
         """Refuse to resume a run made with other settings or on other data (one line: what changed, the fix).
 
         comparable: the settings that change rows (``RunConfig.comparable()``); dataset: the dataset's
-        ``describe()``, whose fingerprint changes with its files, labels and options.
+        ``describe()``, whose fingerprint changes with its files, labels and options; samples: each
+        pre-generated set's content digest, refused when the run scored that name from other images.
+        Returns the digests the folder's run recorded (to keep them in the new manifest).
         """
         if self.root.exists() and not self.root.is_dir():
             raise ConfigError(f"--out {self.root} is a file; give a folder for the run")
         if not self.manifest.is_file():
-            return
+            return {}
         previous = json.loads(self.manifest.read_text())
         settings = previous.get("comparable_config", {})
         changed = sorted(k for k in set(settings) | set(comparable) if settings.get(k) != comparable.get(k))
@@ -71,6 +73,12 @@ class RunDirectory:
         if made_on.get("fingerprint") not in (None, dataset.get("fingerprint")):
             raise ConfigError(f"{self.root} holds a run made on other data: {dataset_change(made_on, dataset)} "
                               f"since; {_START_OVER}")
+        recorded = previous.get("samples", {})
+        for name, digest in (samples or {}).items():
+            if recorded.get(name) not in (None, digest):
+                raise ConfigError(f"{self.root} scored the samples {name!r} from other images (their content changed "
+                                  f"since); {_START_OVER}")
+        return recorded
 
     def prepare(self, resume: bool) -> None:
         """Create the folder; without ``resume``, set the old run aside (deleted by ``discard_previous``).

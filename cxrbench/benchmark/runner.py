@@ -37,6 +37,7 @@ from cxrbench.metrics.metric import BOTH, Metric, MetricInputs, ModelMetric, Mod
 from cxrbench.metrics.selection import build_metrics as selected_metrics
 from cxrbench.models import FLOOR_MODEL, MODELS
 from cxrbench.models.adapter import Conditioning, FitContext, ModelAdapter
+from cxrbench.models.samples import SampleFolderAdapter, SampleSource
 from cxrbench.tasks import TASKS
 from cxrbench.tasks.task import Condition, Task
 
@@ -115,9 +116,31 @@ def collect_images(adapter: ModelAdapter, model: str, condition: Condition, n: i
 
 
 def run_models(config: RunConfig) -> list[str]:
-    """The selected models, plus the real-vs-real floor unless ``floor`` is off."""
-    names = list(MODELS.resolve(config.models))
+    """The selected models and pre-generated sets, plus the real-vs-real floor unless ``floor`` is off.
+
+    ``--samples`` alone (models left at "all" by no flag) would run every model too; a config that
+    names samples and no models runs just those (``models = []``).
+    """
+    if not config.models and not config.samples:
+        raise ConfigError("no models selected; name models with --models, or pre-generated sets with --samples")
+    names = list(MODELS.resolve(config.models)) if config.models else []
+    names += [name for name in config.samples if name not in names]
     return names + [FLOOR_MODEL] if config.floor and FLOOR_MODEL not in names else names
+
+
+def sample_sources(config: RunConfig) -> dict[str, SampleSource]:
+    """Each pre-generated set's source (its path checked and listed now: a bad one stops the run up front)."""
+    sources = {name: SampleSource(name, Path(path).expanduser()) for name, path in config.samples.items()}
+    for source in sources.values():
+        source.listing  # noqa: B018  (reads the folder or CSV: errors now, not mid-run)
+    return sources
+
+
+def build_adapter(model: str, config: RunConfig, sources: dict[str, SampleSource]) -> tuple[ModelAdapter, dict]:
+    """The adapter of a registered model (with its options) or of a pre-generated set."""
+    if model in sources:
+        return SampleFolderAdapter(sources[model]), {"samples": str(sources[model].path)}
+    return MODELS.build(model, config.model_options.get(model, {}))
 
 
 def build_metrics(config: RunConfig) -> list[Metric]:
@@ -149,7 +172,7 @@ class Scoring:
         return extractor if isinstance(extractor, FeatureExtractor) else None
 
 
-def _real_index(reference: ImageSet, condition: Condition, config: RunConfig) -> np.ndarray:
+def reference_index(reference: ImageSet, condition: Condition, config: RunConfig) -> np.ndarray:
     """The same real reference images for every model: up to n of the condition, without replacement."""
     candidates = reference.matching_index(condition)
     return np.sort(np.random.default_rng(derive_seed(config.seed, condition.key)).permutation(candidates)
@@ -193,16 +216,19 @@ def _run(config: RunConfig, plan: RunPlan, reporter: Reporter, processes: Proces
     started = time.perf_counter()
     timings: dict[str, float] = {}
     model_names, tasks, metrics, dataset = plan.models, plan.tasks, plan.metrics, plan.dataset
+    sources = sample_sources(config)
     device = processes.device(resolve_device(config.device))
     manifest = {"cxrbench_version": __version__, "config": config.to_dict(), "comparable_config": config.comparable(),
                 "versions": package_versions(), "dataset": dataset.describe(), "device": str(device),
                 "processes": processes.count, "models": {}, "feature_spaces": {}, "space_validity": {},
-                "metrics": {m.id: m.schema() for m in metrics}, "timings_s": timings}
+                "metrics": {m.id: m.schema() for m in metrics}, "timings_s": timings,
+                "samples": {name: source.digest for name, source in sources.items()}}
     if processes.is_main:
         for folder in run_dir.recover():
             reporter.note(f"put back the run that an interrupted --no-resume had set aside in {folder.name}")
         if config.resume:  # before any work: a run made with other settings or data is refused
-            run_dir.check_resume(config.comparable(), manifest["dataset"])
+            recorded = run_dir.check_resume(config.comparable(), manifest["dataset"], manifest["samples"])
+            manifest["samples"] = {**recorded, **manifest["samples"]}  # kept: its rows stay in the folder
 
     # Everything the new run needs is checked (data decoded, feature spaces and checkpoints ready)
     # before the folder is touched: a --no-resume sets the old run aside only then.
@@ -230,7 +256,7 @@ def _run(config: RunConfig, plan: RunPlan, reporter: Reporter, processes: Proces
             run_dir.prepare(config.resume)
             atomic_write_text(run_dir.manifest, json.dumps(manifest, indent=2, default=str))
     conditions = run_conditions(config)
-    real_index = {condition: _real_index(reference, condition, config) for condition in conditions}
+    real_index = {condition: reference_index(reference, condition, config) for condition in conditions}
     if processes.is_main:  # kept in the run folder for `cxrbench compare`
         for condition, index in real_index.items():
             for name, outputs in real_outputs.items():
@@ -246,8 +272,7 @@ def _run(config: RunConfig, plan: RunPlan, reporter: Reporter, processes: Proces
                       train_outputs, done, dataset.name, device, processes, validity)
     for model in model_names:
         t0 = time.perf_counter()
-        options = config.model_options.get(model, {})
-        adapter, full_options = MODELS.build(model, options)
+        adapter, full_options = build_adapter(model, config, sources)
         with reporter.step(f"preparing {model}") as update, processes.main_first():  # trained once, then cached
             context = fit_context(config, model, splits["train"], holdout, device, update)
             weights = ready_adapter(model, adapter, full_options, context, config.checkpoints.get(model),

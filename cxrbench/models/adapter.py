@@ -29,6 +29,7 @@ class Conditioning(str, Enum):
     LATENT_SEARCH = "latent_search"  # an unconditional model steered by a classifier
     UNCONDITIONAL = "unconditional"
     REFERENCE = "reference"  # real images or a fixed baseline, not a generative model
+    SAMPLES = "samples"  # images made elsewhere, read from disk (``run --samples NAME=PATH``)
 
 
 @dataclass(frozen=True)

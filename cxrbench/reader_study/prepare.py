@@ -21,6 +21,7 @@ from PIL import Image
 from cxrbench import __version__
 from cxrbench.benchmark.run_dir import MANIFEST, SAMPLES, RunDirectory
 from cxrbench.benchmark.seeds import derive_seed
+from cxrbench.config import RunConfig
 from cxrbench.reader_study.design import REAL, Design, ReaderStudyError, check_reader_id
 from cxrbench.reader_study.study import IMAGES, ITEMS, KEY, READERS, SERVED, STUDY, Study
 
@@ -61,7 +62,7 @@ def prepare_study(config: PrepareConfig) -> Study:
     manifest = _manifest(config.run_dir)
     sets = RunDirectory(config.run_dir).finished_sets()
     cells = _cells(config, sets)
-    run_config = _run_config(manifest, config.cache_dir)
+    run_config = RunConfig.of_run(manifest, config.cache_dir)
     real = _real_pools(run_config, sorted({(t, c) for _, t, c in cells}))
 
     ids = _IdSource(derive_seed(config.seed, "ids"))
@@ -102,13 +103,6 @@ def _manifest(run_dir: Path) -> dict:
     if not path.is_file():
         raise ReaderStudyError(f"{run_dir} has no {MANIFEST}; pass a run folder written by `cxrbench run`")
     return json.loads(path.read_text())
-
-
-def _run_config(manifest: dict, cache_dir: Path):
-    from cxrbench.config import RunConfig
-
-    facts = {k: v for k, v in manifest["config"].items() if k not in ("out", "cache_dir")}
-    return RunConfig().with_overrides(**facts, cache_dir=cache_dir)
 
 
 def _pick(names: tuple[str, ...], available: list[str], what: str, run_dir: Path) -> list[str]:
