@@ -560,3 +560,32 @@ def test_mrmc_and_plan_mistakes_are_one_line(capsys, tmp_path):
     assert_one_line(code, err, "pilot", "--components")
     code, _, err = cli(capsys, "reader-study", "plan", "--components", "cases=114,var=1")
     assert_one_line(code, err, "--components needs exactly")
+
+
+def _commands(group, path=()):
+    """Every (path, command) of the command line, groups included."""
+    yield path, group
+    for name, command in getattr(group, "commands", {}).items():
+        yield from _commands(command, (*path, name))
+
+
+def test_every_command_line_mistake_is_one_line_with_exit_2(capsys):
+    import typer
+
+    from cxrbench.cli import app
+
+    root = typer.main.get_command(app)
+    walked = 0
+    for path, command in _commands(root):
+        if getattr(command, "commands", None):  # a group: an unknown subcommand, spelled close to a real one
+            real = sorted(command.commands)[0]
+            code, _, err = cli(capsys, *path, real + "x")
+            assert_one_line(code, err, f"No such command '{real}x'", f"Did you mean '{real}'?")
+        code, _, err = cli(capsys, *path, "--no-such-option")
+        assert_one_line(code, err, "no such option --no-such-option", "--help")
+        walked += 1
+    assert walked >= 20  # every command and group of the CLI
+    code, _, err = cli(capsys, "run", "--modelz", "cgan")
+    assert_one_line(code, err, "did you mean --models?")
+    code, _, err = cli(capsys, "list", "modelz")
+    assert_one_line(code, err, "Did you mean 'models'?")
