@@ -208,7 +208,7 @@ def run(
     config: Optional[Path] = typer.Option(None, "--config", help="TOML file with the same settings"),
 ) -> None:
     """Train (or load) the models, generate per-finding image sets, score them, write the leaderboard."""
-    from cxrbench.benchmark.progress import Reporter, RichReporter
+    from cxrbench.benchmark.progress import Reporter
     from cxrbench.benchmark.runner import run_benchmark
 
     cfg = _base_config(config).with_overrides(
@@ -220,7 +220,7 @@ def run(
     cfg = _with_samples(cfg, samples, models_given=models is not None or _sets_models(config))
     processes = _processes(cfg.device)
     with _writing_to(cfg.out, cfg.cache_dir):
-        summary = run_benchmark(cfg, RichReporter() if processes.is_main else Reporter(), processes)
+        summary = run_benchmark(cfg, _reporter() if processes.is_main else Reporter(), processes)
     if processes.is_main:
         _print_summary(summary)
 
@@ -248,6 +248,25 @@ def _sets_models(config_file: Path | None) -> bool:
     import tomllib
 
     return "models" in tomllib.loads(config_file.read_text(encoding="utf-8"))
+
+
+PROGRESS_SECONDS = "CXRBENCH_PROGRESS_SECONDS"  # how often a log (no terminal) gets a progress line
+
+
+def _reporter():
+    """Progress for the user: bars in a terminal; in a log file, a timestamped line per step and every
+    $CXRBENCH_PROGRESS_SECONDS (default 30) during long steps."""
+    from cxrbench.benchmark.progress import terminal_or_log
+    from cxrbench.errors import ConfigError
+
+    text = os.environ.get(PROGRESS_SECONDS, "30")
+    try:
+        interval = float(text)
+    except ValueError:
+        interval = 0.0
+    if not interval > 0:
+        raise ConfigError(f"{PROGRESS_SECONDS}={text!r} must be a number of seconds above 0")
+    return terminal_or_log(interval)
 
 
 def _processes(device: str):
@@ -455,11 +474,10 @@ def export_references_command(
     out: Path = typer.Option(..., help="new or empty folder for TASK/CONDITION/*.png and references.csv"),
 ) -> None:
     """Write the real reference images each cell of a run was scored against (PNG, with a CSV listing)."""
-    from cxrbench.benchmark.progress import RichReporter
     from cxrbench.benchmark.references import LISTING, export_references
     from cxrbench.cache import default_cache_root
 
-    counts = export_references(run_dir, out, default_cache_root(), RichReporter())
+    counts = export_references(run_dir, out, default_cache_root(), _reporter())
     for cell, n in counts.items():
         typer.echo(f"{cell}: {n} images")
     typer.echo(f"wrote {out} and {out / LISTING}")
@@ -482,14 +500,13 @@ def validate_metrics_command(
 ) -> None:
     """Sanity-check the metrics on a dataset, each in its feature space (floor, blur/noise, the noise model,
     the run's validity check, mode dropping, memorisation); exit 1 on a failure."""
-    from cxrbench.benchmark.progress import RichReporter
     from cxrbench.benchmark.run_dir import atomic_write_text
     from cxrbench.benchmark.validation import validate_metrics
 
     cfg = _base_config(config).with_overrides(resolution=resolution, seed=seed, device=device)
     cfg = _with_data_and_spaces(cfg, data, data_root, on_bad_image, inception_weights, feature_options)
     with _writing_to(out.parent, cfg.cache_dir):
-        report = validate_metrics(cfg, n, RichReporter())
+        report = validate_metrics(cfg, n, _reporter())
         out.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_text(out, report.markdown(command=" ".join(["cxrbench", *map(shlex.quote, sys.argv[1:])])))
     for name, ok, detail in report.checks:
@@ -511,13 +528,12 @@ def train(
     config: Optional[Path] = typer.Option(None, "--config", help="TOML file (model_options are read from it)"),
 ) -> None:
     """Train one model on the training split and save its checkpoint."""
-    from cxrbench.benchmark.progress import RichReporter
     from cxrbench.benchmark.training import train_model
 
     cfg = _base_config(config).with_overrides(models=model, data=data, data_root=data_root, resolution=resolution,
                                                seed=seed, device=device)
     with _writing_to(out, cfg.cache_dir):
-        path = train_model(cfg, model, out, RichReporter())
+        path = train_model(cfg, model, out, _reporter())
     typer.echo(f"saved {model} to {path}")
 
 
@@ -538,7 +554,6 @@ def generate(
     config: Optional[Path] = typer.Option(None, "--config", help="TOML file with the same settings"),
 ) -> None:
     """Generate N images of one task and condition into a folder of PNGs."""
-    from cxrbench.benchmark.progress import RichReporter
     from cxrbench.benchmark.training import generate_images
 
     cfg = _base_config(config).with_overrides(models=model, tasks=task, data=data, data_root=data_root,
@@ -547,7 +562,7 @@ def generate(
         cfg = cfg.with_overrides(checkpoints={**cfg.checkpoints, model: str(checkpoint)})
     cfg = _with_model_path(cfg, model_path)
     with _writing_to(out, cfg.cache_dir):
-        written = generate_images(cfg, model, task, condition, n, out, RichReporter())
+        written = generate_images(cfg, model, task, condition, n, out, _reporter())
     typer.echo(f"wrote {written} images to {out}")
 
 
