@@ -7,13 +7,17 @@ Third-party packages add components through an entry-point group such as ``cxrbe
 
 from __future__ import annotations
 
+import ast
 import difflib
+import hashlib
 import importlib
+import importlib.metadata
+import importlib.util
 import inspect
 import re
 from dataclasses import dataclass
 from importlib.metadata import entry_points
-from pathlib import PurePath
+from pathlib import Path, PurePath
 from typing import Callable, Generic, TypeVar
 
 from cxrbench.errors import ConfigError, CxrbenchError, UnknownNameError
@@ -99,6 +103,23 @@ class Registry(Generic[T]):
             raise UnknownNameError(unknown_name_message(self.kind, name, list(self._entries)))
         return self._entries[name]
 
+    def identity(self, name: str) -> dict:
+        """Which code ``name`` is: its source (builtin or plugin:DISTRIBUTION), that distribution's
+        version, and a digest of the module file that defines it, so that an edit shows (cache keys
+        and manifests record it)."""
+        entry = self.entry(name)
+        dist = entry.source.partition("plugin:")[2]
+        if dist:
+            try:
+                version = importlib.metadata.version(dist)
+            except importlib.metadata.PackageNotFoundError:
+                version = "unknown"
+        else:
+            from cxrbench import __version__ as version
+        origin = _module_file(entry.target.partition(":")[0])
+        code = hashlib.sha256(origin.read_bytes()).hexdigest()[:16] if origin else "unknown"
+        return {"source": entry.source, "version": version, "code": code}
+
     def get(self, name: str) -> T:
         """The component registered as ``name``, importing it on first use."""
         entry = self.entry(name)
@@ -177,7 +198,7 @@ class Registry(Generic[T]):
                     f"plugin {dist} registers {self.kind} {ep.name!r}, which {existing.source} already uses "
                     f"({existing.target}); uninstall one of them or rename the plugin's entry point"
                 )
-            self.add_lazy(ep.name, ep.value, source=f"plugin:{dist}")
+            self.add_lazy(ep.name, ep.value, _docstring_summary(ep.value), source=f"plugin:{dist}")
 
     @property
     def base(self) -> type:
@@ -232,6 +253,34 @@ def _check_name(kind: str, name: str) -> None:
             f"invalid {kind} name {name!r}: use lower-case letters, digits, '-', '_' or '.', "
             "no spaces or path separators, and not 'all'"
         )
+
+
+def _module_file(module: str) -> Path | None:
+    """The source file of ``module`` (its parent packages are imported to find it), or None."""
+    try:
+        spec = importlib.util.find_spec(module)
+    except (ImportError, ValueError):
+        return None
+    origin = Path(spec.origin) if spec is not None and spec.origin else None
+    return origin if origin is not None and origin.is_file() else None
+
+
+def _docstring_summary(target: str) -> str:
+    """The first line of the docstring of the class at ``"module:Class"``, read from its source without
+    importing the module (``cxrbench list`` imports no plugin)."""
+    module, _, attribute = target.partition(":")
+    origin = _module_file(module)
+    if origin is None:
+        return ""
+    try:
+        tree = ast.parse(origin.read_text(encoding="utf-8"))
+    except (SyntaxError, UnicodeDecodeError):
+        return ""
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef) and node.name == attribute.split(".")[0]:
+            doc = ast.get_docstring(node) or ""
+            return doc.strip().splitlines()[0] if doc.strip() else ""
+    return ""
 
 
 def _first_doc_line(obj: object) -> str:

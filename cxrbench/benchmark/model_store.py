@@ -52,10 +52,7 @@ def _ready(name: str, adapter: ModelAdapter, options: dict, context: FitContext,
     if not adapter.trainable:
         adapter.fit(context)
         return {"source": "samples" if adapter.conditioning is Conditioning.SAMPLES else "reference"}
-    targets = sorted((c.key, c.target) for c in context.conditions)  # what the model is trained to produce
-    key = content_key(name, options, adapter.training_settings(), dataset_fingerprint, context.resolution,
-                      context.seed, targets, __version__)
-    directory = cache_dir / "models" / name / key
+    directory = cache_dir / "models" / name / weights_key(name, adapter, options, context, dataset_fingerprint)
     if _has_weights(directory):
         try:
             adapter.load(directory)
@@ -63,13 +60,25 @@ def _ready(name: str, adapter: ModelAdapter, options: dict, context: FitContext,
         except CxrbenchError:
             pass  # a damaged cache entry is rebuilt below
     # An interrupted training leaves its state here; the same command continues it.
-    work_dir = directory.with_name(f"{key}.training")
+    work_dir = directory.with_name(f"{directory.name}.training")
     started = time.perf_counter()
     adapter.fit(dataclasses.replace(context, work_dir=work_dir))
     adapter.save(directory)
     info = {"source": "trained", "path": str(directory), "sha256": _weights_hash(directory),
             "train_seconds": round(time.perf_counter() - started, 1)}
     return {**info, "training_dir": str(work_dir)} if work_dir.is_dir() else info  # sample grids, if any
+
+
+def weights_key(name: str, adapter: ModelAdapter, options: dict, context: FitContext, dataset_fingerprint: str) -> str:
+    """The cache key of a model's trained weights: its code (source, version, module digest), options and
+    resolved settings, the data, resolution and seed, and the run's conditions when its training uses them."""
+    from cxrbench.models import MODELS
+
+    targets = (sorted((c.key, c.target) for c in context.conditions)  # what the model is trained to produce
+               if adapter.trains_per_condition else "every finding")
+    key = content_key(name, options, adapter.training_settings(), dataset_fingerprint, context.resolution,
+                      context.seed, targets, __version__, MODELS.identity(name))
+    return key
 
 
 def _has_weights(directory: Path) -> bool:

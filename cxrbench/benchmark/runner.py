@@ -280,6 +280,7 @@ def _run(config: RunConfig, plan: RunPlan, reporter: Reporter, processes: Proces
         manifest["models"][model] = {"options": full_options, "settings": adapter.training_settings(),
                                      "weights": weights,
                                      "conditioning": adapter.conditioning.value,
+                                     "component": MODELS.identity(model) if model in MODELS else {"source": "samples"},
                                      "sample_seeds": {c.key: derive_seed(config.seed, model, c.key) for c in conditions}}
         with reporter.step(f"{model}: generate and score", len(conditions) + 1) as update:
             _score_model(model, adapter, conditions, scoring, update)

@@ -72,11 +72,16 @@ class ModelAdapter(ABC):
 
     Subclasses set ``conditioning`` and ``trainable`` and implement ``generate``; trainable
     adapters also implement ``fit``, ``save`` and ``load``. Reference adapters (``trainable =
-    False``) may still need ``fit`` to receive the real images they return.
+    False``) may still need ``fit`` to receive the real images they return. A bad option value is
+    a ``cxrbench.errors.ConfigError`` raised in ``__init__`` (shown as one line, exit code 2).
     """
 
     conditioning: ClassVar[Conditioning]
     trainable: ClassVar[bool] = False
+    # Whether fit uses context.conditions (the run's selected tasks): then they are part of the
+    # weights' cache key. False (training reads every label whatever --tasks selects): a --tasks
+    # subset reuses the weights a --models all run trained. True is the safe default.
+    trains_per_condition: ClassVar[bool] = True
 
     def fit(self, context: FitContext) -> None:
         """Train (or receive reference images). Default: nothing to do."""

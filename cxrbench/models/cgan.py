@@ -45,6 +45,7 @@ class ConditionalGanAdapter(ModelAdapter):
 
     conditioning = Conditioning.CLASS
     trainable = True
+    trains_per_condition = False  # one model over every finding's labels, whatever --tasks selects
 
     def __init__(self, preset: str = "cpu", gan: dict | None = None) -> None:
         self.settings = resolve_preset("cgan", PRESETS, preset, gan or {})

@@ -40,6 +40,7 @@ class DiffusionSmallAdapter(ModelAdapter):
 
     conditioning = Conditioning.TEXT
     trainable = True
+    trains_per_condition = False  # one model over every finding's labels, whatever --tasks selects
 
     def __init__(self, preset: str = "cpu", network: dict | None = None, training: dict | None = None,
                  steps: int = 50, guidance: float = 6.0, scheduler: str = "ddpm",

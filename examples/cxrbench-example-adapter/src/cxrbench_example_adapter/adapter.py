@@ -13,6 +13,7 @@ from typing import Iterator
 import torch
 
 from cxrbench.checkpoint import load_checkpoint, save_checkpoint
+from cxrbench.errors import ConfigError
 from cxrbench.models.adapter import Conditioning, FitContext, ModelAdapter
 from cxrbench.tasks.task import Condition
 
@@ -27,6 +28,8 @@ class ConditionalMeanAdapter(ModelAdapter):
     trainable = True
 
     def __init__(self, noise_std: float = 12.0) -> None:
+        if noise_std < 0:  # a bad setting: ConfigError is shown as one line with exit code 2
+            raise ConfigError(f"example-mean: noise_std {noise_std} must be 0 or more")
         self.noise_std = noise_std
         self.means: dict[str, torch.Tensor] = {}
 
