@@ -119,8 +119,8 @@ def test_cli_samples_flag(made, tmp_path, capsys):
     config, _ = made
     toml = tmp_path / "run.toml"
     toml.write_text('tasks = "pleural_effusion"\nmetrics = "fd@pixels"\nresolution = 32\nn_samples = 12\n'
-                    f'bootstrap = 0\nvalidity_n = 10\nfloor = false\ndevice = "cpu"\n'
-                    f'[data_options]\nn_images = 700\nseed = 3\n')
+                    'bootstrap = 0\nvalidity_n = 10\nfloor = false\ndevice = "cpu"\n'
+                    '[data_options]\nn_images = 700\nseed = 3\n')
     folder = config.out / "samples" / "noise"
     code, out, err = cli(capsys, "run", "--config", str(toml), "--samples", f"theirs={folder}",
                          "--out", str(tmp_path / "run"))
