@@ -327,9 +327,12 @@ def leaderboard(
     run_dirs: list[str] = typer.Argument(..., help="run folders (several are merged); or: publish RUN_DIR..."),
     format: Format = typer.Option(Format.md, "--format", help="md, csv (tidy), latex (booktabs) or html"),
     out: Optional[Path] = typer.Option(None, help="output file (a folder for publish); default: print"),
+    metrics: Optional[str] = typer.Option(None, help="only these metrics: ids, aliases or patterns separated by "
+                                                     "commas, e.g. cxr_fd,frd@radiomics,reader.single.*"),
+    models: Optional[str] = typer.Option(None, help="only these models, separated by commas"),
 ) -> None:
     """Tables from results.jsonl files; `leaderboard publish RUN_DIR... --out SITE/` writes a static site."""
-    from cxrbench.leaderboard.store import load_results
+    from cxrbench.leaderboard.store import load_results, select_rows
 
     if run_dirs[0] == "publish":  # a run folder literally named "publish" can be given as ./publish
         from cxrbench.leaderboard.site import publish
@@ -342,6 +345,9 @@ def leaderboard(
     merged = load_results([Path(d) for d in run_dirs])
     for line in merged.conflicts:
         typer.echo(f"conflict: {line}", err=True)
+    merged.rows = select_rows(merged.rows, metrics, models)
+    if format is Format.html and (metrics or models):
+        raise CxrbenchError("--metrics and --models select table rows; the site (html, publish) shows whole runs")
     if format is Format.csv:
         from cxrbench.leaderboard.tidy_csv import render_csv
 

@@ -82,8 +82,9 @@ def test_settings_are_never_mixed_and_unknown_metrics_still_show():
 def test_latex_structure_and_escaping(tmp_path):
     rows = _rows() + [_row("x_&_%", "cxr_fd", 7.0), _row("x_&_%", "cxr_fd", 7.0, condition="absent")]
     text = render_latex(build_leaderboard(rows))
-    assert text.count(r"\begin{table}") == text.count(r"\end{table}") == 2
-    assert text.count(r"\toprule") == 2 and r"\bottomrule" in text and r"\midrule" in text
+    assert text.count(r"\begin{table}") == text.count(r"\end{table}") == 1  # the overview
+    assert text.count(r"\begin{longtable}") == text.count(r"\end{longtable}") == 1  # the finding
+    assert text.count(r"\toprule") == 3 and r"\bottomrule" in text and r"\midrule" in text
     assert r"\texttt{x\_\&\_\%}" in text and r"$\downarrow$" in text and r"\textbf{5}" in text
     assert text.count("{") == text.count("}")
     engine = shutil.which("pdflatex")
@@ -91,7 +92,7 @@ def test_latex_structure_and_escaping(tmp_path):
         pytest.skip("no TeX engine installed: structure checked, compile skipped")
     document = tmp_path / "paper.tex"
     (tmp_path / "board.tex").write_text(text)
-    document.write_text("\\documentclass{article}\\usepackage{booktabs}\\begin{document}"
+    document.write_text("\\documentclass{article}\\usepackage{booktabs,longtable,graphicx}\\begin{document}"
                         "\\input{board.tex}\\end{document}\n")
     result = subprocess.run([engine, "-interaction=nonstopmode", "-halt-on-error", document.name], cwd=tmp_path,
                             capture_output=True, text=True, timeout=120)
@@ -148,3 +149,97 @@ def test_sample_grid_ignores_names_that_are_paths(tmp_path):
 
     assert sample_grid(tmp_path, ["../../etc"], "atelectasis", "present", tmp_path / "g.png") is None
     assert sample_grid(tmp_path, ["ok"], "../x", "present", tmp_path / "g.png") is None
+
+
+def _wide_rows():
+    """Eight models with long names and every default metric in both conditions: a real run's width."""
+    from cxrbench.metrics.selection import metric_for_id, resolve_specs
+
+    rows = []
+    models = ["diffusion-small", "pca-gaussian", "pggan-lco", "cgan", "my-own-generator", "noise", "real-holdout",
+              "train-copy"]
+    for m, model in enumerate(models):
+        for metric_id in resolve_specs(("all",)):
+            schema = metric_for_id(metric_id).schema()
+            for task in ("atelectasis", "enlarged_cardiac_silhouette"):
+                for condition in (("both",) if schema["scope"] != "condition" else ("present", "absent")):
+                    value = 123.456 * (m + 1) if schema["valid_range"][1] is None else 0.1 * (m + 1) % 1
+                    rows.append(_row(model, metric_id, value, condition, direction=schema["direction"], task=task,
+                                     ci_low=value * 0.9 - 0.0123, ci_high=value * 1.1 + 0.0123,
+                                     reference=model in ("noise", "real-holdout", "train-copy")))
+    return rows
+
+
+def test_latex_findings_fit_a_page_width():
+    engine = shutil.which("pdflatex")
+    text = render_latex(build_leaderboard(_wide_rows()))
+    assert text.count(r"\begin{longtable}") == 2
+    if engine is None:
+        pytest.skip("no TeX engine installed: the page-width check needs pdflatex")
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as folder:
+        (Path(folder) / "board.tex").write_text(text)
+        (Path(folder) / "paper.tex").write_text("\\documentclass{article}\\usepackage[T1]{fontenc}"
+                                                "\\usepackage{booktabs,longtable,graphicx}\\begin{document}"
+                                                "\\input{board.tex}\\end{document}\n")
+        result = subprocess.run([engine, "-interaction=nonstopmode", "-halt-on-error", "paper.tex"], cwd=folder,
+                                capture_output=True, text=True, timeout=180)
+        assert result.returncode == 0, result.stdout[-2000:]
+        log = (Path(folder) / "paper.log").read_text(errors="replace")
+    assert "Overfull \\hbox" not in log, [line for line in log.splitlines() if "Overfull" in line]
+
+
+def _one_cell(models_values, direction="lower", metric="cxr_fd", width=1.0):
+    return [_row(model, metric, value, "present", direction=direction, ci_low=value - width, ci_high=value + width,
+                 reference=model in ("noise", "real-holdout")) for model, value in models_values]
+
+
+def test_bold_needs_two_competitors_and_separated_intervals():
+    finding = lambda rows: build_leaderboard(rows).tasks[0]  # noqa: E731
+    alone = finding(_one_cell([("only", 5.0), ("real-holdout", 1.0)]))
+    assert not any(cell.best for cell in alone.cells.values())  # one competitor: nothing to beat
+    close = finding(_one_cell([("a", 5.0), ("b", 5.5)]))
+    assert not any(cell.best for cell in close.cells.values())  # [4, 6] and [4.5, 6.5] overlap
+    apart = finding(_one_cell([("a", 5.0), ("b", 9.0)]))
+    assert [m for (m, _), cell in apart.cells.items() if cell.best] == ["a"]
+    tied = finding(_one_cell([("a", 0.0), ("b", 0.0)], width=0.0))
+    assert not any(cell.best for cell in tied.cells.values())  # all tied: no best
+    board = build_leaderboard(_one_cell([("a", 5.0), ("b", 5.5), ("noise", 0.1)]))
+    assert [m for (m, _), c in board.overview.cells.items() if c.best] == ["a"]  # the overview: by value
+    assert not board.overview.cells[("noise", 0)].best
+
+
+def test_intervals_are_clipped_to_the_metrics_range_and_values_kept():
+    board = build_leaderboard([_row("a", "fd@cxr-evaluator", 0.5, ci_low=-0.3, ci_high=2.0),
+                               _row("b", "precision@cxr-evaluator", 0.97, direction="higher", ci_low=0.9,
+                                    ci_high=1.04),
+                               _row("c", "kid@cxr-evaluator", -0.02, ci_low=-0.1, ci_high=0.3)])
+    cells = {m: cell for (m, _), cell in board.tasks[0].cells.items()}
+    assert (cells["a"].ci_low, cells["a"].ci_high) == (0.0, 2.0)
+    assert (cells["b"].ci_low, cells["b"].ci_high) == (0.9, 1.0)
+    assert cells["c"].value == -0.02 and cells["c"].ci_low == 0.0  # the value as computed, the interval clipped
+
+
+def test_warnings_for_a_winning_baseline_and_chance_level_utility():
+    rows = _one_cell([("a", 5.0), ("b", 9.0), ("noise", 0.5), ("real-holdout", 0.1)])
+    rows += [_row("a", "utility", 0.52, "both", direction="higher", ci_low=0.45, ci_high=0.6),
+             _row("b", "utility", 0.8, "both", direction="higher", ci_low=0.75, ci_high=0.85)]
+    warnings = build_leaderboard(rows).warnings
+    assert any(w.startswith("noise (a baseline, not a generator) beats every competitor on CXR-FD") for w in warnings)
+    assert not any(w.startswith("real-holdout") for w in warnings)  # real images are meant to win
+    assert any(w.startswith("a: TSTR AUROC on atelectasis is within its interval of chance (0.5)") for w in warnings)
+    assert not any(w.startswith("b:") for w in warnings)
+    assert "**Read with care:**" in render_markdown(build_leaderboard(rows))
+
+
+def test_leaderboard_selects_metrics_and_models(tmp_path):
+    from cxrbench.leaderboard.store import select_rows
+
+    rows = _rows()
+    assert {r.metric for r in select_rows(rows, metrics="cxr_fd")} == {"cxr_fd"}
+    assert {r.model for r in select_rows(rows, models="good,bad")} == {"good", "bad"}
+    assert {r.metric for r in select_rows(rows, metrics="c*")} == {"cxr_fd", "conditional_accuracy"}
+    with pytest.raises(CxrbenchError, match="did you mean 'good'"):
+        select_rows(rows, models="goood")

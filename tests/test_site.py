@@ -71,7 +71,17 @@ def test_site_in_headless_chromium(site, tmp_path):
         dialogs = []
         page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
         page.goto(site.resolve().as_uri())
-        assert page.locator("table.sortable").count() >= 4  # overview + tasks of two settings
+        assert page.locator("table.sortable").count() == 2  # the overview of each of two settings
+        assert page.locator("table.finding").count() == 3  # two findings of the run, one of the crafted rows
+        # Sample grids under their finding's table, clickable, at least 128 px per sample image as shown.
+        grids = page.locator(".samples a img")
+        assert grids.count() == 4
+        shown = grids.evaluate_all("imgs => imgs.map(i => i.clientWidth * Number(i.dataset.samplePx) / i.naturalWidth)")
+        assert min(shown) >= 128, shown
+        assert page.locator("table.finding + .samples").count() == 2  # right below the finding's table
+        # One competitor (the crafted setting): nothing is bold; a competitor alone is not "the best".
+        crafted = page.locator("section.setting", has_text="mine")
+        assert crafted.locator("td.best").count() == 0 and crafted.locator("td").count() > 0
         broken = page.evaluate("Array.from(document.images).filter(i => !i.complete || i.naturalWidth === 0).length")
         assert broken == 0 and page.locator("img").count() >= 5
         assert page.locator("img[src*='fd-vs-n']").count() == 4  # loaded: none is broken

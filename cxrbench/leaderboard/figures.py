@@ -60,7 +60,7 @@ def heatmap(board: Leaderboard, metric: str, out: Path) -> Path:
     for r in range(len(models)):
         for k in range(len(columns)):
             text = "n/a" if math.isnan(values[r, k]) else f"{values[r, k]:.3g}"
-            ax.text(k, r, text, ha="center", va="center", fontsize=7, color="white")
+            ax.text(k, r, text, ha="center", va="center", fontsize=7, color=_label_colour(image, values[r, k]))
     arrow = "lower" if schema["direction"] == "lower" else "higher"
     valid = all(t.columns[i].valid for t, _, i in columns)
     warning = "" if valid else "\nits feature space failed the validity check on this dataset: not ranked"
@@ -72,9 +72,21 @@ def heatmap(board: Leaderboard, metric: str, out: Path) -> Path:
     return out
 
 
+def _label_colour(image, value: float) -> str:
+    """Black on a light cell, white on a dark one (relative luminance of the cell's colour), grey for n/a."""
+    if math.isnan(value):
+        return "0.3"
+    red, green, blue, _ = image.cmap(image.norm(value))
+    return "black" if 0.2126 * red + 0.7152 * green + 0.0722 * blue > 0.45 else "white"
+
+
+SAMPLE_INCHES, SAMPLE_DPI = 1.6, 100  # 160 px per sample image in the site's grids
+
+
 @_names_as_text
-def sample_grid(run_dir: Path, models: list[str], task: str, condition: str, out: Path, per_row: int = 8) -> Path | None:
-    """One row of samples per model (real-holdout first when present: real images) for one cell."""
+def sample_grid(run_dir: Path, models: list[str], task: str, condition: str, out: Path, per_row: int = 6) -> Path | None:
+    """One row of samples per model (real-holdout first when present: real images) for one cell, each
+    sample drawn ``SAMPLE_INCHES`` x ``SAMPLE_DPI`` pixels wide (nearest neighbour: no smoothing)."""
     plt = _pyplot()
     if not all(plain_name(name) for name in (task, condition)):
         return None
@@ -86,19 +98,21 @@ def sample_grid(run_dir: Path, models: list[str], task: str, condition: str, out
             rows.append((model, [np.asarray(Image.open(f)) for f in files]))
     if not rows:
         return None
-    fig, axes = plt.subplots(len(rows), per_row, figsize=(per_row * 1.1, len(rows) * 1.2 + 0.4), squeeze=False)
+    fig, axes = plt.subplots(len(rows), per_row, figsize=(per_row * SAMPLE_INCHES + 0.6,
+                                                          len(rows) * SAMPLE_INCHES + 0.5), squeeze=False)
     for r, (model, images) in enumerate(rows):
         for k in range(per_row):
             ax = axes[r, k]
             ax.set_xticks([]), ax.set_yticks([])
             if k < len(images):
-                ax.imshow(images[k], cmap="gray", vmin=0, vmax=255)
+                ax.imshow(images[k], cmap="gray", vmin=0, vmax=255, interpolation="nearest")
             else:
                 ax.axis("off")
         axes[r, 0].set_ylabel("real" if model == "real-holdout" else model, fontsize=7)
-    fig.suptitle(f"{task} / {condition}", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(out, dpi=90)
+    fig.suptitle(f"{task} / {condition}", fontsize=11)
+    fig.subplots_adjust(left=0.6 / (per_row * SAMPLE_INCHES + 0.6), right=1, bottom=0, top=1 - 0.5 / (
+        len(rows) * SAMPLE_INCHES + 0.5), wspace=0, hspace=0)
+    fig.savefig(out, dpi=SAMPLE_DPI)
     plt.close(fig)
     return out
 

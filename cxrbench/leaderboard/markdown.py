@@ -54,6 +54,8 @@ def render_markdown(boards: Leaderboard | list[Leaderboard]) -> str:
             out += [f"## Setting: {s['dataset']}, {s['resolution']} px, n = {s['n']}, seed {s['seed']}", ""]
         out += [intro(board), "", "### Overview", "", _table(board, board.overview, False), ""]
         out += _validity(board)
+        if board.warnings:
+            out += ["**Read with care:**", "", *[f"- {_escape(w)}" for w in board.warnings], ""]
         for table in board.tasks:
             out += [f"### {table.title}", "", _table(board, table, True), ""]
         if board.unavailable:

@@ -12,7 +12,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from cxrbench import __version__
 from cxrbench.benchmark.run_dir import MANIFEST
 from cxrbench.leaderboard.fd_curves import FdCurve, fd_curves
-from cxrbench.leaderboard.figures import fd_against_n, heatmap, sample_grid, scatter
+from cxrbench.leaderboard.figures import SAMPLE_DPI, SAMPLE_INCHES, fd_against_n, heatmap, sample_grid, scatter
 from cxrbench.leaderboard.store import load_results
 from cxrbench.leaderboard.table import Leaderboard, Table, build_leaderboards
 from cxrbench.leaderboard.text import header, interval, intro, number, validity_intro
@@ -39,6 +39,26 @@ def _table_view(board: Leaderboard, table: Table, with_intervals: bool) -> dict:
     return {"title": table.title, "headers": headers, "rows": rows}
 
 
+def _finding_view(board: Leaderboard, table: Table) -> dict:
+    """One finding, transposed so that it fits a screen: a row per metric and condition, a column per model
+    (competitors in rank order, then the references), each value with its interval below it."""
+    failed = {metric: space for space in board.invalid for metric in space.metrics}
+    models = [{"name": m, "label": table.rank_label(m), "reference": m in table.references} for m in table.models]
+    rows = []
+    for i, column in enumerate(table.columns):
+        cells = []
+        for model in table.models:
+            cell = table.cells.get((model, i))
+            cell = None if cell is None or cell.missing else cell
+            cells.append({"text": number(None if cell is None else cell.value), "best": bool(cell and cell.best),
+                          "interval": "" if cell is None else interval(cell), "reference": model in table.references})
+        rows.append({"metric": header(board, column), "description": board.schemas[column.metric].get("description", ""),
+                     "invalid": "" if column.valid else f"feature space {failed[column.metric].space} failed its "
+                                                        f"validity check: {failed[column.metric].detail}",
+                     "cells": cells})
+    return {"title": table.title, "models": models, "rows": rows, "samples": []}
+
+
 def _reproduce(manifest: dict) -> str:
     config = {k: v for k, v in manifest.get("config", {}).items() if k not in _NOT_REPRODUCED and v is not None}
     return tomli_w.dumps(json.loads(json.dumps(config)))
@@ -52,7 +72,7 @@ def _fd_curve_view(curve: FdCurve, src: str) -> dict:
     return {"src": src, "alt": f"FD against n: {curve.task} / {curve.condition} ({curve.space})", "caption": caption}
 
 
-def publish(run_dirs: list[Path], out: Path, samples_per_row: int = 8) -> Path:
+def publish(run_dirs: list[Path], out: Path, samples_per_row: int = 6) -> Path:
     """Write the site into ``out`` (index.html, figures/, runs/); returns the index path.
 
     Run folders without review files (or without FD∞ rows) get no FD-against-n figures."""
@@ -63,7 +83,7 @@ def publish(run_dirs: list[Path], out: Path, samples_per_row: int = 8) -> Path:
     figures_dir.mkdir(parents=True, exist_ok=True)
     boards = []
     for b, board in enumerate(build_leaderboards(merged.rows)):
-        figures, samples = [], []
+        figures = []
         s = board.setting
         setting = (s["dataset"], s["resolution"], s["n"], s["seed"])
         # File names use indices only: names in results.jsonl must never steer where files go.
@@ -86,22 +106,25 @@ def publish(run_dirs: list[Path], out: Path, samples_per_row: int = 8) -> Path:
         for c, curve in enumerate(fd_curves(merged.rows, merged.sources, setting, board.overview.models)):
             path = fd_against_n(curve, figures_dir / f"s{b}-fd-vs-n-{c}.png")
             curves.append(_fd_curve_view(curve, f"figures/{path.name}"))
+        findings = [_finding_view(board, t) for t in board.tasks]
         for r, run_dir in enumerate(dict.fromkeys(merged.sources[key] for key in merged.sources if key[:4] == setting)):
             for t, table in enumerate(board.tasks):
                 for condition in ("present", "absent"):
                     name = f"s{b}-r{r}-t{t}-{condition}.png"
                     path = sample_grid(Path(run_dir), board.overview.models, table.title, condition,
                                        figures_dir / name, samples_per_row)
-                    if path is not None:
-                        samples.append({"src": f"figures/{path.name}", "alt": f"{table.title} / {condition}"})
+                    if path is not None:  # shown under the finding's table
+                        findings[t]["samples"].append({"src": f"figures/{path.name}",
+                                                       "alt": f"samples: {table.title} / {condition}",
+                                                       "sample_px": int(SAMPLE_INCHES * SAMPLE_DPI)})
         boards.append({
             "title": f"{s['dataset']}, {s['resolution']} px, n = {s['n']}, seed {s['seed']}",
             "intro": intro(board).replace("`", ""),
-            "tables": [_table_view(board, board.overview, False)] + [_table_view(board, t, True) for t in board.tasks],
+            "tables": [_table_view(board, board.overview, False)], "findings": findings, "warnings": board.warnings,
             "unavailable": [{"metric": m, "model": mo, "reason": r} for m, mo, r in board.unavailable],
             "validity_intro": validity_intro(board),
             "invalid": [{"space": s.space, "metrics": ", ".join(s.metrics), "detail": s.detail} for s in board.invalid],
-            "figures": figures, "samples": samples, "fd_curves": curves,
+            "figures": figures, "fd_curves": curves,
         })
     runs = []
     for i, run_dir in enumerate(run_dirs):

@@ -42,3 +42,32 @@ def load_results(run_dirs: list[Path]) -> MergedResults:
                  f"between runs: {'; '.join(values)}" for key, values in conflicted.items()]
     rows = [row for key, row in chosen.items() if key not in conflicted]
     return MergedResults(rows, {k: v for k, v in sources.items() if k not in conflicted}, conflicts)
+
+
+def select_rows(rows: list[ResultRow], metrics: str | None = None, models: str | None = None) -> list[ResultRow]:
+    """The rows of the chosen metrics and models (comma lists; None: all). A metric is a row id
+    (``fd@cxr-evaluator``), an alias (``cxr_fd``) or a pattern (``reader.single.*``); a name that no
+    row has is refused with the closest one."""
+    from fnmatch import fnmatch
+
+    from cxrbench.metrics.selection import metric_for_id
+    from cxrbench.registry import unknown_name_message
+
+    def wanted(text: str | None) -> list[str] | None:
+        return None if text is None else [part.strip() for part in text.split(",") if part.strip()]
+
+    chosen_models, chosen_metrics = wanted(models), wanted(metrics)
+    present_models = sorted({r.model for r in rows})
+    for model in chosen_models or []:
+        if model not in present_models:
+            raise CxrbenchError(unknown_name_message("model in these runs", model, present_models))
+    patterns = []
+    present_metrics = sorted({r.metric for r in rows})
+    for spec in chosen_metrics or []:
+        metric = metric_for_id(spec)
+        pattern = metric.id if metric is not None and spec not in present_metrics else spec
+        if not any(fnmatch(m, pattern) for m in present_metrics):
+            raise CxrbenchError(unknown_name_message("metric in these runs", spec, present_metrics))
+        patterns.append(pattern)
+    return [r for r in rows if (chosen_models is None or r.model in chosen_models)
+            and (not patterns or any(fnmatch(r.metric, p) for p in patterns))]

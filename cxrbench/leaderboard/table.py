@@ -2,7 +2,13 @@
 
 Aggregation for the overview: the unweighted mean of a metric over every task and condition
 cell of the setting; a model missing any cell gets no mean (it would not be comparable), and
-the mean carries no interval (per-cell bootstrap intervals do not combine into one). Models are
+the mean carries no interval (per-cell bootstrap intervals do not combine into one). Bold marks a
+column's best competitor only when there are two or more competitors, the best is not tied by
+all of them, and, where both have intervals, the best's interval does not overlap the next one's;
+references are never bold. Intervals are clipped to the range the metric declares for the
+quantity it measures (``valid_range``: an FD is never negative); values are shown as computed.
+Warnings name a column where a baseline reference (not real images) beats every competitor, and
+a competitor whose interval holds the metric's chance level (a TSTR AUROC around 0.5). Models are
 ranked by the first headline metric (lowest ``headline`` number) that has values and whose
 feature space did not fail its validity check on the dataset (a row's ``validity``); a column
 whose space failed is marked, not bolded and never ranks. Reference rows (real images,
@@ -20,6 +26,7 @@ import pandas as pd
 from cxrbench.benchmark.results import OK, UNAVAILABLE, ResultRow
 
 FAILED = "failed"  # a row's validity when its feature space failed the check (benchmark/space_validity.py)
+REAL_IMAGES = frozenset({"real-holdout", "train-copy", "real"})  # references that are real images: meant to win
 
 CONDITIONS = ("present", "absent", "both")  # both: finding- and model-scope metrics
 
@@ -85,6 +92,7 @@ class Leaderboard:
     tasks: list[Table]
     unavailable: list[tuple[str, str, str]] = field(default_factory=list)  # metric, model, reason
     invalid: list[InvalidSpace] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # plain text, shown under the overview
 
     @property
     def unranked_for_validity(self) -> bool:
@@ -176,10 +184,53 @@ def build_leaderboard(rows: list[ResultRow]) -> Leaderboard:
             for i, column in enumerate(columns):
                 row = found.get((model, column.metric, column.condition))
                 if row is not None:
-                    cells[(model, i)] = Cell(row.value, row.ci_low, row.ci_high)
+                    low, high = _clipped(row.ci_low, row.ci_high, schemas[column.metric].get("valid_range"))
+                    cells[(model, i)] = Cell(row.value, low, high)
         tasks.append(_mark_best(Table(task, columns, order, overview.ranks, references, cells)))
     unavailable = sorted({(r.metric, r.model, r.reason) for r in rows if r.status == UNAVAILABLE})
-    return Leaderboard(setting, schemas, overview, tasks, unavailable, invalid)
+    return Leaderboard(setting, schemas, overview, tasks, unavailable, invalid, _warnings(schemas, overview, tasks))
+
+
+def _clipped(low: float | None, high: float | None, valid_range) -> tuple[float | None, float | None]:
+    """An interval cut to the metric's valid range [lo, hi] (None: open on that side)."""
+    if low is None or high is None or not valid_range:
+        return low, high
+    lo, hi = valid_range
+    return (max(low, lo) if lo is not None else low), (min(high, hi) if hi is not None else high)
+
+
+def _warnings(schemas: dict, overview: Table, tasks: list[Table]) -> list[str]:
+    """Where a table can mislead: a baseline reference that beats every competitor in an overview column,
+    and a competitor's interval that holds the metric's chance level."""
+    out = []
+    competitors = [m for m in overview.models if m not in overview.references]
+    baselines = [m for m in overview.models if m in overview.references and m not in REAL_IMAGES]
+    for i, column in enumerate(overview.columns):
+        values = {m: overview.cells[(m, i)].value for m in overview.models
+                  if (m, i) in overview.cells and not overview.cells[(m, i)].missing}
+        scored = [m for m in competitors if m in values]
+        if not scored:
+            continue
+        sign = 1 if column.direction == "lower" else -1
+        best = min(sign * values[m] for m in scored)
+        for baseline in baselines:
+            if baseline in values and sign * values[baseline] < best:
+                out.append(f"{baseline} (a baseline, not a generator) beats every competitor on "
+                           f"{schemas[column.metric]['display_name']}: that column does not tell good images from "
+                           "this baseline here.")
+    for table in tasks:
+        for i, column in enumerate(table.columns):
+            chance = schemas[column.metric].get("chance")
+            if chance is None:
+                continue
+            for model in table.models:
+                cell = table.cells.get((model, i))
+                if (model not in table.references and cell is not None and cell.ci_low is not None
+                        and cell.ci_low <= chance <= cell.ci_high):
+                    where = f"{table.title}" + (f" / {column.condition}" if column.condition != "both" else "")
+                    out.append(f"{model}: {schemas[column.metric]['display_name']} on {where} is within its interval "
+                               f"of chance ({chance:g}): [{cell.ci_low:.4g}, {cell.ci_high:.4g}].")
+    return out
 
 
 def _overview(rows: list[ResultRow], ok: list[ResultRow], schemas: dict, references: set[str],
@@ -209,17 +260,28 @@ def _overview(rows: list[ResultRow], ok: list[ResultRow], schemas: dict, referen
 
 
 def _mark_best(table: Table) -> Table:
-    """Bold the best competitor value of every valid column (ties all bold)."""
+    """Bold the best competitor of every valid column, when it is one (module docstring: 2+ competitors,
+    not all tied, intervals apart where both have one); ties for best are all bold."""
     for i, column in enumerate(table.columns):
         if not column.valid:  # its order cannot be trusted on this dataset
             continue
         competing = [(m, table.cells[(m, i)]) for m in table.models
                      if m not in table.references and (m, i) in table.cells and not table.cells[(m, i)].missing]
-        if not competing:
+        if len(competing) < 2:
             continue
-        pick = min if column.direction == "lower" else max
-        best = pick(cell.value for _, cell in competing)
-        for model, cell in competing:
-            if cell.value == best:
-                table.cells[(model, i)] = Cell(cell.value, cell.ci_low, cell.ci_high, best=True)
+        sign = 1 if column.direction == "lower" else -1
+        best = min(sign * cell.value for _, cell in competing)
+        winners = [(m, cell) for m, cell in competing if sign * cell.value == best]
+        others = sorted((cell for _, cell in competing if sign * cell.value != best), key=lambda c: sign * c.value)
+        if not others or not all(_apart(cell, others[0], sign) for _, cell in winners):
+            continue
+        for model, cell in winners:
+            table.cells[(model, i)] = Cell(cell.value, cell.ci_low, cell.ci_high, best=True)
     return table
+
+
+def _apart(best: Cell, runner_up: Cell, sign: int) -> bool:
+    """Whether the best cell's interval clears the runner-up's (True when either has no interval)."""
+    if None in (best.ci_low, best.ci_high, runner_up.ci_low, runner_up.ci_high):
+        return True
+    return best.ci_high < runner_up.ci_low if sign == 1 else best.ci_low > runner_up.ci_high

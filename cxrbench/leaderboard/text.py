@@ -58,7 +58,8 @@ def intro(board: Leaderboard) -> str:
     s = board.setting
     references = sorted(board.overview.references)
     return (f"Dataset `{s['dataset']}`, {s['resolution']} px, n = {s['n']} synthetic images per task and "
-            f"condition, seed {s['seed']}. Arrows give each metric's better direction; bold marks the best "
-            f"competitor in each column; reference rows ({', '.join(references) or 'none'}) are not ranked. "
-            "The overview is the mean over every task and condition (no interval: see the per-finding tables). "
-            + ranking_note(board)).strip()
+            f"condition, seed {s['seed']}. Arrows give each metric's better direction; bold marks a column's "
+            "best competitor when there are two or more and, in the per-finding tables, its 95% interval clears "
+            f"the next one's; reference rows ({', '.join(references) or 'none'}) are not ranked or bolded. "
+            "Intervals are clipped to the range each metric can take. The overview is the mean over every task "
+            "and condition (no interval: see the per-finding tables). " + ranking_note(board)).strip()

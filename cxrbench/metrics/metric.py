@@ -110,6 +110,10 @@ class Metric(ABC):
     any_space: ClassVar[bool] = False  # True: computed in any feature space, its rows' id is NAME@SPACE
     default_space: ClassVar[str] = ""  # where a bare name is computed (any-space metrics)
     max_resamples: ClassVar[int | None] = None  # a cap on bootstrap resamples, for costly statistics
+    # The range the measured quantity lives in (None: unbounded); the leaderboard clips intervals to it
+    # (a Frechet distance is never negative, though a percentile of a biased estimate can be).
+    valid_range: ClassVar[tuple[float | None, float | None]] = (None, None)
+    chance: ClassVar[float | None] = None  # the value of a guess (an AUROC's 0.5): intervals holding it are flagged
 
     @abstractmethod
     def compute(self, inputs: MetricInputs) -> float:
@@ -156,7 +160,7 @@ class Metric(ABC):
             "name": self.id, "metric": self.name, "display_name": display, "description": self.description,
             "direction": self.direction.value, "feature_space": self.feature_space, "scope": self.scope.value,
             "uses_real": self.uses_real, "min_samples": self.min_samples, "interval": self.interval,
-            "headline": headline,
+            "headline": headline, "valid_range": list(self.valid_range), "chance": self.chance,
         }
 
 

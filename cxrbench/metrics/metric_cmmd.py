@@ -21,6 +21,7 @@ class Cmmd(SpaceMetric):
     """
 
     name = "cmmd"
+    valid_range = (0.0, None)
     display_name = "CMMD"
     description = "MMD^2 x 1000, Gaussian RBF kernel (sigma 10) on image embeddings (Jayasumana et al. 2024)"
     direction = Direction.LOWER

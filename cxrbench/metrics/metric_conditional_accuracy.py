@@ -20,6 +20,7 @@ class ConditionalAccuracy(Metric):
     """Fraction of images the evaluator assigns the intended condition."""
 
     name = "conditional_accuracy"
+    valid_range = (0.0, 1.0)
     display_name = "Cond. acc."
     description = ("fraction of synthetic images whose evaluator call (at its real-data operating point) "
                    "matches the requested present/absent condition")
@@ -39,6 +40,8 @@ class ConditionalAuroc(Metric):
     """Evaluator AUROC separating a model's present set from its absent set."""
 
     name = "conditional_auroc"
+    valid_range = (0.0, 1.0)
+    chance = 0.5
     display_name = "Cond. AUROC"
     description = ("the evaluator's AUROC separating the model's 'present' images from its 'absent' images of "
                    "the finding (0.5: the model ignores the condition; the real-holdout row is the real-data value)")

@@ -44,6 +44,7 @@ class Diversity(Metric):
     """Mean MS-SSIM within groups of 4 samples (lower: more diverse)."""
 
     name = "diversity"
+    valid_range = (-1.0, 1.0)
     display_name = "MS-SSIM"
     description = ("mean MS-SSIM over the 6 pairs of each group of 4 samples (RoentGen protocol); lower is more "
                    "diverse; compare with the real-holdout row, since real images of one finding are alike too")

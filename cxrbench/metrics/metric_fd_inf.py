@@ -28,6 +28,7 @@ class FrechetDistanceInfinity(SpaceMetric):
     """
 
     name = "fd_inf"
+    valid_range = (0.0, None)
     display_name = "FD∞"
     description = "Frechet distance extrapolated to 1/n = 0 from 15 subset sizes (Chong & Forsyth 2020)"
     direction = Direction.LOWER

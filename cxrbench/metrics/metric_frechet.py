@@ -15,6 +15,7 @@ class FrechetDistance(SpaceMetric):
     """
 
     name = "fd"
+    valid_range = (0.0, None)
     display_name = "FD"
     description = "Frechet distance between Gaussians fitted to the feature space's features"
     default_space = "inception-v3"

@@ -17,6 +17,7 @@ class KernelDistance(SpaceMetric):
     """
 
     name = "kid"
+    valid_range = (0.0, None)
     display_name = "KID"
     description = "unbiased MMD^2 (cubic polynomial kernel) of the feature space's features, mean over 100 subsets"
     default_space = "inception-v3"

@@ -58,6 +58,7 @@ class NearCopies(_Memorisation):
     """Fraction of synthetic images that are near-copies of training images."""
 
     name = "memorisation"
+    valid_range = (0.0, 1.0)
     display_name = "Near-copies"
     description = ("fraction of synthetic images closer to their nearest training image than half the 1st "
                    "percentile of held-out real images' distances (pixels space); a memoriser scores 1")
@@ -85,6 +86,7 @@ class DcrRatio(_Memorisation):
     """Median distance to the closest training image, synthetic over held-out real."""
 
     name = "dcr_ratio"
+    valid_range = (0.0, None)
     display_name = "DCR ratio"
     description = ("median distance of synthetic images to their closest training image over the same for "
                    "held-out real images (pixels space); below 1: closer to the training set than unseen data")

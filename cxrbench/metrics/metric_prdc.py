@@ -49,6 +49,7 @@ class Precision(_ManifoldMetric):
     """Fraction of synthetic images inside the real manifold (k=3)."""
 
     name = "precision"
+    valid_range = (0.0, 1.0)
     display_name = "Precision"
     description = "fraction of synthetic images within (<=) the 3-NN ball of some real image (fidelity)"
     min_samples = 4
@@ -60,6 +61,7 @@ class Recall(_ManifoldMetric):
     """Fraction of real images inside the synthetic manifold (k=3)."""
 
     name = "recall"
+    valid_range = (0.0, 1.0)
     display_name = "Recall"
     description = "fraction of real images within (<=) the 3-NN ball of some synthetic image (diversity)"
     min_samples = 4
@@ -71,6 +73,7 @@ class Density(_ManifoldMetric):
     """How many real neighbourhoods contain each synthetic image (k=5)."""
 
     name = "density"
+    valid_range = (0.0, None)
     display_name = "Density"
     description = "mean number of real 5-NN balls strictly containing a synthetic image, over 5 (about 1 for real data)"
     min_samples = 6
@@ -82,6 +85,7 @@ class Coverage(_ManifoldMetric):
     """Fraction of real neighbourhoods that contain a synthetic image (k=5)."""
 
     name = "coverage"
+    valid_range = (0.0, 1.0)
     display_name = "Coverage"
     description = "fraction of real images whose 5-NN ball strictly contains their nearest synthetic image"
     min_samples = 6

@@ -106,6 +106,8 @@ class Utility(_Utility):
     """AUROC on real test images of the recipe trained on the model's synthetic images."""
 
     name = "utility"
+    valid_range = (0.0, 1.0)
+    chance = 0.5
     display_name = "TSTR AUROC"
     description = "AUROC on real test images of a classifier trained only on the model's synthetic images"
     headline = 40
@@ -120,6 +122,7 @@ class UtilityRatio(_Utility):
     """Train-on-synthetic AUROC over train-on-real AUROC."""
 
     name = "utility_ratio"
+    valid_range = (0.0, None)
     display_name = "TSTR/TRTR"
     description = "train-on-synthetic AUROC divided by train-on-real AUROC, same recipe and real test images"
     headline = 41
@@ -136,6 +139,8 @@ class UtilityAugmented(_Utility):
     """AUROC of the recipe trained on real plus synthetic images."""
 
     name = "utility_augmented"
+    valid_range = (0.0, 1.0)
+    chance = 0.5
     display_name = "Real+syn AUROC"
     description = "AUROC on real test images of a classifier trained on the real training split plus the synthetic images"
     headline = 42
