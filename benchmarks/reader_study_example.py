@@ -27,7 +27,7 @@ OUT = ROOT / "docs" / "results" / "reader-study-example.md"
 SIGN = {"noise": 2.5, "pca-gaussian": 0.8, "real-holdout": 0.0, "real": 0.0}  # latent shift of each model's images
 READERS = {"r1": -0.2, "r2": 0.0, "r3": 0.3}  # each reader's bias towards "synthetic"
 CUTS = (-0.5, 0.3, 0.8, 1.6)  # latent -> 1..5
-PROGRESS = re.compile(r"━+ \d+/\d+ \d+:\d\d:\d\d$")  # a finished progress bar line
+PROGRESS = re.compile(r"━+ \d+/\d+ \d+:\d\d:\d\d|^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d ")  # bars and log lines
 
 
 def cxrbench(*args: str, env: dict) -> str:
