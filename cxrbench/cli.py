@@ -345,9 +345,9 @@ def leaderboard(
     merged = load_results([Path(d) for d in run_dirs])
     for line in merged.conflicts:
         typer.echo(f"conflict: {line}", err=True)
-    merged.rows = select_rows(merged.rows, metrics, models)
     if format is Format.html and (metrics or models):
         raise CxrbenchError("--metrics and --models select table rows; the site (html, publish) shows whole runs")
+    merged.rows = select_rows(merged.rows, metrics, models)
     if format is Format.csv:
         from cxrbench.leaderboard.tidy_csv import render_csv
 

@@ -76,9 +76,8 @@ def weights_key(name: str, adapter: ModelAdapter, options: dict, context: FitCon
 
     targets = (sorted((c.key, c.target) for c in context.conditions)  # what the model is trained to produce
                if adapter.trains_per_condition else "every finding")
-    key = content_key(name, options, adapter.training_settings(), dataset_fingerprint, context.resolution,
-                      context.seed, targets, __version__, MODELS.identity(name))
-    return key
+    return content_key(name, options, adapter.training_settings(), dataset_fingerprint, context.resolution,
+                       context.seed, targets, __version__, MODELS.identity(name))
 
 
 def _has_weights(directory: Path) -> bool:

@@ -116,10 +116,9 @@ def collect_images(adapter: ModelAdapter, model: str, condition: Condition, n: i
 
 
 def run_models(config: RunConfig) -> list[str]:
-    """The selected models and pre-generated sets, plus the real-vs-real floor unless ``floor`` is off.
+    """The selected models, then the pre-generated sets, plus the real-vs-real floor unless ``floor`` is off.
 
-    ``--samples`` alone (models left at "all" by no flag) would run every model too; a config that
-    names samples and no models runs just those (``models = []``).
+    ``models = ()`` runs the sets alone (what the CLI chooses for --samples without --models).
     """
     if not config.models and not config.samples:
         raise ConfigError("no models selected; name models with --models, or pre-generated sets with --samples")
