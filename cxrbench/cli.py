@@ -339,6 +339,8 @@ def leaderboard(
 
         if out is None:
             raise CxrbenchError("leaderboard publish needs --out SITE_FOLDER")
+        if metrics or models:
+            raise CxrbenchError("--metrics and --models select table rows; the site (html, publish) shows whole runs")
         index = publish([Path(d) for d in run_dirs[1:]], out)
         typer.echo(f"wrote {index}")
         return
