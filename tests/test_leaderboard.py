@@ -181,7 +181,7 @@ def test_latex_findings_fit_a_page_width():
 
     with tempfile.TemporaryDirectory() as folder:
         (Path(folder) / "board.tex").write_text(text)
-        (Path(folder) / "paper.tex").write_text("\\documentclass{article}\\usepackage[T1]{fontenc}"
+        (Path(folder) / "paper.tex").write_text("\\documentclass{article}"
                                                 "\\usepackage{booktabs,longtable,graphicx}\\begin{document}"
                                                 "\\input{board.tex}\\end{document}\n")
         result = subprocess.run([engine, "-interaction=nonstopmode", "-halt-on-error", "paper.tex"], cwd=folder,
