@@ -199,7 +199,15 @@ def test_the_markdown_marks_the_failed_columns_and_ranks_without_them(finished):
     assert f"FD ({BLOCKS}) ↓ |" in header  # passed: no mark
     assert f"- `{BLIND}` (`fd@{BLIND}`, `kid@{BLIND}`): floor&lt;blur:" in overview
     cells = dict(zip(header.split("|"), next(l for l in overview.splitlines() if "`pca-gaussian`" in l).split("|")))
-    assert "**" not in cells[f" FD ({BLIND}) ↓ † "] and "**" in cells[f" FD ({BLOCKS}) ↓ "]  # no bold: no order
+    assert "**" not in cells[f" FD ({BLIND}) ↓ † "] and "**" not in cells[f" FD ({BLOCKS}) ↓ "]  # one competitor
+    # With a second competitor, far worse everywhere, the passed column bolds the best; the failed one never.
+    import dataclasses
+    rows = read_rows(finished / "results.jsonl")
+    worse = [dataclasses.replace(r, model="other", value=r.value * 10 + 100, ci_low=None, ci_high=None)
+             for r in rows if r.model == "pca-gaussian" and r.value is not None]
+    two = build_leaderboard(rows + worse)
+    bold = {two.overview.columns[i].metric for (m, i), cell in two.overview.cells.items() if cell.best}
+    assert f"fd@{BLOCKS}" in bold and f"fd@{BLIND}" not in bold and f"kid@{BLIND}" not in bold
     assert f"FD ({BLIND}) ↓ (present) †" in board  # the per-finding tables too
 
     # Without memorisation (which heads the order: metrics outside their default space come after the
