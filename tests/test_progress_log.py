@@ -58,3 +58,21 @@ def test_a_run_logged_to_a_file_shows_progress_lines_during_its_steps(tiny_toml,
     bad = run_cli("run", "--config", str(tiny_toml), "--out", str(tmp_path / "x"),
                   env={"CXRBENCH_PROGRESS_SECONDS": "soon"})
     assert bad.returncode == 2 and "CXRBENCH_PROGRESS_SECONDS='soon'" in bad.stderr
+
+
+def test_a_terminal_bar_keeps_one_total_and_a_new_phase_gets_its_own_bar():
+    from rich.console import Console
+
+    from cxrbench.benchmark.progress import RichReporter
+
+    stream = io.StringIO()
+    reporter = RichReporter(Console(file=stream, force_terminal=False, width=120))
+    with reporter.step("preparing pggan-lco") as update:
+        for done in range(1, 11):
+            update(done, 10, "pggan")
+        for done in range(1, 4):
+            update(done, 3, "classifier")
+    text = stream.getvalue()
+    assert re.search(r"preparing pggan-lco: pggan .* 10/10", text), text
+    assert re.search(r"preparing pggan-lco .* 3/3", text), text
+    assert "/10" not in text.split("10/10")[-1]  # the second bar never counts against the first one's total

@@ -26,12 +26,13 @@ class Reporter:
 
 
 class RichReporter(Reporter):
-    """Rich progress bars, one per step, with elapsed time."""
+    """Rich progress bars with elapsed time and time left: one per step, and one per phase of a step
+    whose updates change their total (training, then a classifier), so that every bar has one total."""
 
-    def __init__(self) -> None:
+    def __init__(self, console=None) -> None:
         from rich.console import Console
 
-        self.console = Console(stderr=True)
+        self.console = console or Console(stderr=True)
 
     @contextmanager
     def step(self, description: str, total: int | None = None) -> Iterator[Update]:
@@ -40,15 +41,19 @@ class RichReporter(Reporter):
 
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       TextColumn("left"), TimeRemainingColumn(), console=self.console, transient=False) as progress:
-            task = progress.add_task(description, total=total)
+            bar = {"task": progress.add_task(description, total=total), "total": total}
 
             def update(done: int, total_now: int, text: str) -> None:
-                progress.update(task, completed=done, total=total_now,
+                if bar["total"] is not None and total_now != bar["total"]:  # a new phase: a bar of its own
+                    progress.update(bar["task"], completed=bar["total"])
+                    bar["task"] = progress.add_task(description, total=total_now)
+                bar["total"] = total_now
+                progress.update(bar["task"], completed=done, total=total_now,
                                 description=f"{description}: {text}" if text else description)
 
             yield update
-            final = progress.tasks[0].total or 1
-            progress.update(task, completed=final, total=final, description=description)
+            final = bar["total"] or 1
+            progress.update(bar["task"], completed=final, total=final, description=description)
 
     def note(self, message: str) -> None:
         self.console.print(f"[dim]{escape(message)}[/dim]")  # "[feature_options.x]" is text, not markup
