@@ -639,13 +639,13 @@ def reader_prepare(
 ) -> None:
     """Build a blinded study from a finished run; prints each reader's private link path."""
     from cxrbench.cache import default_cache_root
+    from cxrbench.config import split_names
     from cxrbench.reader_study.design import Design
     from cxrbench.reader_study.prepare import PrepareConfig, prepare_study
 
-    split = lambda text: tuple(p.strip() for p in text.split(",") if p.strip())  # noqa: E731
-    config = PrepareConfig(run_dir=run_dir, out=out, design=Design(design.value), n_items=n, readers=split(readers),
-                           models=split(models), tasks=split(tasks), conditions=split(conditions), seed=seed,
-                           cache_dir=default_cache_root())
+    config = PrepareConfig(run_dir=run_dir, out=out, design=Design(design.value), n_items=n,
+                           readers=split_names(readers), models=split_names(models), tasks=split_names(tasks),
+                           conditions=split_names(conditions), seed=seed, cache_dir=default_cache_root())
     study = prepare_study(config)
     typer.echo(f"wrote {len(study.items)} items for {len(study.readers)} readers to {study.root}")
     typer.echo(f"serve it with: cxrbench reader-study serve {study.root}")
@@ -751,6 +751,7 @@ def reader_plan(
     threshold: float = typer.Option(4.0, help="sensitivity/specificity threshold"),
 ) -> None:
     """Readers x cases needed to detect a difference (Hillis, Obuchowski & Berbaum 2011), from a pilot's components."""
+    from cxrbench.config import split_names
     from cxrbench.errors import ConfigError
     from cxrbench.reader_study.mrmc import ANALYSES, or_analysis
     from cxrbench.reader_study.mrmc_files import read_mrmc_file
@@ -773,7 +774,7 @@ def reader_plan(
         raise ConfigError("the pilot does not compare exactly two treatments; give the difference to detect with "
                           "--effect (e.g. --effect 0.05)")
     try:
-        counts = [int(r) for r in readers.split(",") if r.strip()]
+        counts = [int(r) for r in split_names(readers)]
     except ValueError:
         raise ConfigError(f"--readers takes whole numbers separated by commas, got {readers!r}") from None
     typer.echo(f"pilot: {source}; difference to detect {size:.4g}, alpha {alpha:g}")

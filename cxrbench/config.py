@@ -136,10 +136,15 @@ _LISTS = {"models", "tasks", "metrics"}
 _PATHS = {"out", "cache_dir"}
 
 
+def split_names(value: str | list | tuple | None) -> tuple[str, ...]:
+    """``"a, b"`` or ``["a", "b,c"]`` -> ``("a", "b", "c")``: the one way a comma list is read (None: empty)."""
+    parts = [] if value is None else [value] if isinstance(value, str) else list(value)
+    return tuple(p.strip() for item in parts for p in str(item).split(",") if p.strip())
+
+
 def _coerce(name: str, value: object) -> object:
     if name in _LISTS:
-        parts = [value] if isinstance(value, str) else list(value)  # type: ignore[arg-type]
-        return tuple(p.strip() for item in parts for p in str(item).split(",") if p.strip())
+        return split_names(value)  # type: ignore[arg-type]
     if name in _PATHS:
         return Path(str(value))
     return value

@@ -12,7 +12,6 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from cxrbench import __version__
@@ -24,9 +23,9 @@ from cxrbench.benchmark.runner import resolve_device
 from cxrbench.benchmark.scoring import RowKey, score_row
 from cxrbench.benchmark.spaces import Spaces, condition_inputs, prepare_spaces, space_names
 from cxrbench.config import RunConfig
-from cxrbench.data.image_io import BadImageError, read_image
+from cxrbench.data.image_io import IMAGE_SUFFIXES, BadImageError, read_image
 from cxrbench.data.image_set import ImageSet
-from cxrbench.data.preprocess import to_square
+from cxrbench.data.preprocess import read_squares
 from cxrbench.errors import ConfigError, UnavailableError
 from cxrbench.leaderboard.markdown import render_markdown
 from cxrbench.leaderboard.table import build_leaderboard
@@ -38,7 +37,6 @@ from cxrbench.metrics.metric import DistributionMetric, Metric, Scope
 from cxrbench.metrics.selection import build_metric, check_spec, metric_for_id, resolve_specs
 from cxrbench.tasks.task import Condition, Presence
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".dcm", ".dicom")
 FOLDER_TASK, FOLDER_CONDITION = "folder", "all"
 DEFAULT_METRICS = ("fd", "kid", "precision", "recall", "density", "coverage")
 SPACE_THAT_WORKS_HERE = "pixels"  # needs neither weights nor labelled training data
@@ -83,7 +81,7 @@ def read_folder(folder: Path, resolution: int | None) -> torch.Tensor:
     try:
         first = read_image(paths[0])
         size = resolution or min(first.shape)
-        return torch.from_numpy(np.stack([to_square(read_image(p), size) for p in paths])[:, None])
+        return torch.from_numpy(read_squares(paths, size)[:, None])
     except BadImageError as error:
         raise BadImageError(f"{error}; replace or remove it (or move it out of {folder}) and rerun") from None
 

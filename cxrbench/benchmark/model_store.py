@@ -11,6 +11,7 @@ from cxrbench import __version__
 from cxrbench.cache import content_key, sha256_file
 from cxrbench.checkpoint import WEIGHTS_FILE
 from cxrbench.errors import ConfigError, CxrbenchError
+from cxrbench.models import MODELS
 from cxrbench.models.adapter import Conditioning, FitContext, ModelAdapter
 
 PIPELINE_INDEX = "model_index.json"  # diffusers pipeline directories (diffusion-small) are checkpoints too
@@ -72,8 +73,6 @@ def _ready(name: str, adapter: ModelAdapter, options: dict, context: FitContext,
 def weights_key(name: str, adapter: ModelAdapter, options: dict, context: FitContext, dataset_fingerprint: str) -> str:
     """The cache key of a model's trained weights: its code (source, version, module digest), options and
     resolved settings, the data, resolution and seed, and the run's conditions when its training uses them."""
-    from cxrbench.models import MODELS
-
     targets = (sorted((c.key, c.target) for c in context.conditions)  # what the model is trained to produce
                if adapter.trains_per_condition else "every finding")
     return content_key(name, options, adapter.training_settings(), dataset_fingerprint, context.resolution,

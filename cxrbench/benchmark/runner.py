@@ -128,11 +128,9 @@ def run_models(config: RunConfig) -> list[str]:
 
 
 def sample_sources(config: RunConfig) -> dict[str, SampleSource]:
-    """Each pre-generated set's source (its path checked and listed now: a bad one stops the run up front)."""
-    sources = {name: SampleSource(name, Path(path).expanduser()) for name, path in config.samples.items()}
-    for source in sources.values():
-        source.listing  # noqa: B018  (reads the folder or CSV: errors now, not mid-run)
-    return sources
+    """Each pre-generated set's source (its path checked now; the manifest's digests list its files next,
+    so a bad folder or CSV stops the run before any work)."""
+    return {name: SampleSource(name, Path(path).expanduser()) for name, path in config.samples.items()}
 
 
 def build_adapter(model: str, config: RunConfig, sources: dict[str, SampleSource]) -> tuple[ModelAdapter, dict]:

@@ -25,6 +25,9 @@ from PIL import Image, UnidentifiedImageError
 from cxrbench.errors import CxrbenchError, MissingDependencyError
 
 
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".dcm", ".dicom")  # what a folder of images is read for
+
+
 class BadImageError(CxrbenchError):
     """A file that is missing or cannot be decoded as an image."""
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 from PIL import Image
 
@@ -30,3 +32,10 @@ def to_square(image: np.ndarray, resolution: int, aspect: str = "crop") -> np.nd
     if square.shape[0] == resolution:
         return np.ascontiguousarray(square)
     return np.asarray(Image.fromarray(square).resize((resolution, resolution), Image.Resampling.BILINEAR))
+
+
+def read_squares(paths: list[Path], resolution: int, aspect: str = "crop") -> np.ndarray:
+    """Image files (any format ``image_io.read_image`` reads) as uint8 [N, resolution, resolution]."""
+    from cxrbench.data.image_io import read_image
+
+    return np.stack([to_square(read_image(path), resolution, aspect) for path in paths])

@@ -23,12 +23,13 @@ def escape(text: str) -> str:
     return "".join(_SPECIAL.get(ch, ch) for ch in str(text))
 
 
-def _table(board: Leaderboard, table: Table, caption: str, with_intervals: bool) -> str:
+def _overview(board: Leaderboard, table: Table, caption: str) -> str:
+    """The overview (means, no intervals): a row per model, scaled to the text width when it is wider."""
     head = ["Rank", "Model"] + [
-        f"{escape(board.schemas[c.metric]['display_name'])} {_ARROW[c.direction]}"
-        + (f" ({escape(c.condition)})" if c.condition else "") + ("" if c.valid else _DAGGER)
+        f"{escape(board.schemas[c.metric]['display_name'])} {_ARROW[c.direction]}" + ("" if c.valid else _DAGGER)
         for c in table.columns]
-    lines = [r"\begin{table}[t]", r"\centering", r"\small", r"\resizebox{\ifdim\width>\linewidth\linewidth\else\width\fi}{!}{%",
+    lines = [r"\begin{table}[t]", r"\centering", r"\small",
+             r"\resizebox{\ifdim\width>\linewidth\linewidth\else\width\fi}{!}{%",
              r"\begin{tabular}{ll" + "r" * len(table.columns) + "}", r"\toprule", " & ".join(head) + r" \\",
              r"\midrule"]
     reference_started = False
@@ -36,17 +37,8 @@ def _table(board: Leaderboard, table: Table, caption: str, with_intervals: bool)
         if model in table.references and not reference_started:
             lines.append(r"\midrule")
             reference_started = True
-        cells = []
-        for cell in table.row(model):
-            if cell is None:
-                cells.append(MISSING)
-                continue
-            text = rf"\textbf{{{number(cell.value)}}}" if cell.best else number(cell.value)
-            if with_intervals and cell.ci_low is not None:
-                text += rf" {{\scriptsize [{number(cell.ci_low)}, {number(cell.ci_high)}]}}"
-            cells.append(text)
-        rank = table.rank_label(model).replace("–", "--")
-        lines.append(" & ".join([rank, rf"\texttt{{{escape(model)}}}", *cells]) + r" \\")
+        cells = [_value(cell) for cell in table.row(model)]
+        lines.append(" & ".join([escape(table.rank_label(model)), rf"\texttt{{{escape(model)}}}", *cells]) + r" \\")
     if not all(c.valid for c in table.columns):
         caption += " " + _validity(board)
     lines += [r"\bottomrule", r"\end{tabular}}", rf"\caption{{{caption}}}", r"\end{table}"]
@@ -79,8 +71,8 @@ def _long_table(board: Leaderboard, table: Table, caption: str) -> str:
     for m, model in enumerate(table.models):
         if m:
             lines.append(r"\midrule")
-        rank = table.rank_label(model).replace("–", "--")
-        name = rf"\texttt{{{escape(model)}}} ({'reference' if model in table.references else f'rank {rank}'})"
+        rank = "reference" if model in table.references else f"rank {escape(table.rank_label(model))}"
+        name = rf"\texttt{{{escape(model)}}} ({rank})"
         lines.append(rf"\multicolumn{{{1 + len(conditions)}}}{{@{{}}l}}{{{name}}} \\")
         for metric in metrics:
             cells = [_value(table.cells.get((model, index[(metric, c)]))) if (metric, c) in index else ""
@@ -117,9 +109,9 @@ def render_latex(boards: Leaderboard | list[Leaderboard]) -> str:
     for board in boards:
         s = board.setting
         where = escape(f"{s['dataset']}, {s['resolution']} px, n = {s['n']}, seed {s['seed']}")
-        parts.append(_table(board, board.overview, f"cxrbench overview ({where}): mean over tasks and conditions; "
+        parts.append(_overview(board, board.overview, f"cxrbench overview ({where}): mean over tasks and conditions; "
                                                    f"reference rows below the rule are not ranked. {_ranking(board)}"
-                                                   .strip(), False))
+                                                   .strip()))
         if board.warnings:
             parts.append(r"\paragraph{Read with care.}" + " ".join(escape(w) for w in board.warnings))
         for table in board.tasks:

@@ -22,12 +22,17 @@ from cxrbench.metric_ids import metric_id, split_id
 _NOT_REPRODUCED = {"out", "resume", "cache_dir", "device"}
 
 
+def _invalid_note(board: Leaderboard, column) -> str:
+    """Why a column is marked (its feature space failed its validity check), or ''."""
+    if column.valid:
+        return ""
+    space = next(space for space in board.invalid if column.metric in space.metrics)
+    return f"feature space {space.space} failed its validity check: {space.detail}"
+
+
 def _table_view(board: Leaderboard, table: Table, with_intervals: bool) -> dict:
-    failed = {metric: space for space in board.invalid for metric in space.metrics}
     headers = [{"text": header(board, c), "description": board.schemas[c.metric].get("description", ""),
-                "invalid": "" if c.valid else f"feature space {failed[c.metric].space} failed its validity check: "
-                                              f"{failed[c.metric].detail}"}
-               for c in table.columns]
+                "invalid": _invalid_note(board, c)} for c in table.columns]
     rows = []
     for model in table.models:
         cells = [{"text": number(None if cell is None else cell.value), "best": bool(cell and cell.best),
@@ -42,7 +47,6 @@ def _table_view(board: Leaderboard, table: Table, with_intervals: bool) -> dict:
 def _finding_view(board: Leaderboard, table: Table) -> dict:
     """One finding, transposed so that it fits a screen: a row per metric and condition, a column per model
     (competitors in rank order, then the references), each value with its interval below it."""
-    failed = {metric: space for space in board.invalid for metric in space.metrics}
     models = [{"name": m, "label": table.rank_label(m), "reference": m in table.references} for m in table.models]
     rows = []
     for i, column in enumerate(table.columns):
@@ -53,9 +57,7 @@ def _finding_view(board: Leaderboard, table: Table) -> dict:
             cells.append({"text": number(None if cell is None else cell.value), "best": bool(cell and cell.best),
                           "interval": "" if cell is None else interval(cell), "reference": model in table.references})
         rows.append({"metric": header(board, column), "description": board.schemas[column.metric].get("description", ""),
-                     "invalid": "" if column.valid else f"feature space {failed[column.metric].space} failed its "
-                                                        f"validity check: {failed[column.metric].detail}",
-                     "cells": cells})
+                     "invalid": _invalid_note(board, column), "cells": cells})
     return {"title": table.title, "models": models, "rows": rows, "samples": []}
 
 

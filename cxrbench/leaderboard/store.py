@@ -50,13 +50,12 @@ def select_rows(rows: list[ResultRow], metrics: str | None = None, models: str |
     row has is refused with the closest one."""
     from fnmatch import fnmatch
 
+    from cxrbench.config import split_names
     from cxrbench.metrics.selection import metric_for_id
     from cxrbench.registry import unknown_name_message
 
-    def wanted(text: str | None) -> list[str] | None:
-        return None if text is None else [part.strip() for part in text.split(",") if part.strip()]
-
-    chosen_models, chosen_metrics = wanted(models), wanted(metrics)
+    chosen_models = None if models is None else split_names(models)
+    chosen_metrics = None if metrics is None else split_names(metrics)
     present_models = sorted({r.model for r in rows})
     for model in chosen_models or []:
         if model not in present_models:

@@ -23,16 +23,14 @@ from functools import cached_property
 from pathlib import Path
 from typing import Iterator
 
-import numpy as np
 import torch
 
-from cxrbench.data.image_io import read_image
-from cxrbench.data.preprocess import to_square
+from cxrbench.data.image_io import IMAGE_SUFFIXES
+from cxrbench.data.preprocess import read_squares
 from cxrbench.errors import ConfigError, UnavailableError
 from cxrbench.models.adapter import Conditioning, FitContext, ModelAdapter
 from cxrbench.tasks.task import Condition
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".dcm", ".dicom")
 CSV_COLUMNS = ("file", "label")
 
 
@@ -102,11 +100,7 @@ class SampleSource:
             where = self.path if self.path.is_file() else self.path / condition.key
             raise UnavailableError(f"samples {self.name} has {len(files)} images for {condition.key} in {where}, "
                                    f"the run needs {n}; add images or lower --n-samples to {len(files)}")
-        arrays = []
-        for file in files[:n]:
-            image = read_image(file)
-            arrays.append(image if image.shape == (resolution, resolution) else to_square(image, resolution))
-        return torch.from_numpy(np.stack(arrays)[:, None])
+        return torch.from_numpy(read_squares(files[:n], resolution)[:, None])
 
 
 class SampleFolderAdapter(ModelAdapter):

@@ -133,22 +133,34 @@ class FigureOfMerit:
     threshold: float | None = None
 
     def value(self, truth: np.ndarray, rating: np.ndarray) -> float:
-        return float(np.mean(self.leave_one_out(truth, rating, whole=True)))
-
-    def leave_one_out(self, truth: np.ndarray, rating: np.ndarray, whole: bool = False) -> np.ndarray:
-        """The figure with each case of the group left out in turn (float [n]); ``whole``: [the figure]."""
         if self.name == "auc":
-            return _auc_leave_one_out(truth, rating, whole)
-        called = (rating >= self.threshold).astype(float) if self.name == "sensitivity" else \
-            (rating < self.threshold).astype(float)
-        own = truth == (1 if self.name == "sensitivity" else 0)
+            return float(_kernel(truth, rating).mean())
+        called, own = self._calls(truth, rating)
+        return float(called[own].mean())
+
+    def with_leave_one_out(self, truth: np.ndarray, rating: np.ndarray) -> tuple[float, np.ndarray]:
+        """The figure, and the figure with each case of the group left out in turn (float [n]; a case
+        the figure does not use leaves it unchanged). Closed forms: no refit per case."""
+        if self.name == "auc":  # from the kernel's row (positive) and column (negative) sums
+            psi = _kernel(truth, rating)
+            m, n = psi.shape
+            total = psi.sum()
+            out = np.empty(len(truth))
+            out[truth == 1] = (total - psi.sum(axis=1)) / ((m - 1) * n) if m > 1 else np.nan
+            out[truth == 0] = (total - psi.sum(axis=0)) / (m * (n - 1)) if n > 1 else np.nan
+            return float(total / (m * n)), out
+        called, own = self._calls(truth, rating)
         mine = called[own]
-        if whole:
-            return np.array([mine.mean()])
         n, total = len(mine), mine.sum()
-        out = np.full(len(truth), mine.mean())
+        out = np.full(len(truth), total / n)
         out[own] = (total - mine) / (n - 1) if n > 1 else np.nan
-        return out
+        return float(total / n), out
+
+    def _calls(self, truth: np.ndarray, rating: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each case called the way the figure counts (1.0 or 0.0), and which cases it counts."""
+        if self.name == "sensitivity":
+            return (rating >= self.threshold).astype(float), truth == 1
+        return (rating < self.threshold).astype(float), truth == 0
 
 
 AUC = FigureOfMerit("auc")
@@ -170,19 +182,6 @@ def _kernel(truth: np.ndarray, rating: np.ndarray) -> np.ndarray:
     return (positive[:, None] > negative[None, :]) + 0.5 * (positive[:, None] == negative[None, :])
 
 
-def _auc_leave_one_out(truth: np.ndarray, rating: np.ndarray, whole: bool) -> np.ndarray:
-    """Empirical (Wilcoxon) AUC, and without each case in turn: closed form from the kernel's row and column sums."""
-    psi = _kernel(truth, rating)
-    m, n = psi.shape
-    total = psi.sum()
-    if whole:
-        return np.array([total / (m * n)])
-    out = np.empty(len(truth))
-    out[truth == 1] = (total - psi.sum(axis=1)) / ((m - 1) * n) if m > 1 else np.nan
-    out[truth == 0] = (total - psi.sum(axis=0)) / (m * (n - 1)) if n > 1 else np.nan
-    return out
-
-
 def figures(data: Ratings, fom: FigureOfMerit) -> np.ndarray:
     """Each group's figure of merit, float [treatments, readers]."""
     values = [fom.value(g.truth, g.rating) for g in data.groups]
@@ -196,8 +195,9 @@ def jackknife_covariance(data: Ratings, fom: FigureOfMerit) -> np.ndarray:
     k = int(used.sum())
     theta = np.empty((len(data.cases), len(data.groups)))
     for col, g in enumerate(data.groups):
-        theta[:, col] = fom.value(g.truth, g.rating)  # a case the group did not read leaves it unchanged
-        theta[g.cases, col] = fom.leave_one_out(g.truth, g.rating)
+        whole, left_out = fom.with_leave_one_out(g.truth, g.rating)
+        theta[:, col] = whole  # a case the group did not read leaves it unchanged
+        theta[g.cases, col] = left_out
     if np.isnan(theta[used]).any():
         raise ReaderStudyError(f"the jackknife of {fom.name} needs at least 2 cases of each class it uses per group")
     centred = theta[used] - theta[used].mean(axis=0)

@@ -65,9 +65,9 @@ def _records(design: Design, judgments) -> list[tuple]:
         else:
             out.append((model, j.reader, j.item, int(condition == "present"), j.response, task, "both"))
     if design is Design.SINGLE:  # each real image is a negative case under every model of its cell
-        models = {(r[5], r[6]): set() for r in out}
+        models: dict[tuple[str, str], set[str]] = {}
         for r in out:
-            models[(r[5], r[6])].add(r[0])
+            models.setdefault((r[5], r[6]), set()).add(r[0])
         for j in real:
             for model in sorted(models.get((j.truth["task"], j.truth["condition"]), ())):
                 out.append((model, j.reader, j.item, 0, j.response, j.truth["task"], j.truth["condition"]))
