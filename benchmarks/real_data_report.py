@@ -102,7 +102,8 @@ def main() -> None:
     out += ["## Which feature spaces hold on this data (the run's validity check)", "",
             "Each space a distribution metric reads is checked on the run's own images (docs/leaderboard.md): the "
             "Fréchet distance between real halves must be below that of blurred and noisy real images and of the "
-            "`noise` model, and worsen with every stronger step.", "",
+            "`noise` model, the `noise` model must be farther than the mildest blur and the mildest noise, and every "
+            "stronger step must be farther.", "",
             "| space | verdict | n | FD real vs real | blur (3 steps) | noise (3 steps) | noise model | failed checks |",
             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for name, v in manifest["space_validity"].items():

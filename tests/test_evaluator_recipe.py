@@ -54,6 +54,16 @@ def test_affine_augmentation_stays_within_its_limits():
     assert bool((moved <= reach).all()) and bool((moved > 1.0).any())
 
 
+def test_grain_adds_zero_mean_noise_of_each_images_own_strength_up_to_its_limit():
+    x = torch.zeros(64, 1, 64, 64)
+    recipe = ClassifierRecipe(augment="affine", max_shift=0, grain=8.0)
+    noise = affine_augment(x, recipe, torch.Generator().manual_seed(2)) - x
+    sigma = noise.std(dim=(1, 2, 3))
+    assert bool((sigma <= 8.0 / 127.5 * 1.05).all()) and float(sigma.max() / sigma.min()) > 3  # uniform 0..8
+    assert abs(float(noise.mean())) < 1e-3
+    assert torch.equal(affine_augment(x, dataclasses.replace(recipe, grain=0.0), torch.Generator()), x)
+
+
 def test_training_is_deterministic_for_a_seed_and_differs_across_seeds():
     data = _tiny_set()
     recipe = dataclasses.replace(STRONG, input_size=32, widths=(4, 8), epochs=1, batch_size=16, standardise=True,
@@ -69,6 +79,14 @@ def test_the_0_1_recipe_keeps_its_layers_so_old_checkpoints_load():
     assert names[:6] == ["body.0.weight", "body.1.weight", "body.1.bias", "body.1.running_mean",
                          "body.1.running_var", "body.1.num_batches_tracked"]
     assert convs[-2:] == ["body.12.weight", "body.13.weight"] and names[-2:] == ["head.weight", "head.bias"]
+
+
+def test_a_field_added_later_leaves_the_keys_made_before_it_unchanged():
+    # pggan-lco's classifier and the utility metrics key their caches and identities on to_dict()
+    assert "grain" not in ClassifierRecipe().to_dict()
+    assert ClassifierRecipe(augment="affine", grain=8.0).to_dict()["grain"] == 8.0
+    assert EVALUATOR_RECIPE.to_dict()["grain"] == 8.0
+    assert recipe_with({"grain": 0.0}).to_dict() == {k: v for k, v in EVALUATOR_RECIPE.to_dict().items() if k != "grain"}
 
 
 def test_standardising_makes_the_network_blind_to_exposure_and_keeps_gradients():
@@ -96,6 +114,8 @@ def test_recipe_mistakes_are_config_errors():
         recipe_with({"epoch": 3})
     with pytest.raises(ConfigError, match="augment"):
         ClassifierRecipe(max_rotation=10.0)  # rotation without the affine augmentation would be ignored
+    with pytest.raises(ConfigError, match="grain need augment"):
+        ClassifierRecipe(grain=8.0)
     with pytest.raises(ConfigError, match="unknown"):
         ClassifierRecipe(augment="flip")
     assert recipe_with({"epochs": 3, "widths": [4, 8]}) == dataclasses.replace(EVALUATOR_RECIPE, epochs=3,

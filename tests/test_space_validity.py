@@ -58,6 +58,24 @@ class BlockStats(FeatureExtractor):
         return {"name": self.name, "preprocessing": "block-mean-std-4", "dim": 32}
 
 
+class Grain(FeatureExtractor):
+    """Only pixel-to-pixel texture: the mean absolute difference of neighbouring pixels in 4 x 4 blocks.
+    It sees blur and noise but not anatomy, so smooth blobs look more real to it than a grainy radiograph."""
+
+    name = "test-grain"
+
+    def prepare(self, context) -> None:
+        """Nothing to load."""
+
+    def extract(self, images: torch.Tensor) -> dict:
+        x = images.double() / 255
+        step = (x[..., 1:, 1:] - x[..., :-1, 1:]).abs() + (x[..., 1:, 1:] - x[..., 1:, :-1]).abs()
+        return {"features": F.adaptive_avg_pool2d(step, 4).flatten(1).numpy()}
+
+    def identity(self) -> dict:
+        return {"name": self.name, "preprocessing": "neighbour-differences-4", "dim": 16}
+
+
 class Blind(FeatureExtractor):
     """The same features for every image: a space that cannot tell any two sets apart."""
 
@@ -121,6 +139,16 @@ def test_a_space_that_sees_the_images_passes_and_a_blind_one_fails_every_check(p
     blind = check_space(BLIND, Blind(), Blind().extract(reference.images)["features"], probes, None)
     assert blind.verdict == "failed" and set(blind.failed) == set(CHECKS)
     assert "floor<blur: FD real vs real 0" in blind.detail() and "noise monotone" in blind.detail()
+
+
+def test_a_space_that_finds_smooth_noise_more_real_than_a_grainy_radiograph_fails(phantom_halves):
+    reference, holdout, train = phantom_halves
+    probes = make_probes(reference, holdout, train, check_size(12, 100, len(reference), len(holdout)), seed=0)
+    grain = check_space("test-grain", Grain(), Grain().extract(reference.images)["features"], probes, None)
+    fd = grain.distances
+    assert fd["noise_model"] < fd["noise"][0]  # the smooth blobs are nearer than the mildest noise
+    assert grain.failed == ["mild<noise-model"]  # it sees blur and noise, and the noise model is not at the floor
+    assert f"mildest noise {fd['noise'][0]:.4g} (sigma 16 grey levels)" in grain.detail()
 
 
 def test_too_few_real_images_fail_the_check_and_say_why(phantom_halves):

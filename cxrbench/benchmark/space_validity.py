@@ -10,8 +10,11 @@ each with the same n:
 - those held-out images blurred at BLUR_STEPS and with additive noise at NOISE_STEPS;
 - n images of the ``noise`` reference model (smooth noise at the mean real intensity).
 Checks, each named so that a failure says which: ``floor<blur`` and ``floor<noise`` (the floor is
-below every degraded value), ``floor<noise-model``, ``blur monotone`` and ``noise monotone`` (every
-stronger step is farther). A space passes when every check does.
+below every degraded value), ``floor<noise-model``, ``mild<noise-model`` (the mildest blur and the
+mildest noise, real radiographs a reader still reads, are nearer than the anatomy-free noise model:
+a space that finds smooth blobs more real than a slightly grainy radiograph ranks noise above a
+generator of recognisable images), ``blur monotone`` and ``noise monotone`` (every stronger step is
+farther). A space passes when every check does.
 
 n is the run's n_samples, at least its validity_n (100 by default: at fewer images the floor is
 mostly the estimator's bias and noise, and the check would judge the sample size rather than the
@@ -48,7 +51,7 @@ REFERENCE_SCALE = 64  # px: the degradations are set at this resolution and scal
 BLUR_STEPS = (1.0, 2.0, 4.0)  # Gaussian sigma in pixels at 64 px (x resolution / 64)
 NOISE_STEPS = (16.0, 32.0, 64.0)  # grey levels of 255, in grains of resolution / 64 pixels
 FEWEST = 10  # below this many real images per half no FD is worth comparing (fd's min_samples)
-CHECKS = ("floor<blur", "floor<noise", "floor<noise-model", "blur monotone", "noise monotone")
+CHECKS = ("floor<blur", "floor<noise", "floor<noise-model", "mild<noise-model", "blur monotone", "noise monotone")
 
 
 def reads_distribution(metric: Metric) -> bool:
@@ -195,6 +198,10 @@ def check_space(name: str, extractor: FeatureExtractor, reference_features: np.n
                             f"FD real vs real {floor:.4g}, {label} {_series(values)} ({sigmas[label]})"))
     checks.append(Check("floor<noise-model", floor < noise_model,
                         f"FD real vs real {floor:.4g}, {NOISE_MODEL} model {noise_model:.4g}"))
+    checks.append(Check("mild<noise-model", max(blurred[0], noisy[0]) < noise_model,
+                        f"{NOISE_MODEL} model {noise_model:.4g}, mildest blur {blurred[0]:.4g} (sigma "
+                        f"{probes.blurred[0][0]:.4g} px), mildest noise {noisy[0]:.4g} (sigma "
+                        f"{probes.noisy[0][0]:.4g} grey levels)"))
     for label, values in (("blur", blurred), ("noise", noisy)):
         checks.append(Check(f"{label} monotone", bool(np.all(np.diff(values) > 0)),
                             f"FD {' -> '.join(f'{v:.4g}' for v in values)} ({sigmas[label]})"))

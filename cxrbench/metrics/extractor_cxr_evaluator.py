@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import torch
 
@@ -79,7 +81,7 @@ class CxrEvaluatorExtractor(FeatureExtractor):
 
 def recipe_with(overrides: dict) -> ClassifierRecipe:
     """EVALUATOR_RECIPE with ``overrides`` (recipe field -> value); an unknown field is a ConfigError."""
-    fields = EVALUATOR_RECIPE.to_dict()
+    fields = dataclasses.asdict(EVALUATOR_RECIPE)
     unknown = sorted(set(overrides) - set(fields))
     if unknown:
         raise ConfigError(f"cxr-evaluator recipe has no field {unknown[0]!r}; its fields: {', '.join(fields)}")
