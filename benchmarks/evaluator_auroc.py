@@ -64,8 +64,8 @@ CANDIDATES: dict[str, dict | str] = {
     "std+aug b32 24ep": dict(STD_AUG, batch_size=32, epochs=24, **LONG),
     "std+aug b32 24ep drop": dict(STD_AUG, batch_size=32, epochs=24, dropout=0.3, **LONG),
     "std+aug b64 40ep": dict(STD_AUG, epochs=40, **LONG),
-    "default without grain": "default without grain",  # the default before its grain augmentation
     "default": "default",
+    "default + grain 8": "default + grain 8",  # additive pixel noise up to 8 grey levels (docs/performance.md)
 }
 
 
@@ -83,7 +83,7 @@ def load_nih(resolution: int) -> tuple[dict[str, ImageSet], int, str] | None:
 def recipe_for(name: str, resolution: int) -> ClassifierRecipe:
     changes = CANDIDATES[name]
     if isinstance(changes, str):
-        recipe = EVALUATOR_RECIPE if changes == "default" else dataclasses.replace(EVALUATOR_RECIPE, grain=0.0)
+        recipe = EVALUATOR_RECIPE if changes == "default" else dataclasses.replace(EVALUATOR_RECIPE, grain=8.0)
     else:
         recipe = dataclasses.replace(BASE, **changes)
     return dataclasses.replace(recipe, input_size=resolution)

@@ -83,8 +83,8 @@ def validate_cost(config_file: Path, n: int, cache: Path) -> None:
     total = time.process_time() - start
     print(f"validate-metrics on {config.data}: CPU {total:.1f} s (wall {time.perf_counter() - wall:.1f} s), "
           f"run-validity part CPU {timer.seconds:.1f} s = {100 * timer.seconds / total:.1f} %; "
-          f"{sum(ok for _, ok, _ in report.checks)} of {len(report.checks)} checks passed")
-    for name, ok, detail in report.checks:
+          f"{sum(c.passed for c in report.checks)} of {len(report.checks)} checks passed")
+    for name, ok, detail, _ in report.checks:
         print(f"{'PASS' if ok else 'FAIL'}  {name}: {detail}")
     print(_load())
 

@@ -517,8 +517,8 @@ def validate_metrics_command(
         report = validate_metrics(cfg, n, _reporter())
         out.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_text(out, report.markdown(command=" ".join(["cxrbench", *map(shlex.quote, sys.argv[1:])])))
-    for name, ok, detail in report.checks:
-        typer.echo(f"{'PASS' if ok else 'FAIL'}  {name}: {detail}")
+    for check in report.checks:
+        typer.echo(f"{'PASS' if check.passed else 'FAIL'}  {check.name}: {check.detail}")
     typer.echo(f"wrote {out}")
     if not report.passed:
         raise typer.Exit(1)

@@ -85,8 +85,7 @@ def test_a_field_added_later_leaves_the_keys_made_before_it_unchanged():
     # pggan-lco's classifier and the utility metrics key their caches and identities on to_dict()
     assert "grain" not in ClassifierRecipe().to_dict()
     assert ClassifierRecipe(augment="affine", grain=8.0).to_dict()["grain"] == 8.0
-    assert EVALUATOR_RECIPE.to_dict()["grain"] == 8.0
-    assert recipe_with({"grain": 0.0}).to_dict() == {k: v for k, v in EVALUATOR_RECIPE.to_dict().items() if k != "grain"}
+    assert "grain" not in EVALUATOR_RECIPE.to_dict() and recipe_with({"grain": 8.0}).to_dict()["grain"] == 8.0
 
 
 def test_standardising_makes_the_network_blind_to_exposure_and_keeps_gradients():

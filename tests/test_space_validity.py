@@ -345,6 +345,13 @@ def test_validate_metrics_checks_each_space_and_fails_on_a_blind_one(run, tmp_pa
     assert f"Made by `cxrbench validate-metrics --n 60 --config {config} --out {out}`." in report
     assert "dataset = phantom (fingerprint " in report and f"feature spaces = {BLOCKS}, {BLIND}" in report
     assert f"| {BLOCKS} passes the run's feature-space validity check | PASS |" in report
+    summary = {line.split("|")[1].strip(): line.split("|")[3].strip() for line in report.splitlines()
+               if line.startswith("| `")}  # the per-space table: space -> verdict
+    for space in (BLOCKS, BLIND):
+        failed = [line.split("|")[1].strip() for line in report.splitlines()
+                  if line.endswith(" |") and "| FAIL |" in line and space in line.split("|")[1]]
+        assert summary[f"`{space}`"] == ("failed: " + "; ".join(failed) if failed else "all passed")
+    assert summary[f"`{BLIND}`"].startswith(f"failed: fd@{BLIND} worsens with every blur step;")
     assert f"| {BLIND} passes the run's feature-space validity check | FAIL |" in report
     assert f"| fd@{BLIND} worsens with every blur step | FAIL |" in report
     for check in ("worsens with every blur step", "worsens with every noise step",

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -44,29 +45,48 @@ NOISE_SIGMAS = (0.0, 8.0, 16.0, 32.0, 64.0)  # grey levels of 255
 MEMORISATION_SPACE = "pixels"
 
 
+class Check(NamedTuple):
+    name: str
+    passed: bool
+    detail: str
+    space: str  # the feature space the check is about
+
+
 @dataclass
 class Report:
     """Tables and checks of one validation, rendered to Markdown."""
 
     settings: dict
     sections: list[str] = field(default_factory=list)
-    checks: list[tuple[str, bool, str]] = field(default_factory=list)
+    checks: list[Check] = field(default_factory=list)
 
-    def check(self, name: str, passed: bool, detail: str) -> None:
-        self.checks.append((name, bool(passed), detail))
+    def check(self, name: str, passed: bool, detail: str, space: str) -> None:
+        self.checks.append(Check(name, bool(passed), detail, space))
 
     @property
     def passed(self) -> bool:
-        return all(ok for _, ok, _ in self.checks)
+        return all(c.passed for c in self.checks)
+
+    def by_space(self) -> dict[str, list[Check]]:
+        """The checks of each space, in the order the spaces were checked."""
+        spaces: dict[str, list[Check]] = {}
+        for c in self.checks:
+            spaces.setdefault(c.space, []).append(c)
+        return spaces
 
     def markdown(self, command: str = "") -> str:
         """The report; ``command``, when given, is named as the one that regenerates it."""
         made_by = [f"Made by `{command}`.", ""] if command else []
         lines = ["# cxrbench metric validation", "", *made_by,
                  "Settings: " + ", ".join(f"{k} = {v}" for k, v in self.settings.items()), "",
-                 f"**{sum(ok for _, ok, _ in self.checks)} of {len(self.checks)} checks passed.**", "",
-                 "| check | result | detail |", "|---|---|---|"]
-        lines += [f"| {name} | {'PASS' if ok else 'FAIL'} | {detail} |" for name, ok, detail in self.checks]
+                 f"**{sum(c.passed for c in self.checks)} of {len(self.checks)} checks passed.**", "",
+                 "| feature space | checks passed | verdict |", "|---|---|---|"]
+        for space, checks in self.by_space().items():
+            failed = [c.name for c in checks if not c.passed]
+            verdict = "all passed" if not failed else "failed: " + "; ".join(failed)
+            lines.append(f"| `{space}` | {len(checks) - len(failed)} of {len(checks)} | {verdict} |")
+        lines += ["", "| check | result | detail |", "|---|---|---|"]
+        lines += [f"| {c.name} | {'PASS' if c.passed else 'FAIL'} | {c.detail} |" for c in self.checks]
         return "\n".join(lines + [""] + self.sections) + "\n"
 
 
@@ -190,16 +210,16 @@ def _check_space(report: Report, space: str, metrics: list[Metric], spaces: dict
         for metric in metrics:
             series = np.array([v[metric.id] for v in values])
             report.check(f"{metric.id} worsens with every {label} step", _worse(metric, series).all(),
-                         " -> ".join(f"{x:.3g}" for x in series))
+                         " -> ".join(f"{x:.3g}" for x in series), space)
     for metric in metrics:
         pair = np.array([floor[metric.id], noise_model[metric.id]])
         report.check(f"{metric.id} is worse for the noise model than the real-vs-real floor",
-                     _worse(metric, pair).all(), f"{pair[0]:.3g} -> {pair[1]:.3g}")
+                     _worse(metric, pair).all(), f"{pair[0]:.3g} -> {pair[1]:.3g}", space)
 
     verdict = check_space(space, extractor, cached_extract(extractor, reference.images, config.cache_dir)["features"],
                           probes, config.cache_dir)
     report.check(f"{space} passes the run's feature-space validity check", verdict.verdict == PASSED,
-                 verdict.detail() or verdict.summary())
+                 verdict.detail() or verdict.summary(), space)
 
     ids = {m.name: m for m in metrics}
     if "recall" in ids and "coverage" in ids:
@@ -209,7 +229,7 @@ def _check_space(report: Report, space: str, metrics: list[Metric], spaces: dict
         fd = ids["fd"]
         copy_fd = scores(sets.copies, [fd])[fd.id]
         report.check(f"{fd.id} does not flag train-copy", copy_fd <= 2 * floor[fd.id],
-                     f"{fd.id} {copy_fd:.3f} vs real-vs-real floor {floor[fd.id]:.3f}")
+                     f"{fd.id} {copy_fd:.3f} vs real-vs-real floor {floor[fd.id]:.3f}", space)
 
 
 def _check_mode_dropping(report: Report, space: str, real: np.ndarray, sets: _Sets, extractor, config: RunConfig,
@@ -222,7 +242,7 @@ def _check_mode_dropping(report: Report, space: str, real: np.ndarray, sets: _Se
                      f"{before[0]:.3f} -> {after[0]:.3f}", f"{before[1]:.3f} -> {after[1]:.3f}"])
         report.check(f"{recall} and {coverage} of the {finding} images fall when {finding} is dropped",
                      after[0] < before[0] and after[1] < before[1],
-                     f"recall {before[0]:.3f} -> {after[0]:.3f}, coverage {before[1]:.3f} -> {after[1]:.3f}")
+                     f"recall {before[0]:.3f} -> {after[0]:.3f}, coverage {before[1]:.3f} -> {after[1]:.3f}", space)
     report.sections.append(_table(
         f"{space}: mode dropping, one finding's positive images removed from a real set (same n); recall and "
         "coverage over the real reference images that show the finding",
@@ -239,6 +259,7 @@ def _check_memorisation(report: Report, metric: Metric, pixels, ref, sets: _Sets
         return metric.compute(condition_inputs(metric, pixels_ref, fake, condition, pixels_train))
 
     copy_rate, held_rate = near_copies(sets.copies), near_copies(sets.held)
-    report.check("memorisation flags train-copy", copy_rate >= 0.9, f"near-copy fraction {copy_rate:.3f}")
+    report.check("memorisation flags train-copy", copy_rate >= 0.9, f"near-copy fraction {copy_rate:.3f}",
+                 MEMORISATION_SPACE)
     report.check("memorisation does not flag real held-out images", held_rate <= 0.05,
-                 f"near-copy fraction {held_rate:.3f}")
+                 f"near-copy fraction {held_rate:.3f}", MEMORISATION_SPACE)
