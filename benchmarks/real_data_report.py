@@ -118,12 +118,15 @@ def main() -> None:
                 + ") are unavailable and get no verdict."]
     out += ["", f"## Does the judge order the references? (`{FLOOR}` lowest, `{WORST}` highest, per cell)", "",
             "Counted over the per-finding cells where the model has a value, among every model of the run but "
-            "`train-copy` (real training images, at the floor by design).", "",
-            f"| metric (space) | `{FLOOR}` lowest | `{WORST}` highest |", "| --- | --- | --- |"]
+            "`train-copy` (real training images, at the floor by design). A metric whose space failed the "
+            "validity check is shown but does not rank the leaderboard.", "",
+            f"| metric (space) | its space | `{FLOOR}` lowest | `{WORST}` highest |", "| --- | --- | --- | --- |"]
     notes = []
     for metric, label in HEADLINE:
         floor, worst, exceptions = counts(rows, metric)
-        out.append(f"| {label} | {floor} | {worst} |")
+        verdict = manifest["space_validity"].get(metric.split("@")[1], {}).get("verdict", "not checked")
+        ranks = "ranks" if verdict == "passed" else "does not rank"
+        out.append(f"| {label} | {verdict} ({ranks}) | {floor} | {worst} |")
         notes += [f"- {label}: {e}" for e in exceptions]
     if notes:
         out += ["", "Where the order breaks:", "", *notes]

@@ -50,8 +50,8 @@ def validity_intro(board: Leaderboard) -> str:
         return ""
     return (f"{INVALID_MARK} The feature space of these columns failed its validity check on "
             f"{board.setting['dataset']} (its real-vs-real floor must lie below blurred and noisy real images and "
-            f"below the noise model, and worsen with every step; {VALIDITY_DOC}): their values are shown but "
-            "not bolded and never rank.")
+            "below the noise model, the noise model beyond the mildest blur and noise, and every stronger step "
+            f"farther; {VALIDITY_DOC}): their values are shown but not bolded and never rank.")
 
 
 def intro(board: Leaderboard) -> str:
