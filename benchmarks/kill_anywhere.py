@@ -33,7 +33,7 @@ def cxrbench(args: list[str], cache: Path) -> subprocess.Popen:
 
 
 def rows(out: Path) -> list[tuple]:
-    from cxrbench.benchmark.results import read_rows
+    from cxrbench.results import read_rows
 
     return sorted((r.key, r.status, r.value, r.ci_low, r.ci_high, r.n_real, r.n_fake, r.reason)
                   for r in read_rows(out / "results.jsonl"))

@@ -18,7 +18,7 @@ import re
 from collections import defaultdict
 from pathlib import Path
 
-from cxrbench.benchmark.results import OK, read_rows
+from cxrbench.results import OK, read_rows
 from cxrbench.tasks import FINDINGS
 
 HEADLINE = (("frd@radiomics", "FRD (radiomics)"), ("fd@cxr-evaluator", "CXR-FD (cxr-evaluator)"),

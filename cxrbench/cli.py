@@ -393,7 +393,7 @@ def compare(
         return number(value) + ("" if low is None else f" [{number(low)}, {number(high)}]")
 
     if models:
-        from cxrbench.leaderboard.compare import paired_compare
+        from cxrbench.benchmark.paired_compare import paired_compare
 
         names = [m.strip() for m in models.split(",") if m.strip()]
         if len(names) != 2:
@@ -508,7 +508,7 @@ def validate_metrics_command(
 ) -> None:
     """Sanity-check the metrics on a dataset, each in its feature space (floor, blur/noise, the noise model,
     the run's validity check, mode dropping, memorisation); exit 1 on a failure."""
-    from cxrbench.benchmark.run_dir import atomic_write_text
+    from cxrbench.run_dir import atomic_write_text
     from cxrbench.benchmark.validation import validate_metrics
 
     cfg = _base_config(config).with_overrides(resolution=resolution, seed=seed, device=device)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import torch
 
-from cxrbench.benchmark.results import ResultRow, append_row
-from cxrbench.benchmark.run_dir import write_png_set
+from cxrbench.results import ResultRow, append_row
+from cxrbench.run_dir import write_png_set
 from cxrbench.config import RunConfig
 from cxrbench.reader_study.study import Study
 

@@ -500,7 +500,7 @@ def test_unwritable_out_for_evaluate(tmp_path, capsys, monkeypatch):
     locked.chmod(0o500)
     try:
         if os.geteuid() == 0:  # root writes anyway: simulate the refusal
-            from cxrbench.benchmark import run_dir
+            from cxrbench import run_dir
 
             def refuse(self, *args, **kwargs):
                 raise PermissionError(errno.EACCES, "Permission denied", str(self.root))
@@ -514,7 +514,7 @@ def test_unwritable_out_for_evaluate(tmp_path, capsys, monkeypatch):
 
 
 def test_other_os_errors_stay_tracebacks(tmp_path, capsys, monkeypatch):
-    from cxrbench.benchmark import run_dir
+    from cxrbench import run_dir
 
     def broken(self, *args, **kwargs):
         raise OSError(errno.EIO, "Input/output error", str(self.root))

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from cxrbench.benchmark.model_store import ready_adapter
-from cxrbench.benchmark.run_dir import GENERATION
+from cxrbench.run_dir import GENERATION
 from cxrbench.benchmark.runner import collect_images, run_benchmark
 from cxrbench.data.phantom.dataset import PhantomDataset
 from cxrbench.errors import ConfigError

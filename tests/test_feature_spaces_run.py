@@ -22,7 +22,7 @@ from hf_helpers import TINY, write_local_copy
 from test_bad_input import cli
 from PIL import Image
 
-from cxrbench.benchmark.results import OK, UNAVAILABLE, read_rows
+from cxrbench.results import OK, UNAVAILABLE, read_rows
 from cxrbench.data.phantom.dataset import PhantomDataset
 from cxrbench.metric_ids import ALIASES, alias_of, legacy_id, split_id
 

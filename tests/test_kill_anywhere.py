@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, run_cli, tiny_toml_text
-from cxrbench.benchmark.results import read_rows
+from cxrbench.results import read_rows
 from cxrbench.files import TMP_MARK
 
 MODELS = ("--models", "pca-gaussian,cgan")

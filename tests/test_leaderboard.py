@@ -10,7 +10,7 @@ import subprocess
 import pandas as pd
 import pytest
 
-from cxrbench.benchmark.results import ResultRow, append_row
+from cxrbench.results import ResultRow, append_row
 from cxrbench.leaderboard.compare import compare_runs
 from cxrbench.leaderboard.latex import render_latex
 from cxrbench.leaderboard.markdown import render_markdown

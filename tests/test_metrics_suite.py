@@ -11,9 +11,9 @@ from PIL import Image
 
 from conftest import run_cli
 from cxrbench.benchmark.evaluate import EvaluateConfig, evaluate_folders
-from cxrbench.benchmark.results import read_rows
+from cxrbench.results import read_rows
 from cxrbench.benchmark.runner import run_benchmark
-from cxrbench.leaderboard.compare import paired_compare
+from cxrbench.benchmark.paired_compare import paired_compare
 from cxrbench.metrics.feature_cache import cached_extract
 from cxrbench.metrics.frechet import GaussianStats, frechet_distance_features, frechet_distance_stats
 from cxrbench.metrics.metric import INTENDED, MetricInputs

@@ -13,7 +13,7 @@ from scipy import linalg
 from test_bad_input import cli
 from test_feature_spaces_run import TINY_RUN, _png_folder, rows_of
 
-from cxrbench.benchmark.results import OK, read_rows
+from cxrbench.results import OK, read_rows
 from cxrbench.data.phantom.dataset import PhantomDataset
 from cxrbench.errors import CxrbenchError
 from cxrbench.metrics import FEATURE_EXTRACTORS, METRICS

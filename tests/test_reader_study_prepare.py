@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from cxrbench.benchmark.results import read_rows
+from cxrbench.results import read_rows
 from cxrbench.reader_study.design import Design, ReaderStudyError
 from cxrbench.reader_study.importing import import_answers, parse_columns
 from cxrbench.reader_study.prepare import PrepareConfig, prepare_study

@@ -156,7 +156,7 @@ def test_finding_design_agreement_and_auc(tmp_path):
 
 
 def test_rank_correlation_across_models(tmp_path):
-    from cxrbench.benchmark.results import ResultRow
+    from cxrbench.results import ResultRow
     from cxrbench.reader_study.design import Design
     from cxrbench.reader_study.statistics import Estimate
 

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 from test_bad_input import FINDING_COLUMNS, assert_one_line, cli
 
-from cxrbench.benchmark.run_dir import PREVIOUS, RunDirectory
+from cxrbench.run_dir import PREVIOUS, RunDirectory
 
 RUN = ["run", "--models", "noise", "--tasks", "pleural_effusion", "--metrics", "precision,density", "--no-floor",
        "--resolution", "32", "--n-samples", "6", "--bootstrap", "0", "--device", "cpu", "--data", "folder"]

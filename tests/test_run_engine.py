@@ -14,8 +14,8 @@ import time
 import pytest
 
 from conftest import REPO, run_cli, tiny_toml_text
-from cxrbench.benchmark.results import read_rows
-from cxrbench.benchmark.run_lock import RunLockedError, run_lock
+from cxrbench.results import read_rows
+from cxrbench.run_lock import RunLockedError, run_lock
 from cxrbench.files import TMP_MARK
 
 FAST = ("--models", "noise,pca-gaussian")
@@ -25,9 +25,9 @@ FAST = ("--models", "noise,pca-gaussian")
 KILLER = textwrap.dedent("""
     import os, signal, sys
     import numpy as np
-    import cxrbench.benchmark.run_dir as run_dir
+    import cxrbench.run_dir as run_dir
     import cxrbench.benchmark.runner as runner
-    from cxrbench.benchmark.results import row_line
+    from cxrbench.results import row_line
     from cxrbench.files import temporary_path
 
     point, k = sys.argv[1], int(sys.argv[2])
@@ -108,7 +108,7 @@ def _hold_lock(folder) -> subprocess.Popen:
     holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
         import time
         from pathlib import Path
-        from cxrbench.benchmark.run_lock import run_lock
+        from cxrbench.run_lock import run_lock
         with run_lock(Path({str(folder)!r})):
             print("held", flush=True)
             time.sleep(120)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cxrbench.benchmark.results import read_rows
+from cxrbench.results import read_rows
 from cxrbench.benchmark.runner import build_dataset, real_halves, run_benchmark
 from cxrbench.errors import ConfigError
 from cxrbench.metrics import METRICS

@@ -126,7 +126,7 @@ def test_cli_samples_flag(made, tmp_path, capsys):
                          "--out", str(tmp_path / "run"))
     assert code == 0, err
     assert "theirs" in (tmp_path / "run" / "leaderboard.md").read_text()
-    from cxrbench.benchmark.results import read_rows
+    from cxrbench.results import read_rows
     assert {r.model for r in read_rows(tmp_path / "run" / "results.jsonl")} == {"theirs"}  # no model ran
     code, _, err = cli(capsys, "run", "--config", str(toml), "--samples", "theirs", "--out", str(tmp_path / "x"))
     assert code == 2 and "--samples takes NAME=PATH" in err

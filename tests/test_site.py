@@ -9,8 +9,8 @@ import shutil
 import pytest
 from PIL import Image
 
-from cxrbench.benchmark.results import OK, ResultRow, append_row, read_rows
-from cxrbench.benchmark.run_dir import RunDirectory
+from cxrbench.results import OK, ResultRow, append_row, read_rows
+from cxrbench.run_dir import RunDirectory
 from cxrbench.benchmark.runner import run_benchmark
 from cxrbench.leaderboard.fd_curves import fd_curves
 from cxrbench.leaderboard.site import publish

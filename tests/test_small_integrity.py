@@ -12,7 +12,7 @@ import pytest
 from test_bad_input import FINDING_COLUMNS, assert_one_line, cli, noise_pngs, png
 from test_inception import _context
 
-from cxrbench.benchmark.results import read_rows
+from cxrbench.results import read_rows
 from cxrbench.config import load_config
 from cxrbench.data import DATASETS
 from cxrbench.errors import ConfigError, CxrbenchError, UnavailableError

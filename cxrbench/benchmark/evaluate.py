@@ -16,9 +16,9 @@ import torch
 
 from cxrbench import __version__
 from cxrbench.benchmark.manifest import package_versions
-from cxrbench.benchmark.results import OK, ResultRow, append_row, read_rows
-from cxrbench.benchmark.run_dir import RunDirectory, atomic_write_text
-from cxrbench.benchmark.run_lock import run_lock
+from cxrbench.results import OK, ResultRow, append_row, read_rows
+from cxrbench.run_dir import RunDirectory, atomic_write_text
+from cxrbench.run_lock import run_lock
 from cxrbench.benchmark.runner import resolve_device
 from cxrbench.benchmark.scoring import RowKey, score_row
 from cxrbench.benchmark.spaces import Spaces, condition_inputs, prepare_spaces, space_names

@@ -15,11 +15,11 @@ from cxrbench.benchmark.distributed import Processes
 from cxrbench.benchmark.manifest import package_versions
 from cxrbench.benchmark.model_store import check_checkpoint, ready_adapter
 from cxrbench.benchmark.progress import Reporter
-from cxrbench.benchmark.results import OK, UNAVAILABLE, ResultRow, append_row, read_rows, row_line
-from cxrbench.benchmark.run_dir import REAL_OWNER, RunDirectory, write_generation
-from cxrbench.benchmark.run_lock import run_lock
+from cxrbench.results import OK, UNAVAILABLE, ResultRow, append_row, read_rows, row_line
+from cxrbench.run_dir import REAL_OWNER, RunDirectory, write_generation
+from cxrbench.run_lock import run_lock
 from cxrbench.benchmark.scoring import RowKey, model_row, score_row, unavailable_row
-from cxrbench.benchmark.seeds import derive_seed
+from cxrbench.seeds import derive_seed
 from cxrbench.benchmark.space_validity import (FAILED, SpaceVerdict, check_size, check_space, checked_spaces,
                                                make_probes, reads_distribution)
 from cxrbench.benchmark.spaces import condition_inputs, finding_inputs, prepare_spaces, space_names

@@ -8,9 +8,9 @@ from typing import Callable
 import numpy as np
 
 from cxrbench import __version__
-from cxrbench.benchmark.results import UNAVAILABLE, ResultRow
+from cxrbench.results import UNAVAILABLE, ResultRow
 from cxrbench.benchmark.row_cache import cached_numbers
-from cxrbench.benchmark.seeds import derive_seed
+from cxrbench.seeds import derive_seed
 from cxrbench.config import RunConfig
 from cxrbench.errors import CxrbenchError, UnavailableError
 from cxrbench.metrics.bootstrap import bootstrap_interval

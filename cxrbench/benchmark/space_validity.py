@@ -34,8 +34,8 @@ import numpy as np
 import torch
 
 from cxrbench.benchmark.degradations import add_noise, blur
-from cxrbench.benchmark.results import ResultRow
-from cxrbench.benchmark.seeds import derive_seed
+from cxrbench.results import ResultRow
+from cxrbench.seeds import derive_seed
 from cxrbench.data.image_set import ImageSet
 from cxrbench.metrics.feature_cache import cached_extract
 from cxrbench.metrics.feature_extractor import FeatureExtractor

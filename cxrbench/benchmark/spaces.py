@@ -10,7 +10,7 @@ from typing import Callable
 
 import numpy as np
 
-from cxrbench.benchmark.seeds import derive_seed
+from cxrbench.seeds import derive_seed
 from cxrbench.errors import UnavailableError
 from cxrbench.metrics import FEATURE_EXTRACTORS
 from cxrbench.metrics.feature_extractor import ExtractorContext, FeatureExtractor

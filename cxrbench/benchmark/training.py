@@ -8,10 +8,10 @@ from pathlib import Path
 
 from cxrbench.benchmark.model_store import ready_adapter
 from cxrbench.benchmark.progress import Reporter
-from cxrbench.benchmark.run_dir import write_generation, write_png_set
+from cxrbench.run_dir import write_generation, write_png_set
 from cxrbench.benchmark.runner import (build_dataset, collect_images, fit_context, load_splits, real_halves,
                                        resolve_device)
-from cxrbench.benchmark.seeds import derive_seed
+from cxrbench.seeds import derive_seed
 from cxrbench.config import RunConfig
 from cxrbench.data.dataset import Dataset
 from cxrbench.data.image_set import ImageSet

@@ -14,8 +14,8 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cxrbench.benchmark.results import OK, ResultRow
-from cxrbench.benchmark.run_dir import RunDirectory
+from cxrbench.results import OK, ResultRow
+from cxrbench.run_dir import RunDirectory
 from cxrbench.models import FLOOR_MODEL
 from cxrbench.leaderboard.table import setting_of
 from cxrbench.metric_ids import metric_id, split_id

@@ -10,7 +10,7 @@ import tomli_w
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from cxrbench import __version__
-from cxrbench.benchmark.run_dir import MANIFEST
+from cxrbench.run_dir import MANIFEST
 from cxrbench.leaderboard.fd_curves import FdCurve, fd_curves
 from cxrbench.leaderboard.figures import SAMPLE_DPI, SAMPLE_INCHES, fd_against_n, heatmap, sample_grid, scatter
 from cxrbench.leaderboard.store import load_results

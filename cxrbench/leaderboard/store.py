@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cxrbench.benchmark.results import ResultRow, read_rows
-from cxrbench.benchmark.run_dir import RESULTS
+from cxrbench.results import ResultRow, read_rows
+from cxrbench.run_dir import RESULTS
 from cxrbench.errors import CxrbenchError
 from cxrbench.leaderboard.table import setting_of
 

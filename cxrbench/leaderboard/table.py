@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass, field
 
 import pandas as pd
 
-from cxrbench.benchmark.results import OK, UNAVAILABLE, ResultRow
+from cxrbench.results import OK, UNAVAILABLE, ResultRow
 
 FAILED = "failed"  # a row's validity when its feature space failed the check (benchmark/space_validity.py)
 REAL_IMAGES = frozenset({"real-holdout", "train-copy", "real"})  # references that are real images: meant to win

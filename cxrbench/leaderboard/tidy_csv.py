@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from cxrbench.benchmark.results import ResultRow
+from cxrbench.results import ResultRow
 from cxrbench.leaderboard.table import rows_frame
 
 

@@ -15,7 +15,7 @@ from typing import Iterator
 
 import torch
 
-from cxrbench.benchmark.seeds import derive_seed
+from cxrbench.seeds import derive_seed
 from cxrbench.checkpoint import load_checkpoint, save_checkpoint
 from cxrbench.errors import ConfigError, CxrbenchError
 from cxrbench.metrics.cxr_classifier import ClassifierRecipe, CxrClassifier, train_classifier

@@ -19,8 +19,8 @@ import numpy as np
 from PIL import Image
 
 from cxrbench import __version__
-from cxrbench.benchmark.run_dir import MANIFEST, SAMPLES, RunDirectory
-from cxrbench.benchmark.seeds import derive_seed
+from cxrbench.run_dir import MANIFEST, SAMPLES, RunDirectory
+from cxrbench.seeds import derive_seed
 from cxrbench.config import RunConfig
 from cxrbench.reader_study.design import REAL, Design, ReaderStudyError, check_reader_id
 from cxrbench.reader_study.study import IMAGES, ITEMS, KEY, READERS, SERVED, STUDY, Study

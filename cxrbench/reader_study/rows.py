@@ -14,9 +14,9 @@ from dataclasses import asdict
 from pathlib import Path
 
 from cxrbench import __version__
-from cxrbench.benchmark.results import OK, ResultRow, read_rows, row_line
-from cxrbench.benchmark.run_dir import RESULTS, RunDirectory, atomic_write_text
-from cxrbench.benchmark.run_lock import run_lock
+from cxrbench.results import OK, ResultRow, read_rows, row_line
+from cxrbench.run_dir import RESULTS, RunDirectory, atomic_write_text
+from cxrbench.run_lock import run_lock
 from cxrbench.reader_study.design import REAL, ReaderStudyError
 from cxrbench.reader_study.measures import READER_MEASURES, metric_name, reader_schema
 from cxrbench.reader_study.mrmc_report import analysis_markdown, analysis_dict

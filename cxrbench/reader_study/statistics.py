@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import stats
 
-from cxrbench.benchmark.seeds import derive_seed
+from cxrbench.seeds import derive_seed
 from cxrbench.reader_study.agreement import (WEIGHTS, cohen_kappa, cohen_kappa_interval, fleiss_kappa,
                                              fleiss_kappa_interval)
 from cxrbench.reader_study.design import REAL, REASONS, SCALE, Design, decision

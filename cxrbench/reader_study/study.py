@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cxrbench.benchmark.seeds import derive_seed
+from cxrbench.seeds import derive_seed
 from cxrbench.reader_study.design import Design, ReaderStudyError
 
 STUDY, KEY, READERS, ANSWERS, SERVED, ITEMS, IMAGES = (

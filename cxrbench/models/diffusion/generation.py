@@ -7,7 +7,7 @@ from typing import Iterator
 
 import torch
 
-from cxrbench.benchmark.seeds import derive_seed
+from cxrbench.seeds import derive_seed
 from cxrbench.models.adapter import GenerationLog
 from cxrbench.models.diffusion.pipeline_dir import PipelineParts
 from cxrbench.models.diffusion.prompts import condition_prompts

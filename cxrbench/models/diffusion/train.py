@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
-from cxrbench.benchmark.seeds import derive_seed
+from cxrbench.seeds import derive_seed
 from cxrbench.errors import ConfigError
 from cxrbench.models.diffusion.captions import caption
 from cxrbench.models.diffusion.pipeline_dir import PipelineParts

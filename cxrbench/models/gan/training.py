@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from cxrbench.benchmark.seeds import derive_seed
+from cxrbench.seeds import derive_seed
 from cxrbench.checkpoint import load_torch_tensors
 from cxrbench.errors import CxrbenchError
 

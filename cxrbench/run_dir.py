@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from cxrbench.benchmark.results import ResultRow, read_rows, row_line
+from cxrbench.results import ResultRow, read_rows, row_line
 from cxrbench.cache import load_arrays, save_arrays
 from cxrbench.data.dataset import FINGERPRINT_PARTS
 from cxrbench.errors import ConfigError
