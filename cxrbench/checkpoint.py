@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import pickle
 import re
-import shutil
 from pathlib import Path
 
 import torch
@@ -14,6 +12,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from cxrbench.errors import CxrbenchError
+from cxrbench.files import atomic_directory
 
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
@@ -21,15 +20,11 @@ CONFIG_FILE = "config.json"
 
 def save_checkpoint(directory: Path, tensors: dict[str, torch.Tensor], config: dict) -> None:
     """Write ``tensors`` and ``config`` into ``directory``; readers never see a half-written one."""
-    directory = Path(directory)
-    staging = directory.with_name(f".{directory.name}.tmp-{os.getpid()}")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(staging / WEIGHTS_FILE))
-    (staging / CONFIG_FILE).write_text(json.dumps(config, indent=2, sort_keys=True))
-    if directory.exists():
-        shutil.rmtree(directory)
-    os.replace(staging, directory)
+    def fill(staging: Path) -> None:
+        save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(staging / WEIGHTS_FILE))
+        (staging / CONFIG_FILE).write_text(json.dumps(config, indent=2, sort_keys=True))
+
+    atomic_directory(directory, fill)
 
 
 def load_torch_tensors(path: Path, fix: str) -> dict:

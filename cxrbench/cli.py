@@ -19,6 +19,7 @@ import typer
 
 from cxrbench import __version__
 from cxrbench.errors import CxrbenchError, OutputFolderError
+from cxrbench.names import closest, split_names
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="cxrbench: benchmark generative models of chest X-rays.")
@@ -395,7 +396,7 @@ def compare(
     if models:
         from cxrbench.benchmark.paired_compare import paired_compare
 
-        names = [m.strip() for m in models.split(",") if m.strip()]
+        names = list(split_names(models))
         if len(names) != 2:
             raise CxrbenchError(f"--models needs two names separated by a comma, got {models!r}")
         paired, notes = paired_compare(run_a, names[0], names[1], run_b, seed)
@@ -458,7 +459,7 @@ def evaluate(
     spaces = _base_config(config_file).feature_options if config_file else {}
     if inception:
         spaces = {**spaces, "inception-v3": {**spaces.get("inception-v3", {}), **inception}}
-    config = EvaluateConfig(real=real, fake=fake, out=out, metrics=tuple(m.strip() for m in metrics.split(",")),
+    config = EvaluateConfig(real=real, fake=fake, out=out, metrics=split_names(metrics),
                             features=features, resolution=resolution, seed=seed, bootstrap=bootstrap, device=device,
                             cache_dir=default_cache_root(), name=name,
                             feature_options=_with_feature_options(spaces, feature_options))
@@ -639,7 +640,6 @@ def reader_prepare(
 ) -> None:
     """Build a blinded study from a finished run; prints each reader's private link path."""
     from cxrbench.cache import default_cache_root
-    from cxrbench.config import split_names
     from cxrbench.reader_study.design import Design
     from cxrbench.reader_study.prepare import PrepareConfig, prepare_study
 
@@ -751,7 +751,6 @@ def reader_plan(
     threshold: float = typer.Option(4.0, help="sensitivity/specificity threshold"),
 ) -> None:
     """Readers x cases needed to detect a difference (Hillis, Obuchowski & Berbaum 2011), from a pilot's components."""
-    from cxrbench.config import split_names
     from cxrbench.errors import ConfigError
     from cxrbench.reader_study.mrmc import ANALYSES, or_analysis
     from cxrbench.reader_study.mrmc_files import read_mrmc_file
@@ -851,7 +850,6 @@ def _click_classes(name: str) -> tuple[type, ...]:
 
 def usage_line(error) -> str:
     """A usage error as one line: what is wrong, the closest valid word, where to read more."""
-    import difflib
     import re
 
     ctx = getattr(error, "ctx", None)
@@ -859,13 +857,13 @@ def usage_line(error) -> str:
     message = " ".join(error.format_message().split())
     possibilities = getattr(error, "possibilities", None)
     if possibilities is not None and getattr(error, "option_name", None):  # an unknown option
-        close = difflib.get_close_matches(error.option_name, possibilities, n=1)
-        message = f"no such option {error.option_name}" + (f"; did you mean {close[0]}?" if close else "")
+        close = closest(error.option_name, possibilities)
+        message = f"no such option {error.option_name}" + (f"; did you mean {close}?" if close else "")
     choice = re.search(r"'([^']*)' is not one of ((?:'[^']*'(?:, )?)+)", message)
     if choice:  # an unknown choice: name the closest one
         options = re.findall(r"'([^']*)'", choice.group(2))
-        close = difflib.get_close_matches(choice.group(1), options, n=1)
-        message = message.replace("Value error, ", "") + (f" Did you mean {close[0]!r}?" if close else "")
+        close = closest(choice.group(1), options)
+        message = message.replace("Value error, ", "") + (f" Did you mean {close!r}?" if close else "")
     return f"{message} (see `{where} --help`)"
 
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import json
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from cxrbench.errors import ConfigError
+from cxrbench.names import closest, split_names
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -136,12 +136,6 @@ _LISTS = {"models", "tasks", "metrics"}
 _PATHS = {"out", "cache_dir"}
 
 
-def split_names(value: str | list | tuple | None) -> tuple[str, ...]:
-    """``"a, b"`` or ``["a", "b,c"]`` -> ``("a", "b", "c")``: the one way a comma list is read (None: empty)."""
-    parts = [] if value is None else [value] if isinstance(value, str) else list(value)
-    return tuple(p.strip() for item in parts for p in str(item).split(",") if p.strip())
-
-
 def _coerce(name: str, value: object) -> object:
     if name in _LISTS:
         return split_names(value)  # type: ignore[arg-type]
@@ -221,6 +215,6 @@ def _check_keys(raw: dict, what: str) -> None:
     known = [f.name for f in dataclasses.fields(RunConfig)]
     for key in raw:
         if key not in known:
-            close = difflib.get_close_matches(key, known, n=1)
-            hint = f" did you mean {close[0]!r}?" if close else ""
+            close = closest(key, known)
+            hint = f" did you mean {close!r}?" if close else ""
             raise ConfigError(f"unknown {what} {key!r};{hint} known: {', '.join(known)}")

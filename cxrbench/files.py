@@ -8,6 +8,7 @@ delete the ones a killed process left behind (``remove_partial_files``).
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
@@ -30,6 +31,22 @@ def atomic_write(path: Path, write: Callable[[Path], None], suffix: str = "") ->
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def atomic_directory(directory: Path, fill: Callable[[Path], None]) -> None:
+    """Call ``fill(staging)`` on an empty staging folder, then swap it in for ``directory`` (replacing an
+    old one): readers see the old folder or the whole new one, never half of one."""
+    directory = Path(directory)
+    staging = temporary_path(directory)
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    try:
+        fill(staging)
+        if directory.exists():
+            shutil.rmtree(directory)
+        os.replace(staging, directory)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def atomic_write_text(path: Path, text: str) -> None:

@@ -8,7 +8,6 @@ Third-party packages add components through an entry-point group such as ``cxrbe
 from __future__ import annotations
 
 import ast
-import difflib
 import hashlib
 import importlib
 import importlib.metadata
@@ -21,6 +20,7 @@ from pathlib import Path, PurePath
 from typing import Callable, Generic, TypeVar
 
 from cxrbench.errors import ConfigError, CxrbenchError, UnknownNameError
+from cxrbench.names import closest, split_names
 
 T = TypeVar("T")
 
@@ -167,14 +167,10 @@ class Registry(Generic[T]):
 
     def resolve(self, spec: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
         """Expand ``all`` / ``a,b`` / a list into validated names (unknown names raise)."""
-        items = [spec] if isinstance(spec, str) else list(spec)
         names: list[str] = []
-        for item in items:
-            for part in (p.strip() for p in item.split(",")):
-                if not part:
-                    continue
-                expanded = self.names() if part == "all" else [self.entry(part).name]
-                names.extend(n for n in expanded if n not in names)
+        for part in split_names(spec):
+            expanded = self.names() if part == "all" else [self.entry(part).name]
+            names.extend(n for n in expanded if n not in names)
         if not names:
             raise UnknownNameError(f"no {self.kind} selected; choose 'all' or some of: {', '.join(self.names())}")
         return tuple(names)
@@ -242,8 +238,8 @@ def _import_target(target: str) -> object:
 
 def unknown_name_message(kind: str, name: str, known: list[str]) -> str:
     """One line: what was asked, the closest match, and every valid choice."""
-    close = difflib.get_close_matches(name, known, n=1)
-    hint = f" did you mean {close[0]!r}?" if close else ""
+    close = closest(name, known)
+    hint = f" did you mean {close!r}?" if close else ""
     return f"unknown {kind} {name!r};{hint} known: {', '.join(sorted(known)) or '(none)'}"
 
 

@@ -24,6 +24,7 @@ from cxrbench.data.image_set import ImageSet
 from cxrbench.data.preprocess import ASPECT_POLICIES, to_square
 from cxrbench.data.splits import assign_splits
 from cxrbench.errors import ConfigError, CxrbenchError
+from cxrbench.files import atomic_write
 from cxrbench.tasks import FINDINGS, TASKS
 
 VIEWS = ("PA", "AP", "both")
@@ -262,10 +263,7 @@ class TableDataset(Dataset):
         if folder is not None:
             folder.mkdir(parents=True, exist_ok=True)
             for suffix, array in ((".npy", pixels), (".good.npy", good)):
-                tmp = folder / f".{key}{suffix}.tmp-{os.getpid()}"
-                with open(tmp, "wb") as handle:
-                    np.save(handle, array)
-                os.replace(tmp, folder / f"{key}{suffix}")
+                atomic_write(folder / f"{key}{suffix}", lambda tmp, array=array: np.save(tmp, array), suffix=".npy")
         return pixels, good
 
     def _fail_or_note(self, good: np.ndarray, problems: list[str]) -> None:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cxrbench.results import ResultRow, read_rows
+from cxrbench.names import split_names
 from cxrbench.run_dir import RESULTS
 from cxrbench.errors import CxrbenchError
 from cxrbench.leaderboard.table import setting_of
@@ -50,7 +51,6 @@ def select_rows(rows: list[ResultRow], metrics: str | None = None, models: str |
     row has is refused with the closest one."""
     from fnmatch import fnmatch
 
-    from cxrbench.config import split_names
     from cxrbench.metrics.selection import metric_for_id
     from cxrbench.registry import unknown_name_message
 

@@ -13,6 +13,7 @@ from cxrbench.errors import ConfigError, UnknownNameError
 from cxrbench.metric_ids import ALIASES, SEPARATOR, split_id
 from cxrbench.metrics import METRICS
 from cxrbench.metrics.metric import Metric
+from cxrbench.names import split_names
 from cxrbench.registry import unknown_name_message
 
 
@@ -39,13 +40,10 @@ def check_spec(spec: str) -> tuple[str, str | None]:
 
 def resolve_specs(spec: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
     """``all`` / ``a,b`` / a list -> the specs, each checked (unknown names raise)."""
-    items = [spec] if isinstance(spec, str) else list(spec)
     specs: list[str] = []
-    for item in items:
-        for part in (p.strip() for p in item.split(",")):
-            if part:
-                expanded = known_specs() if part == "all" else [part]
-                specs.extend(s for s in expanded if s not in specs)
+    for part in split_names(spec):
+        expanded = known_specs() if part == "all" else [part]
+        specs.extend(s for s in expanded if s not in specs)
     if not specs:
         raise UnknownNameError(f"no metric selected; choose 'all' or some of: {', '.join(known_specs())}")
     for item in specs:

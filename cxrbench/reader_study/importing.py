@@ -21,6 +21,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+from cxrbench.names import split_names
 from cxrbench.reader_study.design import (NEUTRAL, READER_ID, SCALE, SIDES, Design, ReaderStudyError,
                                           reason_problem)
 from cxrbench.reader_study.store import Answer, AnswerStore, now, read_answer_file
@@ -46,7 +47,7 @@ class ImportReport:
 def parse_columns(text: str | None) -> dict[str, str]:
     """``"reader_id=Rater,item_id=Case"`` -> {"reader_id": "Rater", ...}; unknown schema names are errors."""
     mapping: dict[str, str] = {}
-    for part in (p.strip() for p in (text or "").split(",") if p.strip()):
+    for part in split_names(text):
         name, sep, column = part.partition("=")
         if not sep or not column.strip():
             raise ReaderStudyError(f"--columns part {part!r} must look like schema_name=csv_column")

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from scipy import stats
 
+from cxrbench.names import split_names
 from cxrbench.reader_study.design import ReaderStudyError
 from cxrbench.reader_study.mrmc import OrAnalysis
 
@@ -42,7 +43,7 @@ class Pilot:
         """From ``cases=K,var_tr=...,var=...,cov1=...,cov2=...,cov3=...`` (published components)."""
         names = ("cases", "var_tr", "var", "cov1", "cov2", "cov3")
         try:
-            given = {key.strip(): float(value) for key, value in (part.split("=") for part in text.split(","))}
+            given = {key.strip(): float(value) for key, value in (part.split("=") for part in split_names(text))}
         except ValueError:
             given = {}
         if sorted(given) != sorted(names):

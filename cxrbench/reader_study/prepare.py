@@ -22,6 +22,7 @@ from cxrbench import __version__
 from cxrbench.run_dir import MANIFEST, SAMPLES, RunDirectory
 from cxrbench.seeds import derive_seed
 from cxrbench.config import RunConfig
+from cxrbench.names import split_names
 from cxrbench.reader_study.design import REAL, Design, ReaderStudyError, check_reader_id
 from cxrbench.reader_study.study import IMAGES, ITEMS, KEY, READERS, SERVED, STUDY, Study
 
@@ -106,7 +107,7 @@ def _manifest(run_dir: Path) -> dict:
 
 
 def _pick(names: tuple[str, ...], available: list[str], what: str, run_dir: Path) -> list[str]:
-    wanted = [p.strip() for item in names for p in item.split(",") if p.strip()]
+    wanted = list(split_names(names))
     if wanted == ["all"]:
         return available
     unknown = [n for n in wanted if n not in available]

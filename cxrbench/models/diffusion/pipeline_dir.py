@@ -10,8 +10,6 @@ a lossless rearrangement that makes each UNet level f^2 times cheaper. Nothing i
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +17,7 @@ from typing import Any
 import torch
 
 from cxrbench.errors import ConfigError
+from cxrbench.files import atomic_directory
 
 INDEX = "model_index.json"
 REQUIRED = ("unet", "text_encoder", "tokenizer", "scheduler")
@@ -112,25 +111,21 @@ def save_pipeline(directory: Path, parts: PipelineParts, extra: dict | None = No
 
     extra: more keys for ``model_index.json`` (e.g. what cxrbench trained it on).
     """
-    directory = Path(directory)
-    staging = directory.with_name(f".{directory.name}.tmp-{os.getpid()}")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    parts.unet.save_pretrained(str(staging / "unet"), safe_serialization=True)
-    parts.text_encoder.save_pretrained(str(staging / "text_encoder"), safe_serialization=True)
-    parts.tokenizer.save_pretrained(str(staging / "tokenizer"))
-    (staging / "scheduler").mkdir()
-    (staging / "scheduler" / "scheduler_config.json").write_text(json.dumps(parts.scheduler_config, indent=2))
-    if parts.vae is not None:
-        parts.vae.save_pretrained(str(staging / "vae"), safe_serialization=True)
-    index = {"_class_name": "StableDiffusionPipeline", "unet": ["diffusers", "UNet2DConditionModel"],
-             "text_encoder": ["transformers", "CLIPTextModel"], "tokenizer": ["transformers", "CLIPTokenizer"],
-             "scheduler": ["diffusers", parts.scheduler_config["_class_name"]],
-             "vae": ["diffusers", "AutoencoderKL"] if parts.vae is not None else [None, None],
-             "safety_checker": [None, None], "feature_extractor": [None, None], "requires_safety_checker": False,
-             **({} if parts.vae is not None else {"pixel_unshuffle": parts.pixel_unshuffle}), **(extra or {})}
-    (staging / INDEX).write_text(json.dumps(index, indent=2))
-    if directory.exists():
-        shutil.rmtree(directory)
-    os.replace(staging, directory)
+    def fill(staging: Path) -> None:
+        parts.unet.save_pretrained(str(staging / "unet"), safe_serialization=True)
+        parts.text_encoder.save_pretrained(str(staging / "text_encoder"), safe_serialization=True)
+        parts.tokenizer.save_pretrained(str(staging / "tokenizer"))
+        (staging / "scheduler").mkdir()
+        (staging / "scheduler" / "scheduler_config.json").write_text(json.dumps(parts.scheduler_config, indent=2))
+        if parts.vae is not None:
+            parts.vae.save_pretrained(str(staging / "vae"), safe_serialization=True)
+        index = {"_class_name": "StableDiffusionPipeline", "unet": ["diffusers", "UNet2DConditionModel"],
+                 "text_encoder": ["transformers", "CLIPTextModel"], "tokenizer": ["transformers", "CLIPTokenizer"],
+                 "scheduler": ["diffusers", parts.scheduler_config["_class_name"]],
+                 "vae": ["diffusers", "AutoencoderKL"] if parts.vae is not None else [None, None],
+                 "safety_checker": [None, None], "feature_extractor": [None, None], "requires_safety_checker": False,
+                 **({} if parts.vae is not None else {"pixel_unshuffle": parts.pixel_unshuffle}), **(extra or {})}
+        (staging / INDEX).write_text(json.dumps(index, indent=2))
+
+    atomic_directory(directory, fill)
 

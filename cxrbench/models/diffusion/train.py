@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ from safetensors.torch import load_file, save_file
 
 from cxrbench.seeds import derive_seed
 from cxrbench.errors import ConfigError
+from cxrbench.files import atomic_write, atomic_write_text
 from cxrbench.models.diffusion.captions import caption
 from cxrbench.models.diffusion.pipeline_dir import PipelineParts
 
@@ -181,12 +181,9 @@ def _save_state(work_dir: Path, model: torch.nn.Module, optimizer, schedule, ema
         tensors |= {f"optimizer/{index}/{k}": torch.as_tensor(v) for k, v in state.items()}
     info = {"step": step, "seed": seed, "n_images": n_images, "param_groups": optimizer_state["param_groups"],
             "schedule": schedule.state_dict()}
-    tmp = work_dir / f".{STATE}.tmp-{os.getpid()}"
-    save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp))
-    os.replace(tmp, work_dir / STATE)
-    tmp_info = work_dir / f".{STATE_INFO}.tmp-{os.getpid()}"
-    tmp_info.write_text(json.dumps(info))
-    os.replace(tmp_info, work_dir / STATE_INFO)
+    atomic_write(work_dir / STATE,
+                 lambda tmp: save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp)))
+    atomic_write_text(work_dir / STATE_INFO, json.dumps(info))
 
 
 def _resume(work_dir: Path | None, model: torch.nn.Module, optimizer, schedule, ema: list[torch.Tensor], seed: int,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from torch import nn
 from cxrbench.seeds import derive_seed
 from cxrbench.checkpoint import load_torch_tensors
 from cxrbench.errors import CxrbenchError
+from cxrbench.files import atomic_save_png, atomic_write
 
 STATE_FILE = "state.pt"
 GRIDS = "grids"
@@ -101,9 +101,7 @@ def save_state(work_dir: Path, identity: dict, step: int, parts: GanParts) -> No
     state = {"identity": identity, "step": step, "g": parts.g.state_dict(), "d": parts.d.state_dict(),
              "ema": parts.ema.model.state_dict(), "ema_updates": parts.ema.updates,
              "optimisers": [o.state_dict() for o in parts.optimisers]}
-    tmp = work_dir / f".{STATE_FILE}.tmp-{os.getpid()}"
-    torch.save(state, tmp)
-    os.replace(tmp, work_dir / STATE_FILE)
+    atomic_write(work_dir / STATE_FILE, lambda tmp: torch.save(state, tmp))
 
 
 def resume_state(work_dir: Path | None, identity: dict, parts: GanParts) -> int:
@@ -134,7 +132,6 @@ def finish_state(work_dir: Path | None) -> None:
 
 def save_grid(path: Path, images: torch.Tensor, columns: int = 8) -> None:
     """uint8 [B, 1, H, W] as one PNG grid."""
-    from PIL import Image
 
     b, _, h, w = images.shape
     rows = (b + columns - 1) // columns
@@ -143,6 +140,4 @@ def save_grid(path: Path, images: torch.Tensor, columns: int = 8) -> None:
         r, c = divmod(i, columns)
         grid[r * h:(r + 1) * h, c * w:(c + 1) * w] = image
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    Image.fromarray(grid.numpy()).save(tmp, format="PNG")
-    os.replace(tmp, path)
+    atomic_save_png(path, grid.numpy())
