@@ -8,16 +8,10 @@ from pathlib import Path
 
 from cxrbench.metric_ids import legacy_id
 
-# Result keys, exported so readers never spell them by hand.
-MODEL, TASK, CONDITION, METRIC, VALUE = "model", "task", "condition", "metric", "value"
-CI_LOW, CI_HIGH, N_REAL, N_FAKE, DIRECTION = "ci_low", "ci_high", "n_real", "n_fake", "direction"
-FEATURE_SPACE, DATASET, SEED, VERSION, STATUS, REASON = (
-    "feature_space", "dataset", "seed", "cxrbench_version", "status", "reason")
-RESOLUTION, REFERENCE = "resolution", "reference"
-VALIDITY, VALIDITY_DETAIL = "validity", "validity_detail"
-OK, UNAVAILABLE = "ok", "unavailable"
+# The row keys are ResultRow's field names (readers use the dataclass, never spelled keys).
+OK, UNAVAILABLE = "ok", "unavailable"  # status
 # Written only when set: a row without a feature-space verdict has neither key in results.jsonl.
-_ONLY_WHEN_SET = (VALIDITY, VALIDITY_DETAIL)
+_ONLY_WHEN_SET = ("validity", "validity_detail")
 
 
 @dataclass(frozen=True)
@@ -81,7 +75,7 @@ def read_rows(path: Path) -> list[ResultRow]:
     for line in path.read_text(encoding="utf-8").splitlines():
         try:
             data = json.loads(line)
-            data[METRIC] = legacy_id(data[METRIC], data[FEATURE_SPACE])  # rows of 0.1 named a metric alone
+            data["metric"] = legacy_id(data["metric"], data["feature_space"])  # rows of 0.1 named a metric alone
             rows.append(ResultRow(**data))
         except (json.JSONDecodeError, TypeError, KeyError):
             continue

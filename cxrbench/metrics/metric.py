@@ -31,7 +31,6 @@ class Scope(str, Enum):
 
 BOTH = "both"  # the condition column of FINDING- and MODEL-scope rows
 INTENDED = "intended"  # FINDING scope: 1 for rows of the present set, 0 for the absent set
-LABEL = "label"  # FINDING scope: the real rows' label of the finding (0/1, uncertain left out)
 
 
 @dataclass(frozen=True)

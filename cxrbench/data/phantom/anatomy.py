@@ -34,10 +34,6 @@ class Anatomy:
     gamma: float
     noise: float
 
-    @property
-    def thoracic_width(self) -> float:
-        return 2.0 * self.thorax_half_width
-
 
 def sample_anatomy(rng: np.random.Generator) -> Anatomy:
     """Draw one patient; a normal heart has a cardiothoracic ratio between 0.40 and 0.50."""
