@@ -73,10 +73,14 @@ def main() -> None:
     exact = results["reference dense (f64)"][3]
     print(f"{'':<30} {'wall s':>8} {'CPU s':>8} {'peak MiB':>9} {'value':>14} {'rel diff':>9}")
     for name, (wall, cpu, peak, value) in results.items():
-        print(f"{name:<30} {wall:>8.2f} {cpu:>8.2f} {peak:>9.0f} {value:>14.9f} {abs(value - exact) / abs(exact):>9.1e}")
+        print(
+            f"{name:<30} {wall:>8.2f} {cpu:>8.2f} {peak:>9.0f} {value:>14.9f} {abs(value - exact) / abs(exact):>9.1e}"
+        )
     ours, dense = results["cxrbench cmmd (blocks, f64)"], results["reference dense (f64)"]
-    print(f"dense f64 / blocks: wall x{dense[0] / ours[0]:.2f}, CPU x{dense[1] / ours[1]:.2f}, "
-          f"peak memory x{dense[2] / ours[2]:.1f}")
+    print(
+        f"dense f64 / blocks: wall x{dense[0] / ours[0]:.2f}, CPU x{dense[1] / ours[1]:.2f}, "
+        f"peak memory x{dense[2] / ours[2]:.1f}"
+    )
     print(f"load average after part 1: {os.getloadavg()}")
 
     n, r = args.resample_n, args.resamples
@@ -87,9 +91,11 @@ def main() -> None:
     batch = measured(cmmd_multisets, xs, ys, cx, cy)
     separate = measured(lambda: np.array([cmmd(xs[i], ys[j]) for i, j in draws]))
     gap = np.abs(batch[3] - separate[3]).max() / np.abs(separate[3]).max()
-    print(f"\n{r} bootstrap resamples at n = {n}: one cmmd_multisets pass {batch[0]:.2f} s wall / {batch[1]:.2f} s CPU, "
-          f"{r} cmmd calls {separate[0]:.2f} s / {separate[1]:.2f} s (x{separate[1] / batch[1]:.1f} CPU); "
-          f"max rel diff {gap:.1e}")
+    print(
+        f"\n{r} bootstrap resamples at n = {n}: one cmmd_multisets pass {batch[0]:.2f} s wall / {batch[1]:.2f} s CPU, "
+        f"{r} cmmd calls {separate[0]:.2f} s / {separate[1]:.2f} s (x{separate[1] / batch[1]:.1f} CPU); "
+        f"max rel diff {gap:.1e}"
+    )
     print(f"load average after: {os.getloadavg()}")
 
 

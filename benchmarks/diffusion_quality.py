@@ -48,8 +48,17 @@ def main() -> None:
     parser.add_argument("--throughput-images", type=int, default=32)
     args = parser.parse_args()
     torch.set_num_threads(1)
-    base = RunConfig(models=("diffusion-small", "noise"), metrics=METRICS, resolution=64, n_samples=args.n_samples,
-                     device="cpu", bootstrap=200, floor=False, out=args.out / "main", cache_dir=default_cache_root())
+    base = RunConfig(
+        models=("diffusion-small", "noise"),
+        metrics=METRICS,
+        resolution=64,
+        n_samples=args.n_samples,
+        device="cpu",
+        bootstrap=200,
+        floor=False,
+        out=args.out / "main",
+        cache_dir=default_cache_root(),
+    )
     started = time.perf_counter()
     summary = run_benchmark(base)
     wall = time.perf_counter() - started
@@ -58,25 +67,39 @@ def main() -> None:
     print(f"evaluator test AUROC: {manifest['feature_spaces']['cxr-evaluator'].get('test_auroc')}")
     print(f"diffusion-small weights: {manifest['models']['diffusion-small']['weights']}")
     small, noise = table(summary.rows, "diffusion-small"), table(summary.rows, "noise")
-    print("\n| task | cond. AUROC diffusion-small | cond. AUROC noise | CXR-FD present (small / noise) "
-          "| CXR-FD absent (small / noise) |\n|---|---|---|---|---|")
+    print(
+        "\n| task | cond. AUROC diffusion-small | cond. AUROC noise | CXR-FD present (small / noise) "
+        "| CXR-FD absent (small / noise) |\n|---|---|---|---|---|"
+    )
     for task in TASKS.resolve(("all",)):
         auroc = small.get("conditional_auroc", {}).get(f"{task}/both")
-        print(f"| {task} | {auroc:.3f} | {noise.get('conditional_auroc', {}).get(f'{task}/both', float('nan')):.3f} | "
-              f"{small['cxr_fd'][f'{task}/present']:.1f} / {noise['cxr_fd'][f'{task}/present']:.1f} | "
-              f"{small['cxr_fd'][f'{task}/absent']:.1f} / {noise['cxr_fd'][f'{task}/absent']:.1f} |")
+        print(
+            f"| {task} | {auroc:.3f} | {noise.get('conditional_auroc', {}).get(f'{task}/both', float('nan')):.3f} | "
+            f"{small['cxr_fd'][f'{task}/present']:.1f} / {noise['cxr_fd'][f'{task}/present']:.1f} | "
+            f"{small['cxr_fd'][f'{task}/absent']:.1f} / {noise['cxr_fd'][f'{task}/absent']:.1f} |"
+        )
     mean = sum(small["conditional_auroc"].values()) / len(small["conditional_auroc"])
     print(f"mean conditional AUROC over the findings: {mean:.3f}")
 
     pipeline = manifest["models"]["diffusion-small"]["weights"]["path"]
-    print(f"\n| sampling steps (DDPM, guidance 6) | mean cond. AUROC (n = {args.table_n_samples}) | mean CXR-FD "
-          f"(n = {args.table_n_samples}) | images/s (1 thread, wall) | images per CPU second |\n|---|---|---|---|---|")
+    print(
+        f"\n| sampling steps (DDPM, guidance 6) | mean cond. AUROC (n = {args.table_n_samples}) | mean CXR-FD "
+        f"(n = {args.table_n_samples}) | images/s (1 thread, wall) | images per CPU second |\n|---|---|---|---|---|"
+    )
     condition = TASKS.get("pleural_effusion").conditions()[0]
     for steps in (int(s) for s in args.steps.split(",") if s):
         options = {"model_path": pipeline, "steps": steps, **SAMPLING, "resolution": None}
-        scores = table(run_benchmark(base.with_overrides(
-            models="roentgen", out=args.out / f"steps-{steps}", n_samples=args.table_n_samples,
-            model_options={"roentgen": options})).rows, "roentgen")
+        scores = table(
+            run_benchmark(
+                base.with_overrides(
+                    models="roentgen",
+                    out=args.out / f"steps-{steps}",
+                    n_samples=args.table_n_samples,
+                    model_options={"roentgen": options},
+                )
+            ).rows,
+            "roentgen",
+        )
         adapter = run_adapter(options)
         t0, cpu0 = time.perf_counter(), time.process_time()
         for _ in adapter.generate(condition, args.throughput_images, 0, 32):
@@ -87,13 +110,23 @@ def main() -> None:
         fd = sum(scores["cxr_fd"].values()) / len(scores["cxr_fd"])
         print(f"| {steps} | {auroc:.3f} | {fd:.1f} | {rate:.2f} | {cpu_rate:.2f} |", flush=True)
     if args.guidance:
-        print(f"\n| guidance (DDPM, 50 steps) | {' | '.join(TASKS.resolve(('all',)))} | mean cond. AUROC | mean CXR-FD |"
-              f"\n|---|---|---|---|---|---|---|")
+        print(
+            f"\n| guidance (DDPM, 50 steps) | {' | '.join(TASKS.resolve(('all',)))} | mean cond. AUROC | mean CXR-FD |"
+            f"\n|---|---|---|---|---|---|---|"
+        )
     for guidance in (float(g) for g in args.guidance.split(",") if g):
         options = {"model_path": pipeline, "steps": 50, "guidance": guidance, "scheduler": "ddpm", "resolution": None}
-        scores = table(run_benchmark(base.with_overrides(
-            models="roentgen", out=args.out / f"guidance-{guidance:g}", n_samples=args.table_n_samples,
-            model_options={"roentgen": options})).rows, "roentgen")
+        scores = table(
+            run_benchmark(
+                base.with_overrides(
+                    models="roentgen",
+                    out=args.out / f"guidance-{guidance:g}",
+                    n_samples=args.table_n_samples,
+                    model_options={"roentgen": options},
+                )
+            ).rows,
+            "roentgen",
+        )
         per_task = " | ".join(f"{scores['conditional_auroc'][f'{t}/both']:.3f}" for t in TASKS.resolve(("all",)))
         auroc = sum(scores["conditional_auroc"].values()) / len(scores["conditional_auroc"])
         fd = sum(scores["cxr_fd"].values()) / len(scores["cxr_fd"])
@@ -102,13 +135,14 @@ def main() -> None:
 
 def run_adapter(options: dict):
     """roentgen on the trained directory, ready to generate 64 px images on the CPU."""
-    from cxrbench.models.adapter import FitContext
     from cxrbench.data.phantom.dataset import PhantomDataset
+    from cxrbench.models.adapter import FitContext
 
     adapter, _ = MODELS.build("roentgen", options)
     split = PhantomDataset(n_images=20).load("train", 64)
-    adapter.fit(FitContext(train=split, holdout=split, conditions=(), resolution=64, device=torch.device("cpu"),
-                           seed=0))
+    adapter.fit(
+        FitContext(train=split, holdout=split, conditions=(), resolution=64, device=torch.device("cpu"), seed=0)
+    )
     return adapter
 
 

@@ -91,9 +91,15 @@ def recipe_for(name: str, resolution: int) -> ClassifierRecipe:
 
 def train_space(recipe: ClassifierRecipe, splits: dict[str, ImageSet], fingerprint: str, seed: int, scratch: Path):
     """The cxr-evaluator prepared as a run prepares it (its own derived seed), and its CPU seconds."""
-    context = ExtractorContext(train=splits["train"], val=splits["val"], test=splits["test"],
-                               device=torch.device("cpu"), seed=seed, cache_dir=scratch,
-                               dataset_fingerprint=fingerprint)
+    context = ExtractorContext(
+        train=splits["train"],
+        val=splits["val"],
+        test=splits["test"],
+        device=torch.device("cpu"),
+        seed=seed,
+        cache_dir=scratch,
+        dataset_fingerprint=fingerprint,
+    )
     started = time.process_time()
     extractor = prepare_spaces(["cxr-evaluator"], {"cxr-evaluator": {"recipe": recipe}}, context)["cxr-evaluator"]
     return extractor, time.process_time() - started
@@ -109,16 +115,20 @@ def shifted_mean(model, images: torch.Tensor, shift: int = 2) -> np.ndarray:
     """Probabilities [N, F] averaged over the image and its four ``shift``-pixel translations (edges continued)."""
     x = model.preprocess(images)
     padded = torch.nn.functional.pad(x, (shift,) * 4, mode="replicate")
-    views = [x] + [padded[..., shift + dy: shift + dy + x.shape[-2], shift + dx: shift + dx + x.shape[-1]]
-                   for dy, dx in ((shift, 0), (-shift, 0), (0, shift), (0, -shift))]
+    views = [x] + [
+        padded[..., shift + dy : shift + dy + x.shape[-2], shift + dx : shift + dx + x.shape[-1]]
+        for dy, dx in ((shift, 0), (-shift, 0), (0, shift), (0, -shift))
+    ]
     return np.mean([torch.sigmoid(model(v)).numpy() for v in views], 0)
 
 
 def row(name: str, test: list[float], val: list[float] | None, seconds: float | None) -> str:
     val_text = f"{np.mean(val):>7.3f}" if val is not None else "      -"
     cpu = f"{seconds:8.1f}" if seconds is not None else "       -"
-    return (f"{name:<30}" + "".join(f"{v:>9.3f}" for v in test) + f"{np.mean(test):>8.3f}{val_text}{cpu}"
-            f"{os.getloadavg()[0]:>6.2f}")
+    return (
+        f"{name:<30}" + "".join(f"{v:>9.3f}" for v in test) + f"{np.mean(test):>8.3f}{val_text}{cpu}"
+        f"{os.getloadavg()[0]:>6.2f}"
+    )
 
 
 def phantom_times() -> None:
@@ -130,12 +140,22 @@ def phantom_times() -> None:
     for name, recipe in (("0.1 recipe", BASE), ("default", EVALUATOR_RECIPE)):
         started = time.process_time()
         train_classifier(train, recipe, 0, torch.device("cpu"))
-        print(f"  {name:<12} {recipe.total_epochs(len(train))} epochs  {time.process_time() - started:8.1f} CPU s  "
-              f"load {os.getloadavg()[0]:.2f}", flush=True)
+        print(
+            f"  {name:<12} {recipe.total_epochs(len(train))} epochs  {time.process_time() - started:8.1f} CPU s  "
+            f"load {os.getloadavg()[0]:.2f}",
+            flush=True,
+        )
 
 
-def score_recipe(name: str, recipe: ClassifierRecipe, splits: dict[str, ImageSet], fingerprint: str,
-                 seeds: range, tta: bool, scratch: Path) -> None:
+def score_recipe(
+    name: str,
+    recipe: ClassifierRecipe,
+    splits: dict[str, ImageSet],
+    fingerprint: str,
+    seeds: range,
+    tta: bool,
+    scratch: Path,
+) -> None:
     test_labels, val_labels = splits["test"].labels.numpy(), splits["val"].labels.numpy()
     test_probs, val_probs = [], []
     for seed in seeds:
@@ -144,24 +164,41 @@ def score_recipe(name: str, recipe: ClassifierRecipe, splits: dict[str, ImageSet
         val_probs.append(extractor.extract(splits["val"].images)["probabilities"])
         test = aurocs(test_probs[-1], test_labels)
         assert np.allclose(test, [extractor.test_auroc[f] for f in FINDINGS])  # what the run's manifest reports
-        print(row(f"{name} (seed {seed})" if len(seeds) > 1 else name, test, aurocs(val_probs[-1], val_labels),
-                  seconds), flush=True)
+        print(
+            row(f"{name} (seed {seed})" if len(seeds) > 1 else name, test, aurocs(val_probs[-1], val_labels), seconds),
+            flush=True,
+        )
         if tta:
-            print(row("  + test-time shifts", aurocs(shifted_mean(extractor.model, splits["test"].images), test_labels),
-                      aurocs(shifted_mean(extractor.model, splits["val"].images), val_labels), None), flush=True)
+            print(
+                row(
+                    "  + test-time shifts",
+                    aurocs(shifted_mean(extractor.model, splits["test"].images), test_labels),
+                    aurocs(shifted_mean(extractor.model, splits["val"].images), val_labels),
+                    None,
+                ),
+                flush=True,
+            )
     if len(seeds) > 1:
         singles = np.array([aurocs(p, test_labels) for p in test_probs])
         val_singles = np.array([aurocs(p, val_labels) for p in val_probs])
         print(row(f"{name} (mean of seeds)", list(singles.mean(0)), list(val_singles.mean(0)), None))
-        print(row(f"{name} ensemble-{len(seeds)}", aurocs(np.mean(test_probs, 0), test_labels),
-                  aurocs(np.mean(val_probs, 0), val_labels), None), flush=True)
+        print(
+            row(
+                f"{name} ensemble-{len(seeds)}",
+                aurocs(np.mean(test_probs, 0), test_labels),
+                aurocs(np.mean(val_probs, 0), val_labels),
+                None,
+            ),
+            flush=True,
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--resolutions", type=int, nargs="+", default=[64, 128])
-    parser.add_argument("--recipes", default="0.1 recipe,default",
-                        help=f"comma-separated names or all; known: {', '.join(CANDIDATES)}")
+    parser.add_argument(
+        "--recipes", default="0.1 recipe,default", help=f"comma-separated names or all; known: {', '.join(CANDIDATES)}"
+    )
     parser.add_argument("--seeds", type=int, default=1, help="run seeds per recipe (0, 1, ...)")
     parser.add_argument("--tta", action="store_true", help="also score each network averaged over shifted views")
     parser.add_argument("--threads", type=int, default=1)
@@ -177,17 +214,31 @@ def main() -> None:
         for resolution in args.resolutions:
             loaded = load_nih(resolution)
             if loaded is None:
-                print(f"skipped: the NIH sample is not at {REPO.parent / 'shared' / 'data' / 'nih-cxr14-sample'} "
-                      "(the data_root of docs/results/nih-sample.toml)")
+                print(
+                    f"skipped: the NIH sample is not at {REPO.parent / 'shared' / 'data' / 'nih-cxr14-sample'} "
+                    "(the data_root of docs/results/nih-sample.toml)"
+                )
                 return
             splits, seed, fingerprint = loaded
-            print(f"\n{resolution} px: train {len(splits['train'])}, val {len(splits['val'])}, test "
-                  f"{len(splits['test'])} images; test AUROC per finding")
-            print(f"{'recipe':<30}" + "".join(f"{f[:8]:>9}" for f in FINDINGS) +
-                  f"{'mean':>8}{'val':>7}{'CPU s':>8}{'load':>6}")
+            print(
+                f"\n{resolution} px: train {len(splits['train'])}, val {len(splits['val'])}, test "
+                f"{len(splits['test'])} images; test AUROC per finding"
+            )
+            print(
+                f"{'recipe':<30}"
+                + "".join(f"{f[:8]:>9}" for f in FINDINGS)
+                + f"{'mean':>8}{'val':>7}{'CPU s':>8}{'load':>6}"
+            )
             for name in names:
-                score_recipe(name, recipe_for(name, resolution), splits, fingerprint,
-                             range(seed, seed + args.seeds), args.tta, Path(scratch))
+                score_recipe(
+                    name,
+                    recipe_for(name, resolution),
+                    splits,
+                    fingerprint,
+                    range(seed, seed + args.seeds),
+                    args.tta,
+                    Path(scratch),
+                )
     if args.phantom:
         phantom_times()
 

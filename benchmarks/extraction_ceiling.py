@@ -36,7 +36,7 @@ def gemm_gflops(size: int = 2048, repeats: int = 10) -> float:
     a, b, out = torch.randn(size, size), torch.randn(size, size), torch.empty(size, size)
     torch.mm(a, b, out=out)
     best = min(_timed(lambda: torch.mm(a, b, out=out)) for _ in range(repeats))
-    return 2 * size ** 3 / best / 1e9
+    return 2 * size**3 / best / 1e9
 
 
 def _timed(call) -> float:
@@ -77,12 +77,18 @@ def main() -> None:
                 flops = flops_per_image(lambda x: extractor.network(x), images[:2])
             else:
                 flops = flops_per_image(lambda x: extractor.network(x.expand(-1, 3, -1, -1).contiguous()), images[:2])
-            batch = images[:args.images]
-            extractor.extract(batch[:extractor.batch_size])
+            batch = images[: args.images]
+            extractor.extract(batch[: extractor.batch_size])
             gemm = gemm_gflops()
             best = min(_timed(lambda: extractor.extract(batch)) for _ in range(args.repeats))
-            rows.append((f"inception-v3 {'fused (default)' if fused else 'plain (torch-fidelity forward)'}, 299 px",
-                         flops, len(batch) / best, (gemm + gemm_gflops()) / 2))
+            rows.append(
+                (
+                    f"inception-v3 {'fused (default)' if fused else 'plain (torch-fidelity forward)'}, 299 px",
+                    flops,
+                    len(batch) / best,
+                    (gemm + gemm_gflops()) / 2,
+                )
+            )
     evaluator = CxrEvaluatorExtractor()
     torch.manual_seed(0)
     evaluator.model, evaluator.device = CxrClassifier(evaluator.recipe).eval(), device
@@ -91,17 +97,27 @@ def main() -> None:
     evaluator.extract(many[:256])
     gemm = gemm_gflops()
     best = min(_timed(lambda: evaluator.extract(many)) for _ in range(args.repeats))
-    rows.append((f"cxr-evaluator ({ClassifierRecipe().input_size} px, default recipe)", flops, len(many) / best,
-                 (gemm + gemm_gflops()) / 2))
+    rows.append(
+        (
+            f"cxr-evaluator ({ClassifierRecipe().input_size} px, default recipe)",
+            flops,
+            len(many) / best,
+            (gemm + gemm_gflops()) / 2,
+        )
+    )
 
-    print(f"threads {args.threads}; load average {load:.1f} before, {os.getloadavg()[0]:.1f} after; GEMM: float32 "
-          "2048^3 torch.mm, best of 10, measured just before and after each extractor's timing (mean of the two); "
-          "all rates per CPU second of this process")
+    print(
+        f"threads {args.threads}; load average {load:.1f} before, {os.getloadavg()[0]:.1f} after; GEMM: float32 "
+        "2048^3 torch.mm, best of 10, measured just before and after each extractor's timing (mean of the two); "
+        "all rates per CPU second of this process"
+    )
     print("\n| extractor | GFLOP per image | images/s | achieved GFLOP/s | GEMM GFLOP/s | fraction of GEMM |")
     print("| --- | --- | --- | --- | --- | --- |")
     for name, flops, rate, ceiling in rows:
-        print(f"| {name} | {flops / 1e9:.4g} | {rate:.1f} | {rate * flops / 1e9:.1f} | {ceiling:.1f} "
-              f"| {rate * flops / 1e9 / ceiling:.0%} |")
+        print(
+            f"| {name} | {flops / 1e9:.4g} | {rate:.1f} | {rate * flops / 1e9:.1f} | {ceiling:.1f} "
+            f"| {rate * flops / 1e9 / ceiling:.0%} |"
+        )
 
 
 if __name__ == "__main__":

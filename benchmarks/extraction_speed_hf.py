@@ -51,7 +51,7 @@ def best_of(sides: dict, repeats: int, key: int) -> dict:
     """Each side's best run (key 0: wall, 1: CPU) of ``repeats``, back to back, a repeat starting with the next side."""
     runs: dict[str, list] = {side: [] for side in sides}
     for repeat in range(repeats):
-        for side in (list(sides) if repeat % 2 == 0 else list(sides)[::-1]):
+        for side in list(sides) if repeat % 2 == 0 else list(sides)[::-1]:
             runs[side].append(_timed(sides[side]))
     return {side: min(runs[side], key=lambda run: run[key]) for side in sides}
 
@@ -61,13 +61,26 @@ def measure(name: str, images: torch.Tensor, scratch: Path, repeats: int) -> dic
     extractor, _ = FEATURE_EXTRACTORS.build(name, {"weights": str(directory), "batch_size": len(images)})
     extractor.prepare(ExtractorContext(None, None, None, torch.device("cpu"), 0, scratch, "none"))
     reference = REFERENCES[name](directory)
-    whole = best_of({"cxrbench": lambda: extractor.extract(images)["features"],
-                     "reference": lambda: reference(images)}, repeats, key=0)
-    inputs = best_of({"cxrbench": lambda: extractor.pipeline(images, torch.device("cpu")),
-                      "reference": lambda: reference.pixels(images)}, max(repeats, 5), key=1)  # cheap: 5 runs
-    return {"name": name, "whole": whole, "inputs": inputs,
-            "diff": float(np.abs(whole["cxrbench"][2] - whole["reference"][2]).max()),
-            "same_input": torch.equal(inputs["cxrbench"][2], inputs["reference"][2])}
+    whole = best_of(
+        {"cxrbench": lambda: extractor.extract(images)["features"], "reference": lambda: reference(images)},
+        repeats,
+        key=0,
+    )
+    inputs = best_of(
+        {
+            "cxrbench": lambda: extractor.pipeline(images, torch.device("cpu")),
+            "reference": lambda: reference.pixels(images),
+        },
+        max(repeats, 5),
+        key=1,
+    )  # cheap: 5 runs
+    return {
+        "name": name,
+        "whole": whole,
+        "inputs": inputs,
+        "diff": float(np.abs(whole["cxrbench"][2] - whole["reference"][2]).max()),
+        "same_input": torch.equal(inputs["cxrbench"][2], inputs["reference"][2]),
+    }
 
 
 def main() -> None:
@@ -79,7 +92,7 @@ def main() -> None:
     parser.add_argument("--only", default="rad-dino,dinov2,clip")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    images = PhantomDataset(n_images=max(40, args.images), seed=0).load("train", args.resolution).images[:args.images]
+    images = PhantomDataset(n_images=max(40, args.images), seed=0).load("train", args.resolution).images[: args.images]
     load_before = os.getloadavg()
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
@@ -87,25 +100,32 @@ def main() -> None:
             rows.append(measure(name, images, Path(scratch), args.repeats))
             print(f"{name} done", file=sys.stderr, flush=True)
     load_after = os.getloadavg()
-    print(f"{args.images} phantom images of {args.resolution} px, one batch; threads {args.threads}; best of "
-          f"{args.repeats}; load average (1/5/15 min) {'/'.join(f'{x:.1f}' for x in load_before)} before, "
-          f"{'/'.join(f'{x:.1f}' for x in load_after)} after; {os.cpu_count()} CPUs")
-    print("\n| space | cxrbench wall s | CPU s | images/s | reference wall s | CPU s | images/s | speed-up (wall) "
-          "| CPU ratio | max abs diff |")
+    print(
+        f"{args.images} phantom images of {args.resolution} px, one batch; threads {args.threads}; best of "
+        f"{args.repeats}; load average (1/5/15 min) {'/'.join(f'{x:.1f}' for x in load_before)} before, "
+        f"{'/'.join(f'{x:.1f}' for x in load_after)} after; {os.cpu_count()} CPUs"
+    )
+    print(
+        "\n| space | cxrbench wall s | CPU s | images/s | reference wall s | CPU s | images/s | speed-up (wall) "
+        "| CPU ratio | max abs diff |"
+    )
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     n = args.images
     for row in rows:
         (ours_wall, ours_cpu, _), (ref_wall, ref_cpu, _) = row["whole"]["cxrbench"], row["whole"]["reference"]
-        print(f"| {row['name']} | {ours_wall:.1f} | {ours_cpu:.1f} | {n / ours_wall:.2f} | {ref_wall:.1f} | "
-              f"{ref_cpu:.1f} | {n / ref_wall:.2f} | {ref_wall / ours_wall:.2f} | {ref_cpu / ours_cpu:.2f} | "
-              f"{row['diff']:.1e} |")
+        print(
+            f"| {row['name']} | {ours_wall:.1f} | {ours_cpu:.1f} | {n / ours_wall:.2f} | {ref_wall:.1f} | "
+            f"{ref_cpu:.1f} | {n / ref_wall:.2f} | {ref_wall / ours_wall:.2f} | {ref_cpu / ours_cpu:.2f} | "
+            f"{row['diff']:.1e} |"
+        )
     print("\npreprocessing alone (the model's input), CPU ms per image, best of the repeats:\n")
     print("| space | cxrbench | reference | CPU ratio | same input bit for bit |")
     print("| --- | --- | --- | --- | --- |")
     for row in rows:
         ours, ref = row["inputs"]["cxrbench"][1], row["inputs"]["reference"][1]
-        print(f"| {row['name']} | {1e3 * ours / n:.1f} | {1e3 * ref / n:.1f} | {ref / ours:.1f} "
-              f"| {row['same_input']} |")
+        print(
+            f"| {row['name']} | {1e3 * ours / n:.1f} | {1e3 * ref / n:.1f} | {ref / ours:.1f} | {row['same_input']} |"
+        )
 
 
 if __name__ == "__main__":

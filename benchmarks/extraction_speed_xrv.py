@@ -47,14 +47,25 @@ def roentgen_pipeline(network: torch.nn.Module, files: list[str], batch_size: in
     def centre_crop(x: torch.Tensor) -> torch.Tensor:
         side = min(x.shape[-2:])
         top, left = (x.shape[-2] - side) // 2, (x.shape[-1] - side) // 2
-        return x[..., top:top + side, left:left + side]
+        return x[..., top : top + side, left : left + side]
 
-    transform = transforms.Compose([lambda x: transforms.functional.rgb_to_grayscale(x, 1),
-                                    transforms.Lambda(lambda x: 2048 * (x / 255) - 1024), centre_crop,
-                                    transforms.Resize(224)])
-    return fid.get_files_features(files, model=lambda x: network.features2(transform(x)), mode="clean",
-                                  batch_size=batch_size, num_workers=workers, device=torch.device("cpu"),
-                                  verbose=False)
+    transform = transforms.Compose(
+        [
+            lambda x: transforms.functional.rgb_to_grayscale(x, 1),
+            transforms.Lambda(lambda x: 2048 * (x / 255) - 1024),
+            centre_crop,
+            transforms.Resize(224),
+        ]
+    )
+    return fid.get_files_features(
+        files,
+        model=lambda x: network.features2(transform(x)),
+        mode="clean",
+        batch_size=batch_size,
+        num_workers=workers,
+        device=torch.device("cpu"),
+        verbose=False,
+    )
 
 
 def main() -> None:
@@ -87,8 +98,9 @@ def main() -> None:
 
         pipelines = {
             "cxrbench xrv-densenet extract (uint8 tensor)": lambda: extractor.extract(tensor)["features"],
-            "RoentGen XRV-FID (PNG files, clean-fid, torchxrayvision)":
-                lambda: roentgen_pipeline(extractor.network, files, args.batch_size, args.workers),
+            "RoentGen XRV-FID (PNG files, clean-fid, torchxrayvision)": lambda: roentgen_pipeline(
+                extractor.network, files, args.batch_size, args.workers
+            ),
         }
         names = list(pipelines)
         wall: dict[str, list[float]] = {name: [] for name in names}
@@ -96,38 +108,50 @@ def main() -> None:
         features: dict[str, np.ndarray] = {}
         with torch.inference_mode():
             for run in range(args.repeats):
-                for name in names[run % 2:] + names[:run % 2]:
+                for name in names[run % 2 :] + names[: run % 2]:
                     load = os.getloadavg()[0]
                     cpu_before, started = _cpu_seconds(), time.perf_counter()
                     features[name] = pipelines[name]()
                     wall[name].append(time.perf_counter() - started)
                     cpu[name].append(_cpu_seconds() - cpu_before)
-                    print(f"  run {run}: {name}: {wall[name][-1]:.1f} s wall, {cpu[name][-1]:.1f} s CPU "
-                          f"(load average before {load:.1f})", flush=True)
+                    print(
+                        f"  run {run}: {name}: {wall[name][-1]:.1f} s wall, {cpu[name][-1]:.1f} s CPU "
+                        f"(load average before {load:.1f})",
+                        flush=True,
+                    )
             load = os.getloadavg()[0]
             started = time.perf_counter()
-            batches = [roentgen_xrv_input(tensor[i:i + args.batch_size]) for i in range(0, args.n, args.batch_size)]
+            batches = [roentgen_xrv_input(tensor[i : i + args.batch_size]) for i in range(0, args.n, args.batch_size)]
             preprocessing = time.perf_counter() - started
             started = time.perf_counter()
             for batch in batches:
                 extractor.network.features2(batch)
             network = time.perf_counter() - started
 
-    print(f"\n| pipeline | images ({args.size} px) | best wall s (all) | images/s | best CPU s (all) "
-          "| images per CPU s |")
+    print(
+        f"\n| pipeline | images ({args.size} px) | best wall s (all) | images/s | best CPU s (all) | images per CPU s |"
+    )
     print("| --- | --- | --- | --- | --- | --- |")
     for name in names:
-        print(f"| {name} | {args.n} | {min(wall[name]):.1f} ({', '.join(f'{s:.1f}' for s in wall[name])}) "
-              f"| {args.n / min(wall[name]):.2f} | {min(cpu[name]):.1f} ({', '.join(f'{s:.1f}' for s in cpu[name])}) "
-              f"| {args.n / min(cpu[name]):.2f} |")
+        print(
+            f"| {name} | {args.n} | {min(wall[name]):.1f} ({', '.join(f'{s:.1f}' for s in wall[name])}) "
+            f"| {args.n / min(wall[name]):.2f} | {min(cpu[name]):.1f} ({', '.join(f'{s:.1f}' for s in cpu[name])}) "
+            f"| {args.n / min(cpu[name]):.2f} |"
+        )
     ours, reference = names
-    print(f"\nratio reference / cxrbench: wall {min(wall[reference]) / min(wall[ours]):.2f}x, "
-          f"CPU {min(cpu[reference]) / min(cpu[ours]):.2f}x")
+    print(
+        f"\nratio reference / cxrbench: wall {min(wall[reference]) / min(wall[ours]):.2f}x, "
+        f"CPU {min(cpu[reference]) / min(cpu[ours]):.2f}x"
+    )
     difference = np.abs(features[ours] - features[reference])
-    print(f"features {features[ours].shape}: max abs difference {difference.max():.2e} "
-          f"({difference.max() / np.abs(features[reference]).max():.1e} of the largest feature)")
-    print(f"cxrbench split (one more pass, load average before {load:.1f}): preprocessing {preprocessing:.2f} s, "
-          f"DenseNet features2 {network:.1f} s")
+    print(
+        f"features {features[ours].shape}: max abs difference {difference.max():.2e} "
+        f"({difference.max() / np.abs(features[reference]).max():.1e} of the largest feature)"
+    )
+    print(
+        f"cxrbench split (one more pass, load average before {load:.1f}): preprocessing {preprocessing:.2f} s, "
+        f"DenseNet features2 {network:.1f} s"
+    )
 
 
 if __name__ == "__main__":

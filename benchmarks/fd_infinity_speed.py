@@ -65,15 +65,20 @@ def main() -> None:
     dim = 64
     root1, root2, mean2, true_fd = gaussians(dim)
     for n in (128, 1000):
-        values = {"FD at n": [], "dgm-eval (generated, M/10 sizes)": [], "generated, cxrbench sizes": [],
-                  "cxrbench (both, cxrbench sizes)": []}
+        values = {
+            "FD at n": [],
+            "dgm-eval (generated, M/10 sizes)": [],
+            "generated, cxrbench sizes": [],
+            "cxrbench (both, cxrbench sizes)": [],
+        }
         for i in range(args.repeats):
             rng = np.random.default_rng(100 + i)
             x = rng.normal(size=(n, dim)) @ root1.T
             y = rng.normal(size=(n, dim)) @ root2.T + mean2
             values["FD at n"].append(frechet_distance_features(x, y))
             values["dgm-eval (generated, M/10 sizes)"].append(
-                fd_infinity(x, y, sizes=dgm_eval_sizes(n), seed=i, subsample="generated")[0])
+                fd_infinity(x, y, sizes=dgm_eval_sizes(n), seed=i, subsample="generated")[0]
+            )
             values["generated, cxrbench sizes"].append(fd_infinity(x, y, seed=i, subsample="generated")[0])
             values["cxrbench (both, cxrbench sizes)"].append(fd_infinity(x, y, seed=i)[0])
         bias_n = np.mean(values["FD at n"]) - true_fd

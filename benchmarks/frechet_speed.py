@@ -40,7 +40,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    print(f"{'n':>6} {'d':>6} {'scipy sqrtm s':>14} {'eigh s':>10} {'x':>6} {'features s':>11} {'x':>6} {'rel diff':>9}")
+    print(
+        f"{'n':>6} {'d':>6} {'scipy sqrtm s':>14} {'eigh s':>10} {'x':>6} {'features s':>11} {'x':>6} {'rel diff':>9}"
+    )
     for n, d in CASES:
         rng = np.random.default_rng(0)
         mix = rng.normal(size=(d, d)) / np.sqrt(d)
@@ -50,8 +52,10 @@ def main() -> None:
         t_eigh, v_eigh = timed(stats_fd, a, b, args.repeats)
         t_feat, v_feat = timed(frechet_distance_features, a, b, args.repeats)
         rel = max(abs(v_eigh - v_scipy), abs(v_feat - v_scipy)) / abs(v_scipy)
-        print(f"{n:>6} {d:>6} {t_scipy:>14.4f} {t_eigh:>10.4f} {t_scipy / t_eigh:>6.1f} {t_feat:>11.4f} "
-              f"{t_scipy / t_feat:>6.1f} {rel:>9.1e}")
+        print(
+            f"{n:>6} {d:>6} {t_scipy:>14.4f} {t_eigh:>10.4f} {t_scipy / t_eigh:>6.1f} {t_feat:>11.4f} "
+            f"{t_scipy / t_feat:>6.1f} {rel:>9.1e}"
+        )
 
 
 if __name__ == "__main__":

@@ -25,15 +25,19 @@ DEFAULT_MODELS = "pggan-lco,cgan,real-holdout,train-copy,noise"
 
 def run(out: Path, models: str, extra: list[str]) -> float:
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "cxrbench.cli", "run", "--models", models, "--out", str(out), *extra],
-                   check=True)
+    subprocess.run(
+        [sys.executable, "-m", "cxrbench.cli", "run", "--models", models, "--out", str(out), *extra], check=True
+    )
     return time.perf_counter() - started
 
 
 def values(out: Path, metric: str) -> dict[tuple[str, str, str], float]:
     rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines() if line.strip()]
-    return {(r["model"], r["task"], r["condition"]): r["value"] for r in rows
-            if r["metric"] == metric and r["status"] == "ok"}
+    return {
+        (r["model"], r["task"], r["condition"]): r["value"]
+        for r in rows
+        if r["metric"] == metric and r["status"] == "ok"
+    }
 
 
 def report(out: Path, models: list[str], wall: float | None) -> str:
@@ -55,22 +59,33 @@ def report(out: Path, models: list[str], wall: float | None) -> str:
     for model in models:
         cells = [_mean([accuracy.get((model, f, c)) for c in ("present", "absent")]) for f in FINDINGS]
         lines.append(f"| `{model}` | " + " | ".join(_fmt(c) for c in cells) + f" | {_fmt(_mean(cells))} |")
-    text += ["### Conditional accuracy (evaluator calls the intended condition; mean of present and absent)", "",
-             *lines, ""]
-    lines = ["| model | weights | train s | generate s/image (mean over conditions) | model total s |", "|---|---|---|---|---|"]
+    text += [
+        "### Conditional accuracy (evaluator calls the intended condition; mean of present and absent)",
+        "",
+        *lines,
+        "",
+    ]
+    lines = [
+        "| model | weights | train s | generate s/image (mean over conditions) | model total s |",
+        "|---|---|---|---|---|",
+    ]
     for model in models:
         facts = manifest["models"].get(model, {})
         per_image = _mean([g["seconds_per_image"] for g in facts.get("generation", {}).values()])
         weights = facts.get("weights", {})
-        lines.append(f"| `{model}` | {weights.get('source')} | {_fmt(weights.get('train_seconds'))} | "
-                     f"{_fmt(per_image)} | {_fmt(manifest['timings_s'].get(f'model:{model}'))} |")
+        lines.append(
+            f"| `{model}` | {weights.get('source')} | {_fmt(weights.get('train_seconds'))} | "
+            f"{_fmt(per_image)} | {_fmt(manifest['timings_s'].get(f'model:{model}'))} |"
+        )
     text += ["### Time (seconds on this machine; weights from the cache have no training time)", "", *lines, ""]
     generation = manifest["models"].get("pggan-lco", {}).get("generation", {})
     if generation:
         lines = ["| condition | success rate | mean steps | s/image |", "|---|---|---|---|"]
         for key, g in sorted(generation.items()):
-            lines.append(f"| {key} | {_fmt(g['lco_success_rate'])} | {_fmt(g['lco_mean_steps'])} | "
-                         f"{_fmt(g['lco_seconds_per_image'])} |")
+            lines.append(
+                f"| {key} | {_fmt(g['lco_success_rate'])} | {_fmt(g['lco_mean_steps'])} | "
+                f"{_fmt(g['lco_seconds_per_image'])} |"
+            )
         text += ["### pggan-lco latent class optimisation", "", *lines, ""]
     text.append(f"Evaluator test AUROC: {manifest['feature_spaces'].get('cxr-evaluator', {}).get('test_auroc')}")
     if wall is not None:

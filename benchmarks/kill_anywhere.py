@@ -28,15 +28,23 @@ sys.path.insert(0, str(REPO / "tests"))
 
 def cxrbench(args: list[str], cache: Path) -> subprocess.Popen:
     env = {**os.environ, "CXRBENCH_CACHE": str(cache), "PYTHONPATH": str(REPO)}
-    return subprocess.Popen([sys.executable, "-m", "cxrbench.cli", *args], env=env, cwd=REPO,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "cxrbench.cli", *args],
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def rows(out: Path) -> list[tuple]:
     from cxrbench.results import read_rows
 
-    return sorted((r.key, r.status, r.value, r.ci_low, r.ci_high, r.n_real, r.n_fake, r.reason)
-                  for r in read_rows(out / "results.jsonl"))
+    return sorted(
+        (r.key, r.status, r.value, r.ci_low, r.ci_high, r.n_real, r.n_fake, r.reason)
+        for r in read_rows(out / "results.jsonl")
+    )
 
 
 def main() -> None:
@@ -63,8 +71,9 @@ def main() -> None:
         return ["--config", str(path)]
 
     started = time.perf_counter()
-    whole = cxrbench(["run", "--models", options.models, "--out", str(root / "whole"), *config("whole")],
-                     root / "cache-whole")
+    whole = cxrbench(
+        ["run", "--models", options.models, "--out", str(root / "whole"), *config("whole")], root / "cache-whole"
+    )
     if whole.wait() != 0:
         raise SystemExit(f"the uninterrupted run failed:\n{whole.stderr.read()[-3000:]}")
     uninterrupted = time.perf_counter() - started
@@ -90,9 +99,11 @@ def main() -> None:
     killed = time.perf_counter() - started
     equal = rows(root / "killed") == rows(root / "whole")
     leftovers = [p for p in (root / "killed").rglob("*") if ".tmp-" in p.name or ".previous-" in p.name]
-    print(f"{kills} kills; killed chain {killed:.0f} s against {uninterrupted:.0f} s uninterrupted "
-          f"(load average {os.getloadavg()[0]:.2f}); rows equal: {equal}; partial files left: {len(leftovers)}; "
-          f"folders in {root}")
+    print(
+        f"{kills} kills; killed chain {killed:.0f} s against {uninterrupted:.0f} s uninterrupted "
+        f"(load average {os.getloadavg()[0]:.2f}); rows equal: {equal}; partial files left: {len(leftovers)}; "
+        f"folders in {root}"
+    )
     sys.exit(0 if equal and not leftovers else 1)
 
 

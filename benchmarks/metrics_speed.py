@@ -50,8 +50,8 @@ def make_features(n: int, d: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
         x = np.empty((n, d))
         for start in range(0, n, 1000):
             rows = min(1000, n - start)
-            x[start:start + rows] = (rng.normal(size=(rows, 16)) * scale + shift) @ mixing
-            x[start:start + rows] += rng.normal(size=(rows, d)) * 2.0
+            x[start : start + rows] = (rng.normal(size=(rows, 16)) * scale + shift) @ mixing
+            x[start : start + rows] += rng.normal(size=(rows, d)) * 2.0
         out.append(x)
     return out[0], out[1]
 
@@ -91,8 +91,10 @@ def in_fresh_process(*args) -> dict:
 
 def prdc_table(sizes: list[tuple[int, int]]) -> None:
     print("### Precision / recall / density / coverage (k = 5), peak = ru_maxrss growth in a fresh process\n")
-    print("| n real = n fake | d | method | wall s | x slower than ours | peak MiB | precision | recall "
-          "| density | coverage | max abs diff |")
+    print(
+        "| n real = n fake | d | method | wall s | x slower than ours | peak MiB | precision | recall "
+        "| density | coverage | max abs diff |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for n, d in sizes:
         runs = {method: in_fresh_process(method, n, d, 0) for method in PRDC_METHODS}
@@ -100,8 +102,11 @@ def prdc_table(sizes: list[tuple[int, int]]) -> None:
         for method, run in runs.items():
             diff = max(abs(run["values"][k] - ours["values"][k]) for k in KEYS)
             cells = " | ".join(f"{run['values'][k]:.4f}" for k in KEYS)
-            print(f"| {n:,} | {d} | {method} | {run['wall']:.2f} | {run['wall'] / ours['wall']:.2f} | "
-                  f"{run['mib']:,.0f} | {cells} | {diff:.1e} |", flush=True)
+            print(
+                f"| {n:,} | {d} | {method} | {run['wall']:.2f} | {run['wall'] / ours['wall']:.2f} | "
+                f"{run['mib']:,.0f} | {cells} | {diff:.1e} |",
+                flush=True,
+            )
 
 
 def _expansion_radii(x: np.ndarray, k: int) -> np.ndarray:
@@ -109,7 +114,7 @@ def _expansion_radii(x: np.ndarray, k: int) -> np.ndarray:
     for start, block in squared_distance_chunks(x, x):
         rows = np.arange(len(block))
         block[rows, start + rows] = np.inf
-        radii[start:start + len(block)] = np.partition(block, k - 1, axis=1)[:, k - 1]
+        radii[start : start + len(block)] = np.partition(block, k - 1, axis=1)[:, k - 1]
     return radii
 
 
@@ -124,14 +129,20 @@ def expansion_only_prdc(real: np.ndarray, fake: np.ndarray, k: int = 5) -> dict[
         density[rows] = (block < real_r[None, :]).sum(axis=1) / k
         recall |= (block <= fake_r[rows, None]).any(axis=0)
         np.minimum(nearest_fake, block.min(axis=0), out=nearest_fake)
-    return {"precision": float(precision.mean()), "recall": float(recall.mean()), "density": float(density.mean()),
-            "coverage": float((nearest_fake < real_r).mean())}
+    return {
+        "precision": float(precision.mean()),
+        "recall": float(recall.mean()),
+        "density": float(density.mean()),
+        "coverage": float((nearest_fake < real_r).mean()),
+    }
 
 
 def ties_table(cases: list[tuple[int, int]], repeats: int = 2) -> None:
     print("\n### Exact ties: cost of deciding k-NN ties on direct distances (k = 5), same process\n")
-    print("| n real = n fake | d | data | method | CPU s (median) | wall s (median) | load avg (1 min) "
-          "| CPU x expansion-only | precision | recall | density | coverage |")
+    print(
+        "| n real = n fake | d | data | method | CPU s (median) | wall s (median) | load avg (1 min) "
+        "| CPU x expansion-only | precision | recall | density | coverage |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     methods = {"expansion only (before)": expansion_only_prdc, "exact ties (cxrbench prdc())": ours_prdc}
     for n, d in cases:
@@ -151,22 +162,32 @@ def ties_table(cases: list[tuple[int, int]], repeats: int = 2) -> None:
                 cpu, wall = (float(np.median([t[i] for t in times[name]])) for i in (0, 1))
                 loads = "/".join(f"{t[2]:.1f}" for t in times[name])
                 cells = " | ".join(f"{values[name][k]:.6f}" for k in KEYS)
-                print(f"| {n:,} | {d} | {data} | {name} | {cpu:.2f} | {wall:.2f} | {loads} | {cpu / base:.3f} | "
-                      f"{cells} |", flush=True)
+                print(
+                    f"| {n:,} | {d} | {data} | {name} | {cpu:.2f} | {wall:.2f} | {loads} | {cpu / base:.3f} | "
+                    f"{cells} |",
+                    flush=True,
+                )
 
 
 def torch_fidelity_kid(real: np.ndarray, fake: np.ndarray, subsets: int, size: int, dtype) -> tuple[float, float]:
     from torch_fidelity.metric_kid import KEY_METRIC_KID_MEAN, KEY_METRIC_KID_STD, kid_features_to_metric
 
-    out = kid_features_to_metric(torch.from_numpy(real).to(dtype), torch.from_numpy(fake).to(dtype),
-                                 kid_subsets=subsets, kid_subset_size=size, rng_seed=2020, verbose=False)
+    out = kid_features_to_metric(
+        torch.from_numpy(real).to(dtype),
+        torch.from_numpy(fake).to(dtype),
+        kid_subsets=subsets,
+        kid_subset_size=size,
+        rng_seed=2020,
+        verbose=False,
+    )
     return out[KEY_METRIC_KID_MEAN], out[KEY_METRIC_KID_STD]
 
 
 def kid_table(cases: list[tuple[int, int, int, int]]) -> None:
     print("\n### KID (mean, std over subsets), same process, seed 2020\n")
-    print("| n | d | subsets x size | method | wall s | x slower than ours | mean | std | rel diff mean "
-          "| rel diff std |")
+    print(
+        "| n | d | subsets x size | method | wall s | x slower than ours | mean | std | rel diff mean | rel diff std |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|")
     for n, d, subsets, size in cases:
         real, fake = make_features(n, d, 1)
@@ -183,8 +204,11 @@ def kid_table(cases: list[tuple[int, int, int, int]]) -> None:
         for name, wall, (mean, std) in rows:
             # When every subset is the whole set, both stds are rounding noise: comparing them means nothing.
             rel_std = f"{abs(std - s_ours) / abs(s_ours):.1e}" if size < n else "n/a (subset = whole set)"
-            print(f"| {n:,} | {d} | {subsets} x {size:,} | {name} | {wall:.2f} | {wall / t_ours:.1f} | {mean:.6e} | "
-                  f"{std:.2e} | {abs(mean - m_ours) / abs(m_ours):.1e} | {rel_std} |", flush=True)
+            print(
+                f"| {n:,} | {d} | {subsets} x {size:,} | {name} | {wall:.2f} | {wall / t_ours:.1f} | {mean:.6e} | "
+                f"{std:.2e} | {abs(mean - m_ours) / abs(m_ours):.1e} | {rel_std} |",
+                flush=True,
+            )
 
 
 def main() -> None:
@@ -194,8 +218,10 @@ def main() -> None:
     args = parser.parse_args()
     n = 2_000 if args.quick else 10_000
     subsets = 10 if args.quick else 100
-    print(f"cores: {os.cpu_count()}, load average at start: {os.getloadavg()[0]:.1f}, torch threads: "
-          f"{torch.get_num_threads()}; inputs: seeded float64 features (16-d latent + noise)\n")
+    print(
+        f"cores: {os.cpu_count()}, load average at start: {os.getloadavg()[0]:.1f}, torch threads: "
+        f"{torch.get_num_threads()}; inputs: seeded float64 features (16-d latent + noise)\n"
+    )
     if args.ties_only:
         ties_table([(1_000, 128), (5_000, 2048)])
         return

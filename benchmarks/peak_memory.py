@@ -57,11 +57,24 @@ def main() -> None:
                 folder.mkdir()
                 for i in range(n):
                     Image.fromarray(render_image(seed, i, 0, 64)[0]).save(folder / f"{i:05d}.png")
-            command = [sys.executable, "-m", "cxrbench.cli", "evaluate", "--real", str(root / f"real-{n}"),
-                       "--fake", str(root / f"fake-{n}"), "--out", str(root / f"out-{n}"), "--features", args.features,
-                       "--bootstrap", str(args.bootstrap)]
+            command = [
+                sys.executable,
+                "-m",
+                "cxrbench.cli",
+                "evaluate",
+                "--real",
+                str(root / f"real-{n}"),
+                "--fake",
+                str(root / f"fake-{n}"),
+                "--out",
+                str(root / f"out-{n}"),
+                "--features",
+                args.features,
+                "--bootstrap",
+                str(args.bootstrap),
+            ]
             peak, seconds = peak_rss(command, {**env, "CXRBENCH_CACHE": str(root / f"cache-{n}")})
-            features = 2 * n * DIMS.get(args.features, 0) * 8 / 2 ** 20
+            features = 2 * n * DIMS.get(args.features, 0) * 8 / 2**20
             rows.append((n, peak, seconds, features))
             print(f"  n = {n}: peak RSS {peak:.0f} MiB, {seconds:.1f} s", flush=True)
     base = rows[0][1]

@@ -71,8 +71,10 @@ def timed(label: str, n: int, work) -> object:
     wall, cpu = time.perf_counter(), _cpu_seconds()
     out = work()
     wall, cpu = time.perf_counter() - wall, _cpu_seconds() - cpu + sum(_WORKER_CPU)
-    print(f"  {label:<34} wall {wall:7.2f} s  cpu {cpu:7.2f} s  {n / wall:7.1f} img/s  {n / cpu:7.1f} img/cpu-s"
-          f"  (load {load:.2f})")
+    print(
+        f"  {label:<34} wall {wall:7.2f} s  cpu {cpu:7.2f} s  {n / wall:7.1f} img/s  {n / cpu:7.1f} img/cpu-s"
+        f"  (load {load:.2f})"
+    )
     return out
 
 
@@ -84,8 +86,14 @@ def skimage_glcm(levels: np.ndarray, ng: np.ndarray) -> np.ndarray:
     props = ("contrast", "dissimilarity", "homogeneity", "ASM", "energy", "correlation")
     rows = []
     for image, top in zip(levels, ng):
-        matrix = graycomatrix((image - 1).astype(np.uint16), [1], [0, np.pi / 4, np.pi / 2, 3 * np.pi / 4],
-                              levels=int(top), symmetric=True, normed=True)
+        matrix = graycomatrix(
+            (image - 1).astype(np.uint16),
+            [1],
+            [0, np.pi / 4, np.pi / 2, 3 * np.pi / 4],
+            levels=int(top),
+            symmetric=True,
+            normed=True,
+        )
         rows.append([graycoprops(matrix, prop)[0].mean() for prop in props])
     return np.array(rows)
 
@@ -103,25 +111,30 @@ def main() -> None:
         print(f"{size} px, {len(images)} {source} images (features at {(size + 1) // 2} px after FRDv1's resampling)")
         extractor = RadiomicsExtractor(standardise=False)
         one = timed("extract, 1 process", len(images), lambda e=extractor, x=images: e.extract(x)["features"])
-        chunks = [images[i:i + CHUNK].numpy() for i in range(0, len(images), CHUNK)]
+        chunks = [images[i : i + CHUNK].numpy() for i in range(0, len(images), CHUNK)]
         with ProcessPoolExecutor(args.workers) as pool:
             list(pool.map(_extract_chunk, chunks[:1]))  # start the workers before timing
             two = timed(f"extract, {args.workers} processes", len(images), lambda c=chunks: _pooled(pool, c))
         print(f"  same features either way: {np.array_equal(one, two)}")
 
-        levels = discretise(resample_half(normalise(images[:args.glcm_n, 0].numpy().astype(np.float64))))
+        levels = discretise(resample_half(normalise(images[: args.glcm_n, 0].numpy().astype(np.float64))))
         for order in (0, 1):
-            runs = [("cxrbench glcm_features (22)", lambda x=levels: glcm_features(x)),
-                    ("skimage graycomatrix+props (6)", lambda x=levels: skimage_glcm(x.levels, x.ng))]
+            runs = [
+                ("cxrbench glcm_features (22)", lambda x=levels: glcm_features(x)),
+                ("skimage graycomatrix+props (6)", lambda x=levels: skimage_glcm(x.levels, x.ng)),
+            ]
             results = {label: timed(label, len(levels.levels), work) for label, work in runs[order:] + runs[:order]}
         ours = dict(zip(GLCM, glcm_features(levels).T))
         theirs = results["skimage graycomatrix+props (6)"]
-        shared = np.stack([ours[name] for name in ("Contrast", "DifferenceAverage", "Idm", "JointEnergy",
-                                                    "Correlation")], axis=1)
+        shared = np.stack(
+            [ours[name] for name in ("Contrast", "DifferenceAverage", "Idm", "JointEnergy", "Correlation")], axis=1
+        )
         reference = theirs[:, [0, 1, 2, 3, 5]]  # energy (sqrt ASM) has no cxrbench twin
         difference = np.max(np.abs(shared - reference) / np.maximum(1e-12, np.abs(reference)))
-        print(f"  GLCM max relative difference (contrast, dissimilarity, homogeneity, ASM, correlation): "
-              f"{difference:.1e}; gray levels up to {levels.max_level}")
+        print(
+            f"  GLCM max relative difference (contrast, dissimilarity, homogeneity, ASM, correlation): "
+            f"{difference:.1e}; gray levels up to {levels.max_level}"
+        )
 
 
 if __name__ == "__main__":

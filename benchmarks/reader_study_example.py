@@ -32,8 +32,9 @@ PROGRESS = re.compile(r"━+ \d+/\d+ \d+:\d\d:\d\d|^\d{4}-\d\d-\d\d \d\d:\d\d:\d
 
 def cxrbench(*args: str, env: dict) -> str:
     """Run the installed command line as a user would; its output (stdout and stderr)."""
-    result = subprocess.run([sys.executable, "-m", "cxrbench", *args], capture_output=True, text=True, env=env,
-                            cwd=ROOT, check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "cxrbench", *args], capture_output=True, text=True, env=env, cwd=ROOT, check=False
+    )
     if result.returncode != 0:
         raise SystemExit(f"cxrbench {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
     return (result.stdout + result.stderr).strip()
@@ -69,7 +70,7 @@ def section(statistics: str, title: str) -> str:
     """The ``title`` section of statistics.md, up to the next heading of its level or above."""
     start = statistics.index(title)
     ends = [i for i in (statistics.find("\n### ", start + 1), statistics.find("\n## ", start + 1)) if i > 0]
-    return statistics[start:min(ends) if ends else None].strip()
+    return statistics[start : min(ends) if ends else None].strip()
 
 
 def main() -> None:
@@ -89,34 +90,95 @@ def main() -> None:
         steps.append((text, f"cxrbench {shown}", (shown_output or kept).replace(str(work), "WORK")))
         return output
 
-    step("A small run: two generators and the real-vs-real floor, one finding, the weight-free FRD.",
-         "run", "--models", "pca-gaussian,noise", "--tasks", "pleural_effusion", "--metrics", "frd",
-         "--n-samples", "48", "--bootstrap", "0", "--out", str(run))
-    step("A single-design study: 16 images per model and condition, and 16 real images per condition.",
-         "reader-study", "prepare", str(run), "--out", str(study), "--design", "single", "--readers", "r1,r2,r3",
-         "--n", "16", "--seed", "0")
+    step(
+        "A small run: two generators and the real-vs-real floor, one finding, the weight-free FRD.",
+        "run",
+        "--models",
+        "pca-gaussian,noise",
+        "--tasks",
+        "pleural_effusion",
+        "--metrics",
+        "frd",
+        "--n-samples",
+        "48",
+        "--bootstrap",
+        "0",
+        "--out",
+        str(run),
+    )
+    step(
+        "A single-design study: 16 images per model and condition, and 16 real images per condition.",
+        "reader-study",
+        "prepare",
+        str(run),
+        "--out",
+        str(study),
+        "--design",
+        "single",
+        "--readers",
+        "r1,r2,r3",
+        "--n",
+        "16",
+        "--seed",
+        "0",
+    )
     files = simulate_answers(study)
-    step("Three readers' answers (simulated here) come back as CSV files and are imported.",
-         "reader-study", "import", str(study), *map(str, files))
+    step(
+        "Three readers' answers (simulated here) come back as CSV files and are imported.",
+        "reader-study",
+        "import",
+        str(study),
+        *map(str, files),
+    )
     statistics = (study / "statistics.md").read_text()
     board = cxrbench("leaderboard", str(run), "--format", "csv", env=env)
-    step("The leaderboard now holds the reader columns beside FRD; its MRMC rows (reader-averaged AUC of telling "
-         "each model's images from real ones, the difference from the best competitor, its p-value):",
-         "leaderboard", str(run), "--format", "csv", shown_output=orh_table(board))
-    step("The study as the pilot of the next one: readers x cases to detect an AUC difference of 0.1.",
-         "reader-study", "plan", str(study), "--effect", "0.1", "--readers", "3,5,8")
-    lines = ["# Reader study: a worked example with three simulated readers", "",
-             "Made by `PYTHONPATH=. python benchmarks/reader_study_example.py` (it runs each command below; the "
-             "readers are simulated, see the script). WORK is its working folder.", ""]
+    step(
+        "The leaderboard now holds the reader columns beside FRD; its MRMC rows (reader-averaged AUC of telling "
+        "each model's images from real ones, the difference from the best competitor, its p-value):",
+        "leaderboard",
+        str(run),
+        "--format",
+        "csv",
+        shown_output=orh_table(board),
+    )
+    step(
+        "The study as the pilot of the next one: readers x cases to detect an AUC difference of 0.1.",
+        "reader-study",
+        "plan",
+        str(study),
+        "--effect",
+        "0.1",
+        "--readers",
+        "3,5,8",
+    )
+    lines = [
+        "# Reader study: a worked example with three simulated readers",
+        "",
+        "Made by `PYTHONPATH=. python benchmarks/reader_study_example.py` (it runs each command below; the "
+        "readers are simulated, see the script). WORK is its working folder.",
+        "",
+    ]
     for text, command, output in steps:
         lines += [text, "", "```console", f"$ {command}", output, "```", ""]
-    lines += ["From `WORK/study/statistics.md`, the MRMC analysis of the present-effusion cell:", "",
-              section(statistics, "### auc: pleural_effusion, present").replace("#### ", "##### "), "",
-              "and the readers' agreement on it (Cohen's kappa per pair with bootstrap intervals):", ""]
-    kappa = [line for line in statistics.splitlines()
-             if "kappa" in line.lower() and "| pca-gaussian | pleural_effusion | present |" in line]
-    lines += ["| model | task | condition | reader | measure | value | 95% CI | k / n |",
-              "|---|---|---|---|---|---|---|---|", *kappa, ""]
+    lines += [
+        "From `WORK/study/statistics.md`, the MRMC analysis of the present-effusion cell:",
+        "",
+        section(statistics, "### auc: pleural_effusion, present").replace("#### ", "##### "),
+        "",
+        "and the readers' agreement on it (Cohen's kappa per pair with bootstrap intervals):",
+        "",
+    ]
+    kappa = [
+        line
+        for line in statistics.splitlines()
+        if "kappa" in line.lower() and "| pca-gaussian | pleural_effusion | present |" in line
+    ]
+    lines += [
+        "| model | task | condition | reader | measure | value | 95% CI | k / n |",
+        "|---|---|---|---|---|---|---|---|",
+        *kappa,
+        "",
+    ]
     OUT.write_text("\n".join(lines))
     print(f"wrote {OUT}")
 

@@ -29,8 +29,13 @@ def timed_run(models: str, out: Path, cache: Path, extra: list[str]) -> tuple[fl
     env = {**os.environ, "CXRBENCH_CACHE": str(cache), "PYTHONPATH": str(REPO)}
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "cxrbench.cli", "run", "--models", models, "--out", str(out), *extra],
-                          env=env, cwd=REPO, capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "cxrbench.cli", "run", "--models", models, "--out", str(out), *extra],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
     seconds = time.perf_counter() - started
     if done.returncode != 0:
         raise SystemExit(f"cxrbench run failed ({done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
@@ -41,10 +46,15 @@ def timed_run(models: str, out: Path, cache: Path, extra: list[str]) -> tuple[fl
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", default="pca-gaussian,train-copy,noise")
-    parser.add_argument("--keep", type=Path, default=None, help="scratch folder to use and keep (default: a temporary one)")
-    parser.add_argument("--warm-only", action="store_true",
-                        help="with --keep DIR of an earlier call: skip the cold run, time (a) on DIR/run-1 and (b) "
-                             "on a new DIR/run-N (e.g. after a code change that adds to the cache)")
+    parser.add_argument(
+        "--keep", type=Path, default=None, help="scratch folder to use and keep (default: a temporary one)"
+    )
+    parser.add_argument(
+        "--warm-only",
+        action="store_true",
+        help="with --keep DIR of an earlier call: skip the cold run, time (a) on DIR/run-1 and (b) "
+        "on a new DIR/run-N (e.g. after a code change that adds to the cache)",
+    )
     parser.add_argument("extra", nargs="*", help="more `cxrbench run` options, after --")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
@@ -52,9 +62,11 @@ def main() -> None:
         root.mkdir(parents=True, exist_ok=True)
         cache = root / "cache"
         runs = {}
-        plan = [("cold (empty cache, new run folder)", root / "run-1"),
-                ("(a) same command, same run folder", root / "run-1"),
-                ("(b) new run folder, warm cache", root / "run-2")]
+        plan = [
+            ("cold (empty cache, new run folder)", root / "run-1"),
+            ("(a) same command, same run folder", root / "run-1"),
+            ("(b) new run folder, warm cache", root / "run-2"),
+        ]
         if args.warm_only:
             fresh = next(i for i in range(2, 100) if not (root / f"run-{i}").exists())
             plan = [plan[1], (plan[2][0], root / f"run-{fresh}")]

@@ -59,16 +59,19 @@ def run_cost(models: str, metrics: str, cache: Path) -> None:
     for folder in ("features", "rows"):
         shutil.rmtree(cache / folder, ignore_errors=True)
     out = Path(tempfile.mkdtemp()) / "run"
-    config = RunConfig(models=tuple(models.split(",")), metrics=tuple(metrics.split(",")), out=out, cache_dir=cache,
-                       device="cpu")
+    config = RunConfig(
+        models=tuple(models.split(",")), metrics=tuple(metrics.split(",")), out=out, cache_dir=cache, device="cpu"
+    )
     print(_load())
     start, wall = time.process_time(), time.perf_counter()
     summary = runner.run_benchmark(config)
     total = time.process_time() - start
     verdicts = {s: v["verdict"] for s, v in summary.manifest["space_validity"].items()}
-    print(f"run CPU {total:.1f} s (wall {time.perf_counter() - wall:.1f} s), check CPU {timer.seconds:.1f} s = "
-          f"{100 * timer.seconds / total:.1f} % of the run; wall timings "
-          f"{ {k: round(v, 1) for k, v in summary.manifest['timings_s'].items()} }; verdicts {verdicts}")
+    print(
+        f"run CPU {total:.1f} s (wall {time.perf_counter() - wall:.1f} s), check CPU {timer.seconds:.1f} s = "
+        f"{100 * timer.seconds / total:.1f} % of the run; wall timings "
+        f"{ {k: round(v, 1) for k, v in summary.manifest['timings_s'].items()} }; verdicts {verdicts}"
+    )
     print(_load())
 
 
@@ -81,9 +84,11 @@ def validate_cost(config_file: Path, n: int, cache: Path) -> None:
     start, wall = time.process_time(), time.perf_counter()
     report = validation.validate_metrics(config, n)
     total = time.process_time() - start
-    print(f"validate-metrics on {config.data}: CPU {total:.1f} s (wall {time.perf_counter() - wall:.1f} s), "
-          f"run-validity part CPU {timer.seconds:.1f} s = {100 * timer.seconds / total:.1f} %; "
-          f"{sum(c.passed for c in report.checks)} of {len(report.checks)} checks passed")
+    print(
+        f"validate-metrics on {config.data}: CPU {total:.1f} s (wall {time.perf_counter() - wall:.1f} s), "
+        f"run-validity part CPU {timer.seconds:.1f} s = {100 * timer.seconds / total:.1f} %; "
+        f"{sum(c.passed for c in report.checks)} of {len(report.checks)} checks passed"
+    )
     for name, ok, detail, _ in report.checks:
         print(f"{'PASS' if ok else 'FAIL'}  {name}: {detail}")
     print(_load())

@@ -20,6 +20,7 @@ CONFIG_FILE = "config.json"
 
 def save_checkpoint(directory: Path, tensors: dict[str, torch.Tensor], config: dict) -> None:
     """Write ``tensors`` and ``config`` into ``directory``; readers never see a half-written one."""
+
     def fill(staging: Path) -> None:
         save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(staging / WEIGHTS_FILE))
         (staging / CONFIG_FILE).write_text(json.dumps(config, indent=2, sort_keys=True))
@@ -39,8 +40,10 @@ def load_torch_tensors(path: Path, fix: str) -> dict:
         # torch's message is a page of advice; what was refused fits in a few words
         found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(error))
         reason = f"it holds {found.group(1)}" if found else "damaged, or not written by torch.save"
-        raise CxrbenchError(f"{path} cannot be read safely: it is not a plain file of tensors (refused, nothing "
-                            f"was unpickled: {reason[:160]}); {fix}") from None
+        raise CxrbenchError(
+            f"{path} cannot be read safely: it is not a plain file of tensors (refused, nothing "
+            f"was unpickled: {reason[:160]}); {fix}"
+        ) from None
 
 
 def load_checkpoint(directory: Path) -> tuple[dict[str, torch.Tensor], dict]:
@@ -49,9 +52,13 @@ def load_checkpoint(directory: Path) -> tuple[dict[str, torch.Tensor], dict]:
     weights, config = directory / WEIGHTS_FILE, directory / CONFIG_FILE
     for path in (weights, config):
         if not path.is_file():
-            raise CxrbenchError(f"checkpoint {directory} has no {path.name}; pass a directory written by `cxrbench train`")
+            raise CxrbenchError(
+                f"checkpoint {directory} has no {path.name}; pass a directory written by `cxrbench train`"
+            )
     try:
         return load_file(str(weights)), json.loads(config.read_text())
     except (SafetensorError, json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise CxrbenchError(f"checkpoint {directory} is damaged or not safetensors ({error}); cxrbench reads "
-                            "safetensors only, never pickles: train it again or restore it") from None
+        raise CxrbenchError(
+            f"checkpoint {directory} is damaged or not safetensors ({error}); cxrbench reads "
+            "safetensors only, never pickles: train it again or restore it"
+        ) from None

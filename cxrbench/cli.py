@@ -21,8 +21,12 @@ from cxrbench import __version__
 from cxrbench.errors import CxrbenchError, OutputFolderError
 from cxrbench.names import closest, split_names
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  help="cxrbench: benchmark generative models of chest X-rays.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="cxrbench: benchmark generative models of chest X-rays.",
+)
 
 
 class Kind(str, Enum):
@@ -39,8 +43,13 @@ def _registry(kind: Kind):
     from cxrbench.models import MODELS
     from cxrbench.tasks import TASKS
 
-    return {Kind.models: MODELS, Kind.tasks: TASKS, Kind.metrics: METRICS, Kind.datasets: DATASETS,
-            Kind.feature_extractors: FEATURE_EXTRACTORS}[kind]
+    return {
+        Kind.models: MODELS,
+        Kind.tasks: TASKS,
+        Kind.metrics: METRICS,
+        Kind.datasets: DATASETS,
+        Kind.feature_extractors: FEATURE_EXTRACTORS,
+    }[kind]
 
 
 @app.command("list")
@@ -84,11 +93,16 @@ def _writing_to(out: Optional[Path], cache: Optional[Path] = None):
             raise
         folder = folders[where] if target is None else (target if target.is_dir() else target.parent)
         other = "point CXRBENCH_CACHE at another folder" if where == "cache" else "choose another --out"
-        problem = ("no space left (disk full or quota)" if error.errno in (errno.ENOSPC, errno.EDQUOT)
-                   else f"no permission to write ({error.strerror})")
+        problem = (
+            "no space left (disk full or quota)"
+            if error.errno in (errno.ENOSPC, errno.EDQUOT)
+            else f"no permission to write ({error.strerror})"
+        )
         fix = "free space" if error.errno in (errno.ENOSPC, errno.EDQUOT) else "make it writable"
-        raise OutputFolderError(f"cannot write to {folder}: {problem}; {fix} or {other}, then rerun the same command "
-                                "(finished results are kept)") from None
+        raise OutputFolderError(
+            f"cannot write to {folder}: {problem}; {fix} or {other}, then rerun the same command "
+            "(finished results are kept)"
+        ) from None
 
 
 def _base_config(config_file: Optional[Path]):
@@ -121,15 +135,20 @@ def _unpublished_weights_notes(identities: dict[str, dict]) -> list[str]:
     (``identities``: space -> a row's comparability, or the manifest's facts of that space)."""
     from cxrbench.metrics.feature_extractor import PUBLISHED_WEIGHTS_FIELD
 
-    return [f"note: {space} ran with weights that are not its published ones (sha256 "
-            f"{facts.get('weights_sha256', '')[:8]}...): its rows say {PUBLISHED_WEIGHTS_FIELD}: false and are not "
-            "comparable with values published in that space"
-            for space, facts in identities.items() if facts.get(PUBLISHED_WEIGHTS_FIELD) is False]
+    return [
+        f"note: {space} ran with weights that are not its published ones (sha256 "
+        f"{facts.get('weights_sha256', '')[:8]}...): its rows say {PUBLISHED_WEIGHTS_FIELD}: false and are not "
+        "comparable with values published in that space"
+        for space, facts in identities.items()
+        if facts.get(PUBLISHED_WEIGHTS_FIELD) is False
+    ]
 
 
-FEATURE_OPTION_HELP = ("an option of a feature space, NAME.KEY=VALUE (repeatable), e.g. xrv-densenet.weights=PATH; "
-                       "VALUE is read as TOML (numbers, true/false), else as text; the same as "
-                       "[feature_options.NAME] KEY = VALUE in --config")
+FEATURE_OPTION_HELP = (
+    "an option of a feature space, NAME.KEY=VALUE (repeatable), e.g. xrv-densenet.weights=PATH; "
+    "VALUE is read as TOML (numbers, true/false), else as text; the same as "
+    "[feature_options.NAME] KEY = VALUE in --config"
+)
 
 
 def feature_option(text: str) -> tuple[str, str, object]:
@@ -160,8 +179,14 @@ def _with_feature_options(options: dict[str, dict], given: Optional[list[str]]) 
     return merged
 
 
-def _with_data_and_spaces(config, data: Optional[str], data_root: Optional[str], on_bad_image: Optional[str],
-                          inception_weights: Optional[str], feature_options: Optional[list[str]]):
+def _with_data_and_spaces(
+    config,
+    data: Optional[str],
+    data_root: Optional[str],
+    on_bad_image: Optional[str],
+    inception_weights: Optional[str],
+    feature_options: Optional[list[str]],
+):
     """``config`` with the dataset and feature-space flags that `run` and `validate-metrics` share
     (flags win over --config; None leaves a setting as it is)."""
     config = config.with_overrides(data=data, data_root=data_root)
@@ -194,18 +219,24 @@ def run(
     batch_size: Optional[int] = typer.Option(None, help="generation batch size"),
     bootstrap: Optional[int] = typer.Option(None, help="bootstrap resamples for intervals (0: none)"),
     prompt_style: Optional[str] = typer.Option(None, help="bare (as published) or report prompts"),
-    absent: Optional[str] = typer.Option(None, help="absent = finding 'negative' (default) or 'no_finding' (all four "
-                                                    "negative)"),
+    absent: Optional[str] = typer.Option(
+        None, help="absent = finding 'negative' (default) or 'no_finding' (all four negative)"
+    ),
     on_bad_image: Optional[str] = typer.Option(None, help="fail (default) or skip unreadable real images"),
     inception_weights: Optional[str] = typer.Option(None, help="local FID Inception weights file"),
     feature_options: Optional[list[str]] = typer.Option(None, "--feature-option", help=FEATURE_OPTION_HELP),
     model_path: Optional[str] = typer.Option(None, help="diffusers Stable-Diffusion-1.x directory for roentgen"),
-    samples: Optional[list[str]] = typer.Option(None, "--samples", help="a pre-generated set to score, NAME=PATH "
-                                                "(repeatable): a folder TASK/CONDITION/*.png or a CSV file,label; "
-                                                "without --models only these sets (and the floor) are scored"),
+    samples: Optional[list[str]] = typer.Option(
+        None,
+        "--samples",
+        help="a pre-generated set to score, NAME=PATH "
+        "(repeatable): a folder TASK/CONDITION/*.png or a CSV file,label; "
+        "without --models only these sets (and the floor) are scored",
+    ),
     resume: Optional[bool] = typer.Option(None, "--resume/--no-resume", help="reuse finished work in --out"),
-    floor: Optional[bool] = typer.Option(None, "--floor/--no-floor", help="add the real-vs-real reference "
-                                                                          "(real-holdout) to the models"),
+    floor: Optional[bool] = typer.Option(
+        None, "--floor/--no-floor", help="add the real-vs-real reference (real-holdout) to the models"
+    ),
     config: Optional[Path] = typer.Option(None, "--config", help="TOML file with the same settings"),
 ) -> None:
     """Train (or load) the models, generate per-finding image sets, score them, write the leaderboard."""
@@ -213,9 +244,21 @@ def run(
     from cxrbench.benchmark.runner import run_benchmark
 
     cfg = _base_config(config).with_overrides(
-        models=models, tasks=tasks, metrics=metrics, resolution=resolution, n_samples=n_samples, seed=seed, out=out,
-        device=device, batch_size=batch_size, bootstrap=bootstrap, prompt_style=prompt_style, absent=absent,
-        resume=resume, floor=floor)
+        models=models,
+        tasks=tasks,
+        metrics=metrics,
+        resolution=resolution,
+        n_samples=n_samples,
+        seed=seed,
+        out=out,
+        device=device,
+        batch_size=batch_size,
+        bootstrap=bootstrap,
+        prompt_style=prompt_style,
+        absent=absent,
+        resume=resume,
+        floor=floor,
+    )
     cfg = _with_data_and_spaces(cfg, data, data_root, on_bad_image, inception_weights, feature_options)
     cfg = _with_model_path(cfg, model_path)
     cfg = _with_samples(cfg, samples, models_given=models is not None or _sets_models(config))
@@ -292,8 +335,9 @@ def _print_summary(summary) -> None:
     board = build_leaderboard(summary.rows)
     overview = board.overview
     # The headline metrics that have values; the full table is in leaderboard.md.
-    shown = [i for i in range(len(overview.columns))
-             if any(overview.row(m)[i] is not None for m in overview.models)][:SUMMARY_COLUMNS]
+    shown = [i for i in range(len(overview.columns)) if any(overview.row(m)[i] is not None for m in overview.models)][
+        :SUMMARY_COLUMNS
+    ]
     view = Table(title="cxrbench: mean over tasks and conditions (all metrics: leaderboard.md)")
     view.add_column("rank")
     view.add_column("model", no_wrap=True)
@@ -301,8 +345,9 @@ def _print_summary(summary) -> None:
         view.add_column(header(board, overview.columns[i]), justify="right")
     for model in overview.models:
         cells = overview.row(model)
-        view.add_row(overview.rank_label(model), model,
-                     *(number(None if cells[i] is None else cells[i].value) for i in shown))
+        view.add_row(
+            overview.rank_label(model), model, *(number(None if cells[i] is None else cells[i].value) for i in shown)
+        )
     console = Console()
     console.print(view)
     for space, facts in summary.manifest.get("feature_spaces", {}).items():
@@ -312,8 +357,10 @@ def _print_summary(summary) -> None:
     for note in _unpublished_weights_notes(summary.manifest.get("feature_spaces", {})):
         console.print(note, markup=False)
     total = summary.manifest.get("timings_s", {}).get("total", 0.0)
-    console.print(f"wrote {summary.run_dir.results}, {summary.run_dir.leaderboard} and {summary.run_dir.manifest} "
-                  f"in {total:.0f} s")
+    console.print(
+        f"wrote {summary.run_dir.results}, {summary.run_dir.leaderboard} and {summary.run_dir.manifest} "
+        f"in {total:.0f} s"
+    )
 
 
 class Format(str, Enum):
@@ -328,8 +375,11 @@ def leaderboard(
     run_dirs: list[str] = typer.Argument(..., help="run folders (several are merged); or: publish RUN_DIR..."),
     format: Format = typer.Option(Format.md, "--format", help="md, csv (tidy), latex (booktabs) or html"),
     out: Optional[Path] = typer.Option(None, help="output file (a folder for publish); default: print"),
-    metrics: Optional[str] = typer.Option(None, help="only these metrics: ids, aliases or patterns separated by "
-                                                     "commas, e.g. cxr_fd,frd@radiomics,reader.single.*"),
+    metrics: Optional[str] = typer.Option(
+        None,
+        help="only these metrics: ids, aliases or patterns separated by "
+        "commas, e.g. cxr_fd,frd@radiomics,reader.single.*",
+    ),
     models: Optional[str] = typer.Option(None, help="only these models, separated by commas"),
 ) -> None:
     """Tables from results.jsonl files; `leaderboard publish RUN_DIR... --out SITE/` writes a static site."""
@@ -379,8 +429,9 @@ def leaderboard(
 def compare(
     run_a: Path = typer.Argument(..., help="the baseline run folder"),
     run_b: Optional[Path] = typer.Argument(None, help="the run compared against it (default: RUN_A itself)"),
-    models: Optional[str] = typer.Option(None, help="A,B: paired bootstrap of model B against model A on the "
-                                                     "same real set (B from RUN_B when given)"),
+    models: Optional[str] = typer.Option(
+        None, help="A,B: paired bootstrap of model B against model A on the same real set (B from RUN_B when given)"
+    ),
     seed: int = typer.Option(0, help="bootstrap seed of the paired comparison"),
 ) -> None:
     """Compare two runs row by row, or two models on the same real set with a paired bootstrap (--models A,B)."""
@@ -404,8 +455,9 @@ def compare(
         for column in ("task", "condition", "metric", "A", "B", "B - A [interval]", "verdict"):
             view.add_column(column)
         for c in paired:
-            view.add_row(c.task, c.condition, c.metric, number(c.a), number(c.b),
-                         show((c.delta, c.ci_low, c.ci_high)), c.verdict)
+            view.add_row(
+                c.task, c.condition, c.metric, number(c.a), number(c.b), show((c.delta, c.ci_low, c.ci_high)), c.verdict
+            )
         console = Console(width=200)
         console.print(view)
         for note in dict.fromkeys(notes):
@@ -431,22 +483,31 @@ def evaluate(
     real: Path = typer.Option(..., help="folder of real images (PNG, JPEG or DICOM)"),
     fake: Path = typer.Option(..., help="folder of synthetic images"),
     out: Path = typer.Option(..., help="folder for results.jsonl, leaderboard.md and manifest.json"),
-    metrics: str = typer.Option("fd,kid,precision,recall,density,coverage",
-                                help="metrics separated by commas, each NAME or NAME@SPACE (e.g. fd@xrv-densenet)"),
-    features: Optional[str] = typer.Option(None, help="feature space of the distribution metrics given without "
-                                                      "@SPACE (e.g. inception-v3, pixels); default: each metric's own"),
+    metrics: str = typer.Option(
+        "fd,kid,precision,recall,density,coverage",
+        help="metrics separated by commas, each NAME or NAME@SPACE (e.g. fd@xrv-densenet)",
+    ),
+    features: Optional[str] = typer.Option(
+        None,
+        help="feature space of the distribution metrics given without "
+        "@SPACE (e.g. inception-v3, pixels); default: each metric's own",
+    ),
     inception_weights: Optional[str] = typer.Option(None, help="local FID Inception weights file"),
-    inception_verify: bool = typer.Option(True, "--inception-verify/--no-inception-verify",
-                                          help="check that the Inception file is the published FID weights; "
-                                               "--no-inception-verify: an Inception-v3 variant of your own (its "
-                                               "rows say published_weights: false)"),
+    inception_verify: bool = typer.Option(
+        True,
+        "--inception-verify/--no-inception-verify",
+        help="check that the Inception file is the published FID weights; "
+        "--no-inception-verify: an Inception-v3 variant of your own (its "
+        "rows say published_weights: false)",
+    ),
     resolution: Optional[int] = typer.Option(None, help="square size (default: the first real image's)"),
     bootstrap: int = typer.Option(1000, help="bootstrap resamples for intervals (0: none)"),
     seed: int = typer.Option(0, help="bootstrap seed"),
     device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N"),
     feature_options: Optional[list[str]] = typer.Option(None, "--feature-option", help=FEATURE_OPTION_HELP),
-    config_file: Optional[Path] = typer.Option(None, "--config", help="TOML file: its [feature_options.NAME] "
-                                                                     "tables (as for `cxrbench run`)"),
+    config_file: Optional[Path] = typer.Option(
+        None, "--config", help="TOML file: its [feature_options.NAME] tables (as for `cxrbench run`)"
+    ),
     name: Optional[str] = typer.Option(None, help="the model name of the rows (default: the --fake folder's name)"),
 ) -> None:
     """Score a folder of synthetic images against a folder of real ones (like torch-fidelity's CLI)."""
@@ -459,10 +520,20 @@ def evaluate(
     spaces = _base_config(config_file).feature_options if config_file else {}
     if inception:
         spaces = {**spaces, "inception-v3": {**spaces.get("inception-v3", {}), **inception}}
-    config = EvaluateConfig(real=real, fake=fake, out=out, metrics=split_names(metrics),
-                            features=features, resolution=resolution, seed=seed, bootstrap=bootstrap, device=device,
-                            cache_dir=default_cache_root(), name=name,
-                            feature_options=_with_feature_options(spaces, feature_options))
+    config = EvaluateConfig(
+        real=real,
+        fake=fake,
+        out=out,
+        metrics=split_names(metrics),
+        features=features,
+        resolution=resolution,
+        seed=seed,
+        bootstrap=bootstrap,
+        device=device,
+        cache_dir=default_cache_root(),
+        name=name,
+        feature_options=_with_feature_options(spaces, feature_options),
+    )
     with _writing_to(out, config.cache_dir):
         rows = evaluate_folders(config)
     for row in rows:
@@ -504,13 +575,14 @@ def validate_metrics_command(
     on_bad_image: Optional[str] = typer.Option(None, help="fail (default) or skip unreadable real images"),
     inception_weights: Optional[str] = typer.Option(None, help="local FID Inception weights file"),
     feature_options: Optional[list[str]] = typer.Option(None, "--feature-option", help=FEATURE_OPTION_HELP),
-    config: Optional[Path] = typer.Option(None, "--config", help="TOML file with the settings of `run` (data, "
-                                                                 "data_options, metrics, feature_options)"),
+    config: Optional[Path] = typer.Option(
+        None, "--config", help="TOML file with the settings of `run` (data, data_options, metrics, feature_options)"
+    ),
 ) -> None:
     """Sanity-check the metrics on a dataset, each in its feature space (floor, blur/noise, the noise model,
     the run's validity check, mode dropping, memorisation); exit 1 on a failure."""
-    from cxrbench.run_dir import atomic_write_text
     from cxrbench.benchmark.validation import validate_metrics
+    from cxrbench.run_dir import atomic_write_text
 
     cfg = _base_config(config).with_overrides(resolution=resolution, seed=seed, device=device)
     cfg = _with_data_and_spaces(cfg, data, data_root, on_bad_image, inception_weights, feature_options)
@@ -539,8 +611,9 @@ def train(
     """Train one model on the training split and save its checkpoint."""
     from cxrbench.benchmark.training import train_model
 
-    cfg = _base_config(config).with_overrides(models=model, data=data, data_root=data_root, resolution=resolution,
-                                               seed=seed, device=device)
+    cfg = _base_config(config).with_overrides(
+        models=model, data=data, data_root=data_root, resolution=resolution, seed=seed, device=device
+    )
     with _writing_to(out, cfg.cache_dir):
         path = train_model(cfg, model, out, _reporter())
     typer.echo(f"saved {model} to {path}")
@@ -565,8 +638,9 @@ def generate(
     """Generate N images of one task and condition into a folder of PNGs."""
     from cxrbench.benchmark.training import generate_images
 
-    cfg = _base_config(config).with_overrides(models=model, tasks=task, data=data, data_root=data_root,
-                                               resolution=resolution, seed=seed, device=device)
+    cfg = _base_config(config).with_overrides(
+        models=model, tasks=task, data=data, data_root=data_root, resolution=resolution, seed=seed, device=device
+    )
     if checkpoint is not None:
         cfg = cfg.with_overrides(checkpoints={**cfg.checkpoints, model: str(checkpoint)})
     cfg = _with_model_path(cfg, model_path)
@@ -610,8 +684,10 @@ def data_check(
     for problem in problems:
         console.print(f"bad: {problem}", markup=False)
     if problems:
-        raise CxrbenchError(f"{len(problems)} bad image files (listed above); fix or remove them, or set "
-                        "data_options on_bad_image = \"skip\"")
+        raise CxrbenchError(
+            f"{len(problems)} bad image files (listed above); fix or remove them, or set "
+            'data_options on_bad_image = "skip"'
+        )
     console.print("all images decode")
 
 
@@ -629,8 +705,9 @@ class StudyDesign(str, Enum):
 def reader_prepare(
     run_dir: Path = typer.Argument(..., help="a finished run folder (with samples/ and manifest.json)"),
     out: Path = typer.Option(..., help="new folder for the study"),
-    design: StudyDesign = typer.Option(..., help="single (real or synthetic?), paired (which is synthetic?) or "
-                                                 "finding (is FINDING present?)"),
+    design: StudyDesign = typer.Option(
+        ..., help="single (real or synthetic?), paired (which is synthetic?) or finding (is FINDING present?)"
+    ),
     readers: str = typer.Option(..., help="reader ids separated by commas (a-z, 0-9, _)"),
     n: int = typer.Option(10, "--n", help="items per model, task and condition"),
     models: str = typer.Option("all", help="all, or model names separated by commas"),
@@ -643,9 +720,18 @@ def reader_prepare(
     from cxrbench.reader_study.design import Design
     from cxrbench.reader_study.prepare import PrepareConfig, prepare_study
 
-    config = PrepareConfig(run_dir=run_dir, out=out, design=Design(design.value), n_items=n,
-                           readers=split_names(readers), models=split_names(models), tasks=split_names(tasks),
-                           conditions=split_names(conditions), seed=seed, cache_dir=default_cache_root())
+    config = PrepareConfig(
+        run_dir=run_dir,
+        out=out,
+        design=Design(design.value),
+        n_items=n,
+        readers=split_names(readers),
+        models=split_names(models),
+        tasks=split_names(tasks),
+        conditions=split_names(conditions),
+        seed=seed,
+        cache_dir=default_cache_root(),
+    )
     study = prepare_study(config)
     typer.echo(f"wrote {len(study.items)} items for {len(study.readers)} readers to {study.root}")
     typer.echo(f"serve it with: cxrbench reader-study serve {study.root}")
@@ -670,10 +756,12 @@ def reader_serve(
 @reader_app.command("import")
 def reader_import(
     study: Path = typer.Argument(..., help="a study folder written by prepare"),
-    files: list[Path] = typer.Argument(None, help="answer files: CSV (docs/reader-study.md) or another "
-                                                  "answers.sqlite; none: score the stored answers"),
-    columns: Optional[str] = typer.Option(None, help="generic CSV: schema_name=csv_column pairs separated by "
-                                                     "commas, e.g. reader_id=Rater,item_id=Case"),
+    files: list[Path] = typer.Argument(
+        None, help="answer files: CSV (docs/reader-study.md) or another answers.sqlite; none: score the stored answers"
+    ),
+    columns: Optional[str] = typer.Option(
+        None, help="generic CSV: schema_name=csv_column pairs separated by commas, e.g. reader_id=Rater,item_id=Case"
+    ),
     run: Optional[Path] = typer.Option(None, help="the run folder to write rows to (default: the study's run)"),
 ) -> None:
     """Import answers (all rows valid, or none), then write statistics and reader.* rows into the run."""
@@ -684,11 +772,14 @@ def reader_import(
     loaded = Study(study)
     mapping = parse_columns(columns)
     for report in import_answers(loaded, files or [], mapping):
-        typer.echo(f"{report.source}: {report.rows} rows, {report.added} new answers, "
-                   f"{report.already_stored} already stored")
+        typer.echo(
+            f"{report.source}: {report.rows} rows, {report.added} new answers, {report.already_stored} already stored"
+        )
     statistics, rows = score_study(loaded, run)
-    typer.echo(f"wrote {len(rows)} reader rows to {(run or loaded.run_dir) / 'results.jsonl'} and "
-               f"{loaded.root / STATISTICS_MD}")
+    typer.echo(
+        f"wrote {len(rows)} reader rows to {(run or loaded.run_dir) / 'results.jsonl'} and "
+        f"{loaded.root / STATISTICS_MD}"
+    )
 
 
 class FigureName(str, Enum):
@@ -711,12 +802,15 @@ def _figure_of_merit(fom: FigureName, threshold: float):
 @reader_app.command("mrmc")
 def reader_mrmc(
     file: Path = typer.Argument(..., help="ratings: CSV (reader, case, truth, modality, rating) or LABMRMC .lrc"),
-    fom: FigureName = typer.Option(FigureName.auc, help="figure of merit: empirical AUC, or sensitivity / "
-                                                        "specificity at --threshold"),
-    threshold: float = typer.Option(4.0, help="sensitivity/specificity: ratings from this value up count as "
-                                              "called positive"),
-    cov: CovarianceName = typer.Option(CovarianceName.jackknife, help="error covariances: jackknife or DeLong "
-                                                                      "(AUC, factorial designs)"),
+    fom: FigureName = typer.Option(
+        FigureName.auc, help="figure of merit: empirical AUC, or sensitivity / specificity at --threshold"
+    ),
+    threshold: float = typer.Option(
+        4.0, help="sensitivity/specificity: ratings from this value up count as called positive"
+    ),
+    cov: CovarianceName = typer.Option(
+        CovarianceName.jackknife, help="error covariances: jackknife or DeLong (AUC, factorial designs)"
+    ),
     alpha: float = typer.Option(0.05, help="1 - confidence level of the intervals"),
     json_out: Optional[Path] = typer.Option(None, "--json", help="also write every number to this JSON file"),
 ) -> None:
@@ -735,15 +829,22 @@ def reader_mrmc(
 
 @reader_app.command("plan")
 def reader_plan(
-    pilot: Optional[Path] = typer.Argument(None, help="the pilot: an MRMC ratings file (.csv, .lrc) or a study "
-                                                      "folder with answers (its own variance components, all cells "
-                                                      "pooled)"),
-    components: Optional[str] = typer.Option(None, help="instead of a pilot: published OR components, e.g. "
-                                                        "cases=114,var_tr=0.0002,var=0.0008,cov1=0.00035,"
-                                                        "cov2=0.00034,cov3=0.00024"),
+    pilot: Optional[Path] = typer.Argument(
+        None,
+        help="the pilot: an MRMC ratings file (.csv, .lrc) or a study "
+        "folder with answers (its own variance components, all cells "
+        "pooled)",
+    ),
+    components: Optional[str] = typer.Option(
+        None,
+        help="instead of a pilot: published OR components, e.g. "
+        "cases=114,var_tr=0.0002,var=0.0008,cov1=0.00035,"
+        "cov2=0.00034,cov3=0.00024",
+    ),
     readers: str = typer.Option("3,4,5,6,8,10", help="reader counts to plan for, separated by commas"),
-    effect: Optional[float] = typer.Option(None, help="the difference of figures to detect (default: the "
-                                                      "pilot's, when it compares two treatments)"),
+    effect: Optional[float] = typer.Option(
+        None, help="the difference of figures to detect (default: the pilot's, when it compares two treatments)"
+    ),
     power: float = typer.Option(0.8, help="the power wanted"),
     alpha: float = typer.Option(0.05, help="the test's significance level"),
     cases: Optional[int] = typer.Option(None, help="instead: the power with this many cases"),
@@ -764,14 +865,19 @@ def reader_plan(
         given = Pilot.parse(components)
         source = f"{given.n_cases} cases (given components)"
     else:
-        analysis = study_pilot(pilot) if (pilot / "study.json").is_file() else \
-            or_analysis(read_mrmc_file(pilot), _figure_of_merit(fom, threshold))
+        analysis = (
+            study_pilot(pilot)
+            if (pilot / "study.json").is_file()
+            else or_analysis(read_mrmc_file(pilot), _figure_of_merit(fom, threshold))
+        )
         given = Pilot.from_analysis(analysis)
         source = f"{len(analysis.treatments)} treatments x {len(analysis.readers)} readers, {given.n_cases} cases"
     size = effect if effect is not None else given.effect
     if size is None:
-        raise ConfigError("the pilot does not compare exactly two treatments; give the difference to detect with "
-                          "--effect (e.g. --effect 0.05)")
+        raise ConfigError(
+            "the pilot does not compare exactly two treatments; give the difference to detect with "
+            "--effect (e.g. --effect 0.05)"
+        )
     try:
         counts = [int(r) for r in split_names(readers)]
     except ValueError:
@@ -784,8 +890,7 @@ def reader_plan(
                 typer.echo(f"| {name} | {j} | {cases} | {power_of(given, j, cases, size, name, alpha):.4f} |")
                 continue
             found = cases_needed(given, j, size, power, name, alpha)
-            typer.echo(f"| {name} | {j} | {found[0] if found else '> 2000'} | "
-                       f"{f'{found[1]:.4f}' if found else ''} |")
+            typer.echo(f"| {name} | {j} | {found[0] if found else '> 2000'} | {f'{found[1]:.4f}' if found else ''} |")
 
 
 # Feature spaces whose published weights are a pickle: what converts them to a safetensors file.
@@ -804,13 +909,16 @@ def convert_weights(
     from cxrbench.errors import ConfigError
 
     if space not in CONVERTERS:
-        raise ConfigError(f"convert-weights knows {', '.join(CONVERTERS)}, not {space!r}; the other spaces read "
-                          "safetensors directly")
+        raise ConfigError(
+            f"convert-weights knows {', '.join(CONVERTERS)}, not {space!r}; the other spaces read safetensors directly"
+        )
     module, _, function = CONVERTERS[space].partition(":")
     with _writing_to(destination.parent):
         weights = getattr(importlib.import_module(module), function)(source, destination)
-    typer.echo(f"wrote {destination} ({len(weights.tensors)} tensors from {weights.layout} {source}, sha256 "
-               f"{weights.source_sha256[:12]}...); use it with --feature-option {space}.weights={destination}")
+    typer.echo(
+        f"wrote {destination} ({len(weights.tensors)} tensors from {weights.layout} {source}, sha256 "
+        f"{weights.source_sha256[:12]}...); use it with --feature-option {space}.weights={destination}"
+    )
 
 
 @app.command()

@@ -65,8 +65,10 @@ class RunConfig:
         if self.n_samples < 2:
             raise ConfigError(f"n_samples {self.n_samples} is too small; use at least 2")
         if self.validity_n < 10:  # space_validity.FEWEST: below it no FD is worth comparing
-            raise ConfigError(f"validity_n {self.validity_n} is too small; use at least 10 images per set of the "
-                              "feature-space validity check")
+            raise ConfigError(
+                f"validity_n {self.validity_n} is too small; use at least 10 images per set of the "
+                "feature-space validity check"
+            )
         if self.batch_size < 1:
             raise ConfigError(f"batch_size {self.batch_size} must be at least 1")
         if self.bootstrap < 0:
@@ -95,8 +97,11 @@ class RunConfig:
         return cls().with_overrides(**facts, cache_dir=cache_dir)
 
     def to_dict(self) -> dict:
-        return {f.name: (str(v) if isinstance(v, Path) else v)
-                for f in dataclasses.fields(self) for v in [getattr(self, f.name)]}
+        return {
+            f.name: (str(v) if isinstance(v, Path) else v)
+            for f in dataclasses.fields(self)
+            for v in [getattr(self, f.name)]
+        }
 
     def comparable(self) -> dict:
         """The settings that change any result row (JSON-normalised).
@@ -107,8 +112,19 @@ class RunConfig:
         checks the spaces again and restamps the rows it keeps. Where and how a run is written is
         left out too.
         """
-        skip = {"out", "resume", "cache_dir", "device", "models", "tasks", "metrics", "feature_options", "floor",
-                "validity_n", "samples"}
+        skip = {
+            "out",
+            "resume",
+            "cache_dir",
+            "device",
+            "models",
+            "tasks",
+            "metrics",
+            "feature_options",
+            "floor",
+            "validity_n",
+            "samples",
+        }
         return json.loads(json.dumps({k: v for k, v in self.to_dict().items() if k not in skip}))
 
 
@@ -119,8 +135,9 @@ def load_config(path: Path) -> RunConfig:
     except FileNotFoundError:
         raise ConfigError(f"config file {path} does not exist; check the path given to --config") from None
     except (IsADirectoryError, PermissionError) as error:
-        raise ConfigError(f"config file {path} cannot be read ({error.strerror}); give --config a readable "
-                          "TOML file") from None
+        raise ConfigError(
+            f"config file {path} cannot be read ({error.strerror}); give --config a readable TOML file"
+        ) from None
     except UnicodeDecodeError:
         raise ConfigError(f"config file {path} is not UTF-8 text; give --config a TOML file") from None
     except tomllib.TOMLDecodeError as error:
@@ -146,19 +163,24 @@ def _coerce(name: str, value: object) -> object:
 
 # What each setting may be, by its annotation in RunConfig: a check and how to say it in the error.
 _TYPE_CHECKS = {
-    "tuple[str, ...]": (lambda v: isinstance(v, str) or (isinstance(v, (list, tuple))
-                                                         and all(isinstance(x, str) for x in v)),
-                        'names: "all", "a,b" or a list of strings'),
+    "tuple[str, ...]": (
+        lambda v: isinstance(v, str) or (isinstance(v, (list, tuple)) and all(isinstance(x, str) for x in v)),
+        'names: "all", "a,b" or a list of strings',
+    ),
     "str": (lambda v: isinstance(v, str), "a string"),
     "str | None": (lambda v: isinstance(v, (str, Path)), "a string (a folder path)"),
     "int": (lambda v: isinstance(v, int) and not isinstance(v, bool), "a whole number"),
     "bool": (lambda v: isinstance(v, bool), "true or false"),
     "Path": (lambda v: isinstance(v, (str, Path)), "a string (a path)"),
     "dict": (lambda v: isinstance(v, dict), "a table of options"),
-    "dict[str, dict]": (lambda v: isinstance(v, dict) and all(isinstance(x, dict) for x in v.values()),
-                        "a table of tables: one [SECTION.NAME] table per component"),
-    "dict[str, str]": (lambda v: isinstance(v, dict) and all(isinstance(x, str) for x in v.values()),
-                       "a table of NAME = \"PATH\" strings"),
+    "dict[str, dict]": (
+        lambda v: isinstance(v, dict) and all(isinstance(x, dict) for x in v.values()),
+        "a table of tables: one [SECTION.NAME] table per component",
+    ),
+    "dict[str, str]": (
+        lambda v: isinstance(v, dict) and all(isinstance(x, str) for x in v.values()),
+        'a table of NAME = "PATH" strings',
+    ),
 }
 
 
@@ -167,8 +189,9 @@ def _check_type(name: str, value: object) -> None:
     annotation = next(f.type for f in dataclasses.fields(RunConfig) if f.name == name)
     check, expected = _TYPE_CHECKS[str(annotation)]
     if not check(value):
-        raise ConfigError(f"setting {name} = {value!r} ({type(value).__name__}) has the wrong type; it must be "
-                          f"{expected}")
+        raise ConfigError(
+            f"setting {name} = {value!r} ({type(value).__name__}) has the wrong type; it must be {expected}"
+        )
 
 
 def _named_tables() -> dict:
@@ -179,8 +202,12 @@ def _named_tables() -> dict:
     from cxrbench.metrics.selection import check_spec
     from cxrbench.models import MODELS
 
-    return {"model_options": MODELS.entry, "checkpoints": MODELS.entry, "feature_options": FEATURE_EXTRACTORS.entry,
-            "metric_options": check_spec}
+    return {
+        "model_options": MODELS.entry,
+        "checkpoints": MODELS.entry,
+        "feature_options": FEATURE_EXTRACTORS.entry,
+        "metric_options": check_spec,
+    }
 
 
 def _check_component_names(config: RunConfig) -> None:

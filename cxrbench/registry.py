@@ -80,8 +80,9 @@ class Registry(Generic[T]):
                     f"duplicate {self.kind} name {name!r}: {entry.target} already uses it; pick another name"
                 )
             if entry is None:
-                self._entries[name] = Entry(name, target or f"{getattr(obj, '__module__', '?')}:{name}", "builtin",
-                                            _first_doc_line(obj))
+                self._entries[name] = Entry(
+                    name, target or f"{getattr(obj, '__module__', '?')}:{name}", "builtin", _first_doc_line(obj)
+                )
             self._loaded[name] = obj
             return obj
 
@@ -146,12 +147,16 @@ class Registry(Generic[T]):
         cls = self.get(name)
         options = dict(options or {})
         signature = inspect.signature(cls.__init__)
-        known = [p for p, param in signature.parameters.items()
-                 if p != "self" and param.kind not in (param.VAR_POSITIONAL, param.VAR_KEYWORD)]
+        known = [
+            p
+            for p, param in signature.parameters.items()
+            if p != "self" and param.kind not in (param.VAR_POSITIONAL, param.VAR_KEYWORD)
+        ]
         unknown = sorted(set(options) - set(known))
         if unknown:
-            raise ConfigError(f"{self.kind} {name!r} has no option {unknown[0]!r}; "
-                              f"its options: {', '.join(known) or '(none)'}")
+            raise ConfigError(
+                f"{self.kind} {name!r} has no option {unknown[0]!r}; its options: {', '.join(known) or '(none)'}"
+            )
         required = [p for p in known if signature.parameters[p].default is inspect.Parameter.empty]
         absent = [p for p in required if p not in options]
         if absent:
@@ -159,8 +164,10 @@ class Registry(Generic[T]):
         for option, value in options.items():
             expected = signature.parameters[option].annotation
             if isinstance(expected, str) and not _has_type(value, expected):
-                raise ConfigError(f"{self.kind} {name!r} option {option} = {value!r} ({type(value).__name__}) has "
-                                  f"the wrong type; it must be {expected}")
+                raise ConfigError(
+                    f"{self.kind} {name!r} option {option} = {value!r} ({type(value).__name__}) has "
+                    f"the wrong type; it must be {expected}"
+                )
         bound = signature.bind_partial(None, **options)
         bound.apply_defaults()
         return cls(**options), {k: v for k, v in bound.arguments.items() if k in known}
@@ -209,8 +216,16 @@ class Registry(Generic[T]):
             )
 
 
-_SIMPLE_TYPES = {"int": (int,), "float": (int, float), "str": (str,), "bool": (bool,), "None": (type(None),),
-                 "Path": (str, PurePath), "dict": (dict,), "list": (list, tuple)}
+_SIMPLE_TYPES = {
+    "int": (int,),
+    "float": (int, float),
+    "str": (str,),
+    "bool": (bool,),
+    "None": (type(None),),
+    "Path": (str, PurePath),
+    "dict": (dict,),
+    "list": (list, tuple),
+}
 
 
 def _has_type(value: object, annotation: str) -> bool:

@@ -13,12 +13,12 @@ import numpy as np
 import torch
 from PIL import Image
 
-from cxrbench.results import ResultRow, read_rows, row_line
 from cxrbench.cache import load_arrays, save_arrays
 from cxrbench.data.dataset import FINGERPRINT_PARTS
 from cxrbench.errors import ConfigError
 from cxrbench.files import atomic_save_png, atomic_write_text, remove_partial_files
 from cxrbench.models.adapter import GenerationLog
+from cxrbench.results import ResultRow, read_rows, row_line
 
 RESULTS, LEADERBOARD, MANIFEST, SAMPLES = "results.jsonl", "leaderboard.md", "manifest.json", "samples"
 FEATURES, REVIEWS = "features", "reviews"
@@ -71,13 +71,16 @@ class RunDirectory:
             raise ConfigError(f"{self.root} holds a run with other settings ({detail}); {_START_OVER}")
         made_on = previous.get("dataset", {})  # a manifest without a fingerprint: nothing to compare
         if made_on.get("fingerprint") not in (None, dataset.get("fingerprint")):
-            raise ConfigError(f"{self.root} holds a run made on other data: {dataset_change(made_on, dataset)} "
-                              f"since; {_START_OVER}")
+            raise ConfigError(
+                f"{self.root} holds a run made on other data: {dataset_change(made_on, dataset)} since; {_START_OVER}"
+            )
         recorded = previous.get("samples", {})
         for name, digest in (samples or {}).items():
             if recorded.get(name) not in (None, digest):
-                raise ConfigError(f"{self.root} scored the samples {name!r} from other images (their content changed "
-                                  f"since); {_START_OVER}")
+                raise ConfigError(
+                    f"{self.root} scored the samples {name!r} from other images (their content changed "
+                    f"since); {_START_OVER}"
+                )
         return recorded
 
     def prepare(self, resume: bool) -> None:
@@ -211,8 +214,12 @@ def dataset_change(before: dict, after: dict) -> str:
 def write_generation(folder: Path, seconds: float, n: int, log: GenerationLog | None) -> None:
     """Save how long a sample set took and the adapter's per-image records (before its PNGs)."""
     folder.mkdir(parents=True, exist_ok=True)
-    facts = {"seconds": round(seconds, 3), "seconds_per_image": round(seconds / max(n, 1), 5),
-             "summary": log.summary if log else {}, "records": log.records if log else []}
+    facts = {
+        "seconds": round(seconds, 3),
+        "seconds_per_image": round(seconds / max(n, 1), 5),
+        "summary": log.summary if log else {},
+        "records": log.records if log else [],
+    }
     atomic_write_text(folder / GENERATION, json.dumps(facts, indent=1))
 
 

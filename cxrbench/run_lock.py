@@ -39,7 +39,8 @@ def run_lock(root: Path) -> Iterator[None]:
         except BlockingIOError:
             raise RunLockedError(
                 f"{root} is in use by another cxrbench process ({_holder(path)}); wait for it to finish, "
-                "or give another --out") from None
+                "or give another --out"
+            ) from None
         handle.seek(0)
         handle.truncate()
         handle.write(json.dumps({"pid": os.getpid(), "host": socket.gethostname()}))

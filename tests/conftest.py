@@ -30,9 +30,19 @@ TINY_VALIDITY_N = 10
 TINY_MODELS: dict[str, dict] = {
     "pggan-lco": {"pggan": {"phase_images": 48, "batch_size": 16}, "lco": {"steps": 3}, "classifier_epochs": 1},
     "cgan": {"gan": {"train_images": 96, "batch_size": 16}},
-    "diffusion-small": {"network": {"sample_size": 32, "pixel_unshuffle": 2, "channels": [16, 32], "head_dim": 8,
-                                    "text_width": 16, "text_layers": 1, "text_heads": 2},
-                        "training": {"steps": 6, "batch_size": 8}, "steps": 3},
+    "diffusion-small": {
+        "network": {
+            "sample_size": 32,
+            "pixel_unshuffle": 2,
+            "channels": [16, 32],
+            "head_dim": 8,
+            "text_width": 16,
+            "text_layers": 1,
+            "text_heads": 2,
+        },
+        "training": {"steps": 6, "batch_size": 8},
+        "steps": 3,
+    },
     # "roentgen": {"model_path": a tiny random SD-1.x directory, "steps": 2, ...}, set by tiny_sd_pipeline below
 }
 
@@ -80,11 +90,22 @@ def tiny_config(tmp_path, session_cache):
     """A RunConfig factory for small, fast runs; keyword arguments override fields."""
 
     def make(**overrides) -> RunConfig:
-        base = RunConfig(models=("all",), tasks=("pleural_effusion",), metrics=("all",), resolution=32,
-                         n_samples=12, bootstrap=20, validity_n=TINY_VALIDITY_N, device="cpu", out=tmp_path / "run",
-                         cache_dir=session_cache,
-                         data_options=dict(TINY_PHANTOM), metric_options=dict(CHEAP_UTILITY),
-                         model_options=dict(TINY_MODELS), feature_options=dict(TINY_FEATURES))
+        base = RunConfig(
+            models=("all",),
+            tasks=("pleural_effusion",),
+            metrics=("all",),
+            resolution=32,
+            n_samples=12,
+            bootstrap=20,
+            validity_n=TINY_VALIDITY_N,
+            device="cpu",
+            out=tmp_path / "run",
+            cache_dir=session_cache,
+            data_options=dict(TINY_PHANTOM),
+            metric_options=dict(CHEAP_UTILITY),
+            model_options=dict(TINY_MODELS),
+            feature_options=dict(TINY_FEATURES),
+        )
         return base.with_overrides(**overrides)
 
     return make
@@ -93,8 +114,14 @@ def tiny_config(tmp_path, session_cache):
 def run_cli(*args: str, env: dict | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
     """Run ``python -m cxrbench.cli ARGS`` in a subprocess and capture its output."""
     full_env = {**os.environ, **(env or {})}
-    return subprocess.run([sys.executable, "-m", "cxrbench.cli", *args], capture_output=True, text=True,
-                          env=full_env, cwd=cwd or REPO, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "cxrbench.cli", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        cwd=cwd or REPO,
+        timeout=600,
+    )
 
 
 @pytest.fixture(scope="session")
@@ -109,7 +136,10 @@ def random_weights(tmp_path_factory):
         torch.manual_seed(0)
         network = module.FeatureExtractorInceptionV3("inception-v3-compat", ["2048"])
     finally:
-        module.load_state_dict_from_url, module.FeatureExtractorInceptionV3.load_state_dict = original_url, original_load
+        module.load_state_dict_from_url, module.FeatureExtractorInceptionV3.load_state_dict = (
+            original_url,
+            original_load,
+        )
     path = tmp_path_factory.mktemp("weights") / "random-inception.pth"
     torch.save(network.state_dict(), path)
     return path
@@ -125,9 +155,12 @@ def tiny_toml(tmp_path, session_cache):
 
 def tiny_toml_text(cache: Path, validity_n: int = TINY_VALIDITY_N) -> str:
     """The tiny run's settings as TOML (``cache``: the cache folder)."""
-    return (f'resolution = 32\nn_samples = 12\nbootstrap = 10\nvalidity_n = {validity_n}\ndevice = "cpu"\n'
-            f'tasks = "pleural_effusion"\n'
-            f'cache_dir = "{cache}"\n[data_options]\nn_images = {TINY_PHANTOM["n_images"]}\n'
-            f'seed = {TINY_PHANTOM["seed"]}\n'
-            + options_toml("metric_options", CHEAP_UTILITY) + options_toml("model_options", TINY_MODELS)
-            + options_toml("feature_options", TINY_FEATURES))
+    return (
+        f'resolution = 32\nn_samples = 12\nbootstrap = 10\nvalidity_n = {validity_n}\ndevice = "cpu"\n'
+        f'tasks = "pleural_effusion"\n'
+        f'cache_dir = "{cache}"\n[data_options]\nn_images = {TINY_PHANTOM["n_images"]}\n'
+        f"seed = {TINY_PHANTOM['seed']}\n"
+        + options_toml("metric_options", CHEAP_UTILITY)
+        + options_toml("model_options", TINY_MODELS)
+        + options_toml("feature_options", TINY_FEATURES)
+    )

@@ -6,13 +6,12 @@ import json
 from pathlib import Path
 
 import torch
+from conftest import TINY_PHANTOM
 
-from cxrbench.results import ResultRow, append_row
-from cxrbench.run_dir import write_png_set
 from cxrbench.config import RunConfig
 from cxrbench.reader_study.study import Study
-
-from conftest import TINY_PHANTOM
+from cxrbench.results import ResultRow, append_row
+from cxrbench.run_dir import write_png_set
 
 TASK = "pleural_effusion"
 N_SAMPLES = 6
@@ -22,8 +21,9 @@ FD = {"alpha": 1.0, "beta": 2.0, "gamma": 3.0}
 
 def make_run(root: Path, models: tuple[str, ...] = ("alpha", "beta", "gamma"), n: int = N_SAMPLES) -> Path:
     """A run folder with seeded-noise sample sets of ``models`` for TASK, both conditions, at 32 px."""
-    config = RunConfig(models=models, tasks=(TASK,), resolution=32, n_samples=n, data_options=dict(TINY_PHANTOM),
-                       out=root)
+    config = RunConfig(
+        models=models, tasks=(TASK,), resolution=32, n_samples=n, data_options=dict(TINY_PHANTOM), out=root
+    )
     root.mkdir(parents=True, exist_ok=True)
     (root / "manifest.json").write_text(json.dumps({"config": config.to_dict()}, default=str))
     generator = torch.Generator().manual_seed(0)
@@ -31,10 +31,26 @@ def make_run(root: Path, models: tuple[str, ...] = ("alpha", "beta", "gamma"), n
         for condition in ("present", "absent"):
             images = torch.randint(0, 256, (n, 1, 32, 32), generator=generator, dtype=torch.uint8)
             write_png_set(root / "samples" / model / TASK / condition, 7, images)
-            append_row(root / "results.jsonl", ResultRow(
-                model=model, task=TASK, condition=condition, metric="cxr_fd", value=FD.get(model, 0.0), ci_low=None,
-                ci_high=None, n_real=n, n_fake=n, direction="lower", feature_space="cxr-evaluator",
-                dataset="phantom", seed=0, cxrbench_version="0", resolution=32))
+            append_row(
+                root / "results.jsonl",
+                ResultRow(
+                    model=model,
+                    task=TASK,
+                    condition=condition,
+                    metric="cxr_fd",
+                    value=FD.get(model, 0.0),
+                    ci_low=None,
+                    ci_high=None,
+                    n_real=n,
+                    n_fake=n,
+                    direction="lower",
+                    feature_space="cxr-evaluator",
+                    dataset="phantom",
+                    seed=0,
+                    cxrbench_version="0",
+                    resolution=32,
+                ),
+            )
     return root
 
 

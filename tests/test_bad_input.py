@@ -163,30 +163,65 @@ def test_bad_files_in_a_dataset_fail_up_front_or_are_skipped_and_counted(tmp_pat
     (root / "3.png").write_bytes((root / "0.png").read_bytes()[:60])  # truncated
     claimed_size_png(root / "4.png", 10_000, 10_000)  # huge; 5.png is missing
     strict, _ = DATASETS.build("folder", {"root": str(root), "split_fractions": [1, 0, 0]})
-    with pytest.raises(CxrbenchError, match=r"3.png cannot be decoded .*labels.csv row 5\) and 2 more; run "
-                                            r"`cxrbench data check`"):
+    with pytest.raises(
+        CxrbenchError,
+        match=r"3.png cannot be decoded .*labels.csv row 5\) and 2 more; run "
+        r"`cxrbench data check`",
+    ):
         strict.load("train", 16)
     assert [p.split(" (")[0] for p in strict.check()] == [
         f"image file {root / '3.png'} cannot be decoded",
         (f"image file {root / '4.png'} has 100,000,000 pixels, above the limit of 89,478,485"),
-        f"image file {root / '5.png'} is missing"]
+        f"image file {root / '5.png'} is missing",
+    ]
     lenient, _ = DATASETS.build("folder", {"root": str(root), "split_fractions": [1, 0, 0], "on_bad_image": "skip"})
     train = lenient.load("train", 16)
     assert len(train) == 3 and train.images.shape[1:] == (1, 16, 16)
-    assert lenient.describe()["skipped_files"] == 3 and sorted(Path(p).name for p in lenient.skipped) == \
-        ["3.png", "4.png", "5.png"]
+    assert lenient.describe()["skipped_files"] == 3 and sorted(Path(p).name for p in lenient.skipped) == [
+        "3.png",
+        "4.png",
+        "5.png",
+    ]
 
 
 def test_evaluate_refuses_a_bad_file_with_its_name(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("CXRBENCH_CACHE", str(tmp_path / "cache"))
     real, fake = noise_pngs(tmp_path / "real", 4, 0), noise_pngs(tmp_path / "fake", 4, 1)
     (fake / "002.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
-    code, _, err = cli(capsys, "evaluate", "--real", str(real), "--fake", str(fake), "--out", str(tmp_path / "out"),
-                       "--metrics", "fid", "--features", "pixels", "--bootstrap", "0")
+    code, _, err = cli(
+        capsys,
+        "evaluate",
+        "--real",
+        str(real),
+        "--fake",
+        str(fake),
+        "--out",
+        str(tmp_path / "out"),
+        "--metrics",
+        "fid",
+        "--features",
+        "pixels",
+        "--bootstrap",
+        "0",
+    )
     assert_one_line(code, err, str(fake / "002.png"), "cannot be decoded", "replace or remove it")
     claimed_size_png(fake / "002.png", 20_000, 20_000)
-    code, _, err = cli(capsys, "evaluate", "--real", str(real), "--fake", str(fake), "--out", str(tmp_path / "out"),
-                       "--metrics", "fid", "--features", "pixels", "--bootstrap", "0")
+    code, _, err = cli(
+        capsys,
+        "evaluate",
+        "--real",
+        str(real),
+        "--fake",
+        str(fake),
+        "--out",
+        str(tmp_path / "out"),
+        "--metrics",
+        "fid",
+        "--features",
+        "pixels",
+        "--bootstrap",
+        "0",
+    )
     assert_one_line(code, err, str(fake / "002.png"), "400,000,000 pixels", "downscale it")
 
 
@@ -206,45 +241,67 @@ def test_evaluate_crops_non_square_images_to_the_centre(tmp_path):
 def folder_toml(tmp_path) -> Path:
     """A tiny run on a folder dataset: the fast models, two metrics in the pixel space."""
     path = tmp_path / "folder.toml"
-    path.write_text('resolution = 32\nn_samples = 4\nbootstrap = 0\ndevice = "cpu"\ntasks = "pleural_effusion"\n'
-                    'models = "noise"\nmetrics = "fid,precision"\nfloor = false\n'
-                    '[metric_options.fid]\nfeature_space = "pixels"\n'
-                    '[metric_options.precision]\nfeature_space = "pixels"\n')
+    path.write_text(
+        'resolution = 32\nn_samples = 4\nbootstrap = 0\ndevice = "cpu"\ntasks = "pleural_effusion"\n'
+        'models = "noise"\nmetrics = "fid,precision"\nfloor = false\n'
+        '[metric_options.fid]\nfeature_space = "pixels"\n'
+        '[metric_options.precision]\nfeature_space = "pixels"\n'
+    )
     return path
 
 
 def test_missing_image_listed_in_the_csv(tmp_path, capsys, folder_toml):
     root = _folder_root(tmp_path, [("a.png", "0,0,1,0"), ("gone.png", "0,0,0,0")])
     png(root / "a.png")
-    code, _, err = cli(capsys, "run", "--data", "folder", "--data-root", str(root), "--config", str(folder_toml),
-                       "--out", str(tmp_path / "run"))
+    code, _, err = cli(
+        capsys,
+        "run",
+        "--data",
+        "folder",
+        "--data-root",
+        str(root),
+        "--config",
+        str(folder_toml),
+        "--out",
+        str(tmp_path / "run"),
+    )
     assert_one_line(code, err, str(root / "gone.png"), "is missing", "labels.csv row 3", "on_bad_image")
 
 
-@pytest.mark.parametrize("case", ["no data root", "absent data root", "absent config", "config is a folder",
-                                  "no labels.csv"])
+@pytest.mark.parametrize(
+    "case", ["no data root", "absent data root", "absent config", "config is a folder", "no labels.csv"]
+)
 def test_missing_paths(tmp_path, capsys, case):
-    args = {"no data root": ["--data", "folder"],
-            "absent data root": ["--data", "folder", "--data-root", str(tmp_path / "nowhere")],
-            "absent config": ["--config", str(tmp_path / "nothing.toml")],
-            "config is a folder": ["--config", str(tmp_path)],
-            "no labels.csv": ["--data", "folder", "--data-root", str(tmp_path)]}[case]
-    expected = {"no data root": "pass --data-root PATH", "absent data root": str(tmp_path / "nowhere"),
-                "absent config": str(tmp_path / "nothing.toml"), "config is a folder": "give --config a readable",
-                "no labels.csv": "no labels.csv in"}[case]
+    args = {
+        "no data root": ["--data", "folder"],
+        "absent data root": ["--data", "folder", "--data-root", str(tmp_path / "nowhere")],
+        "absent config": ["--config", str(tmp_path / "nothing.toml")],
+        "config is a folder": ["--config", str(tmp_path)],
+        "no labels.csv": ["--data", "folder", "--data-root", str(tmp_path)],
+    }[case]
+    expected = {
+        "no data root": "pass --data-root PATH",
+        "absent data root": str(tmp_path / "nowhere"),
+        "absent config": str(tmp_path / "nothing.toml"),
+        "config is a folder": "give --config a readable",
+        "no labels.csv": "no labels.csv in",
+    }[case]
     code, _, err = cli(capsys, "run", *args, "--out", str(tmp_path / "run"))
     assert_one_line(code, err, expected)
     assert not (tmp_path / "run").exists()  # refused before the output folder is touched
 
 
 # -- malformed CSV and TOML -----------------------------------------------------------------------
-@pytest.mark.parametrize("text,expected", [
-    ("", "labels.csv is empty"),
-    (f"path,{FINDING_COLUMNS}\na.png,0,0,1,0\nb.png,0,0,1,0,1,1,1\n", "is not a readable CSV (Error tokenizing"),
-    ("\xff\xfe binary \x00".encode("latin-1"), "is not a readable CSV"),
-    (f"file,{FINDING_COLUMNS}\na.png,0,0,1,0\n", "lacks columns ['path']"),
-    (f"path,{FINDING_COLUMNS}\na.png,0,0,yes,0\n", "labels.csv row 2, column 'pleural_effusion': label yes"),
-])
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("", "labels.csv is empty"),
+        (f"path,{FINDING_COLUMNS}\na.png,0,0,1,0\nb.png,0,0,1,0,1,1,1\n", "is not a readable CSV (Error tokenizing"),
+        ("\xff\xfe binary \x00".encode("latin-1"), "is not a readable CSV"),
+        (f"file,{FINDING_COLUMNS}\na.png,0,0,1,0\n", "lacks columns ['path']"),
+        (f"path,{FINDING_COLUMNS}\na.png,0,0,yes,0\n", "labels.csv row 2, column 'pleural_effusion': label yes"),
+    ],
+)
 def test_malformed_folder_csv(tmp_path, capsys, text, expected):
     root = tmp_path / "mine"
     root.mkdir()
@@ -271,21 +328,26 @@ def test_malformed_nih_chexpert_and_mimic_tables(tmp_path):
         DATASETS.build("mimic-cxr-jpg", {"root": str(mimic)})[0].records()
 
 
-@pytest.mark.parametrize("text,expected", [
-    ("resolution = 64\nresolution = 32\n", "is not valid TOML"),
-    ("n_sampels = 12\n", "unknown key in {path} 'n_sampels'; did you mean 'n_samples'?"),
-    ('resolution = "big"\n', "{path}: setting resolution = 'big' (str) has the wrong type; it must be a whole"),
-    ("n_samples = 2.5\n", "setting n_samples = 2.5 (float) has the wrong type"),
-    ('resume = "yes"\n', "setting resume = 'yes' (str) has the wrong type; it must be true or false"),
-    ("models = 3\n", "setting models = 3 (int) has the wrong type"),
-    ("data_options = 5\n", "setting data_options = 5 (int) has the wrong type; it must be a table"),
-    ("[model_options.pca-gausian]\ncomponents = 8\n",
-     "model_options: unknown model 'pca-gausian'; did you mean 'pca-gaussian'?"),
-    ("[metric_options.fdi]\nfeature_space = 'pixels'\n", "metric_options: unknown metric 'fdi'; did you mean"),
-    ("[data_options]\nn_images = '700'\n", "dataset 'phantom' option n_images = '700' (str) has the wrong type"),
-    ("[data_options]\nn_image = 700\n", "dataset 'phantom' has no option 'n_image'"),
-    (b"\xff\xfe\x00", "is not UTF-8 text"),
-])
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("resolution = 64\nresolution = 32\n", "is not valid TOML"),
+        ("n_sampels = 12\n", "unknown key in {path} 'n_sampels'; did you mean 'n_samples'?"),
+        ('resolution = "big"\n', "{path}: setting resolution = 'big' (str) has the wrong type; it must be a whole"),
+        ("n_samples = 2.5\n", "setting n_samples = 2.5 (float) has the wrong type"),
+        ('resume = "yes"\n', "setting resume = 'yes' (str) has the wrong type; it must be true or false"),
+        ("models = 3\n", "setting models = 3 (int) has the wrong type"),
+        ("data_options = 5\n", "setting data_options = 5 (int) has the wrong type; it must be a table"),
+        (
+            "[model_options.pca-gausian]\ncomponents = 8\n",
+            "model_options: unknown model 'pca-gausian'; did you mean 'pca-gaussian'?",
+        ),
+        ("[metric_options.fdi]\nfeature_space = 'pixels'\n", "metric_options: unknown metric 'fdi'; did you mean"),
+        ("[data_options]\nn_images = '700'\n", "dataset 'phantom' option n_images = '700' (str) has the wrong type"),
+        ("[data_options]\nn_image = 700\n", "dataset 'phantom' has no option 'n_image'"),
+        (b"\xff\xfe\x00", "is not UTF-8 text"),
+    ],
+)
 def test_malformed_toml(tmp_path, capsys, text, expected):
     path = tmp_path / "bad.toml"
     path.write_bytes(text if isinstance(text, bytes) else text.encode())
@@ -294,17 +356,22 @@ def test_malformed_toml(tmp_path, capsys, text, expected):
 
 
 # -- unknown names ----------------------------------------------------------------------------------
-@pytest.mark.parametrize("args,expected", [
-    (["run", "--models", "noize"], "unknown model 'noize'; did you mean 'noise'?"),
-    (["run", "--metrics", "precison"], "unknown metric 'precison'; did you mean 'precision'?"),
-    (["run", "--tasks", "pleural_efusion"], "unknown task 'pleural_efusion'; did you mean 'pleural_effusion'?"),
-    (["data", "check", "--data", "nih"], "unknown dataset 'nih'"),
-    (["evaluate", "--real", ".", "--fake", ".", "--out", "o", "--features", "inceptoin"],
-     "unknown feature extractor 'inceptoin'; did you mean 'inception-v3'?"),
-    (["evaluate", "--real", ".", "--fake", ".", "--out", "o", "--metrics", "fdi"], "unknown metric 'fdi'"),
-    (["train", "pca-gausian", "--out", "o"], "unknown model 'pca-gausian'"),
-    (["generate", "noise", "--task", "atelectasi", "--condition", "present", "--out", "o"], "unknown task"),
-])
+@pytest.mark.parametrize(
+    "args,expected",
+    [
+        (["run", "--models", "noize"], "unknown model 'noize'; did you mean 'noise'?"),
+        (["run", "--metrics", "precison"], "unknown metric 'precison'; did you mean 'precision'?"),
+        (["run", "--tasks", "pleural_efusion"], "unknown task 'pleural_efusion'; did you mean 'pleural_effusion'?"),
+        (["data", "check", "--data", "nih"], "unknown dataset 'nih'"),
+        (
+            ["evaluate", "--real", ".", "--fake", ".", "--out", "o", "--features", "inceptoin"],
+            "unknown feature extractor 'inceptoin'; did you mean 'inception-v3'?",
+        ),
+        (["evaluate", "--real", ".", "--fake", ".", "--out", "o", "--metrics", "fdi"], "unknown metric 'fdi'"),
+        (["train", "pca-gausian", "--out", "o"], "unknown model 'pca-gausian'"),
+        (["generate", "noise", "--task", "atelectasi", "--condition", "present", "--out", "o"], "unknown task"),
+    ],
+)
 def test_unknown_names(tmp_path, capsys, monkeypatch, args, expected):
     monkeypatch.chdir(tmp_path)
     code, _, err = cli(capsys, *args)
@@ -333,16 +400,50 @@ def test_nan_or_infinite_features_are_refused_naming_the_set(tmp_path, capsys, m
 
     monkeypatch.setattr(PixelsExtractor, "extract", broken)
     for metric in ("fid", "kid", "precision"):
-        code, _, err = cli(capsys, "evaluate", "--real", str(real), "--fake", str(fake), "--out", str(tmp_path / "o"),
-                           "--metrics", metric, "--features", "pixels", "--bootstrap", "0")
+        code, _, err = cli(
+            capsys,
+            "evaluate",
+            "--real",
+            str(real),
+            "--fake",
+            str(fake),
+            "--out",
+            str(tmp_path / "o"),
+            "--metrics",
+            metric,
+            "--features",
+            "pixels",
+            "--bootstrap",
+            "0",
+        )
         shown = {"fid": "fd"}.get(metric, metric)  # rows and messages name the metric in its space
-        assert_one_line(code, err, f"{shown}@pixels: the pixels features of fake's images", "NaN or infinite values "
-                        "(1 of 12 images)", "feature extractor 'pixels'")
-    assert not list(cache.rglob("*.npz")) or all(np.isfinite(np.load(p)["features"]).all()
-                                                 for p in cache.rglob("*.npz"))  # never cached
+        assert_one_line(
+            code,
+            err,
+            f"{shown}@pixels: the pixels features of fake's images",
+            "NaN or infinite values (1 of 12 images)",
+            "feature extractor 'pixels'",
+        )
+    assert not list(cache.rglob("*.npz")) or all(
+        np.isfinite(np.load(p)["features"]).all() for p in cache.rglob("*.npz")
+    )  # never cached
     monkeypatch.setattr(PixelsExtractor, "extract", original)
-    code, _, err = cli(capsys, "evaluate", "--real", str(real), "--fake", str(fake), "--out", str(tmp_path / "o"),
-                       "--metrics", "fid", "--features", "pixels", "--bootstrap", "0")
+    code, _, err = cli(
+        capsys,
+        "evaluate",
+        "--real",
+        str(real),
+        "--fake",
+        str(fake),
+        "--out",
+        str(tmp_path / "o"),
+        "--metrics",
+        "fid",
+        "--features",
+        "pixels",
+        "--bootstrap",
+        "0",
+    )
     assert code == 0, err
     assert np.isfinite(json.loads((tmp_path / "o" / "results.jsonl").read_text().splitlines()[0])["value"])
 
@@ -352,8 +453,9 @@ def test_empty_folders_for_evaluate(tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     (tmp_path / "empty" / "notes.txt").write_text("not an image")
     real = noise_pngs(tmp_path / "real", 3, 0)
-    code, _, err = cli(capsys, "evaluate", "--real", str(real), "--fake", str(tmp_path / "empty"), "--out",
-                       str(tmp_path / "o"))
+    code, _, err = cli(
+        capsys, "evaluate", "--real", str(real), "--fake", str(tmp_path / "empty"), "--out", str(tmp_path / "o")
+    )
     assert_one_line(code, err, f"{tmp_path / 'empty'} holds no PNG, JPEG or DICOM files")
 
 
@@ -363,11 +465,22 @@ def test_a_condition_without_real_images_is_recorded_not_scored(tmp_path, capsys
     for i in range(40):
         Image.fromarray(np.random.default_rng(i).integers(0, 256, (32, 32), dtype=np.uint8)).save(root / rows[i][0])
     out = tmp_path / "run"
-    (tmp_path / "split.toml").write_text(folder_toml.read_text().replace('metrics = "fid,precision"',
-                                                                         'metrics = "precision"')
-                                         + "[data_options]\nsplit_fractions = [0.5, 0.1, 0.4]\n")
-    code, _, err = cli(capsys, "run", "--data", "folder", "--data-root", str(root), "--config",
-                       str(tmp_path / "split.toml"), "--out", str(out))
+    (tmp_path / "split.toml").write_text(
+        folder_toml.read_text().replace('metrics = "fid,precision"', 'metrics = "precision"')
+        + "[data_options]\nsplit_fractions = [0.5, 0.1, 0.4]\n"
+    )
+    code, _, err = cli(
+        capsys,
+        "run",
+        "--data",
+        "folder",
+        "--data-root",
+        str(root),
+        "--config",
+        str(tmp_path / "split.toml"),
+        "--out",
+        str(out),
+    )
     assert code == 0, err
     results = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
     present = [r for r in results if r["condition"] == "present"]
@@ -384,9 +497,23 @@ def test_checkpoint_with_a_pickle_payload_is_refused(tmp_path, capsys, tiny_toml
     name = "model.safetensors" if layout.startswith("pickle named") else "model.pt"
     malicious_pickle(checkpoint / name, marker)
     (checkpoint / "config.json").write_text("{}")
-    code, _, err = cli(capsys, "generate", "pca-gaussian", "--task", "pleural_effusion", "--condition", "present",
-                       "--n", "2", "--out", str(tmp_path / "pngs"), "--checkpoint", str(checkpoint),
-                       "--config", str(tiny_toml))
+    code, _, err = cli(
+        capsys,
+        "generate",
+        "pca-gaussian",
+        "--task",
+        "pleural_effusion",
+        "--condition",
+        "present",
+        "--n",
+        "2",
+        "--out",
+        str(tmp_path / "pngs"),
+        "--checkpoint",
+        str(checkpoint),
+        "--config",
+        str(tiny_toml),
+    )
     expected = "damaged or not safetensors" if name == "model.safetensors" else "has no model.safetensors"
     assert_one_line(code, err, str(checkpoint), expected)
     assert not marker.exists()
@@ -418,12 +545,15 @@ def test_gan_training_state_with_a_pickle_payload_is_refused(tmp_path):
 
 
 # -- path traversal -----------------------------------------------------------------------------------
-@pytest.mark.parametrize("given,problem", [
-    ("../secret.png", "leads outside the data root"),
-    ("sub/../../secret.png", "leads outside the data root"),
-    ("{outside}", "leads outside the data root"),
-    ('""', "is empty"),
-])
+@pytest.mark.parametrize(
+    "given,problem",
+    [
+        ("../secret.png", "leads outside the data root"),
+        ("sub/../../secret.png", "leads outside the data root"),
+        ("{outside}", "leads outside the data root"),
+        ('""', "is empty"),
+    ],
+)
 def test_image_paths_outside_the_data_root_are_refused(tmp_path, capsys, given, problem):
     outside = png(tmp_path / "secret.png")
     root = _folder_root(tmp_path, [("a.png", "0,0,1,0"), (given.format(outside=outside), "0,0,0,0")])
@@ -436,10 +566,12 @@ def test_image_paths_outside_the_data_root_are_refused(tmp_path, capsys, given, 
 def test_chexpert_paths_outside_the_root_are_refused(tmp_path):
     root = tmp_path / "CheXpert-v1.0-small"
     root.mkdir()
-    (root / "train.csv").write_text("Path,Frontal/Lateral,AP/PA,No Finding,Enlarged Cardiomediastinum,Cardiomegaly,"
-                                    "Lung Opacity,Lung Lesion,Edema,Consolidation,Pneumonia,Atelectasis,Pneumothorax,"
-                                    "Pleural Effusion,Pleural Other,Fracture,Support Devices\n"
-                                    "CheXpert-v1.0-small/../../etc/passwd,Frontal,PA" + "," * 14 + "\n")
+    (root / "train.csv").write_text(
+        "Path,Frontal/Lateral,AP/PA,No Finding,Enlarged Cardiomediastinum,Cardiomegaly,"
+        "Lung Opacity,Lung Lesion,Edema,Consolidation,Pneumonia,Atelectasis,Pneumothorax,"
+        "Pleural Effusion,Pleural Other,Fracture,Support Devices\n"
+        "CheXpert-v1.0-small/../../etc/passwd,Frontal,PA" + "," * 14 + "\n"
+    )
     with pytest.raises(CxrbenchError, match="train.csv row 2: image path .*leads outside the data root"):
         DATASETS.build("chexpert", {"root": str(root)})[0].records()
 
@@ -459,18 +591,32 @@ def _fail_writes_after(monkeypatch, module, name: str, calls: int, error: OSErro
     monkeypatch.setattr(module, name, failing)
 
 
-@pytest.mark.parametrize("error,expected", [
-    (OSError(errno.ENOSPC, "No space left on device"), "no space left (disk full or quota); free space"),
-    (OSError(errno.EDQUOT, "Disk quota exceeded"), "no space left"),
-    (PermissionError(errno.EACCES, "Permission denied"), "no permission to write (Permission denied); make it"),
-])
+@pytest.mark.parametrize(
+    "error,expected",
+    [
+        (OSError(errno.ENOSPC, "No space left on device"), "no space left (disk full or quota); free space"),
+        (OSError(errno.EDQUOT, "Disk quota exceeded"), "no space left"),
+        (PermissionError(errno.EACCES, "Permission denied"), "no permission to write (Permission denied); make it"),
+    ],
+)
 def test_full_or_read_only_run_folder_keeps_finished_work(tmp_path, capsys, monkeypatch, tiny_toml, error, expected):
     from cxrbench.benchmark import runner
 
     config = tmp_path / "pixels.toml"  # the tiny run, its two metrics in the pixel space (no evaluator to train)
-    config.write_text(tiny_toml.read_text() + '\n[metric_options.fid]\nfeature_space = "pixels"\n'
-                                              '[metric_options.precision]\nfeature_space = "pixels"\n')
-    args = ["run", "--models", "noise,pca-gaussian", "--metrics", "fid,precision", "--no-floor", "--config", str(config)]
+    config.write_text(
+        tiny_toml.read_text() + '\n[metric_options.fid]\nfeature_space = "pixels"\n'
+        '[metric_options.precision]\nfeature_space = "pixels"\n'
+    )
+    args = [
+        "run",
+        "--models",
+        "noise,pca-gaussian",
+        "--metrics",
+        "fid,precision",
+        "--no-floor",
+        "--config",
+        str(config),
+    ]
     whole = tmp_path / "whole"
     assert cli(capsys, *args, "--out", str(whole))[0] == 0
     expected_rows = sorted((whole / "results.jsonl").read_text().splitlines())
@@ -506,8 +652,22 @@ def test_unwritable_out_for_evaluate(tmp_path, capsys, monkeypatch):
                 raise PermissionError(errno.EACCES, "Permission denied", str(self.root))
 
             monkeypatch.setattr(run_dir.RunDirectory, "prepare", refuse)
-        code, _, err = cli(capsys, "evaluate", "--real", str(real), "--fake", str(fake), "--out",
-                           str(locked / "out"), "--metrics", "fid", "--features", "pixels", "--bootstrap", "0")
+        code, _, err = cli(
+            capsys,
+            "evaluate",
+            "--real",
+            str(real),
+            "--fake",
+            str(fake),
+            "--out",
+            str(locked / "out"),
+            "--metrics",
+            "fid",
+            "--features",
+            "pixels",
+            "--bootstrap",
+            "0",
+        )
     finally:
         locked.chmod(0o700)
     assert_one_line(code, err, "cannot write to", str(locked), "make it writable or choose another --out")
@@ -522,8 +682,22 @@ def test_other_os_errors_stay_tracebacks(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(run_dir.RunDirectory, "prepare", broken)
     real = noise_pngs(tmp_path / "real", 3, 0)
     with pytest.raises(OSError, match="Input/output error"):
-        cli(capsys, "evaluate", "--real", str(real), "--fake", str(real), "--out", str(tmp_path / "o"),
-            "--metrics", "fid", "--features", "pixels", "--bootstrap", "0")
+        cli(
+            capsys,
+            "evaluate",
+            "--real",
+            str(real),
+            "--fake",
+            str(real),
+            "--out",
+            str(tmp_path / "o"),
+            "--metrics",
+            "fid",
+            "--features",
+            "pixels",
+            "--bootstrap",
+            "0",
+        )
 
 
 def test_entry_point_prints_one_line_for_a_huge_image(tmp_path):

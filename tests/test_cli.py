@@ -7,21 +7,23 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import REPO, run_cli
 
 
-@pytest.mark.parametrize("args,expected", [
-    (["run", "--models", "pca-gausian"], "unknown model 'pca-gausian'; did you mean 'pca-gaussian'? known:"),
-    (["run", "--tasks", "effusion"], "unknown task 'effusion'"),
-    (["run", "--metrics", "fdi"], "unknown metric 'fdi'; did you mean 'fd'?"),
-    (["run", "--metrics", "fd@radino"], "unknown feature extractor 'radino'; did you mean 'rad-dino'?"),
-    (["run", "--metrics", "utility@pixels"], "metric 'utility' is not computed in a chosen feature space"),
-    (["run", "--data", "mimic"], "unknown dataset 'mimic'"),
-    (["run", "--resolution", "8"], "resolution 8 is out of range"),
-    (["run", "--config", "missing.toml"], "config file missing.toml does not exist"),
-    (["generate", "noise", "--task", "atelectasis", "--condition", "maybe", "--out", "x"], "unknown condition"),
-])
+@pytest.mark.parametrize(
+    "args,expected",
+    [
+        (["run", "--models", "pca-gausian"], "unknown model 'pca-gausian'; did you mean 'pca-gaussian'? known:"),
+        (["run", "--tasks", "effusion"], "unknown task 'effusion'"),
+        (["run", "--metrics", "fdi"], "unknown metric 'fdi'; did you mean 'fd'?"),
+        (["run", "--metrics", "fd@radino"], "unknown feature extractor 'radino'; did you mean 'rad-dino'?"),
+        (["run", "--metrics", "utility@pixels"], "metric 'utility' is not computed in a chosen feature space"),
+        (["run", "--data", "mimic"], "unknown dataset 'mimic'"),
+        (["run", "--resolution", "8"], "resolution 8 is out of range"),
+        (["run", "--config", "missing.toml"], "config file missing.toml does not exist"),
+        (["generate", "noise", "--task", "atelectasis", "--condition", "maybe", "--out", "x"], "unknown condition"),
+    ],
+)
 def test_user_errors_are_one_line_with_exit_code_2(args, expected, tmp_path):
     result = run_cli(*args, cwd=tmp_path)
     assert result.returncode == 2, result.stderr
@@ -30,17 +32,26 @@ def test_user_errors_are_one_line_with_exit_code_2(args, expected, tmp_path):
 
 
 def test_list_and_help_import_no_heavy_backend():
-    code = ("import sys\nfrom cxrbench.cli import main\nsys.argv = ['cxrbench', 'list', 'models']\n"
-            "try:\n    main()\nexcept SystemExit as e:\n    assert e.code == 0, e.code\n"
-            "heavy = [m for m in ('torch', 'diffusers', 'transformers', 'pandas') if m in sys.modules]\n"
-            "assert not heavy, heavy\nprint('light')\n")
+    code = (
+        "import sys\nfrom cxrbench.cli import main\nsys.argv = ['cxrbench', 'list', 'models']\n"
+        "try:\n    main()\nexcept SystemExit as e:\n    assert e.code == 0, e.code\n"
+        "heavy = [m for m in ('torch', 'diffusers', 'transformers', 'pandas') if m in sys.modules]\n"
+        "assert not heavy, heavy\nprint('light')\n"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
     assert result.returncode == 0, result.stderr
     assert "pca-gaussian" in result.stdout and "real-holdout" in result.stdout and "light" in result.stdout
 
 
-@pytest.mark.parametrize("kind,name", [("tasks", "lung_opacity"), ("metrics", "cxr_fd"), ("datasets", "phantom"),
-                                       ("feature-extractors", "cxr-evaluator")])
+@pytest.mark.parametrize(
+    "kind,name",
+    [
+        ("tasks", "lung_opacity"),
+        ("metrics", "cxr_fd"),
+        ("datasets", "phantom"),
+        ("feature-extractors", "cxr-evaluator"),
+    ],
+)
 def test_list_every_kind(kind, name):
     result = run_cli("list", kind)
     assert result.returncode == 0 and name in result.stdout
@@ -52,8 +63,22 @@ def test_train_then_generate_from_the_checkpoint(tmp_path, tiny_toml):
     assert trained.returncode == 0, trained.stderr
     assert (checkpoint / "model.safetensors").is_file() and json.loads((checkpoint / "config.json").read_text())
     out = tmp_path / "pngs"
-    made = run_cli("generate", "pca-gaussian", "--task", "pleural_effusion", "--condition", "present", "--n", "5",
-                   "--out", str(out), "--checkpoint", str(checkpoint), "--config", str(tiny_toml))
+    made = run_cli(
+        "generate",
+        "pca-gaussian",
+        "--task",
+        "pleural_effusion",
+        "--condition",
+        "present",
+        "--n",
+        "5",
+        "--out",
+        str(out),
+        "--checkpoint",
+        str(checkpoint),
+        "--config",
+        str(tiny_toml),
+    )
     assert made.returncode == 0, made.stderr
     assert len(list(out.glob("*.png"))) == 5
     refused = run_cli("train", "noise", "--out", str(tmp_path / "n"), "--config", str(tiny_toml))
@@ -70,7 +95,9 @@ def test_run_prints_a_summary_and_writes_the_run(tmp_path, tiny_toml):
 
 def test_leaderboard_formats_publish_and_compare(tmp_path, tiny_toml):
     run = tmp_path / "run"
-    assert run_cli("run", "--models", "noise,pca-gaussian", "--out", str(run), "--config", str(tiny_toml)).returncode == 0
+    assert (
+        run_cli("run", "--models", "noise,pca-gaussian", "--out", str(run), "--config", str(tiny_toml)).returncode == 0
+    )
     for fmt, marker in (("md", "### Overview"), ("latex", r"\toprule"), ("csv", "model,task,condition")):
         result = run_cli("leaderboard", str(run), "--format", fmt)
         assert result.returncode == 0, result.stderr

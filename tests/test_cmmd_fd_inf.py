@@ -14,14 +14,16 @@ from cxrbench.metrics.mmd_rbf import SCALE, SIGMA, cmmd, cmmd_multisets
 
 def dense_mmd2(x: np.ndarray, y: np.ndarray, sigma: float, unbiased: bool) -> float:
     """Brute force: every pairwise squared distance by broadcasting, then the textbook estimators."""
+
     def kernel(a, b):
         return np.exp(-((a[:, None, :] - b[None, :, :]) ** 2).sum(-1) / (2 * sigma**2))
 
     kxx, kyy, kxy = kernel(x, x), kernel(y, y), kernel(x, y)
     n, m = len(x), len(y)
     if unbiased:
-        return ((kxx.sum() - np.trace(kxx)) / (n * (n - 1)) + (kyy.sum() - np.trace(kyy)) / (m * (m - 1))
-                - 2 * kxy.mean())
+        return (
+            (kxx.sum() - np.trace(kxx)) / (n * (n - 1)) + (kyy.sum() - np.trace(kyy)) / (m * (m - 1)) - 2 * kxy.mean()
+        )
     return kxx.mean() + kyy.mean() - 2 * kxy.mean()
 
 
@@ -107,16 +109,19 @@ def test_multisets_equal_cmmd_of_resampled_rows(max_bytes, estimator):
         assert value == pytest.approx(expected, rel=1e-10)
 
 
-@pytest.mark.parametrize("call, message", [
-    (lambda: cmmd(np.ones((4, 3)), np.ones((4, 2))), "same dimension"),
-    (lambda: cmmd(np.ones((1, 3)), np.ones((4, 3)), estimator="unbiased"), "at least 2"),
-    (lambda: cmmd(np.ones((4, 3)), np.ones((4, 3)), estimator="V"), "estimator"),
-    (lambda: cmmd(np.ones((4, 3)), np.ones((4, 3)), sigma=0.0), "sigma"),
-    (lambda: cmmd(np.ones(4), np.ones((4, 1))), "embeddings must be"),
-    (lambda: cmmd(np.full((4, 3), np.nan), np.ones((4, 3))), "NaN"),
-    (lambda: cmmd_multisets(np.ones((4, 3)), np.ones((4, 3)), np.ones((4, 2)), np.ones((4, 3))), "counts"),
-    (lambda: cmmd_multisets(np.ones((4, 3)), np.ones((4, 3)), -np.ones((4, 1)), np.ones((4, 1))), "non-negative"),
-])
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: cmmd(np.ones((4, 3)), np.ones((4, 2))), "same dimension"),
+        (lambda: cmmd(np.ones((1, 3)), np.ones((4, 3)), estimator="unbiased"), "at least 2"),
+        (lambda: cmmd(np.ones((4, 3)), np.ones((4, 3)), estimator="V"), "estimator"),
+        (lambda: cmmd(np.ones((4, 3)), np.ones((4, 3)), sigma=0.0), "sigma"),
+        (lambda: cmmd(np.ones(4), np.ones((4, 1))), "embeddings must be"),
+        (lambda: cmmd(np.full((4, 3), np.nan), np.ones((4, 3))), "NaN"),
+        (lambda: cmmd_multisets(np.ones((4, 3)), np.ones((4, 3)), np.ones((4, 2)), np.ones((4, 3))), "counts"),
+        (lambda: cmmd_multisets(np.ones((4, 3)), np.ones((4, 3)), -np.ones((4, 1)), np.ones((4, 1))), "non-negative"),
+    ],
+)
 def test_cmmd_refuses_bad_input(call, message):
     with pytest.raises(ValueError, match=message):
         call()
@@ -196,14 +201,17 @@ def test_size_schedules():
     assert default_sizes(1000, 64)[-1] == 1000
 
 
-@pytest.mark.parametrize("n, m, sizes, message", [
-    (128, 128, [64, 129], "do not fit"),
-    (128, 128, [1, 64], "do not fit"),
-    (2, 2, None, "do not fit"),
-    (3, 128, [32, 128], "do not fit"),  # 32 / 128 of 3 real rows rounds to 1 real row
-    (128, 128, [64, 64], "two distinct"),
-    (128, 128, [64.5, 128], "whole numbers"),
-])
+@pytest.mark.parametrize(
+    "n, m, sizes, message",
+    [
+        (128, 128, [64, 129], "do not fit"),
+        (128, 128, [1, 64], "do not fit"),
+        (2, 2, None, "do not fit"),
+        (3, 128, [32, 128], "do not fit"),  # 32 / 128 of 3 real rows rounds to 1 real row
+        (128, 128, [64, 64], "two distinct"),
+        (128, 128, [64.5, 128], "whole numbers"),
+    ],
+)
 def test_fd_infinity_refuses_sets_too_small_for_the_sizes(n, m, sizes, message):
     x, y = gaussian_sets(43, n=n, m=m)
     with pytest.raises(ValueError, match=message):

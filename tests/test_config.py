@@ -12,8 +12,10 @@ from cxrbench.errors import ConfigError
 
 def test_toml_and_flag_overrides(tmp_path):
     path = tmp_path / "run.toml"
-    path.write_text('models = "pca-gaussian,noise"\nresolution = 48\nout = "somewhere"\n'
-                    '[model_options.pca-gaussian]\ncomponents = 8\n')
+    path.write_text(
+        'models = "pca-gaussian,noise"\nresolution = 48\nout = "somewhere"\n'
+        "[model_options.pca-gaussian]\ncomponents = 8\n"
+    )
     config = load_config(path)
     assert config.models == ("pca-gaussian", "noise")
     assert config.resolution == 48 and config.out == Path("somewhere")
@@ -29,8 +31,17 @@ def test_unknown_key_names_the_closest(tmp_path):
         load_config(path)
 
 
-@pytest.mark.parametrize("field,value", [("resolution", 16), ("n_samples", 1), ("device", "tpu"),
-                                         ("bootstrap", -1), ("prompt_style", "poem"), ("validity_n", 9)])
+@pytest.mark.parametrize(
+    "field,value",
+    [
+        ("resolution", 16),
+        ("n_samples", 1),
+        ("device", "tpu"),
+        ("bootstrap", -1),
+        ("prompt_style", "poem"),
+        ("validity_n", 9),
+    ],
+)
 def test_bad_values_are_config_errors(field, value):
     with pytest.raises(ConfigError):
         RunConfig().with_overrides(**{field: value})

@@ -17,11 +17,15 @@ from cxrbench.errors import ConfigError, CxrbenchError
 from cxrbench.tasks import FINDINGS
 
 AT, LO, PE, ECS = (FINDINGS.index(f) for f in FINDINGS)
-NIH_HEADER = ("Image Index,Finding Labels,Follow-up #,Patient ID,Patient Age,Patient Gender,View Position,"
-              "OriginalImage[Width,Height],OriginalImagePixelSpacing[x,y]")
-CHEXPERT_HEADER = ("Path,Sex,Age,Frontal/Lateral,AP/PA,No Finding,Enlarged Cardiomediastinum,Cardiomegaly,"
-                   "Lung Opacity,Lung Lesion,Edema,Consolidation,Pneumonia,Atelectasis,Pneumothorax,"
-                   "Pleural Effusion,Pleural Other,Fracture,Support Devices")
+NIH_HEADER = (
+    "Image Index,Finding Labels,Follow-up #,Patient ID,Patient Age,Patient Gender,View Position,"
+    "OriginalImage[Width,Height],OriginalImagePixelSpacing[x,y]"
+)
+CHEXPERT_HEADER = (
+    "Path,Sex,Age,Frontal/Lateral,AP/PA,No Finding,Enlarged Cardiomediastinum,Cardiomegaly,"
+    "Lung Opacity,Lung Lesion,Edema,Consolidation,Pneumonia,Atelectasis,Pneumothorax,"
+    "Pleural Effusion,Pleural Other,Fracture,Support Devices"
+)
 
 
 def _png(path, value=128, size=(40, 30), mode="L"):
@@ -43,7 +47,7 @@ NIH_ROWS = [  # image, labels, patient, view
 @pytest.fixture
 def nih_root(tmp_path):
     root = tmp_path / "nih"
-    lines = [NIH_HEADER] + [f"{i},{l},0,{p},60,M,{v},2500,2048,0.143,0.143" for i, l, p, v in NIH_ROWS]
+    lines = [NIH_HEADER] + [f"{i},{labels},0,{p},60,M,{v},2500,2048,0.143,0.143" for i, labels, p, v in NIH_ROWS]
     root.mkdir()
     (root / "Data_Entry_2017_v2020.csv").write_text("\n".join(lines) + "\n")
     for k, (image, *_rest) in enumerate(NIH_ROWS):  # split over two folders, as NIH ships them
@@ -112,14 +116,30 @@ def _chexpert_line(path, frontal, ap_pa, atelectasis="", opacity="", effusion=""
 @pytest.fixture
 def chexpert_root(tmp_path):
     root = tmp_path / "CheXpert-v1.0-small"
-    train = [_chexpert_line("CheXpert-v1.0-small/train/patient00001/study1/view1_frontal.jpg", "Frontal", "PA",
-                            atelectasis="-1.0", effusion="1.0"),
-             _chexpert_line("CheXpert-v1.0-small/train/patient00001/study1/view2_lateral.jpg", "Lateral", "",
-                            atelectasis="1.0"),
-             _chexpert_line("CheXpert-v1.0-small/train/patient00002/study1/view1_frontal.jpg", "Frontal", "PA",
-                            opacity="0.0", cardiomegaly="1.0")]
-    valid = [_chexpert_line("CheXpert-v1.0-small/valid/patient64541/study1/view1_frontal.jpg", "Frontal", "PA",
-                            atelectasis="0.0")]
+    train = [
+        _chexpert_line(
+            "CheXpert-v1.0-small/train/patient00001/study1/view1_frontal.jpg",
+            "Frontal",
+            "PA",
+            atelectasis="-1.0",
+            effusion="1.0",
+        ),
+        _chexpert_line(
+            "CheXpert-v1.0-small/train/patient00001/study1/view2_lateral.jpg", "Lateral", "", atelectasis="1.0"
+        ),
+        _chexpert_line(
+            "CheXpert-v1.0-small/train/patient00002/study1/view1_frontal.jpg",
+            "Frontal",
+            "PA",
+            opacity="0.0",
+            cardiomegaly="1.0",
+        ),
+    ]
+    valid = [
+        _chexpert_line(
+            "CheXpert-v1.0-small/valid/patient64541/study1/view1_frontal.jpg", "Frontal", "PA", atelectasis="0.0"
+        )
+    ]
     root.mkdir()
     (root / "train.csv").write_text("\n".join([CHEXPERT_HEADER, *train]) + "\n")
     (root / "valid.csv").write_text("\n".join([CHEXPERT_HEADER, *valid]) + "\n")
@@ -164,25 +184,52 @@ def mimic_root(tmp_path):
     root = tmp_path / "mimic-cxr-jpg" / "2.0.0"
     root.mkdir(parents=True)
     labels = pd.DataFrame({"subject_id": [10000032, 10000032, 11000011], "study_id": [50414267, 53189527, 56699142]})
-    for column in ("Atelectasis", "Cardiomegaly", "Consolidation", "Edema", "Enlarged Cardiomediastinum",
-                   "Fracture", "Lung Lesion", "Lung Opacity", "No Finding", "Pleural Effusion", "Pleural Other",
-                   "Pneumonia", "Pneumothorax", "Support Devices"):
+    for column in (
+        "Atelectasis",
+        "Cardiomegaly",
+        "Consolidation",
+        "Edema",
+        "Enlarged Cardiomediastinum",
+        "Fracture",
+        "Lung Lesion",
+        "Lung Opacity",
+        "No Finding",
+        "Pleural Effusion",
+        "Pleural Other",
+        "Pneumonia",
+        "Pneumothorax",
+        "Support Devices",
+    ):
         labels[column] = np.nan
     labels["Pleural Effusion"] = [1.0, -1.0, np.nan]
     labels["Lung Opacity"] = [np.nan, 1.0, 0.0]
     with gzip.open(root / "mimic-cxr-2.0.0-chexpert.csv.gz", "wt") as handle:
         labels.to_csv(handle, index=False)
-    images = [("02aa804e-bde0afdd-112c0b34-7bc16630-4e384014", 10000032, 50414267, "PA", "train"),
-              ("174413ec-4ec4c1f7-34ea26b7-c5f994f8-79ef1962", 10000032, 50414267, "LATERAL", "train"),
-              ("2a2277a9-b0ded155-c0de8eb9-c124d10e-82c5caab", 10000032, 53189527, "PA", "train"),
-              ("68b5c4b1-227d0485-9cc38c3f-7b84ab51-4b472714", 11000011, 56699142, "PA", "test")]
-    pd.DataFrame({"dicom_id": [i[0] for i in images], "study_id": [i[2] for i in images],
-                  "subject_id": [i[1] for i in images], "split": [i[4] for i in images]}).to_csv(
-        root / "mimic-cxr-2.0.0-split.csv.gz", index=False, compression="gzip")
-    pd.DataFrame({"dicom_id": [i[0] for i in images], "subject_id": [i[1] for i in images],
-                  "study_id": [i[2] for i in images], "PerformedProcedureStepDescription": "CHEST (PA AND LAT)",
-                  "ViewPosition": [i[3] for i in images], "Rows": 3056, "Columns": 2544}).to_csv(
-        root / "mimic-cxr-2.0.0-metadata.csv", index=False)
+    images = [
+        ("02aa804e-bde0afdd-112c0b34-7bc16630-4e384014", 10000032, 50414267, "PA", "train"),
+        ("174413ec-4ec4c1f7-34ea26b7-c5f994f8-79ef1962", 10000032, 50414267, "LATERAL", "train"),
+        ("2a2277a9-b0ded155-c0de8eb9-c124d10e-82c5caab", 10000032, 53189527, "PA", "train"),
+        ("68b5c4b1-227d0485-9cc38c3f-7b84ab51-4b472714", 11000011, 56699142, "PA", "test"),
+    ]
+    pd.DataFrame(
+        {
+            "dicom_id": [i[0] for i in images],
+            "study_id": [i[2] for i in images],
+            "subject_id": [i[1] for i in images],
+            "split": [i[4] for i in images],
+        }
+    ).to_csv(root / "mimic-cxr-2.0.0-split.csv.gz", index=False, compression="gzip")
+    pd.DataFrame(
+        {
+            "dicom_id": [i[0] for i in images],
+            "subject_id": [i[1] for i in images],
+            "study_id": [i[2] for i in images],
+            "PerformedProcedureStepDescription": "CHEST (PA AND LAT)",
+            "ViewPosition": [i[3] for i in images],
+            "Rows": 3056,
+            "Columns": 2544,
+        }
+    ).to_csv(root / "mimic-cxr-2.0.0-metadata.csv", index=False)
     for dicom, subject, study, *_ in images:
         path = root / "files" / f"p{str(subject)[:2]}" / f"p{subject}" / f"s{study}" / f"{dicom}.jpg"
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -255,11 +302,21 @@ def test_folder_dataset_with_mapped_columns_and_dicom(tmp_path):
     _dicom(root / "a.dcm", np.full((20, 30), 3000), photometric="MONOCHROME1")
     _png(root / "sub" / "b.png")
     _png(root / "c.png")
-    (root / "labels.csv").write_text("file,pid,ATL,OPAC,EFF,CARDIO,split\n"
-                                     "a.dcm,p1,1,0,,0,\nsub/b.png,p2,0,-1,1,0,test\nc.png,p3,0,0,0,1,\n")
-    options = {"root": str(root), "path_column": "file", "patient_column": "pid", "split_column": "split",
-               "columns": {"atelectasis": "ATL", "lung_opacity": "OPAC", "pleural_effusion": "EFF",
-                           "enlarged_cardiac_silhouette": "CARDIO"}}
+    (root / "labels.csv").write_text(
+        "file,pid,ATL,OPAC,EFF,CARDIO,split\na.dcm,p1,1,0,,0,\nsub/b.png,p2,0,-1,1,0,test\nc.png,p3,0,0,0,1,\n"
+    )
+    options = {
+        "root": str(root),
+        "path_column": "file",
+        "patient_column": "pid",
+        "split_column": "split",
+        "columns": {
+            "atelectasis": "ATL",
+            "lung_opacity": "OPAC",
+            "pleural_effusion": "EFF",
+            "enlarged_cardiac_silhouette": "CARDIO",
+        },
+    }
     dataset, full = DATASETS.build("folder", options)
     table = dataset.records().set_index("image_id")
     assert list(table.loc["sub/b.png", list(FINDINGS)]) == [0, -1, 1, 0]
@@ -324,8 +381,14 @@ def test_nih_sample_reads_with_patient_disjoint_splits(nih_sample):
 def test_benchmark_runs_on_the_nih_sample(nih_sample, tiny_config):
     from cxrbench.benchmark.runner import run_benchmark
 
-    config = tiny_config(data="nih-cxr14", data_root=str(nih_sample), data_options={"view": "both"},
-                         n_samples=10, bootstrap=0, models="pca-gaussian,real-holdout")
+    config = tiny_config(
+        data="nih-cxr14",
+        data_root=str(nih_sample),
+        data_options={"view": "both"},
+        n_samples=10,
+        bootstrap=0,
+        models="pca-gaussian,real-holdout",
+    )
     summary = run_benchmark(config)
     rows = [r for r in summary.rows if r.metric == "fd@cxr-evaluator"]
     assert {r.dataset for r in rows} == {"nih-cxr14"} and all(r.status == "ok" and r.value > 0 for r in rows)

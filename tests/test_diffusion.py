@@ -9,9 +9,9 @@ import shutil
 import numpy as np
 import pytest
 import torch
+from conftest import TINY_MODELS, run_cli
 
 from cxrbench.benchmark.model_store import ready_adapter
-from cxrbench.run_dir import GENERATION
 from cxrbench.benchmark.runner import collect_images, run_benchmark
 from cxrbench.data.phantom.dataset import PhantomDataset
 from cxrbench.errors import ConfigError
@@ -22,8 +22,8 @@ from cxrbench.models.diffusion.pipeline_dir import check_pipeline_dir, load_pipe
 from cxrbench.models.diffusion.sampler import sample
 from cxrbench.models.diffusion.tokenizer import build_tokenizer
 from cxrbench.models.diffusion.train import TrainingConfig, _lr_factor
+from cxrbench.run_dir import GENERATION
 from cxrbench.tasks import TASKS
-from conftest import TINY_MODELS, run_cli
 
 RES = 32
 
@@ -32,21 +32,29 @@ RES = 32
 def context() -> FitContext:
     dataset = PhantomDataset(n_images=300, seed=2)
     conditions = tuple(c for name in TASKS.names() for c in TASKS.get(name).conditions())
-    return FitContext(train=dataset.load("train", RES), holdout=dataset.load("test", RES), conditions=conditions,
-                      resolution=RES, device=torch.device("cpu"), seed=5)
+    return FitContext(
+        train=dataset.load("train", RES),
+        holdout=dataset.load("test", RES),
+        conditions=conditions,
+        resolution=RES,
+        device=torch.device("cpu"),
+        seed=5,
+    )
 
 
 def test_sampler_matches_diffusers_stable_diffusion_pipeline(tiny_sd_pipeline):
     from diffusers import DDIMScheduler, StableDiffusionPipeline
 
-    pipeline = StableDiffusionPipeline.from_pretrained(str(tiny_sd_pipeline), use_safetensors=True,
-                                                       local_files_only=True)
+    pipeline = StableDiffusionPipeline.from_pretrained(
+        str(tiny_sd_pipeline), use_safetensors=True, local_files_only=True
+    )
     pipeline.scheduler = DDIMScheduler.from_config(pipeline.scheduler.config)
     pipeline.set_progress_bar_config(disable=True)
     prompts, seeds = ["pleural effusion", "no findings"], [11, 12]
     latents = torch.stack([torch.randn(4, 8, 8, generator=torch.Generator().manual_seed(s)) for s in seeds])
-    expected = pipeline(prompts, height=16, width=16, num_inference_steps=4, guidance_scale=4.0, latents=latents,
-                        output_type="pt").images
+    expected = pipeline(
+        prompts, height=16, width=16, num_inference_steps=4, guidance_scale=4.0, latents=latents, output_type="pt"
+    ).images
     ours = sample(load_pipeline(tiny_sd_pipeline), prompts, seeds, 4, 4.0, "ddim", 16, torch.device("cpu"))
     assert ours.shape == (2, 3, 16, 16)
     assert torch.allclose(ours, expected, atol=1e-5)
@@ -54,8 +62,22 @@ def test_sampler_matches_diffusers_stable_diffusion_pipeline(tiny_sd_pipeline):
 
 def test_roentgen_runs_through_the_cli_with_model_path(tiny_sd_pipeline, tmp_path, tiny_toml):
     out = tmp_path / "run"
-    result = run_cli("run", "--models", "roentgen", "--metrics", "cxr_fd", "--no-floor", "--n-samples", "10",
-                     "--model-path", str(tiny_sd_pipeline), "--out", str(out), "--config", str(tiny_toml))
+    result = run_cli(
+        "run",
+        "--models",
+        "roentgen",
+        "--metrics",
+        "cxr_fd",
+        "--no-floor",
+        "--n-samples",
+        "10",
+        "--model-path",
+        str(tiny_sd_pipeline),
+        "--out",
+        str(out),
+        "--config",
+        str(tiny_toml),
+    )
     assert result.returncode == 0, result.stderr
     rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
     assert {r["status"] for r in rows} == {"ok"} and {r["model"] for r in rows} == {"roentgen"}
@@ -68,23 +90,28 @@ def test_roentgen_runs_through_the_cli_with_model_path(tiny_sd_pipeline, tmp_pat
 
 
 def test_roentgen_without_weights_is_unavailable_and_the_run_goes_on(tiny_config):
-    config = tiny_config(models="roentgen,noise", metrics="cxr_fd", bootstrap=0, floor=False,
-                         model_options={})
+    config = tiny_config(models="roentgen,noise", metrics="cxr_fd", bootstrap=0, floor=False, model_options={})
     summary = run_benchmark(config)
     status = {(r.model, r.condition): (r.status, r.reason) for r in summary.rows}
     assert status["noise", "present"][0] == "ok"
     assert status["roentgen", "present"][0] == "unavailable" and "--model-path" in status["roentgen", "present"][1]
 
 
-@pytest.mark.parametrize("damage,message", [
-    (lambda d: (d / "model_index.json").unlink(), "has no model_index.json"),
-    (lambda d: shutil.rmtree(d / "text_encoder"), "has no text_encoder/ folder"),
-    (lambda d: (d / "unet" / "diffusion_pytorch_model.safetensors").rename(d / "unet" / "diffusion_pytorch_model.bin"),
-     r"has no diffusion_pytorch_model.safetensors \(found only diffusion_pytorch_model.bin"),
-    (lambda d: (d / "tokenizer" / "tokenizer.json").unlink(), "neither tokenizer.json nor vocab.json"),
-])
-def test_incomplete_directory_is_a_one_line_error_naming_what_is_missing(tiny_sd_pipeline, tmp_path, damage,
-                                                                        message):
+@pytest.mark.parametrize(
+    "damage,message",
+    [
+        (lambda d: (d / "model_index.json").unlink(), "has no model_index.json"),
+        (lambda d: shutil.rmtree(d / "text_encoder"), "has no text_encoder/ folder"),
+        (
+            lambda d: (d / "unet" / "diffusion_pytorch_model.safetensors").rename(
+                d / "unet" / "diffusion_pytorch_model.bin"
+            ),
+            r"has no diffusion_pytorch_model.safetensors \(found only diffusion_pytorch_model.bin",
+        ),
+        (lambda d: (d / "tokenizer" / "tokenizer.json").unlink(), "neither tokenizer.json nor vocab.json"),
+    ],
+)
+def test_incomplete_directory_is_a_one_line_error_naming_what_is_missing(tiny_sd_pipeline, tmp_path, damage, message):
     copy = tmp_path / "sd"
     shutil.copytree(tiny_sd_pipeline, copy)
     damage(copy)
@@ -96,8 +123,16 @@ def test_incomplete_directory_is_a_one_line_error_naming_what_is_missing(tiny_sd
 def test_roentgen_images_depend_on_their_own_seed_not_the_batch(tiny_sd_pipeline, context, tmp_path):
     prompt_file = tmp_path / "prompts.toml"
     prompt_file.write_text('[atelectasis]\npresent = ["atelectasis", "plate atelectasis"]\nabsent = "no findings"\n')
-    adapter, options = MODELS.build("roentgen", {"model_path": str(tiny_sd_pipeline), "steps": 2, "resolution": 16,
-                                                 "scheduler": "euler-ancestral", "prompt_file": str(prompt_file)})
+    adapter, options = MODELS.build(
+        "roentgen",
+        {
+            "model_path": str(tiny_sd_pipeline),
+            "steps": 2,
+            "resolution": 16,
+            "scheduler": "euler-ancestral",
+            "prompt_file": str(prompt_file),
+        },
+    )
     ready_adapter("roentgen", adapter, options, context, None, tmp_path, "fp")
     condition = TASKS.get("atelectasis").conditions()[0]
     whole = collect_images(adapter, "roentgen", condition, 5, 3, 5, RES)
@@ -125,9 +160,16 @@ def test_small_model_is_a_pipeline_directory_that_roentgen_loads(context, tmp_pa
     condition = TASKS.get("pleural_effusion").conditions()[0]
     ours = collect_images(small, "diffusion-small", condition, 4, 9, 4, RES)
     # diffusion-small's own sampling settings (its default guidance moved from 3 to 6; see docs/diffusion.md)
-    loader, loader_options = MODELS.build("roentgen", {"model_path": directory, "steps": tiny["steps"],
-                                                      "guidance": small.settings.guidance, "scheduler": "ddpm",
-                                                      "resolution": 32})
+    loader, loader_options = MODELS.build(
+        "roentgen",
+        {
+            "model_path": directory,
+            "steps": tiny["steps"],
+            "guidance": small.settings.guidance,
+            "scheduler": "ddpm",
+            "resolution": 32,
+        },
+    )
     ready_adapter("roentgen", loader, loader_options, context, None, tmp_path, "fp")
     assert torch.equal(ours, collect_images(loader, "roentgen", condition, 4, 9, 4, RES))
 
@@ -161,8 +203,12 @@ def test_captions_name_a_subset_of_the_findings_and_no_findings_for_normal_image
     assert normal == {"no findings"}
     effusion = {caption(np.array([0, 0, 1, 1]), rng, 0.0) for _ in range(60)}
     assert {"pleural effusion", "cardiomegaly"} <= effusion
-    assert effusion <= {"pleural effusion", "cardiomegaly", "pleural effusion, cardiomegaly",
-                        "cardiomegaly, pleural effusion"}
+    assert effusion <= {
+        "pleural effusion",
+        "cardiomegaly",
+        "pleural effusion, cardiomegaly",
+        "cardiomegaly, pleural effusion",
+    }
     assert caption(np.array([0, -1, 0, 0]), rng, 0.0) == ""
 
 
@@ -180,6 +226,8 @@ def test_learning_rate_warms_up_then_follows_the_schedule():
 
 def test_local_tokenizer_keeps_prompt_words_whole():
     tokenizer = build_tokenizer(["pleural effusion", "no findings"], 8)
-    assert tokenizer.convert_ids_to_tokens(tokenizer("pleural effusion").input_ids)[1:3] == ["pleural</w>",
-                                                                                          "effusion</w>"]
+    assert tokenizer.convert_ids_to_tokens(tokenizer("pleural effusion").input_ids)[1:3] == [
+        "pleural</w>",
+        "effusion</w>",
+    ]
     assert len(tokenizer("a word it never saw", padding="max_length", max_length=8, truncation=True).input_ids) == 8

@@ -14,10 +14,9 @@ import re
 import sys
 
 import pytest
+from conftest import REPO, run_cli, tiny_toml_text
 
 from cxrbench.errors import ConfigError
-
-from conftest import REPO, run_cli, tiny_toml_text
 
 GUIDE = REPO / "docs" / "adding-a-model.md"
 EXAMPLE = REPO / "examples" / "cxrbench-example-adapter" / "src" / "cxrbench_example_adapter" / "adapter.py"
@@ -38,7 +37,9 @@ def install_from_guide(site, version: str = "0.0.1") -> dict:
     dist = site / f"docs_adapter-{version}.dist-info"
     dist.mkdir()
     (dist / "METADATA").write_text(f"Metadata-Version: 2.1\nName: docs-adapter\nVersion: {version}\n")
-    (dist / "entry_points.txt").write_text("[cxrbench.models]\ndocs-mean = docs_adapter.adapter:ConditionalMeanAdapter\n")
+    (dist / "entry_points.txt").write_text(
+        "[cxrbench.models]\ndocs-mean = docs_adapter.adapter:ConditionalMeanAdapter\n"
+    )
     return {"PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])}
 
 
@@ -84,8 +85,9 @@ def test_the_guide_adapter_runs_as_a_plugin_and_its_edits_retrain_it(tmp_path, s
 def test_a_tasks_subset_reuses_task_independent_weights(tiny_config):
     from cxrbench.benchmark.runner import run_benchmark
 
-    full = tiny_config(models=("cgan", "pca-gaussian"), tasks=("pleural_effusion", "atelectasis"),
-                       metrics=("fd@pixels",), floor=False)
+    full = tiny_config(
+        models=("cgan", "pca-gaussian"), tasks=("pleural_effusion", "atelectasis"), metrics=("fd@pixels",), floor=False
+    )
     first = run_benchmark(full).manifest["models"]
     subset = run_benchmark(dataclasses.replace(full, tasks=("pleural_effusion",), out=full.out.parent / "subset"))
     second = subset.manifest["models"]

@@ -12,8 +12,14 @@ import torch
 from cxrbench.data.image_set import ImageSet
 from cxrbench.errors import ConfigError
 from cxrbench.metrics import extractor_cxr_evaluator
-from cxrbench.metrics.cxr_classifier import (EVALUATOR_RECIPE, ClassifierRecipe, CxrClassifier, affine_augment,
-                                             positive_weights, train_classifier)
+from cxrbench.metrics.cxr_classifier import (
+    EVALUATOR_RECIPE,
+    ClassifierRecipe,
+    CxrClassifier,
+    affine_augment,
+    positive_weights,
+    train_classifier,
+)
 from cxrbench.metrics.extractor_cxr_evaluator import CxrEvaluatorExtractor, recipe_with
 from cxrbench.metrics.feature_extractor import ExtractorContext
 
@@ -66,8 +72,9 @@ def test_grain_adds_zero_mean_noise_of_each_images_own_strength_up_to_its_limit(
 
 def test_training_is_deterministic_for_a_seed_and_differs_across_seeds():
     data = _tiny_set()
-    recipe = dataclasses.replace(STRONG, input_size=32, widths=(4, 8), epochs=1, batch_size=16, standardise=True,
-                                 blocks=2, balance=True)
+    recipe = dataclasses.replace(
+        STRONG, input_size=32, widths=(4, 8), epochs=1, batch_size=16, standardise=True, blocks=2, balance=True
+    )
     a, b, c = (train_classifier(data, recipe, seed, CPU).state_dict() for seed in (3, 3, 4))
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert not all(torch.equal(a[k], c[k]) for k in a)
@@ -76,8 +83,14 @@ def test_training_is_deterministic_for_a_seed_and_differs_across_seeds():
 def test_the_0_1_recipe_keeps_its_layers_so_old_checkpoints_load():
     names = list(CxrClassifier(ClassifierRecipe()).state_dict())
     convs = [n for n in names if n.endswith(".weight") and n.count(".") == 2 and n.startswith("body.")]
-    assert names[:6] == ["body.0.weight", "body.1.weight", "body.1.bias", "body.1.running_mean",
-                         "body.1.running_var", "body.1.num_batches_tracked"]
+    assert names[:6] == [
+        "body.0.weight",
+        "body.1.weight",
+        "body.1.bias",
+        "body.1.running_mean",
+        "body.1.running_var",
+        "body.1.num_batches_tracked",
+    ]
     assert convs[-2:] == ["body.12.weight", "body.13.weight"] and names[-2:] == ["head.weight", "head.bias"]
 
 
@@ -117,14 +130,22 @@ def test_recipe_mistakes_are_config_errors():
         ClassifierRecipe(grain=8.0)
     with pytest.raises(ConfigError, match="unknown"):
         ClassifierRecipe(augment="flip")
-    assert recipe_with({"epochs": 3, "widths": [4, 8]}) == dataclasses.replace(EVALUATOR_RECIPE, epochs=3,
-                                                                               widths=(4, 8))
+    assert recipe_with({"epochs": 3, "widths": [4, 8]}) == dataclasses.replace(
+        EVALUATOR_RECIPE, epochs=3, widths=(4, 8)
+    )
 
 
 def test_a_changed_recipe_retrains_and_the_same_recipe_reuses_the_cache(tmp_path, monkeypatch):
     data = _tiny_set(48)
-    context = ExtractorContext(train=data, val=_tiny_set(16, seed=1), test=_tiny_set(16, seed=2), device=CPU, seed=0,
-                               cache_dir=tmp_path, dataset_fingerprint="tiny")
+    context = ExtractorContext(
+        train=data,
+        val=_tiny_set(16, seed=1),
+        test=_tiny_set(16, seed=2),
+        device=CPU,
+        seed=0,
+        cache_dir=tmp_path,
+        dataset_fingerprint="tiny",
+    )
     small = {"input_size": 32, "widths": [4, 8], "epochs": 1}
     first = CxrEvaluatorExtractor(recipe=small)
     first.prepare(context)

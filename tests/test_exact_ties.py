@@ -14,7 +14,13 @@ import pytest
 
 from cxrbench.metrics.distances import _row_groups, nearest
 from cxrbench.metrics.prdc import (
-    coverage_indicators, density_counts, inside_counts, knn_radii_sq, prdc, prdc_per_point, precision_indicators,
+    coverage_indicators,
+    density_counts,
+    inside_counts,
+    knn_radii_sq,
+    prdc,
+    prdc_per_point,
+    precision_indicators,
     recall_indicators,
 )
 
@@ -41,7 +47,8 @@ def _definition(real: np.ndarray, fake: np.ndarray, k_pr: int = 3, k_dc: int = 5
         "recall": (cross <= fake_pr[None, :]).any(axis=1),
         "density_counts": (cross < real_dc[:, None]).sum(axis=0),
         "coverage": cross.min(axis=1) < real_dc,
-        "real_pr": real_pr, "real_dc": real_dc,
+        "real_pr": real_pr,
+        "real_dc": real_dc,
     }
 
 
@@ -111,8 +118,16 @@ def _far_from_origin():
     return real, fake
 
 
-SETS = [_same_20, _same_35, _copies_in_real, _copies_in_fake, _copies_across, _one_copied_image, _copies_at_zero_radius,
-        _far_from_origin]
+SETS = [
+    _same_20,
+    _same_35,
+    _copies_in_real,
+    _copies_in_fake,
+    _copies_across,
+    _one_copied_image,
+    _copies_at_zero_radius,
+    _far_from_origin,
+]
 
 
 @pytest.mark.parametrize("max_bytes", BLOCK_SIZES)
@@ -120,8 +135,12 @@ SETS = [_same_20, _same_35, _copies_in_real, _copies_in_fake, _copies_across, _o
 def test_prdc_equals_the_definition_on_direct_distances(sets, max_bytes):
     real, fake = sets()
     reference = _definition(real, fake)
-    expected = {"precision": reference["precision"], "recall": reference["recall"],
-                "density": reference["density_counts"] / 5, "coverage": reference["coverage"]}
+    expected = {
+        "precision": reference["precision"],
+        "recall": reference["recall"],
+        "density": reference["density_counts"] / 5,
+        "coverage": reference["coverage"],
+    }
     combined = prdc_per_point(real, fake, max_bytes=max_bytes)
     separate = {
         "precision": precision_indicators(real, fake, 3, max_bytes),
@@ -137,8 +156,9 @@ def test_prdc_equals_the_definition_on_direct_distances(sets, max_bytes):
     # Radii are the direct values themselves, whatever the block size.
     assert np.array_equal(knn_radii_sq(real, 3, max_bytes), reference["real_pr"])
     assert np.array_equal(knn_radii_sq(real, 5, max_bytes), reference["real_dc"])
-    assert np.array_equal(inside_counts(fake, real, reference["real_dc"], strict=True, max_bytes=max_bytes),
-                          reference["density_counts"])
+    assert np.array_equal(
+        inside_counts(fake, real, reference["real_dc"], strict=True, max_bytes=max_bytes), reference["density_counts"]
+    )
 
 
 @pytest.mark.parametrize("max_bytes", BLOCK_SIZES)
@@ -159,8 +179,9 @@ def _flipped(real: np.ndarray, fake: np.ndarray) -> dict[str, bool]:
     """Per metric, whether swapping < and <= changes the definition's per-point values."""
     cross, real_pr, fake_pr, real_dc = _direct(real, fake), _radii(real, 3), _radii(fake, 3), _radii(real, 5)
     return {
-        "precision": not np.array_equal((cross <= real_pr[:, None]).any(axis=0),
-                                        (cross < real_pr[:, None]).any(axis=0)),
+        "precision": not np.array_equal(
+            (cross <= real_pr[:, None]).any(axis=0), (cross < real_pr[:, None]).any(axis=0)
+        ),
         "recall": not np.array_equal((cross <= fake_pr[None, :]).any(axis=1), (cross < fake_pr[None, :]).any(axis=1)),
         "density": not np.array_equal((cross < real_dc[:, None]).sum(axis=0), (cross <= real_dc[:, None]).sum(axis=0)),
         "coverage": not np.array_equal(cross.min(axis=1) < real_dc, cross.min(axis=1) <= real_dc),

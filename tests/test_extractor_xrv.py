@@ -102,16 +102,25 @@ def roentgen_features(model: torch.nn.Module, images: torch.Tensor, folder: Path
     def centre_crop_to_short_side(x: torch.Tensor) -> torch.Tensor:
         side = min(x.shape[-2:])
         top, left = (x.shape[-2] - side) // 2, (x.shape[-1] - side) // 2
-        return x[..., top:top + side, left:left + side]
+        return x[..., top : top + side, left : left + side]
 
-    transform = transforms.Compose([
-        lambda x: transforms.functional.rgb_to_grayscale(x, 1),
-        transforms.Lambda(lambda x: 2048 * (x / 255) - 1024),
-        centre_crop_to_short_side,
-        transforms.Resize(224),
-    ])
-    return fid.get_files_features(paths, model=lambda x: model.features2(transform(x)), mode="clean",
-                                  batch_size=batch_size, num_workers=0, device=torch.device("cpu"), verbose=False)
+    transform = transforms.Compose(
+        [
+            lambda x: transforms.functional.rgb_to_grayscale(x, 1),
+            transforms.Lambda(lambda x: 2048 * (x / 255) - 1024),
+            centre_crop_to_short_side,
+            transforms.Resize(224),
+        ]
+    )
+    return fid.get_files_features(
+        paths,
+        model=lambda x: model.features2(transform(x)),
+        mode="clean",
+        batch_size=batch_size,
+        num_workers=0,
+        device=torch.device("cpu"),
+        verbose=False,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -121,8 +130,9 @@ def reference(model, images, tmp_path_factory) -> np.ndarray:
 
 @pytest.mark.parametrize("batch_size", [3, 2])
 def test_features_are_roentgens_xrv_fid_features(files, images, reference, batch_size):
-    extractor, options = FEATURE_EXTRACTORS.build("xrv-densenet", {"weights": str(files["published"]),
-                                                                   "verify": False, "batch_size": batch_size})
+    extractor, options = FEATURE_EXTRACTORS.build(
+        "xrv-densenet", {"weights": str(files["published"]), "verify": False, "batch_size": batch_size}
+    )
     assert isinstance(extractor, XrvDenseNetExtractor) and options["batch_size"] == batch_size
     extractor.prepare(_context())
     features = extractor.extract(images)["features"]
@@ -173,10 +183,15 @@ def _hostile_files(folder: Path, marker: Path) -> dict[str, Path]:
 def test_a_payload_in_the_pickle_is_refused_and_never_runs(tmp_path, kind):
     marker = tmp_path / "payload-ran"
     path = _hostile_files(tmp_path, marker)[kind]
-    for attempt in (lambda: XrvDenseNetExtractor(weights=path, verify=False).prepare(_context()),
-                    lambda: convert_xrv_weights(path, tmp_path / "out.safetensors")):
-        with pytest.raises(CxrbenchError, match="cannot be read safely: it holds .*refused, nothing in it was run"
-                                                ".*cxrbench convert-weights xrv-densenet SRC DST") as caught:
+    for attempt in (
+        lambda: XrvDenseNetExtractor(weights=path, verify=False).prepare(_context()),
+        lambda: convert_xrv_weights(path, tmp_path / "out.safetensors"),
+    ):
+        with pytest.raises(
+            CxrbenchError,
+            match="cannot be read safely: it holds .*refused, nothing in it was run"
+            ".*cxrbench convert-weights xrv-densenet SRC DST",
+        ) as caught:
             attempt()
         assert len(str(caught.value).splitlines()) == 1
     assert not marker.exists() and not (tmp_path / "out.safetensors").exists()
@@ -186,14 +201,17 @@ def test_a_module_class_outside_the_allow_list_is_named(tmp_path):
     network = xrv.models.DenseNet(weights=None, block_config=(1, 1, 1, 1))
     network.features.add_module("dropout", torch.nn.Dropout(0.1))
     torch.save(network, tmp_path / "dropout.pt", _use_new_zipfile_serialization=False)
-    with pytest.raises(CxrbenchError, match=r"it holds torch\.nn\.modules\.dropout\.Dropout, which a "
-                                            r"torchxrayvision DenseNet file does not .*convert-weights"):
+    with pytest.raises(
+        CxrbenchError,
+        match=r"it holds torch\.nn\.modules\.dropout\.Dropout, which a "
+        r"torchxrayvision DenseNet file does not .*convert-weights",
+    ):
         read_xrv_weights(tmp_path / "dropout.pt")
 
 
 def test_damaged_and_foreign_files_are_refused_in_one_line(files, tmp_path):
-    from safetensors.torch import load_file, save_file
     from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
 
     truncated = tmp_path / "truncated.pt"
     truncated.write_bytes(files["published"].read_bytes()[: files["published"].stat().st_size // 2])
@@ -204,8 +222,12 @@ def test_damaged_and_foreign_files_are_refused_in_one_line(files, tmp_path):
     tensors["classifier.bias"] = tensors["classifier.bias"] + 1
     with safe_open(str(files["safetensors"]), framework="pt") as handle:
         save_file(tensors, str(edited), metadata=handle.metadata())
-    cases = {truncated: "truncated.pt cannot be read safely: it", text: "neither a torch.save file nor a safetensors",
-             edited: "was changed after `cxrbench convert-weights", tmp_path / "gone.pt": "does not exist"}
+    cases = {
+        truncated: "truncated.pt cannot be read safely: it",
+        text: "neither a torch.save file nor a safetensors",
+        edited: "was changed after `cxrbench convert-weights",
+        tmp_path / "gone.pt": "does not exist",
+    }
     for path, problem in cases.items():
         with pytest.raises(CxrbenchError, match=problem) as caught:
             read_xrv_weights(path)
@@ -216,8 +238,10 @@ def test_tensors_that_would_grow_past_the_file_are_refused(tmp_path):
     torch.save({"weight": torch.zeros(1).expand(10**6)}, tmp_path / "expanded.pt")  # stride 0: one stored float
     shared = torch.zeros(1000)
     torch.save({f"alias{i}": shared for i in range(100)}, tmp_path / "aliases.pt")  # one storage, 100 names
-    for name, problem in (("expanded.pt", "it holds a tensor with more elements than its storage"),
-                          ("aliases.pt", "its tensors add up to more bytes than the file holds")):
+    for name, problem in (
+        ("expanded.pt", "it holds a tensor with more elements than its storage"),
+        ("aliases.pt", "its tensors add up to more bytes than the file holds"),
+    ):
         with pytest.raises(CxrbenchError, match=f"{name} cannot be read safely: {problem}"):
             read_xrv_weights(tmp_path / name)
 
@@ -235,8 +259,9 @@ def test_missing_weights_package_or_publication_say_how_to_fix(files, monkeypatc
         XrvDenseNetExtractor().prepare(_context())
     with pytest.raises(UnavailableError, match=f"gone.pt does not exist; {fix}"):
         XrvDenseNetExtractor(weights="gone.pt").prepare(_context())
-    with pytest.raises(UnavailableError, match="not torchxrayvision's published densenet121-res224-all weights"
-                                               ".*set verify = false in"):
+    with pytest.raises(
+        UnavailableError, match="not torchxrayvision's published densenet121-res224-all weights.*set verify = false in"
+    ):
         XrvDenseNetExtractor(weights=files["published"]).prepare(_context())  # random weights, verify on
     monkeypatch.setitem(sys.modules, "torchxrayvision", None)  # as if not installed
     with pytest.raises(UnavailableError, match=r'needs torchxrayvision .*pip install "cxrbench\[xrv\]"'):

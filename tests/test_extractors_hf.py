@@ -45,7 +45,7 @@ def _images(height: int, width: int) -> torch.Tensor:
     side = max(height, width)
     images = PhantomDataset(n_images=40, seed=0).load("train", side).images[:5]
     top, left = (side - height) // 2, (side - width) // 2
-    return images[:, :, top:top + height, left:left + width].contiguous()
+    return images[:, :, top : top + height, left : left + width].contiguous()
 
 
 @pytest.mark.parametrize("shape", [(64, 64), (48, 64)])
@@ -119,8 +119,9 @@ def test_a_pickle_only_directory_is_refused_unread(local_copies, tmp_path):
     shutil.copy(local_copies["rad-dino"] / "preprocessor_config.json", directory)
     torch.save({"payload": _Payload(marker)}, directory / "pytorch_model.bin")
     extractor = FEATURE_EXTRACTORS.build("rad-dino", {"weights": str(directory)})[0]
-    with pytest.raises(UnavailableError, match="holds pytorch_model.bin but no model.safetensors: .*safetensors only"
-                                               ".*save_pretrained"):
+    with pytest.raises(
+        UnavailableError, match="holds pytorch_model.bin but no model.safetensors: .*safetensors only.*save_pretrained"
+    ):
         extractor.prepare(_context(tmp_path))
     assert not marker.exists()
 

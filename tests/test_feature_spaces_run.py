@@ -19,12 +19,12 @@ import pytest
 import torch
 from conftest import run_cli, tiny_toml_text
 from hf_helpers import TINY, write_local_copy
-from test_bad_input import cli
 from PIL import Image
+from test_bad_input import cli
 
-from cxrbench.results import OK, UNAVAILABLE, read_rows
 from cxrbench.data.phantom.dataset import PhantomDataset
 from cxrbench.metric_ids import ALIASES, alias_of, legacy_id, split_id
+from cxrbench.results import OK, UNAVAILABLE, read_rows
 
 CONDITIONS = {"present", "absent"}
 TINY_RUN = ("--models", "noise", "--no-floor", "--tasks", "pleural_effusion")
@@ -100,11 +100,14 @@ def xrv_weights(tmp_path_factory) -> Path:
 def hf_copies(tmp_path_factory) -> dict[str, Path]:
     """Tiny random rad-dino and clip directories in the published layouts."""
     root = tmp_path_factory.mktemp("hf")
-    return {name: write_local_copy(name, root / name, TINY[name], seed=seed)
-            for seed, name in enumerate(("rad-dino", "clip"))}
+    return {
+        name: write_local_copy(name, root / name, TINY[name], seed=seed)
+        for seed, name in enumerate(("rad-dino", "clip"))
+    }
 
 
 # -- 1. a plugin feature space through its entry point ---------------------------------------------
+
 
 def _fake_plugin_install(site: Path) -> dict[str, str]:
     """The module and its *.dist-info/entry_points.txt in ``site``; the environment that puts it on sys.path."""
@@ -114,7 +117,8 @@ def _fake_plugin_install(site: Path) -> dict[str, str]:
     dist.mkdir()
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: cxrbench-block-stats\nVersion: 0.1.0\n")
     (dist / "entry_points.txt").write_text(
-        "[cxrbench.feature_extractors]\nmyspace = cxrbench_block_stats:BlockStatsExtractor\n")
+        "[cxrbench.feature_extractors]\nmyspace = cxrbench_block_stats:BlockStatsExtractor\n"
+    )
     return {"PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])}
 
 
@@ -123,20 +127,31 @@ def test_plugin_feature_space_scores_any_space_metrics(capsys, tmp_path, tiny_ru
     env = _fake_plugin_install(tmp_path / "site")
     listed = run_cli("list", "feature-extractors", env=env)
     assert listed.returncode == 0, listed.stderr
-    assert any(line.startswith("myspace") and "plugin:cxrbench-block-stats" in line
-               for line in listed.stdout.splitlines())
+    assert any(
+        line.startswith("myspace") and "plugin:cxrbench-block-stats" in line for line in listed.stdout.splitlines()
+    )
 
     out = tmp_path / "run"
     ids = ("fd@myspace", "kid@myspace", "precision@myspace")
-    result = run_cli("run", *TINY_RUN, "--metrics", ",".join(ids), "--bootstrap", "0", "--config", str(tiny_run_toml),
-                     "--out", str(out), env=env)
+    result = run_cli(
+        "run",
+        *TINY_RUN,
+        "--metrics",
+        ",".join(ids),
+        "--bootstrap",
+        "0",
+        "--config",
+        str(tiny_run_toml),
+        "--out",
+        str(out),
+        env=env,
+    )
     assert result.returncode == 0, result.stderr
     rows = rows_of(out)
     assert set(rows) == {(c, m) for c in CONDITIONS for m in ids}
     for row in rows.values():
         assert row.status == OK and row.feature_space == "myspace", row
-        assert row.comparability == {"name": "myspace", "preprocessing": "block-mean-std-2", "dim": 8,
-                                     "resolution": 32}
+        assert row.comparability == {"name": "myspace", "preprocessing": "block-mean-std-2", "dim": 8, "resolution": 32}
         assert np.isfinite(row.value)
     assert rows["present", "fd@myspace"].value > 0  # noise is far from chest X-rays, even in 8 numbers
     manifest = json.loads((out / "manifest.json").read_text())
@@ -154,13 +169,17 @@ def test_plugin_feature_space_scores_any_space_metrics(capsys, tmp_path, tiny_ru
 # -- 2. built-in spaces from local weights; unavailable rows without them --------------------------
 
 SPACES_METRICS = "fd@xrv-densenet,fd@rad-dino,cmmd@clip,fd_inf"
-NEEDS_WEIGHTS = {"fd@xrv-densenet": "[feature_options.xrv-densenet]", "fd@rad-dino": "[feature_options.rad-dino]",
-                 "cmmd@clip": "[feature_options.clip]"}
+NEEDS_WEIGHTS = {
+    "fd@xrv-densenet": "[feature_options.xrv-densenet]",
+    "fd@rad-dino": "[feature_options.rad-dino]",
+    "cmmd@clip": "[feature_options.clip]",
+}
 
 
 @pytest.mark.slow
 def test_spaces_without_weights_are_unavailable_then_scored_once_weights_are_given(
-        capsys, tmp_path, tiny_run_toml, xrv_weights, hf_copies):
+    capsys, tmp_path, tiny_run_toml, xrv_weights, hf_copies
+):
     out = tmp_path / "run"
     command = ("run", *TINY_RUN, "--metrics", SPACES_METRICS, "--config", str(tiny_run_toml), "--out", str(out))
     code, _, err = cli(capsys, *command)
@@ -175,23 +194,37 @@ def test_spaces_without_weights_are_unavailable_then_scored_once_weights_are_giv
         assert rows[condition, "fd_inf@cxr-evaluator"].status == OK
     kept = rows["present", "fd_inf@cxr-evaluator"]
 
-    given = ("--feature-option", f"xrv-densenet.weights={xrv_weights}", "--feature-option", "xrv-densenet.verify=false",
-             "--feature-option", f"rad-dino.weights={hf_copies['rad-dino']}",
-             "--feature-option", f"clip.weights={hf_copies['clip']}")
+    given = (
+        "--feature-option",
+        f"xrv-densenet.weights={xrv_weights}",
+        "--feature-option",
+        "xrv-densenet.verify=false",
+        "--feature-option",
+        f"rad-dino.weights={hf_copies['rad-dino']}",
+        "--feature-option",
+        f"clip.weights={hf_copies['clip']}",
+    )
     code, _, err = cli(capsys, *command, *given)
     assert code == 0, err
     rows = rows_of(out)
     assert set(rows) == {(c, m) for c in CONDITIONS for m in [*NEEDS_WEIGHTS, "fd_inf@cxr-evaluator"]}
-    spaces = {"fd@xrv-densenet": "xrv-densenet", "fd@rad-dino": "rad-dino", "cmmd@clip": "clip",
-              "fd_inf@cxr-evaluator": "cxr-evaluator"}
+    spaces = {
+        "fd@xrv-densenet": "xrv-densenet",
+        "fd@rad-dino": "rad-dino",
+        "cmmd@clip": "clip",
+        "fd_inf@cxr-evaluator": "cxr-evaluator",
+    }
     for (condition, metric), row in rows.items():
         assert row.status == OK and np.isfinite(row.value), row
         assert row.feature_space == spaces[metric] == row.comparability["name"]
         assert row.ci_low is not None and row.ci_low <= row.ci_high  # bootstrap = 10 in the tiny settings
     assert rows["present", "fd_inf@cxr-evaluator"] == kept  # the finished row was kept, not redone
     assert rows["present", "fd@xrv-densenet"].comparability["published_weights"] is False
-    fit = json.loads((out / "reviews" / "noise" / "pleural_effusion" / "present" / "fd_inf@cxr-evaluator"
-                      / "fd_vs_n.json").read_text())
+    fit = json.loads(
+        (
+            out / "reviews" / "noise" / "pleural_effusion" / "present" / "fd_inf@cxr-evaluator" / "fd_vs_n.json"
+        ).read_text()
+    )
     assert len(fit["sizes"]) == len(fit["fd"]) == 15
     board = (out / "leaderboard.md").read_text()
     for header in ("FD∞ ↓", "FD (xrv-densenet) ↓", "FD (rad-dino) ↓", "CMMD ↓"):
@@ -199,6 +232,7 @@ def test_spaces_without_weights_are_unavailable_then_scored_once_weights_are_giv
 
 
 # -- 3. evaluate: [feature_options] in --config, --feature-option, and a typo ----------------------
+
 
 def _png_folder(folder: Path, images: torch.Tensor) -> Path:
     folder.mkdir(parents=True)
@@ -220,12 +254,32 @@ def test_evaluate_takes_feature_options_from_config_and_flags(capsys, tmp_path, 
     real, fake = folders
     config = tmp_path / "spaces.toml"
     config.write_text(f'[feature_options.xrv-densenet]\nweights = "{xrv_weights}"\nverify = false\n')
-    base = ("evaluate", "--real", str(real), "--fake", str(fake), "--metrics", "fd@xrv-densenet,precision@pixels",
-            "--bootstrap", "0", "--device", "cpu")
+    base = (
+        "evaluate",
+        "--real",
+        str(real),
+        "--fake",
+        str(fake),
+        "--metrics",
+        "fd@xrv-densenet,precision@pixels",
+        "--bootstrap",
+        "0",
+        "--device",
+        "cpu",
+    )
     values = []
-    for out, how in ((tmp_path / "by-config", ("--config", str(config))),
-                     (tmp_path / "by-flag", ("--feature-option", f"xrv-densenet.weights={xrv_weights}",
-                                             "--feature-option", "xrv-densenet.verify=false"))):
+    for out, how in (
+        (tmp_path / "by-config", ("--config", str(config))),
+        (
+            tmp_path / "by-flag",
+            (
+                "--feature-option",
+                f"xrv-densenet.weights={xrv_weights}",
+                "--feature-option",
+                "xrv-densenet.verify=false",
+            ),
+        ),
+    ):
         code, stdout, err = cli(capsys, *base, "--out", str(out), *how)
         assert code == 0, err
         rows = read_rows(out / "results.jsonl")
@@ -236,8 +290,9 @@ def test_evaluate_takes_feature_options_from_config_and_flags(capsys, tmp_path, 
         values.append([r.value for r in rows])
     assert values[0] == values[1]  # one setting, two ways to give it
 
-    code, _, err = cli(capsys, *base, "--out", str(tmp_path / "typo"), "--feature-option",
-                       f"xrv-densnet.weights={xrv_weights}")
+    code, _, err = cli(
+        capsys, *base, "--out", str(tmp_path / "typo"), "--feature-option", f"xrv-densnet.weights={xrv_weights}"
+    )
     assert code == 2
     assert len(error_lines(err)) == 1, err
     assert "did you mean 'xrv-densenet'?" in err
@@ -245,6 +300,7 @@ def test_evaluate_takes_feature_options_from_config_and_flags(capsys, tmp_path, 
 
 
 # -- 4. a run folder of cxrbench 0.1 ---------------------------------------------------------------
+
 
 def old_name(metric: str) -> str:
     """The name cxrbench 0.1 wrote for a metric id: the alias of its space, else the bare name
@@ -295,8 +351,9 @@ def test_run_folder_of_0_1_resumes_and_renders_unchanged(capsys, tmp_path, tiny_
     written = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
     assert {r["metric"] for r in written} == {"cxr_fd", "precision", "kid"}
     # values a recomputation could not give back: a kept row keeps them, a redone one loses them
-    (out / "results.jsonl").write_text("".join(
-        json.dumps({**r, "value": r["value"] * (1 + 1e-9)}, sort_keys=True) + "\n" for r in written))
+    (out / "results.jsonl").write_text(
+        "".join(json.dumps({**r, "value": r["value"] * (1 + 1e-9)}, sort_keys=True) + "\n" for r in written)
+    )
     old_rows = read_rows(out / "results.jsonl")
     assert {r.metric for r in old_rows} == {"fd@cxr-evaluator", "precision@cxr-evaluator", "kid@pixels"}
     code, _, err = cli(capsys, "leaderboard", str(out), "--out", str(tmp_path / "from-0.1.md"))

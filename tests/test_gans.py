@@ -7,6 +7,7 @@ import json
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import TINY_MODELS, run_cli
 from torch import nn
 
 from cxrbench.benchmark.runner import collect_images
@@ -22,7 +23,6 @@ from cxrbench.models.gan.pggan_networks import PgganGenerator
 from cxrbench.models.gan.pggan_training import PgganSettings, phases, train_pggan
 from cxrbench.models.gan.training import STATE_FILE
 from cxrbench.tasks import TASKS
-from conftest import TINY_MODELS, run_cli
 
 RESOLUTION = 32
 
@@ -36,21 +36,37 @@ def phantom():
 def test_gpu_presets_are_the_published_recipes():
     pggan, _ = MODELS.build("pggan-lco", {"preset": "gpu"})
     s = pggan.settings
-    assert (s.latent_dim, s.learning_rate, s.beta1, s.beta2, s.gp_weight, s.gp_every, s.drift, s.ema_decay,
-            s.phase_images) == (512, 1e-3, 0.0, 0.99, 10.0, 1, 0.001, 0.999, 800_000)
+    assert (
+        s.latent_dim,
+        s.learning_rate,
+        s.beta1,
+        s.beta2,
+        s.gp_weight,
+        s.gp_every,
+        s.drift,
+        s.ema_decay,
+        s.phase_images,
+    ) == (512, 1e-3, 0.0, 0.99, 10.0, 1, 0.001, 0.999, 800_000)
     # Channel depths 512 down to 16 as the resolution grows to 1024 px.
-    assert [channels_at(2 ** k, s.fmap_base, s.fmap_max) for k in range(2, 11)] == [512] * 4 + [256, 128, 64, 32, 16]
+    assert [channels_at(2**k, s.fmap_base, s.fmap_max) for k in range(2, 11)] == [512] * 4 + [256, 128, 64, 32, 16]
     cgan, _ = MODELS.build("cgan", {"preset": "gpu"})
     assert (cgan.settings.r1_gamma, cgan.settings.train_images) == (10.0, 300_000)
 
 
-@pytest.mark.parametrize("name,options,message", [
-    ("pggan-lco", {"preset": "tpu"}, "pggan-lco has no preset 'tpu'; choose cpu or gpu"),
-    ("pggan-lco", {"pggan": {"phase_image": 5}}, "pggan-lco has no setting 'phase_image'; its settings: latent_dim"),
-    ("pggan-lco", {"lco": {"steps": -1}}, "pggan-lco lco setting steps=-1 must not be negative"),
-    ("pggan-lco", {"lco": {"threshold": 0.3}}, "threshold 0.3 must be in [0.5, 1)"),
-    ("cgan", {"gan": {"r1": 1}}, "cgan has no setting 'r1'"),
-])
+@pytest.mark.parametrize(
+    "name,options,message",
+    [
+        ("pggan-lco", {"preset": "tpu"}, "pggan-lco has no preset 'tpu'; choose cpu or gpu"),
+        (
+            "pggan-lco",
+            {"pggan": {"phase_image": 5}},
+            "pggan-lco has no setting 'phase_image'; its settings: latent_dim",
+        ),
+        ("pggan-lco", {"lco": {"steps": -1}}, "pggan-lco lco setting steps=-1 must not be negative"),
+        ("pggan-lco", {"lco": {"threshold": 0.3}}, "threshold 0.3 must be in [0.5, 1)"),
+        ("cgan", {"gan": {"r1": 1}}, "cgan has no setting 'r1'"),
+    ],
+)
 def test_bad_options_are_one_line_errors(name, options, message):
     with pytest.raises(ConfigError) as error:
         MODELS.build(name, options)
@@ -133,12 +149,21 @@ def _interrupt_at(step: int):
     return progress
 
 
-@pytest.mark.parametrize("train,settings", [
-    (lambda images, labels, s, work, progress: train_pggan(images, s, 3, torch.device("cpu"), work, progress),
-     PgganSettings(phase_images=32, batch_size=8, checkpoint_every=3)),
-    (lambda images, labels, s, work, progress: train_cgan(images, labels, s, 3, torch.device("cpu"), work, progress),
-     CganSettings(train_images=160, batch_size=8, checkpoint_every=3)),
-])
+@pytest.mark.parametrize(
+    "train,settings",
+    [
+        (
+            lambda images, labels, s, work, progress: train_pggan(images, s, 3, torch.device("cpu"), work, progress),
+            PgganSettings(phase_images=32, batch_size=8, checkpoint_every=3),
+        ),
+        (
+            lambda images, labels, s, work, progress: train_cgan(
+                images, labels, s, 3, torch.device("cpu"), work, progress
+            ),
+            CganSettings(train_images=160, batch_size=8, checkpoint_every=3),
+        ),
+    ],
+)
 def test_interrupted_training_resumes_to_the_same_weights(phantom, tmp_path, train, settings):
     train_set, _ = phantom
     images, labels = train_set.images[:64], train_set.labels[:64]
@@ -163,14 +188,21 @@ def test_a_training_state_with_a_pickle_payload_is_refused(phantom, tmp_path):
     work.mkdir()
     torch.save({"identity": Payload()}, work / STATE_FILE)
     with pytest.raises(CxrbenchError, match="cannot be read safely.*delete it"):
-        train_pggan(phantom[0].images[:32], PgganSettings(phase_images=16, batch_size=8), 0, torch.device("cpu"),
-                    work, lambda *a: None)
+        train_pggan(
+            phantom[0].images[:32],
+            PgganSettings(phase_images=16, batch_size=8),
+            0,
+            torch.device("cpu"),
+            work,
+            lambda *a: None,
+        )
 
 
 def _context(phantom, conditions) -> FitContext:
     train, test = phantom
-    return FitContext(train=train, holdout=test, conditions=conditions, resolution=RESOLUTION,
-                      device=torch.device("cpu"), seed=0)
+    return FitContext(
+        train=train, holdout=test, conditions=conditions, resolution=RESOLUTION, device=torch.device("cpu"), seed=0
+    )
 
 
 def test_cgan_draws_label_rows_that_match_the_target(phantom):
@@ -227,8 +259,22 @@ def test_train_cli_resumable_with_grids_then_generate_records(tmp_path, tiny_tom
     assert json.loads((checkpoint / "config.json").read_text())["model"] == "pggan-lco"
     assert list((tmp_path / "pggan.training" / "grids").glob("*.png"))
     out = tmp_path / "pngs"
-    made = run_cli("generate", "pggan-lco", "--task", "pleural_effusion", "--condition", "absent", "--n", "4",
-                   "--out", str(out), "--checkpoint", str(checkpoint), "--config", str(tiny_toml))
+    made = run_cli(
+        "generate",
+        "pggan-lco",
+        "--task",
+        "pleural_effusion",
+        "--condition",
+        "absent",
+        "--n",
+        "4",
+        "--out",
+        str(out),
+        "--checkpoint",
+        str(checkpoint),
+        "--config",
+        str(tiny_toml),
+    )
     assert made.returncode == 0, made.stderr
     facts = json.loads((out / "generation.json").read_text())
     assert len(facts["records"]) == 4 and "lco_success_rate" in facts["summary"]

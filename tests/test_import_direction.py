@@ -62,8 +62,11 @@ def upward_imports() -> list[tuple[str, str, str]]:
 
 
 def test_every_unit_has_a_layer():
-    units = {p.name.removesuffix(".py") for p in PACKAGE.iterdir()
-             if (p.suffix == ".py" or (p.is_dir() and (p / "__init__.py").is_file()))}
+    units = {
+        p.name.removesuffix(".py")
+        for p in PACKAGE.iterdir()
+        if (p.suffix == ".py" or (p.is_dir() and (p / "__init__.py").is_file()))
+    }
     assert units == set(LAYER), "give each new package or top-level module a layer here and in docs/architecture.md"
 
 

@@ -17,8 +17,15 @@ from cxrbench.metrics.feature_extractor import ExtractorContext
 def _context(tmp_path) -> ExtractorContext:
     data = PhantomDataset(n_images=40, seed=0)
     split = data.load("train", 32)
-    return ExtractorContext(train=split, val=split, test=split, device=torch.device("cpu"), seed=0,
-                            cache_dir=tmp_path, dataset_fingerprint=data.fingerprint())
+    return ExtractorContext(
+        train=split,
+        val=split,
+        test=split,
+        device=torch.device("cpu"),
+        seed=0,
+        cache_dir=tmp_path,
+        dataset_fingerprint=data.fingerprint(),
+    )
 
 
 def test_features_from_a_local_file(random_weights, tmp_path):
@@ -68,12 +75,23 @@ def test_each_fused_block_computes_torch_fidelity_block(kind):
     from cxrbench.metrics import inception_fused as fused
 
     torch.manual_seed(0)
-    block, channels = {"A": (lambda: tf.InceptionA(40, pool_features=8), 40), "B": (lambda: tf.InceptionB(40), 40),
-                       "C": (lambda: tf.InceptionC(48, channels_7x7=16), 48), "D": (lambda: tf.InceptionD(48), 48),
-                       "E_1": (lambda: tf.InceptionE_1(64), 64), "E_2": (lambda: tf.InceptionE_2(64), 64)}[kind]
+    block, channels = {
+        "A": (lambda: tf.InceptionA(40, pool_features=8), 40),
+        "B": (lambda: tf.InceptionB(40), 40),
+        "C": (lambda: tf.InceptionC(48, channels_7x7=16), 48),
+        "D": (lambda: tf.InceptionD(48), 48),
+        "E_1": (lambda: tf.InceptionE_1(64), 64),
+        "E_2": (lambda: tf.InceptionE_2(64), 64),
+    }[kind]
     block = _randomise_batch_norms(block(), 1)
-    rebuilt = {"A": fused.FusedA, "B": fused.FusedB, "C": fused.FusedC, "D": fused.FusedD,
-               "E_1": lambda b: fused.FusedE(b, max_pool=False), "E_2": lambda b: fused.FusedE(b, max_pool=True)}[kind]
+    rebuilt = {
+        "A": fused.FusedA,
+        "B": fused.FusedB,
+        "C": fused.FusedC,
+        "D": fused.FusedD,
+        "E_1": lambda b: fused.FusedE(b, max_pool=False),
+        "E_2": lambda b: fused.FusedE(b, max_pool=True),
+    }[kind]
     rebuilt = rebuilt(block).eval()
     x = torch.rand(3, channels, 11, 11)
     with torch.inference_mode():

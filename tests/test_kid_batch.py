@@ -32,5 +32,8 @@ def test_counts_of_a_resample_give_the_resampled_sets_unbiased_mmd():
     ir, jf = rng.integers(0, 30, 30), rng.integers(0, 20, 20)
     x, y = real[ir], fake[jf]
     expected = mmd2_unbiased(polynomial_kernel(x, x), polynomial_kernel(y, y), polynomial_kernel(x, y))
-    counts = (np.bincount(ir, minlength=30)[:, None].astype(float), np.bincount(jf, minlength=20)[:, None].astype(float))
+    counts = (
+        np.bincount(ir, minlength=30)[:, None].astype(float),
+        np.bincount(jf, minlength=20)[:, None].astype(float),
+    )
     assert batch(*counts)[0] == pytest.approx(expected, rel=1e-10)

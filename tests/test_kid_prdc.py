@@ -11,7 +11,13 @@ from torch_fidelity.metric_kid import KEY_METRIC_KID_MEAN, KEY_METRIC_KID_STD, k
 
 from cxrbench.metrics.kid import kid_bootstrap_statistic, kid_subsets, mmd2_unbiased, polynomial_kernel
 from cxrbench.metrics.prdc import (
-    coverage_indicators, density_counts, inside_counts, knn_radii_sq, prdc, prdc_per_point, precision_indicators,
+    coverage_indicators,
+    density_counts,
+    inside_counts,
+    knn_radii_sq,
+    prdc,
+    prdc_per_point,
+    precision_indicators,
     recall_indicators,
 )
 
@@ -24,14 +30,22 @@ def _kid_features(n: int = 300, m: int = 250, d: int = 64) -> tuple[np.ndarray, 
 def _torch_fidelity_kid(real: np.ndarray, fake: np.ndarray, subsets: int, subset_size: int, seed: int):
     # float64 tensors: torch-fidelity computes in the features' dtype, so float32 would add its own rounding.
     out = kid_features_to_metric(
-        torch.from_numpy(real), torch.from_numpy(fake), kid_subsets=subsets, kid_subset_size=subset_size,
-        kid_kernel="poly", kid_kernel_poly_degree=3, kid_kernel_poly_gamma=None, kid_kernel_poly_coef0=1,
-        rng_seed=seed, verbose=False,
+        torch.from_numpy(real),
+        torch.from_numpy(fake),
+        kid_subsets=subsets,
+        kid_subset_size=subset_size,
+        kid_kernel="poly",
+        kid_kernel_poly_degree=3,
+        kid_kernel_poly_gamma=None,
+        kid_kernel_poly_coef0=1,
+        rng_seed=seed,
+        verbose=False,
     )
     return out[KEY_METRIC_KID_MEAN], out[KEY_METRIC_KID_STD]
 
 
 # ---------------------------------------------------------------------------------------------- KID
+
 
 def test_kernel_and_estimator_match_torch_fidelity_pieces():
     x, y = _kid_features(40, 40, 16)
@@ -40,11 +54,14 @@ def test_kernel_and_estimator_match_torch_fidelity_pieces():
     assert mmd2_unbiased(k_xx, k_yy, k_xy) == pytest.approx(mmd2(k_xx, k_xy, k_yy), rel=1e-12)
 
 
-@pytest.mark.parametrize("subsets,subset_size,max_bytes", [
-    (20, 200, 256 * 2**20),  # full kernels computed once and reused
-    (20, 200, 0),            # per-subset kernels (forced), as torch-fidelity computes them
-    (10, 50, 256 * 2**20),   # per-subset kernels (cheaper than full ones: subset size << n)
-])
+@pytest.mark.parametrize(
+    "subsets,subset_size,max_bytes",
+    [
+        (20, 200, 256 * 2**20),  # full kernels computed once and reused
+        (20, 200, 0),  # per-subset kernels (forced), as torch-fidelity computes them
+        (10, 50, 256 * 2**20),  # per-subset kernels (cheaper than full ones: subset size << n)
+    ],
+)
 def test_kid_subsets_equal_torch_fidelity(subsets, subset_size, max_bytes):
     real, fake = _kid_features()
     ours = kid_subsets(real, fake, subsets=subsets, subset_size=subset_size, seed=7, max_bytes=max_bytes)
@@ -100,9 +117,12 @@ def test_kid_bootstrap_statistic_is_fast():
 
 # --------------------------------------------------------------------------------------------- PRDC
 
-def _reference_prdc(real: np.ndarray, fake: np.ndarray, k_pr: int = 3, k_dc: int = 5,
-                    pr_le: bool = True, dc_lt: bool = True) -> dict[str, np.ndarray]:
+
+def _reference_prdc(
+    real: np.ndarray, fake: np.ndarray, k_pr: int = 3, k_dc: int = 5, pr_le: bool = True, dc_lt: bool = True
+) -> dict[str, np.ndarray]:
     """Per-point arrays straight from the papers, with loops over points (pr_le / dc_lt flip the tie rules)."""
+
     def d2(a: np.ndarray, b: np.ndarray) -> float:
         return float(np.sum((a - b) ** 2))
 
@@ -123,7 +143,8 @@ def _reference_prdc(real: np.ndarray, fake: np.ndarray, k_pr: int = 3, k_dc: int
         "recall": np.array([any(pr_in(cross[i][j], fake_pr[j]) for j in range(m)) for i in range(n)]),
         "density": np.array([sum(dc_in(cross[i][j], real_dc[i]) for i in range(n)) / k_dc for j in range(m)]),
         "coverage": np.array([dc_in(min(cross[i]), real_dc[i]) for i in range(n)]),
-        "real_pr": np.array(real_pr), "real_dc": np.array(real_dc),
+        "real_pr": np.array(real_pr),
+        "real_dc": np.array(real_dc),
     }
 
 
@@ -140,8 +161,10 @@ def _tied_sets() -> tuple[np.ndarray, np.ndarray]:
 
 def _ours(real: np.ndarray, fake: np.ndarray, **kw) -> dict[str, np.ndarray]:
     return {
-        "precision": precision_indicators(real, fake, 3, **kw), "recall": recall_indicators(real, fake, 3, **kw),
-        "density": density_counts(real, fake, 5, **kw), "coverage": coverage_indicators(real, fake, 5, **kw),
+        "precision": precision_indicators(real, fake, 3, **kw),
+        "recall": recall_indicators(real, fake, 3, **kw),
+        "density": density_counts(real, fake, 5, **kw),
+        "coverage": coverage_indicators(real, fake, 5, **kw),
     }
 
 
@@ -188,8 +211,9 @@ def test_chunking_does_not_change_results():
         # to rounding only; the memberships above, and everything on integer data, are identical.
         assert np.allclose(knn_radii_sq(real, 5), knn_radii_sq(real, 5, max_bytes=1), rtol=1e-14, atol=0)
         radii = knn_radii_sq(real, 3)
-        assert np.array_equal(inside_counts(fake, real, radii, strict=False),
-                              inside_counts(fake, real, radii, strict=False, max_bytes=1))
+        assert np.array_equal(
+            inside_counts(fake, real, radii, strict=False), inside_counts(fake, real, radii, strict=False, max_bytes=1)
+        )
 
 
 def test_prdc_matches_prdc_package():
@@ -214,15 +238,18 @@ def test_prdc_matches_prdc_package():
         assert ours[key] == pytest.approx(theirs[key], abs=1e-12), key
 
 
-@pytest.mark.parametrize("call,message", [
-    (lambda r, f: knn_radii_sq(r[:3], 3), "3 points"),
-    (lambda r, f: precision_indicators(r[:3], f, 3), "real set"),
-    (lambda r, f: recall_indicators(r, f[:3], 3), "fake set"),
-    (lambda r, f: density_counts(r[:5], f, 5), "real set"),
-    (lambda r, f: coverage_indicators(r[:4], f, 5), "real set"),
-    (lambda r, f: prdc(r, f[:3]), "fake set"),
-    (lambda r, f: prdc(r, f[:, :4]), "dimensions differ"),
-])
+@pytest.mark.parametrize(
+    "call,message",
+    [
+        (lambda r, f: knn_radii_sq(r[:3], 3), "3 points"),
+        (lambda r, f: precision_indicators(r[:3], f, 3), "real set"),
+        (lambda r, f: recall_indicators(r, f[:3], 3), "fake set"),
+        (lambda r, f: density_counts(r[:5], f, 5), "real set"),
+        (lambda r, f: coverage_indicators(r[:4], f, 5), "real set"),
+        (lambda r, f: prdc(r, f[:3]), "fake set"),
+        (lambda r, f: prdc(r, f[:, :4]), "dimensions differ"),
+    ],
+)
 def test_too_few_points_or_bad_shapes_raise_value_error(call, message):
     real, fake = _float_sets()
     with pytest.raises(ValueError, match=message):

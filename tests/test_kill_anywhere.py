@@ -16,10 +16,10 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO, run_cli, tiny_toml_text
-from cxrbench.results import read_rows
+
 from cxrbench.files import TMP_MARK
+from cxrbench.results import read_rows
 
 MODELS = ("--models", "pca-gaussian,cgan")
 
@@ -49,8 +49,13 @@ class Killer:
     def __init__(self, logs: Path) -> None:
         self.logs = logs
         self.count = 0
-        self.process = subprocess.Popen([sys.executable, str(REPO / "tests" / "kill_at.py")], cwd=REPO,
-                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.process = subprocess.Popen(
+            [sys.executable, str(REPO / "tests" / "kill_at.py")],
+            cwd=REPO,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
 
     def kill(self, stage: str, point: str, k: int, arg: str | None, *argv: str) -> None:
         """Run ``cxrbench ARGV`` and check that it died at the point."""
@@ -122,12 +127,26 @@ def test_a_reader_study_import_killed_anywhere_ends_with_the_uninterrupted_rows(
 
     def study(name: str) -> tuple[Path, Path]:
         run = make_run(tmp_path / name / "run")
-        prepared = prepare_study(PrepareConfig(run_dir=run, out=tmp_path / name / "study", design=Design("single"),
-                                               n_items=4, readers=("r1", "r2"), seed=5, cache_dir=tmp_path / "cache"))
+        prepared = prepare_study(
+            PrepareConfig(
+                run_dir=run,
+                out=tmp_path / name / "study",
+                design=Design("single"),
+                n_items=4,
+                readers=("r1", "r2"),
+                seed=5,
+                cache_dir=tmp_path / "cache",
+            )
+        )
         answers = tmp_path / name / "answers.csv"
-        answers.write_text("reader_id,item_id,response\n" + "".join(
-            f"{reader},{item},{1 + (i % 5)}\n" for reader in ("r1", "r2")
-            for i, item in enumerate(prepared.order(reader))))
+        answers.write_text(
+            "reader_id,item_id,response\n"
+            + "".join(
+                f"{reader},{item},{1 + (i % 5)}\n"
+                for reader in ("r1", "r2")
+                for i, item in enumerate(prepared.order(reader))
+            )
+        )
         return prepared.root, answers
 
     whole_study, whole_answers = study("whole")

@@ -10,21 +10,35 @@ import subprocess
 import pandas as pd
 import pytest
 
-from cxrbench.results import ResultRow, append_row
+from cxrbench.errors import CxrbenchError
 from cxrbench.leaderboard.compare import compare_runs
 from cxrbench.leaderboard.latex import render_latex
 from cxrbench.leaderboard.markdown import render_markdown
 from cxrbench.leaderboard.store import load_results
 from cxrbench.leaderboard.table import build_leaderboard, build_leaderboards
 from cxrbench.leaderboard.tidy_csv import render_csv
-from cxrbench.errors import CxrbenchError
+from cxrbench.results import ResultRow, append_row
 
 
 def _row(model, metric, value, condition="present", direction="lower", task="atelectasis", **extra):
-    base = dict(model=model, task=task, condition=condition, metric=metric, value=value,
-                ci_low=None if value is None else value - 1, ci_high=None if value is None else value + 1,
-                n_real=10, n_fake=10, direction=direction, feature_space="cxr-evaluator", dataset="phantom",
-                seed=0, cxrbench_version="0", resolution=64, reference=model == "real-holdout")
+    base = dict(
+        model=model,
+        task=task,
+        condition=condition,
+        metric=metric,
+        value=value,
+        ci_low=None if value is None else value - 1,
+        ci_high=None if value is None else value + 1,
+        n_real=10,
+        n_fake=10,
+        direction=direction,
+        feature_space="cxr-evaluator",
+        dataset="phantom",
+        seed=0,
+        cxrbench_version="0",
+        resolution=64,
+        reference=model == "real-holdout",
+    )
     return ResultRow(**{**base, **extra})
 
 
@@ -48,8 +62,12 @@ def test_ranked_by_headline_metric_with_references_apart():
     assert board.overview.models == ["good", "a|b", "bad", "real-holdout"]
     assert board.overview.ranks["good"] == 1 and board.overview.ranks["real-holdout"] is None
     lines = _overview_lines(render_markdown(board))
-    assert [re.split(r"(?<!\\)\|", line)[2].strip() for line in lines] == ["`good`", "`a\\|b`", "`bad`",
-                                                                          "`real-holdout`"]
+    assert [re.split(r"(?<!\\)\|", line)[2].strip() for line in lines] == [
+        "`good`",
+        "`a\\|b`",
+        "`bad`",
+        "`real-holdout`",
+    ]
     assert lines[0].startswith("| 1 |") and lines[-1].startswith("| ref |")
     assert "**5**" in lines[0]  # lowest FD among competitors, not the reference's 1.0
     assert "**0.95**" in lines[2]  # highest accuracy among competitors
@@ -92,10 +110,17 @@ def test_latex_structure_and_escaping(tmp_path):
         pytest.skip("no TeX engine installed: structure checked, compile skipped")
     document = tmp_path / "paper.tex"
     (tmp_path / "board.tex").write_text(text)
-    document.write_text("\\documentclass{article}\\usepackage{booktabs,longtable,graphicx}\\begin{document}"
-                        "\\input{board.tex}\\end{document}\n")
-    result = subprocess.run([engine, "-interaction=nonstopmode", "-halt-on-error", document.name], cwd=tmp_path,
-                            capture_output=True, text=True, timeout=120)
+    document.write_text(
+        "\\documentclass{article}\\usepackage{booktabs,longtable,graphicx}\\begin{document}"
+        "\\input{board.tex}\\end{document}\n"
+    )
+    result = subprocess.run(
+        [engine, "-interaction=nonstopmode", "-halt-on-error", document.name],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stdout[-2000:]
 
 
@@ -114,8 +139,9 @@ def _write_run(folder, rows):
 
 def test_merging_runs_reports_conflicts_instead_of_overwriting(tmp_path):
     a = _write_run(tmp_path / "a", [_row("good", "cxr_fd", 5.0), _row("other", "cxr_fd", 9.0)])
-    b = _write_run(tmp_path / "b", [_row("good", "cxr_fd", 6.0), _row("other", "cxr_fd", 9.0),
-                                    _row("new", "cxr_fd", 1.0)])
+    b = _write_run(
+        tmp_path / "b", [_row("good", "cxr_fd", 6.0), _row("other", "cxr_fd", 9.0), _row("new", "cxr_fd", 1.0)]
+    )
     merged = load_results([a, b])
     assert {r.model for r in merged.rows} == {"other", "new"}  # the disagreeing row is in no table
     assert len(merged.conflicts) == 1 and "5.0" in merged.conflicts[0] and "6.0" in merged.conflicts[0]
@@ -124,10 +150,16 @@ def test_merging_runs_reports_conflicts_instead_of_overwriting(tmp_path):
 
 
 def test_compare_reports_deltas_and_verdicts(tmp_path):
-    a = _write_run(tmp_path / "a", [_row("m", "cxr_fd", 10.0), _row("m", "conditional_accuracy", 0.5,
-                                                                     direction="higher")])
-    b = _write_run(tmp_path / "b", [_row("m", "cxr_fd", 5.0), _row("m", "conditional_accuracy", 0.9,
-                                                                    direction="higher", ci_low=0.85, ci_high=0.95)])
+    a = _write_run(
+        tmp_path / "a", [_row("m", "cxr_fd", 10.0), _row("m", "conditional_accuracy", 0.5, direction="higher")]
+    )
+    b = _write_run(
+        tmp_path / "b",
+        [
+            _row("m", "cxr_fd", 5.0),
+            _row("m", "conditional_accuracy", 0.9, direction="higher", ci_low=0.85, ci_high=0.95),
+        ],
+    )
     changes = {c.metric: c for c in compare_runs(a, b)}
     assert changes["fd@cxr-evaluator"].delta == -5.0 and changes["fd@cxr-evaluator"].verdict == "better"
     assert changes["conditional_accuracy"].verdict == "overlap"  # [-0.5, 1.5] overlaps [0.85, 0.95]
@@ -136,8 +168,12 @@ def test_compare_reports_deltas_and_verdicts(tmp_path):
 def test_figures_from_any_metric_including_a_precision_recall_scatter(tmp_path):
     from cxrbench.leaderboard.figures import heatmap, scatter
 
-    rows = _rows() + [_row(m, metric, v, c, direction="higher") for m in ("good", "bad")
-                      for metric, v in (("precision", 0.7), ("recall", 0.4)) for c in ("present", "absent")]
+    rows = _rows() + [
+        _row(m, metric, v, c, direction="higher")
+        for m in ("good", "bad")
+        for metric, v in (("precision", 0.7), ("recall", 0.4))
+        for c in ("present", "absent")
+    ]
     board = build_leaderboard(rows)
     assert heatmap(board, "cxr_fd", tmp_path / "h.png").stat().st_size > 5_000
     assert scatter(board, "atelectasis", "precision", "recall", tmp_path / "s.png").stat().st_size > 5_000
@@ -156,17 +192,35 @@ def _wide_rows():
     from cxrbench.metrics.selection import metric_for_id, resolve_specs
 
     rows = []
-    models = ["diffusion-small", "pca-gaussian", "pggan-lco", "cgan", "my-own-generator", "noise", "real-holdout",
-              "train-copy"]
+    models = [
+        "diffusion-small",
+        "pca-gaussian",
+        "pggan-lco",
+        "cgan",
+        "my-own-generator",
+        "noise",
+        "real-holdout",
+        "train-copy",
+    ]
     for m, model in enumerate(models):
         for metric_id in resolve_specs(("all",)):
             schema = metric_for_id(metric_id).schema()
             for task in ("atelectasis", "enlarged_cardiac_silhouette"):
-                for condition in (("both",) if schema["scope"] != "condition" else ("present", "absent")):
+                for condition in ("both",) if schema["scope"] != "condition" else ("present", "absent"):
                     value = 123.456 * (m + 1) if schema["valid_range"][1] is None else 0.1 * (m + 1) % 1
-                    rows.append(_row(model, metric_id, value, condition, direction=schema["direction"], task=task,
-                                     ci_low=value * 0.9 - 0.0123, ci_high=value * 1.1 + 0.0123,
-                                     reference=model in ("noise", "real-holdout", "train-copy")))
+                    rows.append(
+                        _row(
+                            model,
+                            metric_id,
+                            value,
+                            condition,
+                            direction=schema["direction"],
+                            task=task,
+                            ci_low=value * 0.9 - 0.0123,
+                            ci_high=value * 1.1 + 0.0123,
+                            reference=model in ("noise", "real-holdout", "train-copy"),
+                        )
+                    )
     return rows
 
 
@@ -181,19 +235,37 @@ def test_latex_findings_fit_a_page_width():
 
     with tempfile.TemporaryDirectory() as folder:
         (Path(folder) / "board.tex").write_text(text)
-        (Path(folder) / "paper.tex").write_text("\\documentclass{article}"
-                                                "\\usepackage{booktabs,longtable,graphicx}\\begin{document}"
-                                                "\\input{board.tex}\\end{document}\n")
-        result = subprocess.run([engine, "-interaction=nonstopmode", "-halt-on-error", "paper.tex"], cwd=folder,
-                                capture_output=True, text=True, timeout=180)
+        (Path(folder) / "paper.tex").write_text(
+            "\\documentclass{article}"
+            "\\usepackage{booktabs,longtable,graphicx}\\begin{document}"
+            "\\input{board.tex}\\end{document}\n"
+        )
+        result = subprocess.run(
+            [engine, "-interaction=nonstopmode", "-halt-on-error", "paper.tex"],
+            cwd=folder,
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
         assert result.returncode == 0, result.stdout[-2000:]
         log = (Path(folder) / "paper.log").read_text(errors="replace")
     assert "Overfull \\hbox" not in log, [line for line in log.splitlines() if "Overfull" in line]
 
 
 def _one_cell(models_values, direction="lower", metric="cxr_fd", width=1.0):
-    return [_row(model, metric, value, "present", direction=direction, ci_low=value - width, ci_high=value + width,
-                 reference=model in ("noise", "real-holdout")) for model, value in models_values]
+    return [
+        _row(
+            model,
+            metric,
+            value,
+            "present",
+            direction=direction,
+            ci_low=value - width,
+            ci_high=value + width,
+            reference=model in ("noise", "real-holdout"),
+        )
+        for model, value in models_values
+    ]
 
 
 def test_bold_needs_two_competitors_and_separated_intervals():
@@ -212,10 +284,13 @@ def test_bold_needs_two_competitors_and_separated_intervals():
 
 
 def test_intervals_are_clipped_to_the_metrics_range_and_values_kept():
-    board = build_leaderboard([_row("a", "fd@cxr-evaluator", 0.5, ci_low=-0.3, ci_high=2.0),
-                               _row("b", "precision@cxr-evaluator", 0.97, direction="higher", ci_low=0.9,
-                                    ci_high=1.04),
-                               _row("c", "kid@cxr-evaluator", -0.02, ci_low=-0.1, ci_high=0.3)])
+    board = build_leaderboard(
+        [
+            _row("a", "fd@cxr-evaluator", 0.5, ci_low=-0.3, ci_high=2.0),
+            _row("b", "precision@cxr-evaluator", 0.97, direction="higher", ci_low=0.9, ci_high=1.04),
+            _row("c", "kid@cxr-evaluator", -0.02, ci_low=-0.1, ci_high=0.3),
+        ]
+    )
     cells = {m: cell for (m, _), cell in board.tasks[0].cells.items()}
     assert (cells["a"].ci_low, cells["a"].ci_high) == (0.0, 2.0)
     assert (cells["b"].ci_low, cells["b"].ci_high) == (0.9, 1.0)
@@ -224,8 +299,10 @@ def test_intervals_are_clipped_to_the_metrics_range_and_values_kept():
 
 def test_warnings_for_a_winning_baseline_and_chance_level_utility():
     rows = _one_cell([("a", 5.0), ("b", 9.0), ("noise", 0.5), ("real-holdout", 0.1)])
-    rows += [_row("a", "utility", 0.52, "both", direction="higher", ci_low=0.45, ci_high=0.6),
-             _row("b", "utility", 0.8, "both", direction="higher", ci_low=0.75, ci_high=0.85)]
+    rows += [
+        _row("a", "utility", 0.52, "both", direction="higher", ci_low=0.45, ci_high=0.6),
+        _row("b", "utility", 0.8, "both", direction="higher", ci_low=0.75, ci_high=0.85),
+    ]
     warnings = build_leaderboard(rows).warnings
     assert any(w.startswith("noise (a baseline, not a generator) beats every competitor on CXR-FD") for w in warnings)
     assert not any(w.startswith("real-holdout") for w in warnings)  # real images are meant to win

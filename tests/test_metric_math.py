@@ -8,8 +8,8 @@ import scipy.linalg
 
 from cxrbench.metrics.auroc import auroc, youden_threshold
 from cxrbench.metrics.bootstrap import BIAS_SHIFTED, PERCENTILE, bootstrap_interval, interval_from, replicates
-from cxrbench.metrics.metric import MetricInputs
 from cxrbench.metrics.frechet import frechet_distance, frechet_distance_features, gaussian_stats
+from cxrbench.metrics.metric import MetricInputs
 from cxrbench.metrics.metric_conditional_accuracy import ConditionalAccuracy
 from cxrbench.metrics.metric_frechet import FrechetDistance
 from cxrbench.tasks import TASKS

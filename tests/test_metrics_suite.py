@@ -7,13 +7,12 @@ import json
 import numpy as np
 import pytest
 import torch
+from conftest import run_cli
 from PIL import Image
 
-from conftest import run_cli
 from cxrbench.benchmark.evaluate import EvaluateConfig, evaluate_folders
-from cxrbench.results import read_rows
-from cxrbench.benchmark.runner import run_benchmark
 from cxrbench.benchmark.paired_compare import paired_compare
+from cxrbench.benchmark.runner import run_benchmark
 from cxrbench.metrics.feature_cache import cached_extract
 from cxrbench.metrics.frechet import GaussianStats, frechet_distance_features, frechet_distance_stats
 from cxrbench.metrics.metric import INTENDED, MetricInputs
@@ -21,6 +20,7 @@ from cxrbench.metrics.metric_conditional_accuracy import ConditionalAuroc
 from cxrbench.metrics.metric_diversity import Diversity, group_ms_ssim
 from cxrbench.metrics.metric_memorisation import DcrRatio, NearCopies
 from cxrbench.metrics.metric_utility import synthetic_set
+from cxrbench.results import read_rows
 from cxrbench.tasks import TASKS
 
 CONDITION = TASKS.get("pleural_effusion").condition("present")
@@ -47,11 +47,27 @@ def test_fid_and_kid_equal_torch_fidelity_on_the_same_images_and_weights(random_
     vetted = tmp_path / "vetted.pth"  # torch-fidelity unpickles freely; give it a file of plain tensors
     torch.save(torch.load(random_weights, weights_only=True), vetted)
     theirs = torch_fidelity.calculate_metrics(
-        input1=str(tmp_path / "fake"), input2=str(tmp_path / "real"), fid=True, kid=True, kid_subset_size=20,
-        feature_extractor_weights_path=str(vetted), cuda=False, verbose=False, cache=False)
-    rows = evaluate_folders(EvaluateConfig(
-        real=tmp_path / "real", fake=tmp_path / "fake", out=tmp_path / "out", metrics=("fid", "kid"), bootstrap=0,
-        device="cpu", feature_options={"inception-v3": {"weights": random_weights, "verify": False}}))
+        input1=str(tmp_path / "fake"),
+        input2=str(tmp_path / "real"),
+        fid=True,
+        kid=True,
+        kid_subset_size=20,
+        feature_extractor_weights_path=str(vetted),
+        cuda=False,
+        verbose=False,
+        cache=False,
+    )
+    rows = evaluate_folders(
+        EvaluateConfig(
+            real=tmp_path / "real",
+            fake=tmp_path / "fake",
+            out=tmp_path / "out",
+            metrics=("fid", "kid"),
+            bootstrap=0,
+            device="cpu",
+            feature_options={"inception-v3": {"weights": random_weights, "verify": False}},
+        )
+    )
     ours = {r.metric: r.value for r in rows}
     assert ours["fd@inception-v3"] == pytest.approx(theirs["frechet_inception_distance"], rel=1e-5)
     assert ours["kid@inception-v3"] == pytest.approx(theirs["kernel_inception_distance_mean"], rel=1e-5)
@@ -67,9 +83,11 @@ def test_gaussian_statistics_of_shards_merge_exactly():
     whole = GaussianStats.of(real)
     assert merged.count == 300 and np.allclose(merged.cov, np.cov(real, rowvar=False), rtol=1e-12)
     assert frechet_distance_stats(merged, GaussianStats.of(fake)) == pytest.approx(
-        frechet_distance_stats(whole, GaussianStats.of(fake)), rel=1e-12)
+        frechet_distance_stats(whole, GaussianStats.of(fake)), rel=1e-12
+    )
     assert frechet_distance_stats(merged, GaussianStats.of(fake)) == pytest.approx(
-        frechet_distance_features(real, fake), rel=1e-9)
+        frechet_distance_features(real, fake), rel=1e-9
+    )
 
 
 def test_memorisation_flags_copies_of_training_images_only():
@@ -103,8 +121,9 @@ def test_diversity_is_pytorch_msssim_over_the_six_pairs_of_each_group():
 
     images = _smooth_images(3, 8, size=64)[:, None]
     per_group = group_ms_ssim(images)
-    big = torch.nn.functional.interpolate(torch.from_numpy(images[:4]).double(), size=(256, 256), mode="bilinear",
-                                          antialias=True, align_corners=False)
+    big = torch.nn.functional.interpolate(
+        torch.from_numpy(images[:4]).double(), size=(256, 256), mode="bilinear", antialias=True, align_corners=False
+    )
     pairs = [(0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3)]
     expected = np.mean([float(ms_ssim(big[[i]], big[[j]], data_range=255.0)) for i, j in pairs])
     assert per_group.shape == (2,) and per_group[0] == pytest.approx(expected, rel=1e-9)
@@ -154,12 +173,22 @@ def test_feature_cache_reuses_only_identical_images(tmp_path):
 @pytest.fixture(scope="module")
 def small_run(tmp_path_factory, session_cache):
     from conftest import TINY_FEATURES, TINY_PHANTOM
+
     from cxrbench.config import RunConfig
 
-    config = RunConfig(models=("train-copy", "noise"), tasks=("pleural_effusion",), resolution=32, n_samples=12,
-                       bootstrap=20, device="cpu", out=tmp_path_factory.mktemp("run") / "run",
-                       cache_dir=session_cache, data_options=dict(TINY_PHANTOM), feature_options=dict(TINY_FEATURES),
-                       metrics=("cxr_fd", "precision", "coverage", "memorisation", "conditional_auroc", "diversity"))
+    config = RunConfig(
+        models=("train-copy", "noise"),
+        tasks=("pleural_effusion",),
+        resolution=32,
+        n_samples=12,
+        bootstrap=20,
+        device="cpu",
+        out=tmp_path_factory.mktemp("run") / "run",
+        cache_dir=session_cache,
+        data_options=dict(TINY_PHANTOM),
+        feature_options=dict(TINY_FEATURES),
+        metrics=("cxr_fd", "precision", "coverage", "memorisation", "conditional_auroc", "diversity"),
+    )
     return config, run_benchmark(config)
 
 
@@ -192,20 +221,43 @@ def test_paired_comparison_recomputes_the_rows_and_brackets_the_difference(small
 def test_evaluate_scores_two_folders_and_refuses_metrics_it_cannot_compute(tmp_path):
     _write_pngs(tmp_path / "real", _smooth_images(4, 16))
     _write_pngs(tmp_path / "fake", _smooth_images(5, 16))
-    common = ["evaluate", "--real", str(tmp_path / "real"), "--fake", str(tmp_path / "fake"), "--out",
-              str(tmp_path / "out"), "--bootstrap", "10", "--device", "cpu"]
+    common = [
+        "evaluate",
+        "--real",
+        str(tmp_path / "real"),
+        "--fake",
+        str(tmp_path / "fake"),
+        "--out",
+        str(tmp_path / "out"),
+        "--bootstrap",
+        "10",
+        "--device",
+        "cpu",
+    ]
     result = run_cli(*common, "--metrics", "precision,recall,density,coverage,fid", "--features", "pixels")
     assert result.returncode == 0, result.stderr
     rows = {r.metric: r for r in read_rows(tmp_path / "out" / "results.jsonl")}
     assert rows["precision@pixels"].status == "ok" and rows["precision@pixels"].feature_space == "pixels"
     assert rows["fd@pixels"].feature_space == "pixels"  # --features moves every distribution metric
     assert {r.model for r in rows.values()} == {"fake"}  # the fake folder's name, unless --name gives one
-    named = run_cli(*common[:-6], "--out", str(tmp_path / "named"), "--metrics", "fd", "--features", "pixels",
-                    "--bootstrap", "0", "--name", "mygan")
+    named = run_cli(
+        *common[:-6],
+        "--out",
+        str(tmp_path / "named"),
+        "--metrics",
+        "fd",
+        "--features",
+        "pixels",
+        "--bootstrap",
+        "0",
+        "--name",
+        "mygan",
+    )
     assert named.returncode == 0, named.stderr
     assert {r.model for r in read_rows(tmp_path / "named" / "results.jsonl")} == {"mygan"}
     refused = run_cli(*common, "--metrics", "utility")
     assert refused.returncode == 2 and "cxrbench run" in refused.stderr and len(refused.stderr.splitlines()) == 1
-    missing = run_cli("evaluate", "--real", str(tmp_path / "nope"), "--fake", str(tmp_path / "fake"),
-                      "--out", str(tmp_path / "o2"))
+    missing = run_cli(
+        "evaluate", "--real", str(tmp_path / "nope"), "--fake", str(tmp_path / "fake"), "--out", str(tmp_path / "o2")
+    )
     assert missing.returncode == 2 and "does not exist" in missing.stderr

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import TINY_MODELS
 
 from cxrbench.benchmark.model_store import ready_adapter
 from cxrbench.benchmark.runner import collect_images
@@ -14,7 +15,6 @@ from cxrbench.errors import AdapterError, ConfigError, CxrbenchError, Unavailabl
 from cxrbench.models import MODELS
 from cxrbench.models.adapter import Conditioning, FitContext, ModelAdapter
 from cxrbench.tasks import TASKS
-from conftest import TINY_MODELS
 
 RESOLUTION = 32
 
@@ -24,8 +24,14 @@ def context() -> FitContext:
     dataset = PhantomDataset(n_images=500, seed=1)
     test = dataset.load("test", RESOLUTION)
     conditions = tuple(c for name in TASKS.names() for c in TASKS.get(name).conditions())
-    return FitContext(train=dataset.load("train", RESOLUTION), holdout=test, conditions=conditions,
-                      resolution=RESOLUTION, device=torch.device("cpu"), seed=0)
+    return FitContext(
+        train=dataset.load("train", RESOLUTION),
+        holdout=test,
+        conditions=conditions,
+        resolution=RESOLUTION,
+        device=torch.device("cpu"),
+        seed=0,
+    )
 
 
 @pytest.mark.parametrize("name", MODELS.names())
@@ -81,11 +87,14 @@ class _Broken(ModelAdapter):
         yield self.batch
 
 
-@pytest.mark.parametrize("batch,message", [
-    (torch.zeros(5, 1, RESOLUTION, RESOLUTION, dtype=torch.uint8), "yielded 5 images .* asked for 6"),
-    (torch.zeros(6, 1, RESOLUTION, RESOLUTION), "yielded torch.float32 .* must yield uint8"),
-    (torch.zeros(6, 3, RESOLUTION, RESOLUTION, dtype=torch.uint8), r"yielded torch.uint8 \(6, 3, 32, 32\)"),
-])
+@pytest.mark.parametrize(
+    "batch,message",
+    [
+        (torch.zeros(5, 1, RESOLUTION, RESOLUTION, dtype=torch.uint8), "yielded 5 images .* asked for 6"),
+        (torch.zeros(6, 1, RESOLUTION, RESOLUTION), "yielded torch.float32 .* must yield uint8"),
+        (torch.zeros(6, 3, RESOLUTION, RESOLUTION, dtype=torch.uint8), r"yielded torch.uint8 \(6, 3, 32, 32\)"),
+    ],
+)
 def test_broken_adapter_output_is_a_clear_error(batch, message):
     condition = TASKS.get("atelectasis").conditions()[0]
     with pytest.raises(AdapterError, match=message):
@@ -105,8 +114,9 @@ def test_damaged_checkpoint_is_a_clear_error_and_a_damaged_cache_is_rebuilt(cont
     weights.write_bytes(b"not a safetensors file")
     with pytest.raises(CxrbenchError, match="is damaged .* train it again"):
         MODELS.build("pca-gaussian", {"components": 4})[0].load(Path(first["path"]))
-    rebuilt = ready_adapter("pca-gaussian", MODELS.build("pca-gaussian", {"components": 4})[0], options, context,
-                            None, tmp_path, "fp")
+    rebuilt = ready_adapter(
+        "pca-gaussian", MODELS.build("pca-gaussian", {"components": 4})[0], options, context, None, tmp_path, "fp"
+    )
     assert rebuilt["source"] == "trained" and rebuilt["sha256"] == first["sha256"]
 
 

@@ -15,8 +15,16 @@ from cxrbench.tasks import FINDINGS
 
 
 def _findings(**overrides) -> Findings:
-    base = dict(enlarged_heart=False, cardiothoracic_ratio=None, effusion_sides=(), effusion_severity=0.0,
-                atelectasis_side=None, atelectasis_kind=None, atelectasis_severity=0.0, opacity_blobs=0)
+    base = dict(
+        enlarged_heart=False,
+        cardiothoracic_ratio=None,
+        effusion_sides=(),
+        effusion_severity=0.0,
+        atelectasis_side=None,
+        atelectasis_kind=None,
+        atelectasis_severity=0.0,
+        opacity_blobs=0,
+    )
     return Findings(**{**base, **overrides})
 
 

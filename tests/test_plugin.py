@@ -19,13 +19,16 @@ def _fake_install(site):
     dist.mkdir(parents=True)
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: cxrbench-example-adapter\nVersion: 0.1.0\n")
     (dist / "entry_points.txt").write_text(
-        "[cxrbench.models]\nexample-mean = cxrbench_example_adapter.adapter:ConditionalMeanAdapter\n")
+        "[cxrbench.models]\nexample-mean = cxrbench_example_adapter.adapter:ConditionalMeanAdapter\n"
+    )
     return {"PYTHONPATH": os.pathsep.join([str(site), str(EXAMPLE / "src"), os.environ.get("PYTHONPATH", "")])}
 
 
 def test_entry_point_in_example_pyproject_matches_the_fake_install():
-    assert "example-mean = \"cxrbench_example_adapter.adapter:ConditionalMeanAdapter\"" in (
-        EXAMPLE / "pyproject.toml").read_text()
+    assert (
+        'example-mean = "cxrbench_example_adapter.adapter:ConditionalMeanAdapter"'
+        in (EXAMPLE / "pyproject.toml").read_text()
+    )
 
 
 def test_plugin_is_listed_and_runs(tmp_path, session_cache):
@@ -35,10 +38,11 @@ def test_plugin_is_listed_and_runs(tmp_path, session_cache):
     assert "example-mean" in listed.stdout and "plugin:cxrbench-example-adapter" in listed.stdout
 
     config = tmp_path / "tiny.toml"
-    config.write_text(tiny_toml_text(session_cache) + '[model_options.example-mean]\nnoise_std = 5.0\n')
+    config.write_text(tiny_toml_text(session_cache) + "[model_options.example-mean]\nnoise_std = 5.0\n")
     out = tmp_path / "run"
-    result = run_cli("run", "--models", "example-mean,real-holdout", "--config", str(config), "--out", str(out),
-                     env=env)
+    result = run_cli(
+        "run", "--models", "example-mean,real-holdout", "--config", str(config), "--out", str(out), env=env
+    )
     assert result.returncode == 0, result.stderr
     rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
     mine = [r for r in rows if r["model"] == "example-mean" and r["metric"] == "fd@cxr-evaluator"]

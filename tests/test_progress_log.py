@@ -6,9 +6,9 @@ import io
 import re
 import time
 
-from cxrbench.benchmark.progress import LogReporter, duration, progress_text
-
 from conftest import run_cli
+
+from cxrbench.benchmark.progress import LogReporter, duration, progress_text
 
 STAMP = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d"
 
@@ -25,8 +25,14 @@ def test_a_long_step_gets_a_line_every_interval_with_rate_and_time_left():
     assert re.fullmatch(rf"{STAMP} training cgan: done in \d+ s", lines[-1])
     middle = lines[1:-1]
     assert len(middle) >= 3  # 0.3 s at one line per 0.05 s
-    assert all(re.fullmatch(rf"{STAMP} training cgan: epoch 1: \d+/100 \(\d+%\), [\d.]+/s, about .+ left, "
-                            r"\d+ s elapsed", line) for line in middle), middle
+    assert all(
+        re.fullmatch(
+            rf"{STAMP} training cgan: epoch 1: \d+/100 \(\d+%\), [\d.]+/s, about .+ left, "
+            r"\d+ s elapsed",
+            line,
+        )
+        for line in middle
+    ), middle
 
 
 def test_a_step_that_fails_says_so():
@@ -46,8 +52,18 @@ def test_progress_text_and_durations():
 
 
 def test_a_run_logged_to_a_file_shows_progress_lines_during_its_steps(tiny_toml, tmp_path):
-    result = run_cli("run", "--config", str(tiny_toml), "--models", "pca-gaussian", "--metrics", "fd@pixels",
-                     "--out", str(tmp_path / "run"), env={"CXRBENCH_PROGRESS_SECONDS": "0.05"})
+    result = run_cli(
+        "run",
+        "--config",
+        str(tiny_toml),
+        "--models",
+        "pca-gaussian",
+        "--metrics",
+        "fd@pixels",
+        "--out",
+        str(tmp_path / "run"),
+        env={"CXRBENCH_PROGRESS_SECONDS": "0.05"},
+    )
     assert result.returncode == 0, result.stderr
     lines = result.stderr.splitlines()
     starts = [line for line in lines if re.fullmatch(rf"{STAMP} .+: started", line)]
@@ -55,8 +71,9 @@ def test_a_run_logged_to_a_file_shows_progress_lines_during_its_steps(tiny_toml,
     during = [line for line in lines if re.fullmatch(rf"{STAMP} .+ elapsed", line)]
     assert starts and len(starts) == len(ends) and during, result.stderr
     assert "━" not in result.stderr  # no terminal bars in a log
-    bad = run_cli("run", "--config", str(tiny_toml), "--out", str(tmp_path / "x"),
-                  env={"CXRBENCH_PROGRESS_SECONDS": "soon"})
+    bad = run_cli(
+        "run", "--config", str(tiny_toml), "--out", str(tmp_path / "x"), env={"CXRBENCH_PROGRESS_SECONDS": "soon"}
+    )
     assert bad.returncode == 2 and "CXRBENCH_PROGRESS_SECONDS='soon'" in bad.stderr
 
 

@@ -38,6 +38,7 @@ def context(train: torch.Tensor, cache: Path, seed: int = 0) -> ExtractorContext
 
 # -- preprocessing and filters -----------------------------------------------------------------
 
+
 def test_normalise_is_sitk_normalize_times_100_and_flat_images_become_zero():
     rng = np.random.default_rng(0)
     x = rng.integers(0, 256, (2, 8, 8)).astype(np.float64)
@@ -62,12 +63,14 @@ def test_log_is_scale_normalised_laplacian():
     y, x = np.mgrid[:40, :40].astype(np.float64)
     quadratic = (x - 20) ** 2 + 3 * (y - 20) ** 2  # Laplacian 2 + 6 = 8 everywhere
     out = log_filter(quadratic[None], 1.5)
-    np.testing.assert_allclose(out[0, 12:28, 12:28], 1.5 ** 2 * 8, rtol=1e-12)  # away from the borders
-    blob = np.exp(-((x - 20) ** 2 + (y - 20) ** 2) / (2 * 3.0 ** 2))  # LoG of a Gaussian, in closed form
-    s2 = 3.0 ** 2 + 2.0 ** 2  # sigma^2 of the blob smoothed by the filter's Gaussian
+    np.testing.assert_allclose(out[0, 12:28, 12:28], 1.5**2 * 8, rtol=1e-12)  # away from the borders
+    blob = np.exp(-((x - 20) ** 2 + (y - 20) ** 2) / (2 * 3.0**2))  # LoG of a Gaussian, in closed form
+    s2 = 3.0**2 + 2.0**2  # sigma^2 of the blob smoothed by the filter's Gaussian
     r2 = (x - 20) ** 2 + (y - 20) ** 2
-    closed = 2.0 ** 2 * 3.0 ** 2 / s2 * (r2 / s2 ** 2 - 2 / s2) * np.exp(-r2 / (2 * s2))
-    np.testing.assert_allclose(log_filter(blob[None], 2.0)[0], closed, atol=5e-3 * np.abs(closed).max())  # sampling error
+    closed = 2.0**2 * 3.0**2 / s2 * (r2 / s2**2 - 2 / s2) * np.exp(-r2 / (2 * s2))
+    np.testing.assert_allclose(
+        log_filter(blob[None], 2.0)[0], closed, atol=5e-3 * np.abs(closed).max()
+    )  # sampling error
     assert np.abs(log_filter(np.full((1, 20, 20), 5.0), 2.0)).max() < 1e-12  # flat in, zero out
 
 
@@ -85,6 +88,7 @@ def test_wavelet_bands_are_named_as_pyradiomics_names_them():
 
 
 # -- the extractor -----------------------------------------------------------------------------
+
 
 def test_extractor_outputs_shapes_names_and_identity(phantom):
     extractor = FEATURE_EXTRACTORS.build("radiomics")[0]
@@ -104,7 +108,7 @@ def test_extractor_outputs_shapes_names_and_identity(phantom):
 def test_extractor_is_deterministic_and_batch_independent(phantom):
     extractor = FEATURE_EXTRACTORS.build("radiomics")[0]
     whole = extractor.extract(phantom)["features"]  # 40 images: two chunks of the feature code
-    again = np.concatenate([extractor.extract(phantom[i:i + 7])["features"] for i in range(0, 40, 7)])
+    again = np.concatenate([extractor.extract(phantom[i : i + 7])["features"] for i in range(0, 40, 7)])
     np.testing.assert_array_equal(whole, extractor.extract(phantom)["features"])
     np.testing.assert_allclose(whole, again, rtol=1e-12, atol=1e-12)
     assert np.ptp(whole, axis=0).max() > 0  # the images differ, so do their features
@@ -139,8 +143,12 @@ def test_standardisation_is_fixed_from_the_training_split(phantom, tmp_path):
     np.testing.assert_allclose(standardised.mean(axis=0), 0, atol=1e-8)
     np.testing.assert_allclose(standardised[:, varies].std(axis=0), 1, rtol=1e-8)
     # the same affine map for any images, and the raw features of the split were cached
-    np.testing.assert_allclose(extractor.extract(phantom[:3])["features"] * extractor.scale + extractor.mean,
-                               raw.extract(phantom[:3])["features"], rtol=1e-9, atol=1e-6)
+    np.testing.assert_allclose(
+        extractor.extract(phantom[:3])["features"] * extractor.scale + extractor.mean,
+        raw.extract(phantom[:3])["features"],
+        rtol=1e-9,
+        atol=1e-6,
+    )
     assert list((tmp_path / "features" / "radiomics").glob("*.npz"))
     other = FEATURE_EXTRACTORS.build("radiomics", {"reference_images": 30})[0]
     other.prepare(context(torch.flip(phantom, [0]), tmp_path, seed=4))

@@ -21,10 +21,7 @@ from cxrbench.metrics.radiomics_ngtdm import ngtdm_features, ngtdm_matrix
 from cxrbench.metrics.radiomics_settings import FIRST_ORDER, GLCM, GLRLM, GLSZM, NGTDM
 
 # The hand-worked image: levels 1..4, Ng = 4, 16 pixels.
-HAND = np.array([[1, 1, 2, 2],
-                 [1, 3, 3, 2],
-                 [4, 3, 1, 1],
-                 [4, 4, 1, 2]])
+HAND = np.array([[1, 1, 2, 2], [1, 3, 3, 2], [4, 3, 1, 1], [4, 4, 1, 2]])
 
 
 def levels_of(*images: np.ndarray) -> Levels:
@@ -42,15 +39,22 @@ def textured(seed: int, size: int = 24, top: int = 9) -> np.ndarray:
 
 # -- GLCM ---------------------------------------------------------------------------------------
 
+
 def _skimage_matrices(image: np.ndarray) -> np.ndarray:
     """graycomatrix for distance 1 and the four angles, symmetric and normed: [levels, levels, 4]."""
-    return graycomatrix((image - 1).astype(np.uint8), distances=[1], angles=[0, np.pi / 4, np.pi / 2, 3 * np.pi / 4],
-                        levels=int(image.max()), symmetric=True, normed=True)[:, :, 0, :]
+    return graycomatrix(
+        (image - 1).astype(np.uint8),
+        distances=[1],
+        angles=[0, np.pi / 4, np.pi / 2, 3 * np.pi / 4],
+        levels=int(image.max()),
+        symmetric=True,
+        normed=True,
+    )[:, :, 0, :]
 
 
 def test_glcm_matrix_equals_skimage_over_the_same_offsets():
     image = textured(0)
-    ours = glcm_cells(levels_of(image)).dense()[:len(ANGLES)]
+    ours = glcm_cells(levels_of(image)).dense()[: len(ANGLES)]
     ours = ours / ours.sum(axis=(1, 2), keepdims=True)
     theirs = _skimage_matrices(image)
     # skimage's angles 0, 45, 90, 135 degrees are our (0,1), (1,-1) or (1,1), (1,0), the other diagonal
@@ -66,15 +70,17 @@ def test_glcm_matrix_equals_skimage_over_the_same_offsets():
 def test_glcm_features_equal_graycoprops(seed):
     image = textured(seed, top=6 + seed)
     ours = dict(zip(GLCM, glcm_features(levels_of(image))[0]))
-    props = {prop: graycoprops(_skimage_matrices(image)[:, :, None, :], prop)[0].mean()
-             for prop in ("contrast", "dissimilarity", "homogeneity", "ASM", "energy", "correlation")}
+    props = {
+        prop: graycoprops(_skimage_matrices(image)[:, :, None, :], prop)[0].mean()
+        for prop in ("contrast", "dissimilarity", "homogeneity", "ASM", "energy", "correlation")
+    }
     np.testing.assert_allclose(ours["Contrast"], props["contrast"], rtol=1e-12)
     np.testing.assert_allclose(ours["DifferenceAverage"], props["dissimilarity"], rtol=1e-12)
     np.testing.assert_allclose(ours["Idm"], props["homogeneity"], rtol=1e-12)  # 1 / (1 + (i-j)^2)
     np.testing.assert_allclose(ours["JointEnergy"], props["ASM"], rtol=1e-12)  # IBSI's angular second moment
     matrices = glcm_cells(levels_of(image)).dense()
     p = matrices / matrices.sum(axis=(1, 2), keepdims=True)
-    np.testing.assert_allclose(np.sqrt((p ** 2).sum(axis=(1, 2))).mean(), props["energy"], rtol=1e-12)  # sqrt(ASM)
+    np.testing.assert_allclose(np.sqrt((p**2).sum(axis=(1, 2))).mean(), props["energy"], rtol=1e-12)  # sqrt(ASM)
     np.testing.assert_allclose(ours["Correlation"], props["correlation"], rtol=1e-10)
 
 
@@ -105,12 +111,17 @@ def test_glcm_of_a_flat_image_takes_pyradiomics_values():
 
 # -- GLRLM --------------------------------------------------------------------------------------
 
+
 def test_glrlm_matrices_by_hand():
     # rows of HAND: [1 1 | 2 2], [1 | 3 3 | 2], [4 | 3 | 1 1], [4 4 | 1 | 2]
-    horizontal = np.array([[2, 2, 0, 0],   # level 1: two runs of 1 (rows 1, 3), two of 2 (rows 0, 2)
-                           [2, 1, 0, 0],   # level 2
-                           [1, 1, 0, 0],   # level 3
-                           [1, 1, 0, 0]])  # level 4
+    horizontal = np.array(
+        [
+            [2, 2, 0, 0],  # level 1: two runs of 1 (rows 1, 3), two of 2 (rows 0, 2)
+            [2, 1, 0, 0],  # level 2
+            [1, 1, 0, 0],  # level 3
+            [1, 1, 0, 0],
+        ]
+    )  # level 4
     # columns: [1 1 | 4 4], [1 | 3 3 | 4], [2 | 3 | 1 1], [2 2 | 1 | 2]: the same counts
     matrices = glrlm_cells(levels_of(HAND)).dense()
     np.testing.assert_array_equal(matrices[0], horizontal)
@@ -130,15 +141,17 @@ def test_glrlm_features_by_hand():
     runs_of_length = {1: 2 + 2 + 1 + 1, 2: 2 + 1 + 1 + 1}
     assert per_angle["ShortRunEmphasis"] == pytest.approx((runs_of_length[1] / 1 + runs_of_length[2] / 4) / runs)
     assert per_angle["LongRunEmphasis"] == pytest.approx((runs_of_length[1] * 1 + runs_of_length[2] * 4) / runs)
-    assert per_angle["GrayLevelNonUniformity"] == pytest.approx((4 ** 2 + 3 ** 2 + 2 ** 2 + 2 ** 2) / runs)
-    assert per_angle["RunLengthNonUniformity"] == pytest.approx((6 ** 2 + 5 ** 2) / runs)
+    assert per_angle["GrayLevelNonUniformity"] == pytest.approx((4**2 + 3**2 + 2**2 + 2**2) / runs)
+    assert per_angle["RunLengthNonUniformity"] == pytest.approx((6**2 + 5**2) / runs)
     assert per_angle["RunPercentage"] == pytest.approx(runs / 16)
     # the image's features are the mean over the four angles
-    np.testing.assert_allclose(glrlm_features(levels_of(HAND))[0],
-                               run_features(glrlm_cells(levels_of(HAND)), 16.0).mean(axis=0), rtol=1e-14)
+    np.testing.assert_allclose(
+        glrlm_features(levels_of(HAND))[0], run_features(glrlm_cells(levels_of(HAND)), 16.0).mean(axis=0), rtol=1e-14
+    )
 
 
 # -- GLSZM --------------------------------------------------------------------------------------
+
 
 def test_glszm_matrix_by_hand():
     # 8-connected zones of HAND: level 1 {(0,0),(0,1),(1,0)} and {(2,2),(2,3),(3,2)}; level 2
@@ -157,10 +170,10 @@ def test_glszm_matrix_by_hand():
 def test_glszm_features_by_hand():
     features = dict(zip(GLSZM, glszm_features(levels_of(HAND))[0]))
     zones = 6
-    assert features["SmallAreaEmphasis"] == pytest.approx((1 / 1 ** 2 + 5 / 3 ** 2) / zones)  # 1 of size 1, 5 of 3
+    assert features["SmallAreaEmphasis"] == pytest.approx((1 / 1**2 + 5 / 3**2) / zones)  # 1 of size 1, 5 of 3
     assert features["LargeAreaEmphasis"] == pytest.approx((1 * 1 + 5 * 9) / zones)
-    assert features["GrayLevelNonUniformity"] == pytest.approx((2 ** 2 + 2 ** 2 + 1 + 1) / zones)
-    assert features["SizeZoneNonUniformity"] == pytest.approx((1 ** 2 + 5 ** 2) / zones)
+    assert features["GrayLevelNonUniformity"] == pytest.approx((2**2 + 2**2 + 1 + 1) / zones)
+    assert features["SizeZoneNonUniformity"] == pytest.approx((1**2 + 5**2) / zones)
     assert features["ZonePercentage"] == pytest.approx(zones / 16)
 
 
@@ -210,6 +223,7 @@ def test_ngtdm_features_by_hand():
 
 # -- first order and discretisation ------------------------------------------------------------
 
+
 def test_first_order_against_numpy_and_scipy():
     rng = np.random.default_rng(4)
     values = np.stack([rng.gamma(2.0, 30.0, 400) - 50, rng.normal(10, 3, 400)])
@@ -232,7 +246,7 @@ def test_first_order_against_numpy_and_scipy():
         counts, _ = np.histogram(x, bins=np.arange(low, x.max() + 10, 5))  # pyradiomics' edges
         p = counts / len(x)
         assert got["Entropy"] == pytest.approx(stats.entropy(p[p > 0], base=2), rel=1e-12)
-        assert got["Uniformity"] == pytest.approx((p ** 2).sum(), rel=1e-12)
+        assert got["Uniformity"] == pytest.approx((p**2).sum(), rel=1e-12)
     flat = dict(zip(FIRST_ORDER, first_order(np.zeros((1, 16)), voxel_mm3=1.0)[0]))
     assert flat["Skewness"] == 0.0 and flat["Kurtosis"] == 0.0 and flat["Entropy"] == pytest.approx(0.0, abs=1e-12)
 

@@ -13,12 +13,12 @@ from scipy import linalg
 from test_bad_input import cli
 from test_feature_spaces_run import TINY_RUN, _png_folder, rows_of
 
-from cxrbench.results import OK, read_rows
 from cxrbench.data.phantom.dataset import PhantomDataset
 from cxrbench.errors import CxrbenchError
 from cxrbench.metrics import FEATURE_EXTRACTORS, METRICS
 from cxrbench.metrics.metric import MetricInputs
 from cxrbench.metrics.metric_frd import FD_FLOOR, frd_value
+from cxrbench.results import OK, read_rows
 from cxrbench.tasks.task import Condition, Presence
 
 CONDITION = Condition("folder", Presence.PRESENT, (None,) * 4, "")
@@ -77,8 +77,9 @@ def test_noise_scores_worse_than_real_like_images_and_flat_ones_are_finite():
     extractor = FEATURE_EXTRACTORS.build("radiomics")[0]
     real = extractor.extract(images[:25])["features"]
     held = extractor.extract(images[25:50])["features"]
-    noise = extractor.extract(torch.randint(0, 256, (25, 1, 32, 32), dtype=torch.uint8,
-                                            generator=torch.Generator().manual_seed(0)))["features"]
+    noise = extractor.extract(
+        torch.randint(0, 256, (25, 1, 32, 32), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    )["features"]
     with_flat = held.copy()
     with_flat[:3] = extractor.extract(torch.full((3, 1, 32, 32), 90, dtype=torch.uint8))["features"]
     floor, noisy = frd_value(real, held), frd_value(real, noise)
@@ -95,13 +96,28 @@ def test_frd_declares_itself_and_works_in_other_spaces():
 
 # -- through the command line ------------------------------------------------------------------
 
+
 @pytest.mark.slow
 def test_evaluate_scores_frd_and_fd_in_the_radiomics_space(capsys, tmp_path):
     images = PhantomDataset(n_images=40, seed=0).load("train", 32).images
     real, fake = _png_folder(tmp_path / "real", images[:12]), _png_folder(tmp_path / "fake", images[12:24])
     out = tmp_path / "out"
-    code, stdout, err = cli(capsys, "evaluate", "--real", str(real), "--fake", str(fake), "--metrics",
-                            "frd,fd@radiomics", "--bootstrap", "0", "--device", "cpu", "--out", str(out))
+    code, stdout, err = cli(
+        capsys,
+        "evaluate",
+        "--real",
+        str(real),
+        "--fake",
+        str(fake),
+        "--metrics",
+        "frd,fd@radiomics",
+        "--bootstrap",
+        "0",
+        "--device",
+        "cpu",
+        "--out",
+        str(out),
+    )
     assert code == 0, err
     rows = read_rows(out / "results.jsonl")
     assert [r.metric for r in rows] == ["frd@radiomics", "fd@radiomics"]
@@ -115,8 +131,9 @@ def test_run_scores_frd_and_fd_in_the_radiomics_space(capsys, tmp_path, session_
     config = tmp_path / "tiny.toml"
     config.write_text(tiny_toml_text(session_cache))
     out = tmp_path / "run"
-    code, _, err = cli(capsys, "run", *TINY_RUN, "--metrics", "frd,fd@radiomics", "--config", str(config),
-                       "--out", str(out))
+    code, _, err = cli(
+        capsys, "run", *TINY_RUN, "--metrics", "frd,fd@radiomics", "--config", str(config), "--out", str(out)
+    )
     assert code == 0, err
     rows = rows_of(out)
     assert set(rows) == {(c, m) for c in ("present", "absent") for m in ("frd@radiomics", "fd@radiomics")}

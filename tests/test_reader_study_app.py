@@ -9,17 +9,23 @@ import threading
 from pathlib import Path
 
 import pytest
+from reader_study_helpers import make_run
 
 from cxrbench.reader_study.design import Design
 from cxrbench.reader_study.prepare import PrepareConfig, prepare_study
 from cxrbench.reader_study.store import AnswerStore
 from cxrbench.reader_study.study import Study
 
-from reader_study_helpers import make_run
-
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 @pytest.fixture(scope="module")
@@ -28,8 +34,18 @@ def run(tmp_path_factory) -> Path:
 
 
 def make_study(run: Path, out: Path, design: str = "paired", n: int = 3) -> Study:
-    return prepare_study(PrepareConfig(run_dir=run, out=out, design=Design(design), n_items=n, readers=("r1", "r2"),
-                                       conditions=("present",), seed=1, cache_dir=Path(os.environ["CXRBENCH_CACHE"])))
+    return prepare_study(
+        PrepareConfig(
+            run_dir=run,
+            out=out,
+            design=Design(design),
+            n_items=n,
+            readers=("r1", "r2"),
+            conditions=("present",),
+            seed=1,
+            cache_dir=Path(os.environ["CXRBENCH_CACHE"]),
+        )
+    )
 
 
 @pytest.fixture
@@ -53,28 +69,44 @@ def test_tokens_answers_and_images(client_and_study):
     image = client.get(f"/r/{r1}/{item['images'][0]}")
     assert image.status_code == 200 and image.data[:8] == b"\x89PNG\r\n\x1a\n"
 
-    bad = [{}, {"item": item["id"], "response": 6, "reason": "other", "seconds": 1},
-           {"item": item["id"], "response": 5, "reason": None, "seconds": 1},  # a decided pair needs a reason
-           {"item": item["id"], "response": 3, "reason": "other", "seconds": 1},
-           {"item": item["id"], "response": 5, "reason": "vibes", "seconds": 1},
-           {"item": item["id"], "response": 5, "reason": "other", "seconds": -1},
-           {"item": "000000000000", "response": 5, "reason": "other", "seconds": 1}]
+    bad = [
+        {},
+        {"item": item["id"], "response": 6, "reason": "other", "seconds": 1},
+        {"item": item["id"], "response": 5, "reason": None, "seconds": 1},  # a decided pair needs a reason
+        {"item": item["id"], "response": 3, "reason": "other", "seconds": 1},
+        {"item": item["id"], "response": 5, "reason": "vibes", "seconds": 1},
+        {"item": item["id"], "response": 5, "reason": "other", "seconds": -1},
+        {"item": "000000000000", "response": 5, "reason": "other", "seconds": 1},
+    ]
     for body in bad:
         assert client.post(f"/r/{r1}/answer", json=body).status_code == 400, body
-    after = client.post(f"/r/{r1}/answer", json={"item": item["id"], "response": 5, "reason": "other",
-                                                  "seconds": 2.25}).get_json()
+    after = client.post(
+        f"/r/{r1}/answer", json={"item": item["id"], "response": 5, "reason": "other", "seconds": 2.25}
+    ).get_json()
     assert after["answered"] == 1 and after["item"]["id"] == study.order("r1")[1]
     # A second submission for the same item (a double click) does not change the stored answer.
     client.post(f"/r/{r1}/answer", json={"item": item["id"], "response": 1, "reason": "other", "seconds": 9})
     assert client.get(f"/r/{r1}/answers").get_json() == [
-        {"item": item["id"], "response": 5, "reason": "other", "seconds": 2.25}]
+        {"item": item["id"], "response": 5, "reason": "other", "seconds": 2.25}
+    ]
     assert client.get(f"/r/{r2}/answers").get_json() == []  # r2 sees none of r1's answers
     assert client.get(f"/r/{r2}/state").get_json()["answered"] == 0
 
 
-@pytest.mark.parametrize("path", ["../key.json", "..%2Fkey.json", "..%2F..%2Fkey.json", "%2e%2e/%2e%2e/key.json",
-                                  "../../study.json", "..%5Ckey.json", "../items.json", "/etc/passwd",
-                                  "aaaaaaaaaaaa.png"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "../key.json",
+        "..%2Fkey.json",
+        "..%2F..%2Fkey.json",
+        "%2e%2e/%2e%2e/key.json",
+        "../../study.json",
+        "..%5Ckey.json",
+        "../items.json",
+        "/etc/passwd",
+        "aaaaaaaaaaaa.png",
+    ],
+)
 def test_image_urls_cannot_leave_the_served_folder(client_and_study, path):
     client, study = client_and_study
     token = study.readers["r1"]

@@ -46,8 +46,10 @@ def test_the_file_is_the_published_dataset(vandyke):
     assert vandyke.treatments == ("0", "1") and vandyke.readers == ("0", "1", "2", "3", "4")
     assert len(vandyke.cases) == 114 and int(vandyke.truth.sum()) == 45 and vandyke.factorial
     # MRMCaov's single-reader AUCs (FRRC "Single reader 95% CIs"), treatment 1 = "0", 2 = "1".
-    published = [["0.9196457", "0.8587762", "0.9038647", "0.9731079", "0.8297907"],
-                 ["0.9478261", "0.9053140", "0.9217391", "0.9993559", "0.9299517"]]
+    published = [
+        ["0.9196457", "0.8587762", "0.9038647", "0.9731079", "0.8297907"],
+        ["0.9478261", "0.9053140", "0.9217391", "0.9993559", "0.9299517"],
+    ]
     figures = or_analysis(vandyke).figures
     for row, texts in zip(figures, published):
         for value, text in zip(row, texts):
@@ -57,9 +59,16 @@ def test_the_file_is_the_published_dataset(vandyke):
 def test_rrrc_jackknife_matches_mrmcaov(vandyke):
     a = or_analysis(vandyke)
     c = a.components
-    for value, text in ((c.var_r, "0.0015349993"), (c.var_tr, "0.0002004025"), (c.var, "0.0008022883"),
-                        (c.cov1, "0.0003466137"), (c.cov2, "0.0003440748"), (c.cov3, "0.0002390284"),
-                        (c.ms_t, "0.004796171"), (c.ms_tr, "0.0005510306")):
+    for value, text in (
+        (c.var_r, "0.0015349993"),
+        (c.var_tr, "0.0002004025"),
+        (c.var, "0.0008022883"),
+        (c.cov1, "0.0003466137"),
+        (c.cov2, "0.0003440748"),
+        (c.cov3, "0.0002390284"),
+        (c.ms_t, "0.004796171"),
+        (c.ms_tr, "0.0005510306"),
+    ):
         printed(value, text)
     rrrc = a.inferences["RRRC"]
     printed(rrrc.test.denominator, "0.001076263")
@@ -67,11 +76,22 @@ def test_rrrc_jackknife_matches_mrmcaov(vandyke):
     printed(rrrc.test.ddf, "15.25967")
     printed(rrrc.test.p_value, "0.05166569")
     (d,) = rrrc.differences
-    for value, text in ((d.value, "-0.04380032"), (d.stderr, "0.02074862"), (d.ci_low, "-0.0879594986"),
-                        (d.ci_high, "0.0003588544"), (d.statistic, "-2.110999"), (d.p_value, "0.05166569")):
+    for value, text in (
+        (d.value, "-0.04380032"),
+        (d.stderr, "0.02074862"),
+        (d.ci_low, "-0.0879594986"),
+        (d.ci_high, "0.0003588544"),
+        (d.statistic, "-2.110999"),
+        (d.p_value, "0.05166569"),
+    ):
         printed(value, text)
-    for t, texts in zip(rrrc.treatments, (("0.8970370", "0.03317360", "12.74465", "0.8252236", "0.9688505"),
-                                          ("0.9408374", "0.02156637", "12.71019", "0.8941378", "0.9875369"))):
+    for t, texts in zip(
+        rrrc.treatments,
+        (
+            ("0.8970370", "0.03317360", "12.74465", "0.8252236", "0.9688505"),
+            ("0.9408374", "0.02156637", "12.71019", "0.8941378", "0.9875369"),
+        ),
+    ):
         for value, text in zip((t.value, t.stderr, t.df, t.ci_low, t.ci_high), texts):
             printed(value, text)
 
@@ -82,18 +102,25 @@ def test_frrc_matches_mrmcaov_with_per_reader_differences(vandyke):
     printed(frrc.test.statistic, "5.475953")
     printed(frrc.test.p_value, "0.01927984")
     (d,) = frrc.differences
-    for value, text in ((d.stderr, "0.01871748"), (d.ci_low, "-0.08048591"), (d.ci_high, "-0.00711473"),
-                        (d.statistic, "-2.340075")):
+    for value, text in (
+        (d.stderr, "0.01871748"),
+        (d.ci_low, "-0.08048591"),
+        (d.ci_high, "-0.00711473"),
+        (d.statistic, "-2.340075"),
+    ):
         printed(value, text)
-    for t, texts in zip(frrc.treatments, (("0.02428971", "0.8494301", "0.9446440"),
-                                          ("0.01677632", "0.9079564", "0.9737183"))):
+    for t, texts in zip(
+        frrc.treatments, (("0.02428971", "0.8494301", "0.9446440"), ("0.01677632", "0.9079564", "0.9737183"))
+    ):
         for value, text in zip((t.stderr, t.ci_low, t.ci_high), texts):
             printed(value, text)
-    published = [("-0.02818035", "0.02551213", "-0.078183215", "0.021822507", "0.26933885"),
-                 ("-0.04653784", "0.02630183", "-0.098088476", "0.005012792", "0.07683102"),
-                 ("-0.01787440", "0.03120965", "-0.079044180", "0.043295388", "0.56683414"),
-                 ("-0.02624799", "0.01729129", "-0.060138290", "0.007642316", "0.12901715"),
-                 ("-0.10016103", "0.04405746", "-0.186512066", "-0.013809995", "0.02300099")]
+    published = [
+        ("-0.02818035", "0.02551213", "-0.078183215", "0.021822507", "0.26933885"),
+        ("-0.04653784", "0.02630183", "-0.098088476", "0.005012792", "0.07683102"),
+        ("-0.01787440", "0.03120965", "-0.079044180", "0.043295388", "0.56683414"),
+        ("-0.02624799", "0.01729129", "-0.060138290", "0.007642316", "0.12901715"),
+        ("-0.10016103", "0.04405746", "-0.186512066", "-0.013809995", "0.02300099"),
+    ]
     for e, texts in zip(frrc.reader_differences, published):
         for value, text in zip((e.value, e.stderr, e.ci_low, e.ci_high, e.p_value), texts):
             printed(value, text)
@@ -112,8 +139,9 @@ def test_rrfc_matches_mrmcaov(vandyke):
     (d,) = rrfc.differences
     for value, text in ((d.stderr, "0.01484629"), (d.ci_low, "-0.08502022"), (d.ci_high, "-0.00258042")):
         printed(value, text)
-    for t, texts in zip(rrfc.treatments, (("0.02482994", "0.8280981", "0.9659760"),
-                                          ("0.01615303", "0.8959894", "0.9856854"))):
+    for t, texts in zip(
+        rrfc.treatments, (("0.02482994", "0.8280981", "0.9659760"), ("0.01615303", "0.8959894", "0.9856854"))
+    ):
         for value, text in zip((t.stderr, t.ci_low, t.ci_high), texts):
             printed(value, text)
 
@@ -121,8 +149,14 @@ def test_rrfc_matches_mrmcaov(vandyke):
 def test_delong_covariances_match_mrmcaov(vandyke):
     a = or_analysis(vandyke, covariance="delong")
     c = a.components
-    for value, text in ((c.var_r, "0.0015364254"), (c.var_tr, "0.0002045840"), (c.var, "0.0007921325"),
-                        (c.cov1, "0.0003420090"), (c.cov2, "0.0003395265"), (c.cov3, "0.0002358497")):
+    for value, text in (
+        (c.var_r, "0.0015364254"),
+        (c.var_tr, "0.0002045840"),
+        (c.var, "0.0007921325"),
+        (c.cov1, "0.0003420090"),
+        (c.cov2, "0.0003395265"),
+        (c.cov3, "0.0002358497"),
+    ):
         printed(value, text)
     rrrc = a.inferences["RRRC"]
     printed(rrrc.test.statistic, "4.484854")
@@ -136,8 +170,14 @@ def test_sensitivity_as_figure_of_merit_matches_mrmcaov(vandyke):
     a = or_analysis(vandyke, fom=sensitivity(3))
     assert a.n_cases == 45
     c = a.components
-    for value, text in ((c.var_r, "0.0049747475"), (c.var_tr, "0.0007828283"), (c.var, "0.0023681257"),
-                        (c.cov1, "0.0009943883"), (c.cov2, "0.0010145903"), (c.cov3, "0.0006604938")):
+    for value, text in (
+        (c.var_r, "0.0049747475"),
+        (c.var_tr, "0.0007828283"),
+        (c.var, "0.0023681257"),
+        (c.cov1, "0.0009943883"),
+        (c.cov2, "0.0010145903"),
+        (c.cov3, "0.0006604938"),
+    ):
         printed(value, text)
     rrrc = a.inferences["RRRC"]
     printed(rrrc.test.statistic, "6.689493")
@@ -147,12 +187,35 @@ def test_sensitivity_as_figure_of_merit_matches_mrmcaov(vandyke):
     printed(rrrc.treatments[1].df, "7.575855")
 
 
-@pytest.mark.parametrize("nesting,published", [
-    ("reader", {"var_r": "1.293517e-03", "var_tr": "9.213005e-05", "var": "8.079682e-04", "cov1": "3.490676e-04",
-                "F": "8.704", "ddf": "4", "p": "0.04195875"}),
-    ("treatment", {"var_r": "1.642585e-03", "var_tr": "9.078969e-05", "var": "8.058382e-04", "cov2": "3.455973e-04",
-                   "F": "2.104491", "ddf": "68.42325", "p": "0.1514363"}),
-])
+@pytest.mark.parametrize(
+    "nesting,published",
+    [
+        (
+            "reader",
+            {
+                "var_r": "1.293517e-03",
+                "var_tr": "9.213005e-05",
+                "var": "8.079682e-04",
+                "cov1": "3.490676e-04",
+                "F": "8.704",
+                "ddf": "4",
+                "p": "0.04195875",
+            },
+        ),
+        (
+            "treatment",
+            {
+                "var_r": "1.642585e-03",
+                "var_tr": "9.078969e-05",
+                "var": "8.058382e-04",
+                "cov2": "3.455973e-04",
+                "F": "2.104491",
+                "ddf": "68.42325",
+                "p": "0.1514363",
+            },
+        ),
+    ],
+)
 def test_nested_designs_match_mrmcaov(nesting, published):
     # MRMCaov's case2 / case3 codings: the same ratings with cases made distinct per reader / per treatment.
     records = _lrc_records(VANDYKE)
@@ -178,12 +241,12 @@ def brute_auc(truth, rating) -> float:
 def test_jackknife_covariance_against_brute_force_recomputation():
     rng = np.random.default_rng(3)
     truth = np.array([0] * 7 + [1] * 5)
-    records = [(t, r, f"c{k}", truth[k], int(rng.integers(1, 6)))
-               for t in "AB" for r in "xyz" for k in range(12)]
+    records = [(t, r, f"c{k}", truth[k], int(rng.integers(1, 6))) for t in "AB" for r in "xyz" for k in range(12)]
     data = Ratings.from_records(records)
     cov = jackknife_covariance(data, AUC)
-    leave_out = np.array([[brute_auc(np.delete(g.truth, k), np.delete(g.rating, k)) for g in data.groups]
-                          for k in range(12)])
+    leave_out = np.array(
+        [[brute_auc(np.delete(g.truth, k), np.delete(g.rating, k)) for g in data.groups] for k in range(12)]
+    )
     centred = leave_out - leave_out.mean(axis=0)
     assert cov == pytest.approx(11 / 12 * centred.T @ centred, abs=1e-15)
 
@@ -191,8 +254,9 @@ def test_jackknife_covariance_against_brute_force_recomputation():
 def test_delong_covariance_against_brute_force_structural_components():
     rng = np.random.default_rng(4)
     truth = np.array([0] * 6 + [1] * 4)
-    data = Ratings.from_records([(t, r, f"c{k}", truth[k], float(rng.normal() + truth[k]))
-                                 for t in "AB" for r in "xy" for k in range(10)])
+    data = Ratings.from_records(
+        [(t, r, f"c{k}", truth[k], float(rng.normal() + truth[k])) for t in "AB" for r in "xy" for k in range(10)]
+    )
     cov = delong_covariance(data)
     m, n = 4, 6
     positives, negatives = [i for i in range(10) if truth[i] == 1], [j for j in range(10) if truth[j] == 0]
@@ -222,8 +286,9 @@ def test_csv_reads_the_same_study_as_lrc(tmp_path, vandyke):
 
 def test_bad_rating_sets_are_one_line_errors(tmp_path):
     with pytest.raises(ReaderStudyError, match="every reader must read under every treatment"):
-        Ratings.from_records([("A", "x", "c1", 0, 1), ("A", "x", "c2", 1, 5), ("B", "y", "c1", 0, 1),
-                              ("B", "y", "c2", 1, 5)])
+        Ratings.from_records(
+            [("A", "x", "c1", 0, 1), ("A", "x", "c2", 1, 5), ("B", "y", "c1", 0, 1), ("B", "y", "c2", 1, 5)]
+        )
     with pytest.raises(ReaderStudyError, match="both truths"):
         Ratings.from_records([("A", "x", "c1", 0, 1), ("A", "y", "c1", 1, 5)])
     with pytest.raises(ReaderStudyError, match="positive and negative"):
@@ -236,14 +301,15 @@ def test_bad_rating_sets_are_one_line_errors(tmp_path):
     with pytest.raises(ReaderStudyError, match="missing column.*modality"):
         read_mrmc_file(bad)
     lrc = tmp_path / "bad.lrc"
-    lrc.write_text("title\nr1\n\"A\" \"B\"\nL X\n1 2\n*\n")
+    lrc.write_text('title\nr1\n"A" "B"\nL X\n1 2\n*\n')
     with pytest.raises(ReaderStudyError, match="line 4"):
         read_mrmc_file(lrc)
 
 
 def test_one_reader_gets_the_fixed_reader_analysis_only():
-    data = Ratings.from_records([(t, "x", f"c{k}", k % 2, (k * 7 + len(t)) % 5)
-                                 for t in ("A", "BB") for k in range(10)])
+    data = Ratings.from_records(
+        [(t, "x", f"c{k}", k % 2, (k * 7 + len(t)) % 5) for t in ("A", "BB") for k in range(10)]
+    )
     a = or_analysis(data)
     assert set(a.inferences) == {"FRRC"}
 
@@ -268,19 +334,25 @@ def test_planner_reproduces_rjafroc_sample_sizes(vandyke):
 # -- the analysis of a cxrbench study ------------------------------------------------------------------
 def single_design_study(tmp_path):
     """Two models and real-holdout against 6 real images, 6 synthetic images each, read by 3 readers."""
+    from reader_study_helpers import write_study
+
     from cxrbench.reader_study.design import REAL
     from cxrbench.reader_study.store import Answer
 
-    from reader_study_helpers import write_study
-
-    key = {f"{m}{i}": {"model": m, "task": "t", "condition": "present", "kind": "synthetic"}
-           for m in ("good", "bad", "real-holdout") for i in range(6)}
+    key = {
+        f"{m}{i}": {"model": m, "task": "t", "condition": "present", "kind": "synthetic"}
+        for m in ("good", "bad", "real-holdout")
+        for i in range(6)
+    }
     key |= {f"r{i}": {"model": REAL, "task": "t", "condition": "present", "kind": "real"} for i in range(6)}
     study = write_study(tmp_path, "single", key)
     rng = np.random.default_rng(0)
     shift = {"good": 0.5, "bad": 2.0, "real-holdout": 0.0, REAL: 0.0}
-    answers = [Answer(reader, item, int(np.clip(round(2.5 + shift[truth["model"]] + rng.normal()), 1, 5)), None, 1.0)
-               for reader in ("a", "b", "c") for item, truth in key.items()]
+    answers = [
+        Answer(reader, item, int(np.clip(round(2.5 + shift[truth["model"]] + rng.normal()), 1, 5)), None, 1.0)
+        for reader in ("a", "b", "c")
+        for item, truth in key.items()
+    ]
     return study, key, answers
 
 
@@ -289,10 +361,15 @@ def test_a_single_design_study_is_analysed_with_real_images_shared_by_every_mode
 
     study, key, answers = single_design_study(tmp_path)
     statistics = study_statistics(study, answers, frozenset({"real", "real-holdout"}))
-    records = [(key[a.item]["model"], a.reader, a.item, 1, a.response) for a in answers
-               if key[a.item]["model"] != "real"]
-    records += [(m, a.reader, a.item, 0, a.response) for a in answers if key[a.item]["model"] == "real"
-                for m in ("good", "bad", "real-holdout")]
+    records = [
+        (key[a.item]["model"], a.reader, a.item, 1, a.response) for a in answers if key[a.item]["model"] != "real"
+    ]
+    records += [
+        (m, a.reader, a.item, 0, a.response)
+        for a in answers
+        if key[a.item]["model"] == "real"
+        for m in ("good", "bad", "real-holdout")
+    ]
     expected = or_analysis(Ratings.from_records(records))
     (cell,) = statistics.analyses
     assert cell.analysis.treatments == ("bad", "good", "real-holdout") and cell.n_cases == 24 and cell.n_real == 6
@@ -303,7 +380,8 @@ def test_a_single_design_study_is_analysed_with_real_images_shared_by_every_mode
     diff = expected.difference("RRRC", "bad", "good")
     assert found[("orh_auc_diff", "bad")].value == pytest.approx(diff.value)
     assert (found[("orh_auc_diff", "bad")].ci_low, found[("orh_auc_diff", "bad")].ci_high) == pytest.approx(
-        (diff.ci_low, diff.ci_high))
+        (diff.ci_low, diff.ci_high)
+    )
     assert found[("orh_auc_p", "bad")].value == pytest.approx(diff.p_value)
     assert ("orh_auc_p", "real-holdout") in found  # a reference is compared with the best, never the best itself
     rrrc = {t.label: t for t in expected.inferences["RRRC"].treatments}
@@ -328,7 +406,8 @@ def test_cli_mrmc_and_plan_on_the_published_study(tmp_path):
     assert "| RRRC | 6 | 111 | 0.5526 |" in result.output
     # The same plan from the components as MRMCaov prints them (no ratings needed).
     published = "cases=114,var_tr=0.0002004025,var=0.0008022883,cov1=0.0003466137,cov2=0.0003440748,cov3=0.0002390284"
-    result = runner.invoke(app, ["reader-study", "plan", "--components", published, "--effect", "0.04380032",
-                                 "--readers", "6,10"])
+    result = runner.invoke(
+        app, ["reader-study", "plan", "--components", published, "--effect", "0.04380032", "--readers", "6,10"]
+    )
     assert result.exit_code == 0, result.output
     assert "| RRRC | 6 | 251 | 0.8005 |" in result.output and "| RRRC | 10 | 163 | 0.8016 |" in result.output

@@ -8,17 +8,16 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from conftest import run_cli
+from reader_study_helpers import N_SAMPLES, TASK, make_run
 
-from cxrbench.results import read_rows
 from cxrbench.reader_study.design import Design, ReaderStudyError
 from cxrbench.reader_study.importing import import_answers, parse_columns
 from cxrbench.reader_study.prepare import PrepareConfig, prepare_study
 from cxrbench.reader_study.rows import score_study
 from cxrbench.reader_study.store import Answer, AnswerStore
 from cxrbench.reader_study.study import Study
-
-from conftest import run_cli
-from reader_study_helpers import N_SAMPLES, TASK, make_run
+from cxrbench.results import read_rows
 
 READERS = ("r1", "r2", "r3")
 
@@ -29,8 +28,15 @@ def run(tmp_path_factory) -> Path:
 
 
 def prepare(run: Path, out: Path, design: str = "paired", **options) -> Study:
-    config = dict(run_dir=run, out=out, design=Design(design), n_items=4, readers=READERS, seed=5,
-                  cache_dir=Path(__import__("os").environ["CXRBENCH_CACHE"]))
+    config = dict(
+        run_dir=run,
+        out=out,
+        design=Design(design),
+        n_items=4,
+        readers=READERS,
+        seed=5,
+        cache_dir=Path(__import__("os").environ["CXRBENCH_CACHE"]),
+    )
     return prepare_study(PrepareConfig(**{**config, **options}))
 
 
@@ -46,7 +52,8 @@ def test_same_seed_recreates_the_study_and_another_seed_does_not(run, tmp_path):
     third = files(prepare(run, tmp_path / "c", seed=6).root)
     assert third["served/items.json"] != a["served/items.json"] and third["key.json"] != a["key.json"]
     assert json.loads(first.root.joinpath("readers.json").read_text()) != json.loads(
-        second.root.joinpath("readers.json").read_text())
+        second.root.joinpath("readers.json").read_text()
+    )
 
 
 @pytest.mark.parametrize("design", ["single", "paired", "finding"])
@@ -88,13 +95,16 @@ def test_reading_order_is_per_reader_and_reproducible(run, tmp_path):
     assert Study(study.root).order("r1") == orders["r1"]
 
 
-@pytest.mark.parametrize("options,message", [
-    ({"models": ("delta",)}, "model 'delta' has no finished sample set"),
-    ({"n_items": N_SAMPLES + 1}, f"fewer than --n {N_SAMPLES + 1}"),
-    ({"tasks": ("atelectasis",)}, "task 'atelectasis' has no finished sample set"),
-    ({"readers": ("Dr Smith",)}, "reader id 'Dr Smith' is not valid"),
-    ({"n_items": 0}, "at least 1 item"),
-])
+@pytest.mark.parametrize(
+    "options,message",
+    [
+        ({"models": ("delta",)}, "model 'delta' has no finished sample set"),
+        ({"n_items": N_SAMPLES + 1}, f"fewer than --n {N_SAMPLES + 1}"),
+        ({"tasks": ("atelectasis",)}, "task 'atelectasis' has no finished sample set"),
+        ({"readers": ("Dr Smith",)}, "reader id 'Dr Smith' is not valid"),
+        ({"n_items": 0}, "at least 1 item"),
+    ],
+)
 def test_bad_prepare_options_are_user_errors(run, tmp_path, options, message):
     with pytest.raises(ReaderStudyError, match=re.escape(message)):
         prepare(run, tmp_path / "s", **options)
@@ -108,8 +118,19 @@ def test_an_existing_study_is_never_overwritten(run, tmp_path):
 
 
 def test_cli_prepare_errors_are_one_line(run, tmp_path):
-    result = run_cli("reader-study", "prepare", str(run), "--out", str(tmp_path / "s"), "--design", "single",
-                     "--readers", "r1", "--models", "delta")
+    result = run_cli(
+        "reader-study",
+        "prepare",
+        str(run),
+        "--out",
+        str(tmp_path / "s"),
+        "--design",
+        "single",
+        "--readers",
+        "r1",
+        "--models",
+        "delta",
+    )
     assert result.returncode == 2 and "model 'delta' has no finished sample set" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
 
@@ -124,13 +145,18 @@ def test_csv_import_all_or_nothing_with_row_numbers(run, tmp_path):
     study = prepare(run, tmp_path / "s")
     ids = sorted(study.item_ids)
     header = "reader_id,item_id,response,confidence,reason,seconds"
-    good = [f"r1,{ids[0]},left,definitely,soft_tissue,3.5", f"r1,{ids[1]},cannot_tell,,,2",
-            f"r2,{ids[0]},4,,image_artifacts,"]
-    bad = good + ["r2,nosuchitem,left,probably,other,1",  # row 5
-                  f"r2,{ids[2]},left,,other,1",  # row 6: no confidence
-                  f"r2,{ids[3]},right,probably,,-4",  # row 7: negative time
-                  f"r3,{ids[4]},cannot_tell,,other,1",  # row 8: reason for cannot tell
-                  f"r1,{ids[0]},right,probably,other,1"]  # row 9: second answer to the same item
+    good = [
+        f"r1,{ids[0]},left,definitely,soft_tissue,3.5",
+        f"r1,{ids[1]},cannot_tell,,,2",
+        f"r2,{ids[0]},4,,image_artifacts,",
+    ]
+    bad = good + [
+        "r2,nosuchitem,left,probably,other,1",  # row 5
+        f"r2,{ids[2]},left,,other,1",  # row 6: no confidence
+        f"r2,{ids[3]},right,probably,,-4",  # row 7: negative time
+        f"r3,{ids[4]},cannot_tell,,other,1",  # row 8: reason for cannot tell
+        f"r1,{ids[0]},right,probably,other,1",
+    ]  # row 9: second answer to the same item
     with pytest.raises(ReaderStudyError) as caught:
         import_answers(study, [write_csv(tmp_path / "bad.csv", header, bad)])
     message = str(caught.value)
@@ -143,8 +169,11 @@ def test_csv_import_all_or_nothing_with_row_numbers(run, tmp_path):
     (report,) = import_answers(study, [write_csv(tmp_path / "good.csv", header, good)])
     assert (report.rows, report.added, report.already_stored) == (3, 3, 0)
     stored = {(a.reader, a.item): a for a in AnswerStore(study.answers_path).answers()}
-    assert (stored[("r1", ids[0])].response, stored[("r1", ids[0])].reason, stored[("r1", ids[0])].seconds) == \
-        (1, "soft_tissue", 3.5)
+    assert (stored[("r1", ids[0])].response, stored[("r1", ids[0])].reason, stored[("r1", ids[0])].seconds) == (
+        1,
+        "soft_tissue",
+        3.5,
+    )
     assert stored[("r1", ids[1])].response == 3 and stored[("r2", ids[0])].seconds is None
     # Importing the same file again adds nothing; a different answer for a stored pair is a bad row.
     (again,) = import_answers(study, [tmp_path / "good.csv"])
@@ -156,8 +185,11 @@ def test_csv_import_all_or_nothing_with_row_numbers(run, tmp_path):
 def test_generic_csv_with_a_column_mapping(run, tmp_path):
     study = prepare(run, tmp_path / "s", design="finding")
     ids = sorted(study.item_ids)
-    path = write_csv(tmp_path / "tool.csv", "Rater,Case,Answer,Sure,Time",
-                     [f"r1,{ids[0]},yes,probably,4.2", f"r1,{ids[1]},no,definitely,1.0"])
+    path = write_csv(
+        tmp_path / "tool.csv",
+        "Rater,Case,Answer,Sure,Time",
+        [f"r1,{ids[0]},yes,probably,4.2", f"r1,{ids[1]},no,definitely,1.0"],
+    )
     with pytest.raises(ReaderStudyError, match="has no column 'reader_id'"):
         import_answers(study, [path])
     mapping = parse_columns("reader_id=Rater,item_id=Case,response=Answer,confidence=Sure,seconds=Time")

@@ -6,16 +6,14 @@ import math
 
 import numpy as np
 import pytest
+from reader_study_helpers import write_study
 from scipy import stats
 
+from cxrbench.reader_study.agreement import cohen_kappa, fleiss_kappa
 from cxrbench.reader_study.design import REAL
 from cxrbench.reader_study.measures import reader_schema
-from cxrbench.reader_study.agreement import cohen_kappa, fleiss_kappa
-from cxrbench.reader_study.statistics import (auc, binomial_p, rank_correlations,
-                                              study_statistics, wilson_interval)
+from cxrbench.reader_study.statistics import auc, binomial_p, rank_correlations, study_statistics, wilson_interval
 from cxrbench.reader_study.store import Answer
-
-from reader_study_helpers import write_study
 
 
 def hand_wilson(k: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
@@ -43,8 +41,20 @@ def test_binomial_p_by_hand():
 def test_fleiss_kappa_on_the_worked_example():
     # The worked example of Fleiss' kappa (Wikipedia, "Fleiss' kappa"): 10 subjects, 14 raters, 5 categories;
     # P-bar = 0.378, P_e = 0.2128, kappa = 0.210.
-    table = np.array([[0, 0, 0, 0, 14], [0, 2, 6, 4, 2], [0, 0, 3, 5, 6], [0, 3, 9, 2, 0], [2, 2, 8, 1, 1],
-                      [7, 7, 0, 0, 0], [3, 2, 6, 3, 0], [2, 5, 3, 2, 2], [6, 5, 2, 1, 0], [0, 2, 2, 3, 7]])
+    table = np.array(
+        [
+            [0, 0, 0, 0, 14],
+            [0, 2, 6, 4, 2],
+            [0, 0, 3, 5, 6],
+            [0, 3, 9, 2, 0],
+            [2, 2, 8, 1, 1],
+            [7, 7, 0, 0, 0],
+            [3, 2, 6, 3, 0],
+            [2, 5, 3, 2, 2],
+            [6, 5, 2, 1, 0],
+            [0, 2, 2, 3, 7],
+        ]
+    )
     p_bar, p_e = 0.37802197802197807, 0.21275510204081635  # recomputed from the table just below
     assert p_bar == pytest.approx(sum((r * (r - 1)).sum() / (14 * 13) for r in table) / 10)
     assert p_e == pytest.approx(sum((c / 140) ** 2 for c in table.sum(axis=0)))
@@ -112,22 +122,30 @@ def test_single_design_by_hand(tmp_path):
     marg_a = [responses["a"].count(c) / 8 for c in range(1, 6)]
     marg_b = [responses["b"].count(c) / 8 for c in range(1, 6)]
     assert result[("cohen_kappa", "a-b")].value == pytest.approx(
-        (p_o - sum(x * y for x, y in zip(marg_a, marg_b))) / (1 - sum(x * y for x, y in zip(marg_a, marg_b))))
+        (p_o - sum(x * y for x, y in zip(marg_a, marg_b))) / (1 - sum(x * y for x, y in zip(marg_a, marg_b)))
+    )
     pooled = [(x + y) / 2 for x, y in zip(marg_a, marg_b)]  # both raters together
-    assert result[("fleiss_kappa", "")].value == pytest.approx((p_o - sum(p * p for p in pooled))
-                                                               / (1 - sum(p * p for p in pooled)))
+    assert result[("fleiss_kappa", "")].value == pytest.approx(
+        (p_o - sum(p * p for p in pooled)) / (1 - sum(p * p for p in pooled))
+    )
 
 
 def test_paired_design_by_hand(tmp_path):
     sides = ["right", "left", "right", "left", "right"]
-    key = {f"p{i}": {"model": "m", "task": "t", "condition": "absent", "synthetic_side": s, "real": f"test:{i}"}
-           for i, s in enumerate(sides)}
+    key = {
+        f"p{i}": {"model": "m", "task": "t", "condition": "absent", "synthetic_side": s, "real": f"test:{i}"}
+        for i, s in enumerate(sides)
+    }
     study = write_study(tmp_path, "paired", key)
     # right picks are 4-5, left picks 1-2: p0 right (correct), p1 right (wrong), p2 cannot tell,
     # p3 left (correct), p4 left (wrong)
-    answers = [Answer("a", "p0", 5, "soft_tissue", 2.0), Answer("a", "p1", 4, "other", 2.0),
-               Answer("a", "p2", 3, None, 2.0), Answer("a", "p3", 1, "soft_tissue", 2.0),
-               Answer("a", "p4", 2, "bone_structure", 2.0)]
+    answers = [
+        Answer("a", "p0", 5, "soft_tissue", 2.0),
+        Answer("a", "p1", 4, "other", 2.0),
+        Answer("a", "p2", 3, None, 2.0),
+        Answer("a", "p3", 1, "soft_tissue", 2.0),
+        Answer("a", "p4", 2, "bone_structure", 2.0),
+    ]
     statistics = study_statistics(study, answers)
     result = {(e.measure, e.reader): e for e in statistics.estimates}
     assert (result[("accuracy", "")].k, result[("accuracy", "")].n) == (2, 4)
@@ -136,15 +154,18 @@ def test_paired_design_by_hand(tmp_path):
     assert result[("reason.bone_structure", "")].value == 0  # cited only by a wrong pick
     # AUC: responses of pairs with the synthetic image right [5, 3, 2] against left [4, 1]
     assert result[("auc", "")].value == pytest.approx(
-        sum((p > q) + 0.5 * (p == q) for p in [5, 3, 2] for q in [4, 1]) / 6)
+        sum((p > q) + 0.5 * (p == q) for p in [5, 3, 2] for q in [4, 1]) / 6
+    )
     counts = {r["reason"]: r["count"] for r in statistics.reasons if r["reader"] == ""}
-    assert counts == {"soft_tissue": 2, "bone_structure": 1, "external_devices": 0, "image_artifacts": 0,
-                      "other": 1}
+    assert counts == {"soft_tissue": 2, "bone_structure": 1, "external_devices": 0, "image_artifacts": 0, "other": 1}
 
 
 def test_finding_design_agreement_and_auc(tmp_path):
-    key = {f"{c}{i}": {"model": "m", "task": "t", "condition": c, "kind": "synthetic"}
-           for c in ("present", "absent") for i in range(3)}
+    key = {
+        f"{c}{i}": {"model": "m", "task": "t", "condition": c, "kind": "synthetic"}
+        for c in ("present", "absent")
+        for i in range(3)
+    }
     study = write_study(tmp_path, "finding", key)
     responses = {"present0": 5, "present1": 4, "present2": 1, "absent0": 1, "absent1": 3, "absent2": 2}
     estimates = study_statistics(study, [Answer("a", i, x, None, 1.0) for i, x in responses.items()]).estimates
@@ -152,19 +173,21 @@ def test_finding_design_agreement_and_auc(tmp_path):
     assert result[("agreement", "present", "")].value == pytest.approx(2 / 3)
     assert result[("agreement", "absent", "")].value == pytest.approx(2 / 2)
     assert result[("auc", "both", "")].value == pytest.approx(
-        sum((p > q) + 0.5 * (p == q) for p in [5, 4, 1] for q in [1, 3, 2]) / 9)
+        sum((p > q) + 0.5 * (p == q) for p in [5, 4, 1] for q in [1, 3, 2]) / 9
+    )
 
 
 def test_rank_correlation_across_models(tmp_path):
-    from cxrbench.results import ResultRow
     from cxrbench.reader_study.design import Design
     from cxrbench.reader_study.statistics import Estimate
+    from cxrbench.results import ResultRow
 
     accuracy = {"m1": 0.9, "m2": 0.7, "m3": 0.6, "m4": 0.55}
     fd = {"m1": 40.0, "m2": 10.0, "m3": 12.0, "m4": 3.0}
     estimates = [Estimate("accuracy", m, "t", "present", "", v) for m, v in accuracy.items()]
-    rows = [ResultRow(m, "t", "present", "cxr_fd", v, None, None, 5, 5, "lower", "x", "d", 0, "0")
-            for m, v in fd.items()]
+    rows = [
+        ResultRow(m, "t", "present", "cxr_fd", v, None, None, 5, 5, "lower", "x", "d", 0, "0") for m, v in fd.items()
+    ]
     (found,) = rank_correlations(estimates, rows, Design.SINGLE)
     expected = stats.spearmanr([0.9, 0.7, 0.6, 0.55], [40, 10, 12, 3])
     assert found.rho == pytest.approx(expected.statistic) and found.rho == pytest.approx(0.8)  # 1 - 6*2/(4*15)
@@ -210,4 +233,5 @@ def test_kappa_bootstrap_intervals_equal_a_loop_over_the_same_resamples():
     picks = np.random.default_rng(5).integers(0, 20, size=(BOOTSTRAP, 20))
     loop = [fleiss_kappa(counts[p]) for p in picks]
     assert fleiss_kappa_interval(counts, seed=5) == pytest.approx(
-        tuple(np.quantile([v for v in loop if not math.isnan(v)], [0.025, 0.975])))
+        tuple(np.quantile([v for v in loop if not math.isnan(v)], [0.025, 0.975]))
+    )

@@ -99,11 +99,23 @@ def test_any_space_metrics_and_aliases_resolve_to_one_id_each():
     from cxrbench.metrics.selection import build_metrics
 
     built = build_metrics(("fd@rad-dino", "fid", "fd", "cxr_fd", "kid", "cxr_kid", "precision@pixels"), {})
-    assert [m.id for m in built] == ["fd@rad-dino", "fd@inception-v3", "fd@cxr-evaluator", "kid@inception-v3",
-                                     "kid@cxr-evaluator", "precision@pixels"]  # fd and fid are one metric
+    assert [m.id for m in built] == [
+        "fd@rad-dino",
+        "fd@inception-v3",
+        "fd@cxr-evaluator",
+        "kid@inception-v3",
+        "kid@cxr-evaluator",
+        "precision@pixels",
+    ]  # fd and fid are one metric
     names = {m.id: m.schema()["display_name"] for m in built}
-    assert names == {"fd@rad-dino": "FD (rad-dino)", "fd@inception-v3": "FID", "fd@cxr-evaluator": "CXR-FD",
-                     "kid@inception-v3": "KID", "kid@cxr-evaluator": "CXR-KID", "precision@pixels": "Precision (pixels)"}
+    assert names == {
+        "fd@rad-dino": "FD (rad-dino)",
+        "fd@inception-v3": "FID",
+        "fd@cxr-evaluator": "CXR-FD",
+        "kid@inception-v3": "KID",
+        "kid@cxr-evaluator": "CXR-KID",
+        "precision@pixels": "Precision (pixels)",
+    }
     options = {"fid": {"feature_space": "pixels"}, "fd": {}, "fd@rad-dino": {}}
     assert [m.id for m in build_metrics(("fid",), options)] == ["fd@pixels"]  # an old table still moves it
 

@@ -13,8 +13,26 @@ from test_bad_input import FINDING_COLUMNS, assert_one_line, cli
 
 from cxrbench.run_dir import PREVIOUS, RunDirectory
 
-RUN = ["run", "--models", "noise", "--tasks", "pleural_effusion", "--metrics", "precision,density", "--no-floor",
-       "--resolution", "32", "--n-samples", "6", "--bootstrap", "0", "--device", "cpu", "--data", "folder"]
+RUN = [
+    "run",
+    "--models",
+    "noise",
+    "--tasks",
+    "pleural_effusion",
+    "--metrics",
+    "precision,density",
+    "--no-floor",
+    "--resolution",
+    "32",
+    "--n-samples",
+    "6",
+    "--bootstrap",
+    "0",
+    "--device",
+    "cpu",
+    "--data",
+    "folder",
+]
 
 
 def _dataset(root: Path, n: int = 160) -> Path:
@@ -31,15 +49,17 @@ def _dataset(root: Path, n: int = 160) -> Path:
 
 def _options(tmp_path: Path) -> Path:
     path = tmp_path / "pixels.toml"
-    path.write_text('[metric_options.precision]\nfeature_space = "pixels"\n'
-                    '[metric_options.density]\nfeature_space = "pixels"\n')
+    path.write_text(
+        '[metric_options.precision]\nfeature_space = "pixels"\n[metric_options.density]\nfeature_space = "pixels"\n'
+    )
     return path
 
 
 def _snapshot(out: Path) -> dict[str, bytes]:
     """Every file of a run folder (the lock aside) and its bytes."""
-    return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*"))
-            if p.is_file() and p.name != ".lock"}
+    return {
+        str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file() and p.name != ".lock"
+    }
 
 
 @pytest.fixture
@@ -60,8 +80,12 @@ def test_a_resume_on_changed_images_is_refused_and_keeps_the_old_run(finished, c
     image = root / "007.png"  # same name, other pixels (and so another size or modification time)
     Image.fromarray(np.full((32, 32), 9, dtype=np.uint8)).save(image)
     code, _, err = cli(capsys, *args)
-    assert_one_line(code, err, f"{out} holds a run made on other data: its image files",
-                    "use another --out, or --no-resume to start it over")
+    assert_one_line(
+        code,
+        err,
+        f"{out} holds a run made on other data: its image files",
+        "use another --out, or --no-resume to start it over",
+    )
     assert _snapshot(out) == before  # neither the rows nor the manifest's fingerprint were touched
 
 

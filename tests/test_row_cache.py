@@ -24,8 +24,9 @@ class _CountingKid(KernelDistance):
 
 def _inputs(seed: int) -> MetricInputs:
     rng = np.random.default_rng(seed)
-    return MetricInputs({"features": rng.normal(size=(20, 8))}, {"features": rng.normal(0.3, 1, size=(20, 8))},
-                        CONDITION)
+    return MetricInputs(
+        {"features": rng.normal(size=(20, 8))}, {"features": rng.normal(0.3, 1, size=(20, 8))}, CONDITION
+    )
 
 
 def test_a_row_is_computed_once_per_content(tmp_path):
@@ -38,8 +39,13 @@ def test_a_row_is_computed_once_per_content(tmp_path):
     scored_row(KEY, metric, _inputs(0), RunConfig(n_samples=20, bootstrap=60, cache_dir=tmp_path), {"name": "pixels"})
     scored_row(KEY, metric, _inputs(0), config, {"name": "pixels", "weights": "other"})
     assert _CountingKid.calls == 4
-    uncached = scored_row(KEY, _CountingKid(feature_space="pixels"), _inputs(0),
-                          RunConfig(n_samples=20, bootstrap=50, cache_dir=None), {"name": "pixels"})
+    uncached = scored_row(
+        KEY,
+        _CountingKid(feature_space="pixels"),
+        _inputs(0),
+        RunConfig(n_samples=20, bootstrap=50, cache_dir=None),
+        {"name": "pixels"},
+    )
     assert _CountingKid.calls == 5 and uncached == first
     no_interval = RunConfig(n_samples=20, bootstrap=0, cache_dir=tmp_path)
     row = scored_row(KEY, metric, _inputs(0), no_interval, {"name": "pixels"})
@@ -53,8 +59,9 @@ def test_a_changed_metric_source_is_a_new_key(tmp_path, monkeypatch):
     from cxrbench.benchmark import row_cache
 
     module = tmp_path / "my_kid.py"
-    module.write_text("from cxrbench.metrics.metric_kid import KernelDistance\n\n"
-                      "class MyKid(KernelDistance):\n    pass\n")
+    module.write_text(
+        "from cxrbench.metrics.metric_kid import KernelDistance\n\nclass MyKid(KernelDistance):\n    pass\n"
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     metric = importlib.import_module("my_kid").MyKid(feature_space="pixels")
     before = row_cache.code_digest(metric)

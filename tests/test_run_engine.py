@@ -12,11 +12,11 @@ import textwrap
 import time
 
 import pytest
-
 from conftest import REPO, run_cli, tiny_toml_text
+
+from cxrbench.files import TMP_MARK
 from cxrbench.results import read_rows
 from cxrbench.run_lock import RunLockedError, run_lock
-from cxrbench.files import TMP_MARK
 
 FAST = ("--models", "noise,pca-gaussian")
 
@@ -88,8 +88,13 @@ def uninterrupted(engine_toml, tmp_path_factory):
 @pytest.mark.parametrize("point, k", [("generation", 20), ("features", 3), ("metrics", 25)])
 def test_sigkill_then_resume_equals_an_uninterrupted_run(point, k, uninterrupted, engine_toml, tmp_path):
     out = tmp_path / "killed"
-    killed = subprocess.run([sys.executable, "-c", KILLER, point, str(k), "run", "--config", str(engine_toml), *FAST,
-                             "--out", str(out)], capture_output=True, text=True, cwd=REPO, timeout=600)
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLER, point, str(k), "run", "--config", str(engine_toml), *FAST, "--out", str(out)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=600,
+    )
     assert killed.returncode == -signal.SIGKILL, killed.stderr  # it really died at that write
     rows_before = read_rows(out / "results.jsonl")
     assert len(rows_before) < len(uninterrupted)
@@ -105,21 +110,32 @@ def test_sigkill_then_resume_equals_an_uninterrupted_run(point, k, uninterrupted
 
 def _hold_lock(folder) -> subprocess.Popen:
     """A separate process that takes ``folder``'s run lock and keeps it (until killed)."""
-    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(f"""
         import time
         from pathlib import Path
         from cxrbench.run_lock import run_lock
         with run_lock(Path({str(folder)!r})):
             print("held", flush=True)
             time.sleep(120)
-    """)], stdout=subprocess.PIPE, text=True, cwd=REPO)
+    """),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+    )
     assert holder.stdout.readline().strip() == "held"
     return holder
 
 
 def test_a_second_holder_is_refused_with_the_first_ones_pid(tmp_path):
     with run_lock(tmp_path):
-        with pytest.raises(RunLockedError, match=rf"pid {os.getpid()} on .*wait for it to finish, or give another --out"):
+        with pytest.raises(
+            RunLockedError, match=rf"pid {os.getpid()} on .*wait for it to finish, or give another --out"
+        ):
             with run_lock(tmp_path):
                 pass
     with run_lock(tmp_path):  # released on exit
@@ -156,9 +172,32 @@ def test_two_accelerate_processes_give_the_numbers_of_one(uninterrupted, engine_
     started = time.perf_counter()
     # accelerate names its multi-process launcher --multi_gpu; without CUDA the processes talk over gloo.
     launched = subprocess.run(
-        ["accelerate", "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
-         "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "cxrbench", "run", "--config", str(engine_toml),
-         *FAST, "--out", str(out)], capture_output=True, text=True, cwd=REPO, timeout=600)
+        [
+            "accelerate",
+            "launch",
+            "--multi_gpu",
+            "--num_processes",
+            "2",
+            "--num_machines",
+            "1",
+            "--mixed_precision",
+            "no",
+            "--dynamo_backend",
+            "no",
+            "-m",
+            "cxrbench",
+            "run",
+            "--config",
+            str(engine_toml),
+            *FAST,
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=600,
+    )
     assert launched.returncode == 0, launched.stderr[-3000:]
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["processes"] == 2, f"not distributed ({time.perf_counter() - started:.0f} s)"

@@ -8,17 +8,31 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cxrbench.results import read_rows
 from cxrbench.benchmark.runner import build_dataset, real_halves, run_benchmark
 from cxrbench.errors import ConfigError
 from cxrbench.metrics import METRICS
 from cxrbench.metrics.metric import BOTH, Scope
 from cxrbench.metrics.selection import build_metrics
 from cxrbench.models import MODELS
+from cxrbench.results import read_rows
 from cxrbench.tasks import TASKS
 
-REQUIRED_KEYS = {"model", "task", "condition", "metric", "value", "ci_low", "ci_high", "n_real", "n_fake",
-                 "direction", "feature_space", "dataset", "seed", "cxrbench_version"}
+REQUIRED_KEYS = {
+    "model",
+    "task",
+    "condition",
+    "metric",
+    "value",
+    "ci_low",
+    "ci_high",
+    "n_real",
+    "n_fake",
+    "direction",
+    "feature_space",
+    "dataset",
+    "seed",
+    "cxrbench_version",
+}
 
 
 @pytest.fixture
@@ -31,11 +45,13 @@ def test_run_writes_every_row_and_file(finished):
     config, summary = finished
     root = config.out
     lines = [json.loads(line) for line in (root / "results.jsonl").read_text().splitlines()]
+
     def conditions(metric):
         return ("present", "absent") if METRICS.get(metric).scope is Scope.CONDITION else (BOTH,)
 
     assert {(r["model"], r["condition"], r["metric"]) for r in lines} == {
-        (m, c, k.id) for m in MODELS.names() for k in build_metrics(("all",), {}) for c in conditions(k.name)}
+        (m, c, k.id) for m in MODELS.names() for k in build_metrics(("all",), {}) for c in conditions(k.name)
+    }
     assert all(REQUIRED_KEYS <= set(r) for r in lines)
     assert (root / "leaderboard.md").read_text().startswith("# cxrbench leaderboard")
     manifest = json.loads((root / "manifest.json").read_text())
@@ -86,7 +102,8 @@ def test_resume_fills_unavailable_rows_once_the_cause_is_fixed(finished, random_
     config, _ = finished
     with_weights = config.with_overrides(
         feature_options={**config.feature_options, "inception-v3": {"weights": str(random_weights), "verify": False}},
-        models="noise")
+        models="noise",
+    )
     summary = run_benchmark(with_weights)
     fid = {r.model: r for r in summary.rows if r.metric == "fd@inception-v3" and r.condition == "present"}
     assert fid["noise"].status == "ok" and fid["noise"].value > 0

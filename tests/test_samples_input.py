@@ -29,10 +29,21 @@ def made(tmp_path_factory, session_cache):
     from cxrbench.config import RunConfig
 
     root = tmp_path_factory.mktemp("made")
-    config = RunConfig(models=("pca-gaussian", "noise"), tasks=("pleural_effusion",), metrics=METRICS, resolution=32,
-                       n_samples=12, bootstrap=0, validity_n=TINY_VALIDITY_N, device="cpu", out=root / "run",
-                       cache_dir=session_cache, data_options=dict(TINY_PHANTOM), feature_options=dict(TINY_FEATURES),
-                       floor=False)
+    config = RunConfig(
+        models=("pca-gaussian", "noise"),
+        tasks=("pleural_effusion",),
+        metrics=METRICS,
+        resolution=32,
+        n_samples=12,
+        bootstrap=0,
+        validity_n=TINY_VALIDITY_N,
+        device="cpu",
+        out=root / "run",
+        cache_dir=session_cache,
+        data_options=dict(TINY_PHANTOM),
+        feature_options=dict(TINY_FEATURES),
+        floor=False,
+    )
     return config, run_benchmark(config)
 
 
@@ -62,21 +73,27 @@ def test_a_csv_listing_and_a_missing_cell(made, tmp_path):
         writer.writerow(["file", "label", "prompt"])
         for png in sorted((tmp_path / "images").glob("*.png")):
             writer.writerow([f"images/{png.name}", "pleural_effusion/present", "effusion"])
-    result = run_benchmark(dataclasses.replace(config, models=(), samples={"listed": str(listing)},
-                                               metrics=("fd@pixels",), out=tmp_path / "run"))
+    result = run_benchmark(
+        dataclasses.replace(
+            config, models=(), samples={"listed": str(listing)}, metrics=("fd@pixels",), out=tmp_path / "run"
+        )
+    )
     rows = {r.condition: r for r in result.rows if r.model == "listed"}
     expected = {r.condition: r for r in summary.rows if r.model == "pca-gaussian" and r.metric == "fd@pixels"}
     assert rows["present"].value == expected["present"].value
     assert rows["absent"].status == "unavailable"
-    assert "0 images for pleural_effusion/absent" in rows["absent"].reason and "lower --n-samples" in rows["absent"].reason
+    assert (
+        "0 images for pleural_effusion/absent" in rows["absent"].reason and "lower --n-samples" in rows["absent"].reason
+    )
 
 
 def test_a_resumed_run_refuses_changed_images(made, tmp_path):
     config, _ = made
     folder = tmp_path / "set"
     shutil.copytree(config.out / "samples" / "pca-gaussian", folder)
-    changed = dataclasses.replace(config, models=(), samples={"mine": str(folder)}, metrics=("fd@pixels",),
-                                  out=tmp_path / "run")
+    changed = dataclasses.replace(
+        config, models=(), samples={"mine": str(folder)}, metrics=("fd@pixels",), out=tmp_path / "run"
+    )
     run_benchmark(changed)
     first = sorted((folder / "pleural_effusion" / "present").glob("*.png"))[0]
     shutil.copy(sorted((config.out / "samples" / "noise" / "pleural_effusion" / "present").glob("*.png"))[0], first)
@@ -106,8 +123,11 @@ def test_exported_references_scored_as_a_set_sit_at_distance_zero(made, tmp_path
     assert counts == {"pleural_effusion/present": 12, "pleural_effusion/absent": 12}
     listing = (tmp_path / "refs" / LISTING).read_text().splitlines()
     assert listing[0] == "file,label,image_id" and len(listing) == 25
-    result = run_benchmark(dataclasses.replace(config, models=(), samples={"refs": str(tmp_path / "refs")},
-                                               metrics=("fd@pixels",), out=tmp_path / "run"))
+    result = run_benchmark(
+        dataclasses.replace(
+            config, models=(), samples={"refs": str(tmp_path / "refs")}, metrics=("fd@pixels",), out=tmp_path / "run"
+        )
+    )
     assert all(abs(r.value) < 1e-6 for r in result.rows if r.model == "refs")  # the very images of the reference
     with pytest.raises(ConfigError, match="not an empty folder"):
         export_references(config.out, tmp_path / "refs", config.cache_dir)
@@ -118,15 +138,19 @@ def test_cli_samples_flag(made, tmp_path, capsys):
 
     config, _ = made
     toml = tmp_path / "run.toml"
-    toml.write_text('tasks = "pleural_effusion"\nmetrics = "fd@pixels"\nresolution = 32\nn_samples = 12\n'
-                    'bootstrap = 0\nvalidity_n = 10\nfloor = false\ndevice = "cpu"\n'
-                    '[data_options]\nn_images = 700\nseed = 3\n')
+    toml.write_text(
+        'tasks = "pleural_effusion"\nmetrics = "fd@pixels"\nresolution = 32\nn_samples = 12\n'
+        'bootstrap = 0\nvalidity_n = 10\nfloor = false\ndevice = "cpu"\n'
+        "[data_options]\nn_images = 700\nseed = 3\n"
+    )
     folder = config.out / "samples" / "noise"
-    code, out, err = cli(capsys, "run", "--config", str(toml), "--samples", f"theirs={folder}",
-                         "--out", str(tmp_path / "run"))
+    code, out, err = cli(
+        capsys, "run", "--config", str(toml), "--samples", f"theirs={folder}", "--out", str(tmp_path / "run")
+    )
     assert code == 0, err
     assert "theirs" in (tmp_path / "run" / "leaderboard.md").read_text()
     from cxrbench.results import read_rows
+
     assert {r.model for r in read_rows(tmp_path / "run" / "results.jsonl")} == {"theirs"}  # no model ran
     code, _, err = cli(capsys, "run", "--config", str(toml), "--samples", "theirs", "--out", str(tmp_path / "x"))
     assert code == 2 and "--samples takes NAME=PATH" in err

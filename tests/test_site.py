@@ -9,17 +9,24 @@ import shutil
 import pytest
 from PIL import Image
 
-from cxrbench.results import OK, ResultRow, append_row, read_rows
-from cxrbench.run_dir import RunDirectory
 from cxrbench.benchmark.runner import run_benchmark
 from cxrbench.leaderboard.fd_curves import fd_curves
 from cxrbench.leaderboard.site import publish
 from cxrbench.leaderboard.store import load_results
 from cxrbench.metrics.metric_fd_inf import FIT_FILE
+from cxrbench.results import OK, ResultRow, append_row, read_rows
+from cxrbench.run_dir import RunDirectory
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 EVIL = "<script>window.pwned=1</script>"
 # One path component, so its review folder exists; its "$^$" would stop matplotlib if parsed as mathtext.
 HOSTILE = "$^$<img src=x onerror=alert(1)>"
@@ -28,23 +35,49 @@ FIGURE = re.compile(r'<img src="(figures/[^"]+)" alt="([^"]*)">')
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory, session_cache):
-    from cxrbench.config import RunConfig
     from conftest import CHEAP_UTILITY, TINY_FEATURES, TINY_PHANTOM
+
+    from cxrbench.config import RunConfig
 
     root = tmp_path_factory.mktemp("site")
     # The fast models: the site needs several rows and sample sets, not the deep generators' training.
-    config = RunConfig(models=("pca-gaussian", "train-copy", "noise"), tasks=("pleural_effusion", "atelectasis"),
-                       resolution=32, n_samples=12, bootstrap=10,
-                       device="cpu", out=root / "run", cache_dir=session_cache, data_options=dict(TINY_PHANTOM),
-                       feature_options=dict(TINY_FEATURES), metric_options=dict(CHEAP_UTILITY))
+    config = RunConfig(
+        models=("pca-gaussian", "train-copy", "noise"),
+        tasks=("pleural_effusion", "atelectasis"),
+        resolution=32,
+        n_samples=12,
+        bootstrap=10,
+        device="cpu",
+        out=root / "run",
+        cache_dir=session_cache,
+        data_options=dict(TINY_PHANTOM),
+        feature_options=dict(TINY_FEATURES),
+        metric_options=dict(CHEAP_UTILITY),
+    )
     run_benchmark(config)
     crafted = root / "crafted"
     crafted.mkdir()
     for condition in ("present", "absent"):
-        append_row(crafted / "results.jsonl", ResultRow(
-            model=EVIL, task="atelectasis", condition=condition, metric="cxr_fd", value=3.0, ci_low=2.0,
-            ci_high=4.0, n_real=5, n_fake=5, direction="lower", feature_space="cxr-evaluator", dataset="mine",
-            seed=0, cxrbench_version="0", resolution=32))
+        append_row(
+            crafted / "results.jsonl",
+            ResultRow(
+                model=EVIL,
+                task="atelectasis",
+                condition=condition,
+                metric="cxr_fd",
+                value=3.0,
+                ci_low=2.0,
+                ci_high=4.0,
+                n_real=5,
+                n_fake=5,
+                direction="lower",
+                feature_space="cxr-evaluator",
+                dataset="mine",
+                seed=0,
+                cxrbench_version="0",
+                resolution=32,
+            ),
+        )
     index = publish([root / "run", crafted], root / "site")
     return index
 
@@ -94,7 +127,8 @@ def test_site_in_headless_chromium(site, tmp_path):
         def column_values():
             index = fd_header.evaluate("th => Array.from(th.parentNode.children).indexOf(th)")
             return overview.locator("tbody tr").evaluate_all(
-                f"rows => rows.map(r => r.cells[{index}].dataset.sort).filter(v => v !== '').map(Number)")
+                f"rows => rows.map(r => r.cells[{index}].dataset.sort).filter(v => v !== '').map(Number)"
+            )
 
         fd_header.click()
         ascending = column_values()
@@ -138,10 +172,27 @@ def test_a_run_without_review_files_publishes_without_fd_figures(site, tmp_path)
 
 def _fd_rows(folder, model, metric, value, reference=False):
     for condition in ("present", "absent"):
-        append_row(folder / "results.jsonl", ResultRow(
-            model=model, task="atelectasis", condition=condition, metric=metric, value=value, ci_low=None,
-            ci_high=None, n_real=10, n_fake=10, direction="lower", feature_space="cxr-evaluator", dataset="mine",
-            seed=0, cxrbench_version="0", resolution=32, reference=reference))
+        append_row(
+            folder / "results.jsonl",
+            ResultRow(
+                model=model,
+                task="atelectasis",
+                condition=condition,
+                metric=metric,
+                value=value,
+                ci_low=None,
+                ci_high=None,
+                n_real=10,
+                n_fake=10,
+                direction="lower",
+                feature_space="cxr-evaluator",
+                dataset="mine",
+                seed=0,
+                cxrbench_version="0",
+                resolution=32,
+                reference=reference,
+            ),
+        )
 
 
 def test_fd_curves_from_written_fits_floor_full_n_and_stale_files(tmp_path):
@@ -150,23 +201,33 @@ def test_fd_curves_from_written_fits_floor_full_n_and_stale_files(tmp_path):
     metric = "fd_inf@cxr-evaluator"
     fits = {HOSTILE: (1.0, 8.0), "real-holdout": (0.2, 6.0), "stale<i>": (5.0, 3.0), "broken": None}
     for model, fit in fits.items():
-        _fd_rows(run, model, metric, 1.0 if model == "stale<i>" else (fit or (2.0,))[0],
-                 reference=model == "real-holdout")
+        _fd_rows(
+            run, model, metric, 1.0 if model == "stale<i>" else (fit or (2.0,))[0], reference=model == "real-holdout"
+        )
         _fd_rows(run, model, "fd@cxr-evaluator", 9.0)
         for condition in ("present", "absent"):
             folder = RunDirectory(run).review_dir(model, "atelectasis", condition, metric)
             folder.mkdir(parents=True)
             sizes = [4, 6, 8, 10]
-            text = "{not json" if fit is None else json.dumps(
-                {"sizes": sizes, "fd": [fit[0] + fit[1] / s for s in sizes], "slope": fit[1], "intercept": fit[0]})
+            text = (
+                "{not json"
+                if fit is None
+                else json.dumps(
+                    {"sizes": sizes, "fd": [fit[0] + fit[1] / s for s in sizes], "slope": fit[1], "intercept": fit[0]}
+                )
+            )
             (folder / FIT_FILE).write_text(text)
     merged = load_results([run])
     curves = fd_curves(merged.rows, merged.sources, ("mine", 32, 10, 0), ["real-holdout", HOSTILE])
-    assert [(c.task, c.condition, c.space) for c in curves] == [("atelectasis", "present", "cxr-evaluator"),
-                                                                ("atelectasis", "absent", "cxr-evaluator")]
+    assert [(c.task, c.condition, c.space) for c in curves] == [
+        ("atelectasis", "present", "cxr-evaluator"),
+        ("atelectasis", "absent", "cxr-evaluator"),
+    ]
     curve = curves[0]
     assert [(s.model, s.floor, s.intercept, s.full_n, s.full_fd) for s in curve.series] == [
-        ("real-holdout", True, 0.2, 10, 9.0), (HOSTILE, False, 1.0, 10, 9.0)]
+        ("real-holdout", True, 0.2, 10, 9.0),
+        (HOSTILE, False, 1.0, 10, 9.0),
+    ]
     assert curve.series[1].sizes == (4, 6, 8, 10) and curve.series[1].fd[0] == pytest.approx(3.0)
     assert sorted(curve.without_fit) == ["broken", "stale<i>"]  # unreadable, and an intercept not the row's
 

@@ -12,32 +12,36 @@ import pytest
 from test_bad_input import FINDING_COLUMNS, assert_one_line, cli, noise_pngs, png
 from test_inception import _context
 
-from cxrbench.results import read_rows
 from cxrbench.config import load_config
 from cxrbench.data import DATASETS
 from cxrbench.errors import ConfigError, CxrbenchError, UnavailableError
 from cxrbench.metrics import FEATURE_EXTRACTORS
 from cxrbench.metrics import extractor_inception_v3 as inception
 from cxrbench.metrics.extractor_inception_v3 import InceptionV3Extractor
+from cxrbench.results import read_rows
 
 RELEASE_HINT = "dataset release"
 
 
 # -- 1. the folder dataset's CSV is the user's own ----------------------------------------------------
-@pytest.mark.parametrize("text,problem", [
-    ("", "labels.csv is empty"),
-    (f"path,{FINDING_COLUMNS}\n", "labels.csv has no rows below its header"),
-    ("\xff\xfe binary \x00".encode("latin-1"), "is not a readable CSV"),
-    (f"path,{FINDING_COLUMNS}\na.png,0,0,1,0\nb.png,0,0,1,0,1,1,1\n", "is not a readable CSV (Error tokenizing"),
-    (f"file,{FINDING_COLUMNS}\na.png,0,0,1,0\n", "lacks columns ['path']"),
-])
+@pytest.mark.parametrize(
+    "text,problem",
+    [
+        ("", "labels.csv is empty"),
+        (f"path,{FINDING_COLUMNS}\n", "labels.csv has no rows below its header"),
+        ("\xff\xfe binary \x00".encode("latin-1"), "is not a readable CSV"),
+        (f"path,{FINDING_COLUMNS}\na.png,0,0,1,0\nb.png,0,0,1,0,1,1,1\n", "is not a readable CSV (Error tokenizing"),
+        (f"file,{FINDING_COLUMNS}\na.png,0,0,1,0\n", "lacks columns ['path']"),
+    ],
+)
 def test_a_bad_folder_csv_is_explained_not_sent_to_a_release(tmp_path, capsys, text, problem):
     root = tmp_path / "mine"
     root.mkdir()
     (root / "labels.csv").write_bytes(text if isinstance(text, bytes) else text.encode())
     code, _, err = cli(capsys, "data", "check", "--data", "folder", "--data-root", str(root))
-    line = assert_one_line(code, err, problem, "path, atelectasis, lung_opacity, pleural_effusion, "
-                           "enlarged_cardiac_silhouette")
+    line = assert_one_line(
+        code, err, problem, "path, atelectasis, lung_opacity, pleural_effusion, enlarged_cardiac_silhouette"
+    )
     assert RELEASE_HINT not in line and "official release" not in line
     assert ("header row" in line) and ("one row per image" in line or "rename those columns" in line)
 
@@ -46,8 +50,9 @@ def test_official_tables_keep_the_restore_hint(tmp_path):
     nih = tmp_path / "nih"
     nih.mkdir()
     (nih / "Data_Entry_2017.csv").write_text("")
-    with pytest.raises(CxrbenchError, match="nih-cxr14: .*Data_Entry_2017.csv is empty; restore the file from the "
-                                            "dataset release"):
+    with pytest.raises(
+        CxrbenchError, match="nih-cxr14: .*Data_Entry_2017.csv is empty; restore the file from the dataset release"
+    ):
         DATASETS.build("nih-cxr14", {"root": str(nih)})[0].records()
     (nih / "Data_Entry_2017.csv").write_text("Image Index,Sex\na.png,F\n")
     with pytest.raises(CxrbenchError, match="lacks columns .*official release.*restore it from the dataset release"):
@@ -89,8 +94,7 @@ def test_data_check_prints_counts_without_the_bad_files(tmp_path, capsys):
     root = _dataset_with_bad_files(tmp_path)
     config = tmp_path / "check.toml"
     config.write_text('[data_options]\nsplit_fractions = [1, 0, 0]\npatient_column = "patient"\n')
-    code, out, err = cli(capsys, "data", "check", "--data", "folder", "--data-root", str(root), "--config",
-                         str(config))
+    code, out, err = cli(capsys, "data", "check", "--data", "folder", "--data-root", str(root), "--config", str(config))
     assert_one_line(code, err, "2 bad image files")
     train = next(line for line in out.splitlines() if "train" in line)
     assert [cell.strip() for cell in train.split("│")[1:4]] == ["train", "4", "2"], out
@@ -105,30 +109,71 @@ def test_evaluate_exits_2_when_no_metric_could_be_scored(tmp_path, capsys, monke
     monkeypatch.setenv("CXRBENCH_CACHE", str(tmp_path / "cache"))
     real, fake = noise_pngs(tmp_path / "real", 12, 0), noise_pngs(tmp_path / "fake", 12, 1)
     out = tmp_path / "out"
-    code, stdout, err = cli(capsys, "evaluate", "--real", str(real), "--fake", str(fake), "--out", str(out),
-                            "--bootstrap", "0")
-    line = assert_one_line(code, err, "nothing was scored", "no FID Inception weights given",
-                           "--inception-weights PATH", "trained on a labelled dataset", "--features pixels",
-                           str(out / "results.jsonl"))
+    code, stdout, err = cli(
+        capsys, "evaluate", "--real", str(real), "--fake", str(fake), "--out", str(out), "--bootstrap", "0"
+    )
+    line = assert_one_line(
+        code,
+        err,
+        "nothing was scored",
+        "no FID Inception weights given",
+        "--inception-weights PATH",
+        "trained on a labelled dataset",
+        "--features pixels",
+        str(out / "results.jsonl"),
+    )
     assert line.count("no FID Inception weights given") == 1  # six rows, two distinct reasons
     rows = read_rows(out / "results.jsonl")
     assert len(rows) == 6 and {r.status for r in rows} == {"unavailable"}  # written all the same
     assert stdout.count("unavailable:") == 6
-    code, _, err = cli(capsys, "evaluate", "--real", str(real), "--fake", str(fake), "--out", str(out),
-                       "--bootstrap", "0", "--metrics", "fid,conditional_accuracy", "--features", "pixels")
+    code, _, err = cli(
+        capsys,
+        "evaluate",
+        "--real",
+        str(real),
+        "--fake",
+        str(fake),
+        "--out",
+        str(out),
+        "--bootstrap",
+        "0",
+        "--metrics",
+        "fid,conditional_accuracy",
+        "--features",
+        "pixels",
+    )
     assert code == 0, err  # one row scored: as before
     assert {r.metric: r.status for r in read_rows(out / "results.jsonl")} == {
-        "fd@pixels": "ok", "conditional_accuracy": "unavailable"}
-    code, _, err = cli(capsys, "evaluate", "--real", str(real), "--fake", str(fake), "--out", str(out),
-                       "--bootstrap", "0", "--metrics", "conditional_accuracy", "--features", "pixels")
+        "fd@pixels": "ok",
+        "conditional_accuracy": "unavailable",
+    }
+    code, _, err = cli(
+        capsys,
+        "evaluate",
+        "--real",
+        str(real),
+        "--fake",
+        str(fake),
+        "--out",
+        str(out),
+        "--bootstrap",
+        "0",
+        "--metrics",
+        "conditional_accuracy",
+        "--features",
+        "pixels",
+    )
     line = assert_one_line(code, err, "nothing was scored", "cxr-evaluator")
     assert "--features pixels" not in line  # it would not move this metric
 
 
 # -- 4. verify = false: an Inception-v3 file of one's own, marked as such ------------------------------
 def test_verify_false_accepts_another_file_and_marks_its_identity(random_weights, tmp_path):
-    with pytest.raises(UnavailableError, match=r"is not the FID Inception weights file .*verify = false in "
-                                               r"\[feature_options.inception-v3\]"):
+    with pytest.raises(
+        UnavailableError,
+        match=r"is not the FID Inception weights file .*verify = false in "
+        r"\[feature_options.inception-v3\]",
+    ):
         InceptionV3Extractor(weights=random_weights).prepare(_context(tmp_path))
     own = InceptionV3Extractor(weights=random_weights, verify=False, fused=False)
     own.prepare(_context(tmp_path))
@@ -163,14 +208,30 @@ def test_verify_false_reaches_the_extractor_from_toml(tmp_path):
 
 def test_evaluate_with_an_own_inception_file_says_so_once(random_weights, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("CXRBENCH_CACHE", str(tmp_path / "cache"))
+
     # The file is loaded for real; the forward pass (seconds per image on a CPU) is not the point here.
     def corner_pixels(self, images):
         return {"features": images[:, 0, :4, :4].reshape(len(images), -1).double().numpy()}
 
     monkeypatch.setattr(InceptionV3Extractor, "extract", corner_pixels)
     real, fake = noise_pngs(tmp_path / "real", 12, 0), noise_pngs(tmp_path / "fake", 12, 1)
-    common = ["evaluate", "--real", str(real), "--fake", str(fake), "--out", str(tmp_path / "out"),
-              "--metrics", "fid,kid", "--bootstrap", "0", "--device", "cpu", "--inception-weights", str(random_weights)]
+    common = [
+        "evaluate",
+        "--real",
+        str(real),
+        "--fake",
+        str(fake),
+        "--out",
+        str(tmp_path / "out"),
+        "--metrics",
+        "fid,kid",
+        "--bootstrap",
+        "0",
+        "--device",
+        "cpu",
+        "--inception-weights",
+        str(random_weights),
+    ]
     code, _, err = cli(capsys, *common)
     assert_one_line(code, err, "nothing was scored", "is not the FID Inception weights file", "verify = false")
     code, out, err = cli(capsys, *common, "--no-inception-verify")

@@ -24,7 +24,6 @@ from conftest import NIH_SAMPLE, TINY_PHANTOM, tiny_toml_text
 from test_bad_input import cli
 
 from cxrbench.benchmark import degradations, validation
-from cxrbench.results import ResultRow, read_rows
 from cxrbench.benchmark.runner import real_halves
 from cxrbench.benchmark.space_validity import CHECKS, check_size, check_space, make_probes
 from cxrbench.cli import main
@@ -34,6 +33,7 @@ from cxrbench.leaderboard.markdown import render_markdown
 from cxrbench.leaderboard.table import build_leaderboard
 from cxrbench.metrics import FEATURE_EXTRACTORS
 from cxrbench.metrics.feature_extractor import FeatureExtractor
+from cxrbench.results import ResultRow, read_rows
 
 BLIND, BLOCKS = "test-blind", "test-blocks"
 RUN_METRICS = f"fd@{BLIND},kid@{BLIND},fd@{BLOCKS},precision@{BLOCKS},memorisation"
@@ -111,6 +111,7 @@ def phantom_halves():
 
 # -- the check ----------------------------------------------------------------------------------------
 
+
 def test_degradations_live_in_one_module():
     assert validation.blur is degradations.blur and validation.add_noise is degradations.add_noise
     images = torch.full((2, 1, 8, 8), 128, dtype=torch.uint8)
@@ -159,6 +160,7 @@ def test_too_few_real_images_fail_the_check_and_say_why(phantom_halves):
 
 
 # -- a run: manifest, rows, every format, ranking, resume ---------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory, session_cache):
@@ -226,13 +228,19 @@ def test_the_markdown_marks_the_failed_columns_and_ranks_without_them(finished):
     assert f"FD ({BLIND}) ↓ †" in header and f"KID ({BLIND}) ↓ †" in header
     assert f"FD ({BLOCKS}) ↓ |" in header  # passed: no mark
     assert f"- `{BLIND}` (`fd@{BLIND}`, `kid@{BLIND}`): floor&lt;blur:" in overview
-    cells = dict(zip(header.split("|"), next(l for l in overview.splitlines() if "`pca-gaussian`" in l).split("|")))
+    cells = dict(
+        zip(header.split("|"), next(row for row in overview.splitlines() if "`pca-gaussian`" in row).split("|"))
+    )
     assert "**" not in cells[f" FD ({BLIND}) ↓ † "] and "**" not in cells[f" FD ({BLOCKS}) ↓ "]  # one competitor
     # With a second competitor, far worse everywhere, the passed column bolds the best; the failed one never.
     import dataclasses
+
     rows = read_rows(finished / "results.jsonl")
-    worse = [dataclasses.replace(r, model="other", value=r.value * 10 + 100, ci_low=None, ci_high=None)
-             for r in rows if r.model == "pca-gaussian" and r.value is not None]
+    worse = [
+        dataclasses.replace(r, model="other", value=r.value * 10 + 100, ci_low=None, ci_high=None)
+        for r in rows
+        if r.model == "pca-gaussian" and r.value is not None
+    ]
     two = build_leaderboard(rows + worse)
     bold = {two.overview.columns[i].metric for (m, i), cell in two.overview.cells.items() if cell.best}
     assert f"fd@{BLOCKS}" in bold and f"fd@{BLIND}" not in bold and f"kid@{BLIND}" not in bold
@@ -308,18 +316,38 @@ def test_a_resumed_run_keeps_its_rows_and_restamps_rows_made_before_the_check(fi
 
 # -- the leaderboard from rows alone ------------------------------------------------------------------
 
+
 def _row(model: str, metric: str, value: float, validity: str = "", **extra) -> ResultRow:
     space = metric.partition("@")[2] or "cxr-evaluator"
-    base = dict(model=model, task="atelectasis", condition="present", metric=metric, value=value, ci_low=None,
-                ci_high=None, n_real=10, n_fake=10, direction="lower", feature_space=space, dataset="nih-cxr14",
-                seed=0, cxrbench_version="0", resolution=64, validity=validity,
-                validity_detail="floor<noise-model: FD real vs real 3, noise model 2" if validity == "failed" else "")
+    base = dict(
+        model=model,
+        task="atelectasis",
+        condition="present",
+        metric=metric,
+        value=value,
+        ci_low=None,
+        ci_high=None,
+        n_real=10,
+        n_fake=10,
+        direction="lower",
+        feature_space=space,
+        dataset="nih-cxr14",
+        seed=0,
+        cxrbench_version="0",
+        resolution=64,
+        validity=validity,
+        validity_detail="floor<noise-model: FD real vs real 3, noise model 2" if validity == "failed" else "",
+    )
     return ResultRow(**{**base, **extra})
 
 
 def test_the_first_headline_column_that_failed_does_not_rank():
-    rows = [_row("a", "fd@cxr-evaluator", 1.0, "failed"), _row("b", "fd@cxr-evaluator", 2.0, "failed"),
-            _row("a", "kid@cxr-evaluator", 0.5, "passed"), _row("b", "kid@cxr-evaluator", 0.1, "passed")]
+    rows = [
+        _row("a", "fd@cxr-evaluator", 1.0, "failed"),
+        _row("b", "fd@cxr-evaluator", 2.0, "failed"),
+        _row("a", "kid@cxr-evaluator", 0.5, "passed"),
+        _row("b", "kid@cxr-evaluator", 0.1, "passed"),
+    ]
     board = build_leaderboard(rows)
     assert board.overview.ranks == {"b": 1, "a": 2}  # by CXR-KID: CXR-FD would have put a first
     assert board.overview.columns[board.overview.ranked_by].metric == "kid@cxr-evaluator"
@@ -333,6 +361,7 @@ def test_the_first_headline_column_that_failed_does_not_rank():
 
 # -- validate-metrics ---------------------------------------------------------------------------------
 
+
 @pytest.mark.slow
 def test_validate_metrics_checks_each_space_and_fails_on_a_blind_one(run, tmp_path, capsys):
     _, toml = run
@@ -345,17 +374,24 @@ def test_validate_metrics_checks_each_space_and_fails_on_a_blind_one(run, tmp_pa
     assert f"Made by `cxrbench validate-metrics --n 60 --config {config} --out {out}`." in report
     assert "dataset = phantom (fingerprint " in report and f"feature spaces = {BLOCKS}, {BLIND}" in report
     assert f"| {BLOCKS} passes the run's feature-space validity check | PASS |" in report
-    summary = {line.split("|")[1].strip(): line.split("|")[3].strip() for line in report.splitlines()
-               if line.startswith("| `")}  # the per-space table: space -> verdict
+    summary = {
+        line.split("|")[1].strip(): line.split("|")[3].strip() for line in report.splitlines() if line.startswith("| `")
+    }  # the per-space table: space -> verdict
     for space in (BLOCKS, BLIND):
-        failed = [line.split("|")[1].strip() for line in report.splitlines()
-                  if line.endswith(" |") and "| FAIL |" in line and space in line.split("|")[1]]
+        failed = [
+            line.split("|")[1].strip()
+            for line in report.splitlines()
+            if line.endswith(" |") and "| FAIL |" in line and space in line.split("|")[1]
+        ]
         assert summary[f"`{space}`"] == ("failed: " + "; ".join(failed) if failed else "all passed")
     assert summary[f"`{BLIND}`"].startswith(f"failed: fd@{BLIND} worsens with every blur step;")
     assert f"| {BLIND} passes the run's feature-space validity check | FAIL |" in report
     assert f"| fd@{BLIND} worsens with every blur step | FAIL |" in report
-    for check in ("worsens with every blur step", "worsens with every noise step",
-                  "is worse for the noise model than the real-vs-real floor"):
+    for check in (
+        "worsens with every blur step",
+        "worsens with every noise step",
+        "is worse for the noise model than the real-vs-real floor",
+    ):
         assert f"| fd@{BLOCKS} {check} | PASS |" in report
     assert f"FAIL  {BLIND} passes the run's feature-space validity check" in stdout
 
@@ -368,11 +404,26 @@ def test_validate_metrics_runs_on_the_nih_sample(run, tmp_path, capsys):
     _, toml = run
     config = tmp_path / "nih.toml"
     settings = toml.read_text().split("[data_options]")[0]  # the phantom's data_options do not apply
-    config.write_text(f'metrics = "fd@{BLOCKS},recall@{BLOCKS},coverage@{BLOCKS},memorisation"\n' + settings
-                      + '[data_options]\nview = "both"\nsplit_fractions = [0.5, 0.1, 0.4]\n')
+    config.write_text(
+        f'metrics = "fd@{BLOCKS},recall@{BLOCKS},coverage@{BLOCKS},memorisation"\n'
+        + settings
+        + '[data_options]\nview = "both"\nsplit_fractions = [0.5, 0.1, 0.4]\n'
+    )
     out = tmp_path / "nih.md"
-    code, _, err = cli(capsys, "validate-metrics", "--data", "nih-cxr14", "--data-root", str(NIH_SAMPLE), "--n", "40",
-                       "--config", str(config), "--out", str(out))
+    code, _, err = cli(
+        capsys,
+        "validate-metrics",
+        "--data",
+        "nih-cxr14",
+        "--data-root",
+        str(NIH_SAMPLE),
+        "--n",
+        "40",
+        "--config",
+        str(config),
+        "--out",
+        str(out),
+    )
     assert code in (0, 1), err  # a report either way; which checks pass on 40 real radiographs is not the point
     report = out.read_text()
     assert "dataset = nih-cxr14 (fingerprint " in report and "n per set = 40" in report
@@ -382,6 +433,7 @@ def test_validate_metrics_runs_on_the_nih_sample(run, tmp_path, capsys):
 
 
 def test_validate_metrics_refuses_an_unknown_feature_option_in_one_line(capsys, tmp_path):
-    code, _, err = cli(capsys, "validate-metrics", "--feature-option", "test-blok.size=2", "--out",
-                       str(tmp_path / "r.md"))
+    code, _, err = cli(
+        capsys, "validate-metrics", "--feature-option", "test-blok.size=2", "--out", str(tmp_path / "r.md")
+    )
     assert code == 2 and "did you mean 'test-blocks'?" in err and not (tmp_path / "r.md").exists()

@@ -18,7 +18,7 @@ def blur(images: torch.Tensor, sigma: float) -> torch.Tensor:
     radius = max(1, int(np.ceil(3 * sigma)))
     radius = min(radius, images.shape[-1] - 1, images.shape[-2] - 1)  # reflect padding needs a smaller pad
     x = torch.arange(-radius, radius + 1, dtype=torch.float64)
-    kernel = torch.exp(-x ** 2 / (2 * sigma ** 2))
+    kernel = torch.exp(-(x**2) / (2 * sigma**2))
     kernel = kernel / kernel.sum()
     out = F.pad(images.double(), (radius,) * 4, mode="reflect")
     out = F.conv2d(out, kernel.view(1, 1, 1, -1))

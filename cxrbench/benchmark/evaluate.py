@@ -16,9 +16,6 @@ import torch
 
 from cxrbench import __version__
 from cxrbench.benchmark.manifest import package_versions
-from cxrbench.results import OK, ResultRow, append_row, read_rows
-from cxrbench.run_dir import RunDirectory, atomic_write_text
-from cxrbench.run_lock import run_lock
 from cxrbench.benchmark.runner import resolve_device
 from cxrbench.benchmark.scoring import RowKey, score_row
 from cxrbench.benchmark.spaces import Spaces, condition_inputs, prepare_spaces, space_names
@@ -35,6 +32,9 @@ from cxrbench.metrics.feature_cache import cached_extract
 from cxrbench.metrics.feature_extractor import ExtractorContext
 from cxrbench.metrics.metric import DistributionMetric, Metric, Scope
 from cxrbench.metrics.selection import build_metric, check_spec, metric_for_id, resolve_specs
+from cxrbench.results import OK, ResultRow, append_row, read_rows
+from cxrbench.run_dir import RunDirectory, atomic_write_text
+from cxrbench.run_lock import run_lock
 from cxrbench.tasks.task import Condition, Presence
 
 FOLDER_TASK, FOLDER_CONDITION = "folder", "all"
@@ -95,8 +95,10 @@ def _metrics(config: EvaluateConfig) -> list[Metric]:
         name, _ = check_spec(spec)
         cls = METRICS.get(name)
         if cls.scope is not Scope.CONDITION or cls.uses_train:
-            raise ConfigError(f"metric {name!r} needs labelled training data or per-finding sets; "
-                              "compute it with `cxrbench run`, or drop it from --metrics")
+            raise ConfigError(
+                f"metric {name!r} needs labelled training data or per-finding sets; "
+                "compute it with `cxrbench run`, or drop it from --metrics"
+            )
         # --features moves every distribution metric not given a space of its own (fd, fid; not fd@x)
         moved = config.features and issubclass(cls, DistributionMetric) and SEPARATOR not in spec
         metric = build_metric(spec, {spec: {"feature_space": config.features}} if moved else {})
@@ -125,25 +127,54 @@ def evaluate_folders(config: EvaluateConfig) -> list[ResultRow]:
         return rows
 
 
-def _evaluate(config: EvaluateConfig, metrics: list[Metric], spaces: Spaces, real: torch.Tensor, fake: torch.Tensor,
-              run_dir: RunDirectory) -> list[ResultRow]:
-    settings = RunConfig(n_samples=max(2, len(fake)), seed=config.seed, bootstrap=config.bootstrap,
-                         resolution=int(real.shape[-1]), cache_dir=config.cache_dir)  # None: no row cache
+def _evaluate(
+    config: EvaluateConfig,
+    metrics: list[Metric],
+    spaces: Spaces,
+    real: torch.Tensor,
+    fake: torch.Tensor,
+    run_dir: RunDirectory,
+) -> list[ResultRow]:
+    settings = RunConfig(
+        n_samples=max(2, len(fake)),
+        seed=config.seed,
+        bootstrap=config.bootstrap,
+        resolution=int(real.shape[-1]),
+        cache_dir=config.cache_dir,
+    )  # None: no row cache
     condition = Condition(FOLDER_TASK, Presence.PRESENT, (None,) * 4, "")
-    key = RowKey(config.name or config.fake.name or "fake", FOLDER_TASK, FOLDER_CONDITION, False, config.real.name or "real")
-    outputs = {name: (cached_extract(space, real, config.cache_dir), cached_extract(space, fake, config.cache_dir))
-               for name, space in spaces.items() if not isinstance(space, UnavailableError)}
+    key = RowKey(
+        config.name or config.fake.name or "fake", FOLDER_TASK, FOLDER_CONDITION, False, config.real.name or "real"
+    )
+    outputs = {
+        name: (cached_extract(space, real, config.cache_dir), cached_extract(space, fake, config.cache_dir))
+        for name, space in spaces.items()
+        if not isinstance(space, UnavailableError)
+    }
     for metric in metrics:
-        row, _ = score_row(key, metric, spaces[metric.feature_space],
-                           lambda m=metric: condition_inputs(m, *outputs[m.feature_space], condition), settings)
+        row, _ = score_row(
+            key,
+            metric,
+            spaces[metric.feature_space],
+            lambda m=metric: condition_inputs(m, *outputs[m.feature_space], condition),
+            settings,
+        )
         append_row(run_dir.results, row)
     rows = read_rows(run_dir.results)
     atomic_write_text(run_dir.leaderboard, render_markdown(build_leaderboard(rows)))
-    manifest = {"cxrbench_version": __version__, "command": "evaluate", "real": str(config.real),
-                "fake": str(config.fake), "n_real": len(real), "n_fake": len(fake), "resolution": int(real.shape[-1]),
-                "feature_spaces": {n: (s.report() if not isinstance(s, UnavailableError) else {"reason": str(s)})
-                                   for n, s in spaces.items()},
-                "versions": package_versions()}
+    manifest = {
+        "cxrbench_version": __version__,
+        "command": "evaluate",
+        "real": str(config.real),
+        "fake": str(config.fake),
+        "n_real": len(real),
+        "n_fake": len(fake),
+        "resolution": int(real.shape[-1]),
+        "feature_spaces": {
+            n: (s.report() if not isinstance(s, UnavailableError) else {"reason": str(s)}) for n, s in spaces.items()
+        },
+        "versions": package_versions(),
+    }
     atomic_write_text(run_dir.manifest, json.dumps(manifest, indent=2, default=str))
     return rows
 
@@ -160,7 +191,12 @@ def nothing_scored(rows: list[ResultRow], config: EvaluateConfig) -> str | None:
     reasons = list(dict.fromkeys(row.reason.replace("; ", ": ", 1) for row in rows))
     more = f"; and {len(reasons) - SHOWN_REASONS} more" if len(reasons) > SHOWN_REASONS else ""
     movable = any(isinstance(metric_for_id(row.metric), DistributionMetric) for row in rows)
-    other = (f"; or score them in a space that works here with --features {SPACE_THAT_WORKS_HERE}"
-             if movable and config.features != SPACE_THAT_WORKS_HERE else "")
-    return (f"nothing was scored, every metric is unavailable: {'; '.join(reasons[:SHOWN_REASONS])}{more}{other} "
-            f"(the unavailable rows are in {RunDirectory(config.out).results})")
+    other = (
+        f"; or score them in a space that works here with --features {SPACE_THAT_WORKS_HERE}"
+        if movable and config.features != SPACE_THAT_WORKS_HERE
+        else ""
+    )
+    return (
+        f"nothing was scored, every metric is unavailable: {'; '.join(reasons[:SHOWN_REASONS])}{more}{other} "
+        f"(the unavailable rows are in {RunDirectory(config.out).results})"
+    )

@@ -8,8 +8,18 @@ from importlib.metadata import PackageNotFoundError, version
 
 from cxrbench import __version__
 
-_PACKAGES = ("torch", "torchvision", "torch-fidelity", "diffusers", "transformers", "accelerate",
-             "numpy", "scipy", "pandas", "safetensors")
+_PACKAGES = (
+    "torch",
+    "torchvision",
+    "torch-fidelity",
+    "diffusers",
+    "transformers",
+    "accelerate",
+    "numpy",
+    "scipy",
+    "pandas",
+    "safetensors",
+)
 
 
 def package_versions() -> dict[str, str]:

@@ -18,8 +18,13 @@ PIPELINE_INDEX = "model_index.json"  # diffusers pipeline directories (diffusion
 
 
 def ready_adapter(
-    name: str, adapter: ModelAdapter, options: dict, context: FitContext, checkpoint: str | None,
-    cache_dir: Path, dataset_fingerprint: str,
+    name: str,
+    adapter: ModelAdapter,
+    options: dict,
+    context: FitContext,
+    checkpoint: str | None,
+    cache_dir: Path,
+    dataset_fingerprint: str,
 ) -> dict:
     """Load, reuse or train ``adapter`` and place it on the context's device.
 
@@ -41,8 +46,15 @@ def check_checkpoint(name: str, checkpoint: str | None) -> Path | None:
     return path
 
 
-def _ready(name: str, adapter: ModelAdapter, options: dict, context: FitContext, checkpoint: str | None,
-           cache_dir: Path, dataset_fingerprint: str) -> dict:
+def _ready(
+    name: str,
+    adapter: ModelAdapter,
+    options: dict,
+    context: FitContext,
+    checkpoint: str | None,
+    cache_dir: Path,
+    dataset_fingerprint: str,
+) -> dict:
     path = check_checkpoint(name, checkpoint)
     if path is not None:
         try:
@@ -65,18 +77,34 @@ def _ready(name: str, adapter: ModelAdapter, options: dict, context: FitContext,
     started = time.perf_counter()
     adapter.fit(dataclasses.replace(context, work_dir=work_dir))
     adapter.save(directory)
-    info = {"source": "trained", "path": str(directory), "sha256": _weights_hash(directory),
-            "train_seconds": round(time.perf_counter() - started, 1)}
+    info = {
+        "source": "trained",
+        "path": str(directory),
+        "sha256": _weights_hash(directory),
+        "train_seconds": round(time.perf_counter() - started, 1),
+    }
     return {**info, "training_dir": str(work_dir)} if work_dir.is_dir() else info  # sample grids, if any
 
 
 def weights_key(name: str, adapter: ModelAdapter, options: dict, context: FitContext, dataset_fingerprint: str) -> str:
     """The cache key of a model's trained weights: its code (source, version, module digest), options and
     resolved settings, the data, resolution and seed, and the run's conditions when its training uses them."""
-    targets = (sorted((c.key, c.target) for c in context.conditions)  # what the model is trained to produce
-               if adapter.trains_per_condition else "every finding")
-    return content_key(name, options, adapter.training_settings(), dataset_fingerprint, context.resolution,
-                       context.seed, targets, __version__, MODELS.identity(name))
+    targets = (
+        sorted((c.key, c.target) for c in context.conditions)  # what the model is trained to produce
+        if adapter.trains_per_condition
+        else "every finding"
+    )
+    return content_key(
+        name,
+        options,
+        adapter.training_settings(),
+        dataset_fingerprint,
+        context.resolution,
+        context.seed,
+        targets,
+        __version__,
+        MODELS.identity(name),
+    )
 
 
 def _has_weights(directory: Path) -> bool:

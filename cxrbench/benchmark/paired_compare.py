@@ -48,8 +48,9 @@ def _run_metrics(run: Path) -> tuple[dict, int]:
     return config.get("metric_options", {}), int(config.get("bootstrap", 1000))
 
 
-def paired_compare(run_a: Path, model_a: str, model_b: str, run_b: Path | None = None,
-                   seed: int = 0) -> tuple[list[PairedChange], list[str]]:
+def paired_compare(
+    run_a: Path, model_a: str, model_b: str, run_b: Path | None = None, seed: int = 0
+) -> tuple[list[PairedChange], list[str]]:
     """Paired bootstrap of B - A for every condition- and finding-scope metric both models have.
 
     Both models must have been scored against the same real reference features (the same run, or
@@ -61,9 +62,9 @@ def paired_compare(run_a: Path, model_a: str, model_b: str, run_b: Path | None =
     from cxrbench.benchmark.spaces import condition_inputs, finding_inputs
     from cxrbench.errors import ConfigError
     from cxrbench.metrics.bootstrap import paired_difference
-    from cxrbench.run_dir import REAL_OWNER, RunDirectory
     from cxrbench.metrics.metric import BOTH, Scope
     from cxrbench.metrics.selection import build_metric
+    from cxrbench.run_dir import REAL_OWNER, RunDirectory
     from cxrbench.tasks import TASKS
 
     run_b = run_b or run_a
@@ -97,8 +98,10 @@ def paired_compare(run_a: Path, model_a: str, model_b: str, run_b: Path | None =
                 notes.append(f"{name} {task}/{condition}: features missing from the run folder; rerun it")
                 continue
             if any(not np.array_equal(real_a[k], real_b[k]) for k in metric.needs):
-                raise ConfigError(f"{run_a} and {run_b} scored against different real sets; a paired comparison "
-                                  "needs the same dataset, seed and n")
+                raise ConfigError(
+                    f"{run_a} and {run_b} scored against different real sets; a paired comparison "
+                    "needs the same dataset, seed and n"
+                )
             real = real_a
         if sets_a is None or sets_b is None:
             notes.append(f"{name} {task}/{condition}: features missing from the run folder; rerun it")

@@ -36,11 +36,25 @@ class RichReporter(Reporter):
 
     @contextmanager
     def step(self, description: str, total: int | None = None) -> Iterator[Update]:
-        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
-                                   TimeRemainingColumn)
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
 
-        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      TextColumn("left"), TimeRemainingColumn(), console=self.console, transient=False) as progress:
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("left"),
+            TimeRemainingColumn(),
+            console=self.console,
+            transient=False,
+        ) as progress:
             bar = {"task": progress.add_task(description, total=total), "total": total}
 
             def update(done: int, total_now: int, text: str) -> None:
@@ -48,8 +62,12 @@ class RichReporter(Reporter):
                     progress.update(bar["task"], completed=bar["total"])
                     bar["task"] = progress.add_task(description, total=total_now)
                 bar["total"] = total_now
-                progress.update(bar["task"], completed=done, total=total_now,
-                                description=f"{description}: {text}" if text else description)
+                progress.update(
+                    bar["task"],
+                    completed=done,
+                    total=total_now,
+                    description=f"{description}: {text}" if text else description,
+                )
 
             yield update
             final = bar["total"] or 1

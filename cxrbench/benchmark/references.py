@@ -13,11 +13,11 @@ import json
 from pathlib import Path
 
 from cxrbench.benchmark.progress import Reporter
-from cxrbench.run_dir import MANIFEST, sample_name
 from cxrbench.benchmark.runner import build_dataset, load_splits, real_halves, reference_index, run_conditions
 from cxrbench.config import RunConfig
 from cxrbench.errors import ConfigError
 from cxrbench.files import atomic_save_png
+from cxrbench.run_dir import MANIFEST, sample_name
 
 LISTING = "references.csv"
 

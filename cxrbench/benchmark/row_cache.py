@@ -5,7 +5,8 @@ fake and training outputs, by name, with dtype and shape), the condition, the bo
 seed and interval method, the feature space's identity, the resolution, the cxrbench version and
 a digest of the code that computes the number (the metric's module and the modules of
 ``cxrbench.metrics``, ``metrics/bootstrap.py`` included). A changed image, feature, option,
-version or metric code gets a new key: editing a metric never reuses a number of the old code. Stored: value and interval as a
+version or metric code gets a new key: editing a metric never reuses a number of the old code. Stored: value and
+interval as a
 float64 array (NaN for "no interval"), written atomically under ``cache_dir/rows``.
 """
 
@@ -61,22 +62,38 @@ def code_digest(metric: Metric) -> str:
     return _source_digest(*own, *map(str, Path(package.__file__).parent.glob("*.py")))
 
 
-def cached_numbers(cache_dir: Path | None, metric: Metric, inputs: MetricInputs, context: dict,
-                   compute: Callable[[], Numbers]) -> Numbers:
+def cached_numbers(
+    cache_dir: Path | None, metric: Metric, inputs: MetricInputs, context: dict, compute: Callable[[], Numbers]
+) -> Numbers:
     """``compute()`` (value, ci_low, ci_high), read from or written to ``cache_dir/rows`` (None: no cache).
 
     context: everything else the numbers depend on (bootstrap count, seed, interval, identity).
     """
     if cache_dir is None:
         return compute()
-    key = content_key("row", metric.name, type(metric).__qualname__, vars(metric), inputs_digest(inputs),
-                      repr(inputs.condition), context, __version__, code_digest(metric))
+    key = content_key(
+        "row",
+        metric.name,
+        type(metric).__qualname__,
+        vars(metric),
+        inputs_digest(inputs),
+        repr(inputs.condition),
+        context,
+        __version__,
+        code_digest(metric),
+    )
     path = Path(cache_dir) / "rows" / f"{key}.npz"
     stored = load_arrays(path)
     if stored is not None:
         value, low, high = (float(v) for v in stored["numbers"])
         return value, (None if math.isnan(low) else low), (None if math.isnan(high) else high)
     value, low, high = compute()
-    save_arrays(path, {"numbers": np.array([value, np.nan if low is None else low,
-                                            np.nan if high is None else high], dtype=np.float64)})
+    save_arrays(
+        path,
+        {
+            "numbers": np.array(
+                [value, np.nan if low is None else low, np.nan if high is None else high], dtype=np.float64
+            )
+        },
+    )
     return value, low, high

@@ -15,13 +15,16 @@ from cxrbench.benchmark.distributed import Processes
 from cxrbench.benchmark.manifest import package_versions
 from cxrbench.benchmark.model_store import check_checkpoint, ready_adapter
 from cxrbench.benchmark.progress import Reporter
-from cxrbench.results import OK, UNAVAILABLE, ResultRow, append_row, read_rows, row_line
-from cxrbench.run_dir import REAL_OWNER, RunDirectory, write_generation
-from cxrbench.run_lock import run_lock
 from cxrbench.benchmark.scoring import RowKey, model_row, score_row, unavailable_row
-from cxrbench.seeds import derive_seed
-from cxrbench.benchmark.space_validity import (FAILED, SpaceVerdict, check_size, check_space, checked_spaces,
-                                               make_probes, reads_distribution)
+from cxrbench.benchmark.space_validity import (
+    FAILED,
+    SpaceVerdict,
+    check_size,
+    check_space,
+    checked_spaces,
+    make_probes,
+    reads_distribution,
+)
 from cxrbench.benchmark.spaces import condition_inputs, finding_inputs, prepare_spaces, space_names
 from cxrbench.config import RunConfig
 from cxrbench.data import DATASETS
@@ -38,9 +41,12 @@ from cxrbench.metrics.selection import build_metrics as selected_metrics
 from cxrbench.models import FLOOR_MODEL, MODELS
 from cxrbench.models.adapter import Conditioning, FitContext, ModelAdapter
 from cxrbench.models.samples import SampleFolderAdapter, SampleSource
+from cxrbench.results import OK, UNAVAILABLE, ResultRow, append_row, read_rows, row_line
+from cxrbench.run_dir import REAL_OWNER, RunDirectory, write_generation
+from cxrbench.run_lock import run_lock
+from cxrbench.seeds import derive_seed
 from cxrbench.tasks import TASKS
 from cxrbench.tasks.task import Condition, Task
-
 
 
 @dataclass
@@ -86,28 +92,45 @@ def real_halves(test: ImageSet, seed: int) -> tuple[ImageSet, ImageSet]:
 
 def run_conditions(config: RunConfig) -> list[Condition]:
     """Both conditions of every selected task, with the run's prompt style and meaning of absent."""
-    return [c for name in TASKS.resolve(config.tasks)
-            for c in TASKS.get(name).conditions(config.prompt_style, config.absent)]
+    return [
+        c
+        for name in TASKS.resolve(config.tasks)
+        for c in TASKS.get(name).conditions(config.prompt_style, config.absent)
+    ]
 
 
-def fit_context(config: RunConfig, model: str, train: ImageSet, holdout: ImageSet, device: torch.device,
-                progress) -> FitContext:
+def fit_context(
+    config: RunConfig, model: str, train: ImageSet, holdout: ImageSet, device: torch.device, progress
+) -> FitContext:
     """What ``model`` may train on; its seed depends only on the run seed and its name."""
-    return FitContext(train=train, holdout=holdout, conditions=tuple(run_conditions(config)),
-                      resolution=config.resolution, device=device, seed=derive_seed(config.seed, model, "fit"),
-                      progress=progress)
+    return FitContext(
+        train=train,
+        holdout=holdout,
+        conditions=tuple(run_conditions(config)),
+        resolution=config.resolution,
+        device=device,
+        seed=derive_seed(config.seed, model, "fit"),
+        progress=progress,
+    )
 
 
-def collect_images(adapter: ModelAdapter, model: str, condition: Condition, n: int, seed: int,
-                   batch_size: int, resolution: int) -> torch.Tensor:
+def collect_images(
+    adapter: ModelAdapter, model: str, condition: Condition, n: int, seed: int, batch_size: int, resolution: int
+) -> torch.Tensor:
     """All ``n`` images of one sample set, checked against the adapter contract."""
     batches = []
     for batch in adapter.generate(condition, n, seed, batch_size):
-        if not isinstance(batch, torch.Tensor) or batch.dtype != torch.uint8 or batch.ndim != 4 \
-                or tuple(batch.shape[1:]) != (1, resolution, resolution):
+        if (
+            not isinstance(batch, torch.Tensor)
+            or batch.dtype != torch.uint8
+            or batch.ndim != 4
+            or tuple(batch.shape[1:]) != (1, resolution, resolution)
+        ):
             got = f"{batch.dtype} {tuple(batch.shape)}" if isinstance(batch, torch.Tensor) else type(batch).__name__
-            raise AdapterError(f"model {model!r} yielded {got} for {condition.key}; adapters must yield "
-                               f"uint8 tensors [B, 1, {resolution}, {resolution}]")
+            raise AdapterError(
+                f"model {model!r} yielded {got} for {condition.key}; adapters must yield "
+                f"uint8 tensors [B, 1, {resolution}, {resolution}]"
+            )
         batches.append(batch.cpu())
     images = torch.cat(batches) if batches else torch.empty(0, 1, resolution, resolution, dtype=torch.uint8)
     if images.shape[0] != n:
@@ -172,20 +195,26 @@ class Scoring:
 def reference_index(reference: ImageSet, condition: Condition, config: RunConfig) -> np.ndarray:
     """The same real reference images for every model: up to n of the condition, without replacement."""
     candidates = reference.matching_index(condition)
-    return np.sort(np.random.default_rng(derive_seed(config.seed, condition.key)).permutation(candidates)
-                   [:config.n_samples])
+    return np.sort(
+        np.random.default_rng(derive_seed(config.seed, condition.key)).permutation(candidates)[: config.n_samples]
+    )
 
 
-def run_benchmark(config: RunConfig, reporter: Reporter | None = None,
-                  processes: Processes = Processes()) -> RunSummary:
+def run_benchmark(
+    config: RunConfig, reporter: Reporter | None = None, processes: Processes = Processes()
+) -> RunSummary:
     """Run every selected model on every selected task and condition; write the run directory.
 
     ``processes``: the processes `accelerate launch` started; all of them call this with the same
     config. The main process holds the run directory's lock and writes the rows, the manifest and
     the leaderboard; sample sets are shared out between the processes (benchmark/distributed.py).
     """
-    plan = RunPlan(run_models(config), [TASKS.get(name) for name in TASKS.resolve(config.tasks)],
-                   build_metrics(config), build_dataset(config))
+    plan = RunPlan(
+        run_models(config),
+        [TASKS.get(name) for name in TASKS.resolve(config.tasks)],
+        build_metrics(config),
+        build_dataset(config),
+    )
     plan.dataset.describe()  # reads and checks its table: a bad dataset stops before --out is touched
     run_dir = RunDirectory(config.out)
     if not processes.is_main:
@@ -208,18 +237,29 @@ class RunPlan:
     dataset: Dataset
 
 
-def _run(config: RunConfig, plan: RunPlan, reporter: Reporter, processes: Processes,
-         run_dir: RunDirectory) -> RunSummary:
+def _run(
+    config: RunConfig, plan: RunPlan, reporter: Reporter, processes: Processes, run_dir: RunDirectory
+) -> RunSummary:
     started = time.perf_counter()
     timings: dict[str, float] = {}
     model_names, tasks, metrics, dataset = plan.models, plan.tasks, plan.metrics, plan.dataset
     sources = sample_sources(config)
     device = processes.device(resolve_device(config.device))
-    manifest = {"cxrbench_version": __version__, "config": config.to_dict(), "comparable_config": config.comparable(),
-                "versions": package_versions(), "dataset": dataset.describe(), "device": str(device),
-                "processes": processes.count, "models": {}, "feature_spaces": {}, "space_validity": {},
-                "metrics": {m.id: m.schema() for m in metrics}, "timings_s": timings,
-                "samples": {name: source.digest for name, source in sources.items()}}
+    manifest = {
+        "cxrbench_version": __version__,
+        "config": config.to_dict(),
+        "comparable_config": config.comparable(),
+        "versions": package_versions(),
+        "dataset": dataset.describe(),
+        "device": str(device),
+        "processes": processes.count,
+        "models": {},
+        "feature_spaces": {},
+        "space_validity": {},
+        "metrics": {m.id: m.schema() for m in metrics},
+        "timings_s": timings,
+        "samples": {name: source.digest for name, source in sources.items()},
+    }
     if processes.is_main:
         for folder in run_dir.recover():
             reporter.note(f"put back the run that an interrupted --no-resume had set aside in {folder.name}")
@@ -241,11 +281,27 @@ def _run(config: RunConfig, plan: RunPlan, reporter: Reporter, processes: Proces
         with reporter.step("real features") as update:
             real_outputs = {name: cached_extract(ex, reference.images, config.cache_dir) for name, ex in ready.items()}
             needs_train = {m.feature_space for m in metrics if m.uses_train} & set(ready)
-            train_outputs = {name: cached_extract(ready[name], splits["train"].images, config.cache_dir)
-                             for name in needs_train}
+            train_outputs = {
+                name: cached_extract(ready[name], splits["train"].images, config.cache_dir) for name in needs_train
+            }
             update(1, 1, "")
-    validity = (_check_validity(metrics, spaces, real_outputs, reference, holdout, splits["train"], config, device,
-                                dataset.name, reporter, manifest) if processes.is_main else {})  # only it writes rows
+    validity = (
+        _check_validity(
+            metrics,
+            spaces,
+            real_outputs,
+            reference,
+            holdout,
+            splits["train"],
+            config,
+            device,
+            dataset.name,
+            reporter,
+            manifest,
+        )
+        if processes.is_main
+        else {}
+    )  # only it writes rows
     for model in model_names:
         check_checkpoint(model, config.checkpoints.get(model))
     with processes.main_first():  # the others wait until the folder is ready (and old work set aside)
@@ -257,28 +313,60 @@ def _run(config: RunConfig, plan: RunPlan, reporter: Reporter, processes: Proces
     if processes.is_main:  # kept in the run folder for `cxrbench compare`
         for condition, index in real_index.items():
             for name, outputs in real_outputs.items():
-                run_dir.write_features(name, REAL_OWNER, condition.task, condition.presence.value,
-                                       {k: v[index] for k, v in outputs.items()})
+                run_dir.write_features(
+                    name,
+                    REAL_OWNER,
+                    condition.task,
+                    condition.presence.value,
+                    {k: v[index] for k, v in outputs.items()},
+                )
     timings["feature_spaces"] = time.perf_counter() - started - timings["load_data"]
 
     selected = (set(model_names), {t.name for t in tasks}, {m.id for m in metrics})
     with processes.main_first():  # the main process drops stale rows; the others read what is left
-        done = (_reusable_rows(run_dir, spaces, metrics, config.resolution, selected, validity) if processes.is_main
-                else {row.key for row in read_rows(run_dir.results)})
-    scoring = Scoring(config, run_dir, metrics, spaces, reference, splits["train"], real_outputs, real_index,
-                      train_outputs, done, dataset.name, device, processes, validity)
+        done = (
+            _reusable_rows(run_dir, spaces, metrics, config.resolution, selected, validity)
+            if processes.is_main
+            else {row.key for row in read_rows(run_dir.results)}
+        )
+    scoring = Scoring(
+        config,
+        run_dir,
+        metrics,
+        spaces,
+        reference,
+        splits["train"],
+        real_outputs,
+        real_index,
+        train_outputs,
+        done,
+        dataset.name,
+        device,
+        processes,
+        validity,
+    )
     for model in model_names:
         t0 = time.perf_counter()
         adapter, full_options = build_adapter(model, config, sources)
         with reporter.step(f"preparing {model}") as update, processes.main_first():  # trained once, then cached
             context = fit_context(config, model, splits["train"], holdout, device, update)
-            weights = ready_adapter(model, adapter, full_options, context, config.checkpoints.get(model),
-                                    config.cache_dir, dataset.fingerprint())
-        manifest["models"][model] = {"options": full_options, "settings": adapter.training_settings(),
-                                     "weights": weights,
-                                     "conditioning": adapter.conditioning.value,
-                                     "component": MODELS.identity(model) if model in MODELS else {"source": "samples"},
-                                     "sample_seeds": {c.key: derive_seed(config.seed, model, c.key) for c in conditions}}
+            weights = ready_adapter(
+                model,
+                adapter,
+                full_options,
+                context,
+                config.checkpoints.get(model),
+                config.cache_dir,
+                dataset.fingerprint(),
+            )
+        manifest["models"][model] = {
+            "options": full_options,
+            "settings": adapter.training_settings(),
+            "weights": weights,
+            "conditioning": adapter.conditioning.value,
+            "component": MODELS.identity(model) if model in MODELS else {"source": "samples"},
+            "sample_seeds": {c.key: derive_seed(config.seed, model, c.key) for c in conditions},
+        }
         with reporter.step(f"{model}: generate and score", len(conditions) + 1) as update:
             _score_model(model, adapter, conditions, scoring, update)
         manifest["models"][model]["generation"] = _generation_summaries(run_dir, model, conditions)
@@ -304,12 +392,25 @@ def _generation_summaries(run_dir: RunDirectory, model: str, conditions: list[Co
     return summaries
 
 
-def _prepare_feature_spaces(metrics: list[Metric], config: RunConfig, device: torch.device, dataset: Dataset,
-                            splits: dict[str, ImageSet], reporter: Reporter,
-                            manifest: dict) -> dict[str, FeatureExtractor | UnavailableError]:
+def _prepare_feature_spaces(
+    metrics: list[Metric],
+    config: RunConfig,
+    device: torch.device,
+    dataset: Dataset,
+    splits: dict[str, ImageSet],
+    reporter: Reporter,
+    manifest: dict,
+) -> dict[str, FeatureExtractor | UnavailableError]:
     """Each feature space the metrics need, ready, or the reason it cannot be used here."""
-    context = ExtractorContext(train=splits["train"], val=splits["val"], test=splits["test"], device=device,
-                               seed=config.seed, cache_dir=config.cache_dir, dataset_fingerprint=dataset.fingerprint())
+    context = ExtractorContext(
+        train=splits["train"],
+        val=splits["val"],
+        test=splits["test"],
+        device=device,
+        seed=config.seed,
+        cache_dir=config.cache_dir,
+        dataset_fingerprint=dataset.fingerprint(),
+    )
     spaces = prepare_spaces(space_names(metrics), config.feature_options, context, reporter.step)
     for name, space in spaces.items():
         if isinstance(space, UnavailableError):
@@ -320,9 +421,19 @@ def _prepare_feature_spaces(metrics: list[Metric], config: RunConfig, device: to
     return spaces
 
 
-def _check_validity(metrics: list[Metric], spaces: dict, real_outputs: dict, reference: ImageSet, holdout: ImageSet,
-                    train: ImageSet, config: RunConfig, device: torch.device, dataset: str, reporter: Reporter,
-                    manifest: dict) -> dict[str, SpaceVerdict]:
+def _check_validity(
+    metrics: list[Metric],
+    spaces: dict,
+    real_outputs: dict,
+    reference: ImageSet,
+    holdout: ImageSet,
+    train: ImageSet,
+    config: RunConfig,
+    device: torch.device,
+    dataset: str,
+    reporter: Reporter,
+    manifest: dict,
+) -> dict[str, SpaceVerdict]:
     """The verdict of every ready space a distribution metric reads (benchmark/space_validity.py),
     recorded in the manifest; a failed space is also a note to the user."""
     names = checked_spaces(metrics, spaces)
@@ -340,8 +451,10 @@ def _check_validity(metrics: list[Metric], spaces: dict, real_outputs: dict, ref
     for name, verdict in verdicts.items():
         manifest["space_validity"][name] = verdict.report()
         if verdict.verdict == FAILED:
-            reporter.note(f"feature space {name} failed its validity check on {dataset} ({verdict.detail()}); its "
-                          "columns are marked and not used to rank")
+            reporter.note(
+                f"feature space {name} failed its validity check on {dataset} ({verdict.detail()}); its "
+                "columns are marked and not used to rank"
+            )
     manifest["timings_s"]["space_validity"] = time.perf_counter() - started
     return verdicts
 
@@ -360,8 +473,14 @@ def _identity(metric: Metric, spaces: dict) -> dict | None:
     return space.identity() if isinstance(space, FeatureExtractor) else None
 
 
-def _reusable_rows(run_dir: RunDirectory, spaces: dict, metrics: list[Metric], resolution: int,
-                   selected: tuple[set, set, set], validity: dict[str, SpaceVerdict]) -> set[tuple[str, str, str, str]]:
+def _reusable_rows(
+    run_dir: RunDirectory,
+    spaces: dict,
+    metrics: list[Metric],
+    resolution: int,
+    selected: tuple[set, set, set],
+    validity: dict[str, SpaceVerdict],
+) -> set[tuple[str, str, str, str]]:
     """Keys of finished rows a resumed run keeps; the rest are dropped from results.jsonl and redone.
 
     A selected (model, task, metric) row is redone when it was unavailable (the cause may be fixed
@@ -371,8 +490,15 @@ def _reusable_rows(run_dir: RunDirectory, spaces: dict, metrics: list[Metric], r
     the check, or by another cxrbench version): the verdict belongs to the space on this data, not
     to the number, so it is restamped rather than the row redone.
     """
-    current = json.loads(json.dumps({m.id: {**identity, "resolution": resolution} for m in metrics
-                                     if (identity := _identity(m, spaces)) is not None}))  # as stored: lists, not tuples
+    current = json.loads(
+        json.dumps(
+            {
+                m.id: {**identity, "resolution": resolution}
+                for m in metrics
+                if (identity := _identity(m, spaces)) is not None
+            }
+        )
+    )  # as stored: lists, not tuples
     models, tasks, names = selected
 
     def keep(row: ResultRow) -> bool:
@@ -382,8 +508,12 @@ def _reusable_rows(run_dir: RunDirectory, spaces: dict, metrics: list[Metric], r
 
     kept = run_dir.keep_rows(keep)
     by_id = {m.id: m for m in metrics}
-    stamped = [_with_validity(row, by_id[row.metric], validity) if row.metric in by_id and row.model in models
-               and row.task in tasks else row for row in kept]
+    stamped = [
+        _with_validity(row, by_id[row.metric], validity)
+        if row.metric in by_id and row.model in models and row.task in tasks
+        else row
+        for row in kept
+    ]
     if stamped != kept:
         atomic_write_text(run_dir.results, "".join(row_line(row) for row in stamped))
     return {row.key for row in stamped}
@@ -395,10 +525,18 @@ def _score_model(model: str, adapter: ModelAdapter, conditions: list[Condition],
     Each process makes the sample sets it owns; the main process then scores them all.
     """
     config, run_dir, processes = scoring.config, scoring.run_dir, scoring.processes
-    todo = [(c, m) for c in conditions for m in scoring.metrics
-            if m.scope is Scope.CONDITION and (model, c.task, c.presence.value, m.id) not in scoring.done]
-    todo_tasks = [(t, m) for t in dict.fromkeys(c.task for c in conditions) for m in scoring.metrics
-                  if m.scope is not Scope.CONDITION and (model, t, BOTH, m.id) not in scoring.done]
+    todo = [
+        (c, m)
+        for c in conditions
+        for m in scoring.metrics
+        if m.scope is Scope.CONDITION and (model, c.task, c.presence.value, m.id) not in scoring.done
+    ]
+    todo_tasks = [
+        (t, m)
+        for t in dict.fromkeys(c.task for c in conditions)
+        for m in scoring.metrics
+        if m.scope is not Scope.CONDITION and (model, t, BOTH, m.id) not in scoring.done
+    ]
     if not todo and not todo_tasks:
         return
     images: dict[Condition, torch.Tensor] = {}
@@ -431,11 +569,20 @@ def _score_model(model: str, adapter: ModelAdapter, conditions: list[Condition],
         key = RowKey(model, condition.task, condition.presence.value, reference, scoring.dataset)
         for metric in [m for c, m in todo if c == condition]:
             if condition in failed:
-                append_row(run_dir.results, _with_validity(unavailable_row(key, metric, 0, config, failed[condition]),
-                                                           metric, scoring.validity))
+                append_row(
+                    run_dir.results,
+                    _with_validity(
+                        unavailable_row(key, metric, 0, config, failed[condition]), metric, scoring.validity
+                    ),
+                )
             else:
-                _append(scoring, key, metric,
-                        lambda m=metric, c=condition: _condition_inputs(m, c, outputs[c], scoring), images[condition])
+                _append(
+                    scoring,
+                    key,
+                    metric,
+                    lambda m=metric, c=condition: _condition_inputs(m, c, outputs[c], scoring),
+                    images[condition],
+                )
     update(len(conditions), len(conditions) + 1, "findings and model-level metrics")
     _score_tasks(model, reference, conditions, todo_tasks, images, outputs, failed, scoring, update)
 
@@ -448,8 +595,12 @@ def _sample_set(model: str, adapter: ModelAdapter, condition: Condition, scoring
     if batch is None:
         t0 = time.perf_counter()
         batch = collect_images(adapter, model, condition, config.n_samples, seed, config.batch_size, config.resolution)
-        write_generation(run_dir.sample_dir(model, condition.task, condition.presence.value),
-                         time.perf_counter() - t0, config.n_samples, adapter.generation_log())
+        write_generation(
+            run_dir.sample_dir(model, condition.task, condition.presence.value),
+            time.perf_counter() - t0,
+            config.n_samples,
+            adapter.generation_log(),
+        )
         run_dir.write_samples(model, condition.task, condition.presence.value, seed, batch)
         run_dir.discard_previous()  # the new run has finished work of its own: the old one can go
     return batch
@@ -468,8 +619,11 @@ def _stored_set(model: str, condition: Condition, scoring: Scoring) -> tuple[tor
 
 def _condition_inputs(metric: Metric, condition: Condition, outputs: dict, scoring: Scoring) -> MetricInputs:
     space = metric.feature_space
-    real = {k: v[scoring.real_index[condition]] for k, v in scoring.real_outputs[space].items()} \
-        if metric.uses_real else None
+    real = (
+        {k: v[scoring.real_index[condition]] for k, v in scoring.real_outputs[space].items()}
+        if metric.uses_real
+        else None
+    )
     return condition_inputs(metric, real, outputs[space], condition, scoring.train_outputs.get(space))
 
 
@@ -477,20 +631,40 @@ def _append(scoring: Scoring, key: RowKey, metric: Metric, make_inputs, fake_ima
     """Score one CONDITION- or FINDING-scope row (or record why it cannot be), append it, write its review."""
     row, inputs = score_row(key, metric, scoring.spaces[metric.feature_space], make_inputs, scoring.config)
     if inputs is not None:  # before the row: a resumed run never redoes a row, so its review must exist first
-        metric.review(inputs, fake_images, scoring.train.images,
-                      scoring.run_dir.review_dir(key.model, key.task, key.condition, metric.id))
+        metric.review(
+            inputs,
+            fake_images,
+            scoring.train.images,
+            scoring.run_dir.review_dir(key.model, key.task, key.condition, metric.id),
+        )
     append_row(scoring.run_dir.results, _with_validity(row, metric, scoring.validity))
 
 
-def _score_tasks(model: str, reference: bool, conditions: list[Condition], todo: list, images: dict,
-                 outputs: dict, failed: dict, scoring: Scoring, update) -> None:
+def _score_tasks(
+    model: str,
+    reference: bool,
+    conditions: list[Condition],
+    todo: list,
+    images: dict,
+    outputs: dict,
+    failed: dict,
+    scoring: Scoring,
+    update,
+) -> None:
     """FINDING-scope rows (a model's present and absent sets together) and MODEL-scope rows."""
     config = scoring.config
     model_results: dict[str, dict] = {}
     # One context (and seed) for all model-scope metrics, so the utility metrics share their classifiers.
-    context = ModelMetricContext(fake=images, train=scoring.train, test=scoring.reference, device=scoring.device,
-                                 seed=derive_seed(config.seed, "model-scope"), bootstrap=config.bootstrap,
-                                 cache_dir=config.cache_dir, progress=update)
+    context = ModelMetricContext(
+        fake=images,
+        train=scoring.train,
+        test=scoring.reference,
+        device=scoring.device,
+        seed=derive_seed(config.seed, "model-scope"),
+        bootstrap=config.bootstrap,
+        cache_dir=config.cache_dir,
+        progress=update,
+    )
     for task, metric in todo:
         key = RowKey(model, task, BOTH, reference, scoring.dataset)
         pair = [c for c in conditions if c.task == task]
@@ -499,14 +673,21 @@ def _score_tasks(model: str, reference: bool, conditions: list[Condition], todo:
             append_row(scoring.run_dir.results, unavailable_row(key, metric, 0, config, missing[0]))
             continue
         if metric.scope is Scope.FINDING:
-            _append(scoring, key, metric, lambda m=metric, p=pair: _finding_inputs(m, p, outputs),
-                    torch.cat([images[c] for c in pair]))
+            _append(
+                scoring,
+                key,
+                metric,
+                lambda m=metric, p=pair: _finding_inputs(m, p, outputs),
+                torch.cat([images[c] for c in pair]),
+            )
             continue
         if metric.name not in model_results:
             model_results[metric.name] = metric.compute_model(context)
         result = model_results[metric.name][task]
-        append_row(scoring.run_dir.results,
-                   model_row(key, metric, result, len(scoring.reference), config, _identity(metric, scoring.spaces)))
+        append_row(
+            scoring.run_dir.results,
+            model_row(key, metric, result, len(scoring.reference), config, _identity(metric, scoring.spaces)),
+        )
 
 
 def _finding_inputs(metric: Metric, pair: list[Condition], outputs: dict) -> MetricInputs:

@@ -34,8 +34,6 @@ import numpy as np
 import torch
 
 from cxrbench.benchmark.degradations import add_noise, blur
-from cxrbench.results import ResultRow
-from cxrbench.seeds import derive_seed
 from cxrbench.data.image_set import ImageSet
 from cxrbench.metrics.feature_cache import cached_extract
 from cxrbench.metrics.feature_extractor import FeatureExtractor
@@ -43,6 +41,8 @@ from cxrbench.metrics.frechet import frechet_distance_features
 from cxrbench.metrics.metric import Metric, Scope
 from cxrbench.models import MODELS
 from cxrbench.models.adapter import FitContext
+from cxrbench.results import ResultRow
+from cxrbench.seeds import derive_seed
 from cxrbench.tasks import FINDINGS, TASKS
 
 PASSED, FAILED = "passed", "failed"
@@ -97,8 +97,12 @@ class Probes:
         return len(self.reference)
 
     def settings(self) -> dict:
-        return {"n": self.n, "blur_sigma_px": [s for s, _ in self.blurred],
-                "noise_sigma": [s for s, _ in self.noisy], "noise_grain_px": self.grain}
+        return {
+            "n": self.n,
+            "blur_sigma_px": [s for s, _ in self.blurred],
+            "noise_sigma": [s for s, _ in self.noisy],
+            "noise_grain_px": self.grain,
+        }
 
 
 @dataclass(frozen=True)
@@ -127,32 +131,55 @@ class SpaceVerdict:
         d = self.distances
         if not d:
             return self.detail()
-        return (f"FD real vs real {d['floor']:.4g}; blur {_series(d['blur'])}; noise {_series(d['noise'])}; "
-                f"{NOISE_MODEL} model {d['noise_model']:.4g}")
+        return (
+            f"FD real vs real {d['floor']:.4g}; blur {_series(d['blur'])}; noise {_series(d['noise'])}; "
+            f"{NOISE_MODEL} model {d['noise_model']:.4g}"
+        )
 
     def report(self) -> dict:
         """The manifest's entry for the space."""
-        return {"verdict": self.verdict, "failed": self.failed,
-                "checks": [dataclasses.asdict(c) for c in self.checks], "fd": self.distances, **self.settings}
+        return {
+            "verdict": self.verdict,
+            "failed": self.failed,
+            "checks": [dataclasses.asdict(c) for c in self.checks],
+            "fd": self.distances,
+            **self.settings,
+        }
 
     def stamp(self, row: ResultRow) -> ResultRow:
         """``row`` carrying this verdict (``row`` is of a distribution metric computed in this space)."""
         return dataclasses.replace(row, validity=self.verdict, validity_detail=self.detail())
 
 
-def noise_model_images(train: ImageSet, holdout: ImageSet, n: int, seed: int, batch_size: int,
-                       device: torch.device) -> torch.Tensor:
+def noise_model_images(
+    train: ImageSet, holdout: ImageSet, n: int, seed: int, batch_size: int, device: torch.device
+) -> torch.Tensor:
     """n images of the ``noise`` reference model, fitted on ``train`` (uint8 [n, 1, H, W])."""
     condition = TASKS.get(FINDINGS[0]).condition("present")  # the noise model ignores it
     adapter = MODELS.build(NOISE_MODEL, {})[0]
-    adapter.fit(FitContext(train=train, holdout=holdout, conditions=(condition,), resolution=train.resolution,
-                           device=device, seed=derive_seed(seed, NOISE_MODEL, "fit")))
+    adapter.fit(
+        FitContext(
+            train=train,
+            holdout=holdout,
+            conditions=(condition,),
+            resolution=train.resolution,
+            device=device,
+            seed=derive_seed(seed, NOISE_MODEL, "fit"),
+        )
+    )
     batches = [batch.cpu() for batch in adapter.generate(condition, n, seed, batch_size)]
     return torch.cat(batches) if batches else holdout.images[:0]
 
 
-def make_probes(reference: ImageSet, holdout: ImageSet, train: ImageSet, n: int, seed: int,
-                batch_size: int = 64, device: torch.device = torch.device("cpu")) -> Probes:
+def make_probes(
+    reference: ImageSet,
+    holdout: ImageSet,
+    train: ImageSet,
+    n: int,
+    seed: int,
+    batch_size: int = 64,
+    device: torch.device = torch.device("cpu"),
+) -> Probes:
     """The check's images: n of each half (seeded picks), the degraded held-out sets, the noise model's."""
     rng = np.random.default_rng(derive_seed(seed, "space-validity"))
     picks = np.sort(rng.permutation(len(reference))[:n])
@@ -160,27 +187,42 @@ def make_probes(reference: ImageSet, holdout: ImageSet, train: ImageSet, n: int,
     scale = reference.resolution / REFERENCE_SCALE
     grain = max(1, round(scale))
     noise_seed = derive_seed(seed, "space-validity", "noise")  # one pattern, scaled: each step is the last one, more
-    return Probes(picks, held, tuple((s * scale, blur(held, s * scale)) for s in BLUR_STEPS),
-                  tuple((s, add_noise(held, s, noise_seed, grain)) for s in NOISE_STEPS),
-                  noise_model_images(train, holdout, n, derive_seed(seed, "space-validity", NOISE_MODEL),
-                                     batch_size, device), grain)
+    return Probes(
+        picks,
+        held,
+        tuple((s * scale, blur(held, s * scale)) for s in BLUR_STEPS),
+        tuple((s, add_noise(held, s, noise_seed, grain)) for s in NOISE_STEPS),
+        noise_model_images(train, holdout, n, derive_seed(seed, "space-validity", NOISE_MODEL), batch_size, device),
+        grain,
+    )
 
 
 def _series(values: list[float]) -> str:
     return ", ".join(f"{v:.4g}" for v in values)
 
 
-def check_space(name: str, extractor: FeatureExtractor, reference_features: np.ndarray, probes: Probes,
-                cache_dir: Path | None) -> SpaceVerdict:
+def check_space(
+    name: str, extractor: FeatureExtractor, reference_features: np.ndarray, probes: Probes, cache_dir: Path | None
+) -> SpaceVerdict:
     """The checks of one space.
 
     reference_features: the space's ``features`` [N_reference, D] of the whole reference half (the
     run has them already); the other sets are extracted here, through the feature cache.
     """
     if probes.n < FEWEST:
-        return SpaceVerdict(name, (Check("enough images", False, f"{probes.n} real images per half of the test "
-                                         f"split; the check needs {FEWEST}: use a dataset with more"),), {},
-                            probes.settings())
+        return SpaceVerdict(
+            name,
+            (
+                Check(
+                    "enough images",
+                    False,
+                    f"{probes.n} real images per half of the test "
+                    f"split; the check needs {FEWEST}: use a dataset with more",
+                ),
+            ),
+            {},
+            probes.settings(),
+        )
     real = np.asarray(reference_features)[probes.reference]
 
     def distance(images: torch.Tensor) -> float:
@@ -190,21 +232,42 @@ def check_space(name: str, extractor: FeatureExtractor, reference_features: np.n
     blurred = [distance(images) for _, images in probes.blurred]
     noisy = [distance(images) for _, images in probes.noisy]
     noise_model = distance(probes.noise_model)
-    sigmas = {"blur": f"sigma {_series([s for s, _ in probes.blurred])} px",
-              "noise": f"sigma {_series([s for s, _ in probes.noisy])} grey levels"}
+    sigmas = {
+        "blur": f"sigma {_series([s for s, _ in probes.blurred])} px",
+        "noise": f"sigma {_series([s for s, _ in probes.noisy])} grey levels",
+    }
     checks = []
     for label, values in (("blur", blurred), ("noise", noisy)):
-        checks.append(Check(f"floor<{label}", floor < min(values),
-                            f"FD real vs real {floor:.4g}, {label} {_series(values)} ({sigmas[label]})"))
-    checks.append(Check("floor<noise-model", floor < noise_model,
-                        f"FD real vs real {floor:.4g}, {NOISE_MODEL} model {noise_model:.4g}"))
-    checks.append(Check("mild<noise-model", max(blurred[0], noisy[0]) < noise_model,
-                        f"{NOISE_MODEL} model {noise_model:.4g}, mildest blur {blurred[0]:.4g} (sigma "
-                        f"{probes.blurred[0][0]:.4g} px), mildest noise {noisy[0]:.4g} (sigma "
-                        f"{probes.noisy[0][0]:.4g} grey levels)"))
+        checks.append(
+            Check(
+                f"floor<{label}",
+                floor < min(values),
+                f"FD real vs real {floor:.4g}, {label} {_series(values)} ({sigmas[label]})",
+            )
+        )
+    checks.append(
+        Check(
+            "floor<noise-model",
+            floor < noise_model,
+            f"FD real vs real {floor:.4g}, {NOISE_MODEL} model {noise_model:.4g}",
+        )
+    )
+    checks.append(
+        Check(
+            "mild<noise-model",
+            max(blurred[0], noisy[0]) < noise_model,
+            f"{NOISE_MODEL} model {noise_model:.4g}, mildest blur {blurred[0]:.4g} (sigma "
+            f"{probes.blurred[0][0]:.4g} px), mildest noise {noisy[0]:.4g} (sigma "
+            f"{probes.noisy[0][0]:.4g} grey levels)",
+        )
+    )
     for label, values in (("blur", blurred), ("noise", noisy)):
-        checks.append(Check(f"{label} monotone", bool(np.all(np.diff(values) > 0)),
-                            f"FD {' -> '.join(f'{v:.4g}' for v in values)} ({sigmas[label]})"))
+        checks.append(
+            Check(
+                f"{label} monotone",
+                bool(np.all(np.diff(values) > 0)),
+                f"FD {' -> '.join(f'{v:.4g}' for v in values)} ({sigmas[label]})",
+            )
+        )
     distances = {"floor": floor, "blur": blurred, "noise": noisy, "noise_model": noise_model}
     return SpaceVerdict(name, tuple(checks), distances, probes.settings())
-

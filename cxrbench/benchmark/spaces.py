@@ -10,11 +10,11 @@ from typing import Callable
 
 import numpy as np
 
-from cxrbench.seeds import derive_seed
 from cxrbench.errors import UnavailableError
 from cxrbench.metrics import FEATURE_EXTRACTORS
 from cxrbench.metrics.feature_extractor import ExtractorContext, FeatureExtractor
 from cxrbench.metrics.metric import INTENDED, Metric, MetricInputs, Scope
+from cxrbench.seeds import derive_seed
 from cxrbench.tasks.task import Condition
 
 Spaces = dict[str, FeatureExtractor | UnavailableError]
@@ -26,8 +26,9 @@ def space_names(metrics: list[Metric]) -> list[str]:
     return list(dict.fromkeys(m.feature_space for m in metrics if m.scope is not Scope.MODEL))
 
 
-def prepare_spaces(names: list[str], feature_options: dict[str, dict], context: ExtractorContext,
-                   step: Callable | None = None) -> Spaces:
+def prepare_spaces(
+    names: list[str], feature_options: dict[str, dict], context: ExtractorContext, step: Callable | None = None
+) -> Spaces:
     """Each named space ready (weights loaded, or trained on ``context``'s splits), or the reason it
     cannot be used here (missing weights, no labelled data) as an UnavailableError with the fix.
 
@@ -38,8 +39,10 @@ def prepare_spaces(names: list[str], feature_options: dict[str, dict], context: 
     for name in names:
         extractor = FEATURE_EXTRACTORS.build(name, feature_options.get(name, {}))[0]
         if extractor.needs_training_data and len(context.train) == 0:
-            spaces[name] = UnavailableError(f"feature space {name} is trained on a labelled dataset; use `cxrbench "
-                                            "run --data ...` for metrics in it, or another space (--features)")
+            spaces[name] = UnavailableError(
+                f"feature space {name} is trained on a labelled dataset; use `cxrbench "
+                "run --data ...` for metrics in it, or another space (--features)"
+            )
             continue
         own = dataclasses.replace(context, seed=derive_seed(context.seed, name))
         try:
@@ -55,20 +58,25 @@ def prepare_spaces(names: list[str], feature_options: dict[str, dict], context: 
     return spaces
 
 
-def condition_inputs(metric: Metric, real: Outputs | None, fake: Outputs, condition: Condition,
-                     train: Outputs | None = None) -> MetricInputs:
+def condition_inputs(
+    metric: Metric, real: Outputs | None, fake: Outputs, condition: Condition, train: Outputs | None = None
+) -> MetricInputs:
     """A CONDITION-scope metric's inputs: the arrays it reads from the real reference set, one
     sample set and (memorisation) the training split, in its own feature space's outputs."""
-    return MetricInputs({k: real[k] for k in metric.needs} if metric.uses_real and real is not None else {},
-                        {k: fake[k] for k in metric.needs}, condition,
-                        {k: train[k] for k in metric.needs} if metric.uses_train and train is not None else {})
+    return MetricInputs(
+        {k: real[k] for k in metric.needs} if metric.uses_real and real is not None else {},
+        {k: fake[k] for k in metric.needs},
+        condition,
+        {k: train[k] for k in metric.needs} if metric.uses_train and train is not None else {},
+    )
 
 
 def finding_inputs(metric: Metric, sets: list[tuple[Condition, Outputs]]) -> MetricInputs:
     """A FINDING-scope metric's inputs: a model's present and absent sets stacked, with INTENDED = 1
     for the rows of the present set; the condition is the present one."""
     fake = {k: np.concatenate([outputs[k] for _, outputs in sets]) for k in metric.needs}
-    fake[INTENDED] = np.concatenate([np.full(len(outputs[metric.needs[0]]), int(condition.present))
-                                     for condition, outputs in sets])
+    fake[INTENDED] = np.concatenate(
+        [np.full(len(outputs[metric.needs[0]]), int(condition.present)) for condition, outputs in sets]
+    )
     present = next(condition for condition, _ in sets if condition.present)
     return MetricInputs({}, fake, present)

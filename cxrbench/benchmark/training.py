@@ -8,15 +8,21 @@ from pathlib import Path
 
 from cxrbench.benchmark.model_store import ready_adapter
 from cxrbench.benchmark.progress import Reporter
-from cxrbench.run_dir import write_generation, write_png_set
-from cxrbench.benchmark.runner import (build_dataset, collect_images, fit_context, load_splits, real_halves,
-                                       resolve_device)
-from cxrbench.seeds import derive_seed
+from cxrbench.benchmark.runner import (
+    build_dataset,
+    collect_images,
+    fit_context,
+    load_splits,
+    real_halves,
+    resolve_device,
+)
 from cxrbench.config import RunConfig
 from cxrbench.data.dataset import Dataset
 from cxrbench.data.image_set import ImageSet
 from cxrbench.errors import ConfigError
 from cxrbench.models import MODELS
+from cxrbench.run_dir import write_generation, write_png_set
+from cxrbench.seeds import derive_seed
 from cxrbench.tasks import TASKS
 from cxrbench.tasks.task import Presence
 
@@ -34,8 +40,10 @@ def train_model(config: RunConfig, model: str, out: Path, reporter: Reporter) ->
     name = MODELS.entry(model).name
     adapter, _ = MODELS.build(name, config.model_options.get(name, {}))
     if not adapter.trainable:
-        raise ConfigError(f"model {name!r} is not trainable; train one of: "
-                          f"{', '.join(n for n in MODELS.names() if MODELS.get(n).trainable)}")
+        raise ConfigError(
+            f"model {name!r} is not trainable; train one of: "
+            f"{', '.join(n for n in MODELS.names() if MODELS.get(n).trainable)}"
+        )
     _, train, holdout = _real_data(config, reporter)
     out = Path(out)
     # Resumable state and sample grids live beside the checkpoint: rerunning the command continues.
@@ -49,8 +57,9 @@ def train_model(config: RunConfig, model: str, out: Path, reporter: Reporter) ->
     return out
 
 
-def generate_images(config: RunConfig, model: str, task: str, condition: str, n: int, out: Path,
-                    reporter: Reporter) -> int:
+def generate_images(
+    config: RunConfig, model: str, task: str, condition: str, n: int, out: Path, reporter: Reporter
+) -> int:
     """Write ``n`` PNGs of ``task``/``condition`` into ``out``; returns how many were written."""
     name = MODELS.entry(model).name
     try:
@@ -62,8 +71,9 @@ def generate_images(config: RunConfig, model: str, task: str, condition: str, n:
     dataset, train, holdout = _real_data(config, reporter)
     with reporter.step(f"preparing {name}") as update:
         context = fit_context(config, name, train, holdout, resolve_device(config.device), update)
-        ready_adapter(name, adapter, options, context, config.checkpoints.get(name), config.cache_dir,
-                      dataset.fingerprint())
+        ready_adapter(
+            name, adapter, options, context, config.checkpoints.get(name), config.cache_dir, dataset.fingerprint()
+        )
     seed = derive_seed(config.seed, name, wanted.key)
     t0 = time.perf_counter()
     images = collect_images(adapter, name, wanted, n, seed, config.batch_size, config.resolution)

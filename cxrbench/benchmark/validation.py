@@ -29,7 +29,6 @@ import torch
 from cxrbench.benchmark.degradations import add_noise, blur
 from cxrbench.benchmark.progress import Reporter
 from cxrbench.benchmark.runner import build_dataset, build_metrics, load_splits, real_halves, resolve_device
-from cxrbench.seeds import derive_seed
 from cxrbench.benchmark.space_validity import PASSED, check_space, make_probes, reads_distribution
 from cxrbench.benchmark.spaces import condition_inputs, prepare_spaces, space_names
 from cxrbench.config import RunConfig
@@ -38,6 +37,7 @@ from cxrbench.metrics.feature_cache import cached_extract
 from cxrbench.metrics.feature_extractor import ExtractorContext
 from cxrbench.metrics.metric import Direction, Metric
 from cxrbench.metrics.prdc import coverage_indicators, recall_indicators
+from cxrbench.seeds import derive_seed
 from cxrbench.tasks import FINDINGS, TASKS
 
 BLUR_SIGMAS = (0.0, 0.5, 1.0, 2.0, 3.0)  # pixels at the validation resolution
@@ -77,10 +77,17 @@ class Report:
     def markdown(self, command: str = "") -> str:
         """The report; ``command``, when given, is named as the one that regenerates it."""
         made_by = [f"Made by `{command}`.", ""] if command else []
-        lines = ["# cxrbench metric validation", "", *made_by,
-                 "Settings: " + ", ".join(f"{k} = {v}" for k, v in self.settings.items()), "",
-                 f"**{sum(c.passed for c in self.checks)} of {len(self.checks)} checks passed.**", "",
-                 "| feature space | checks passed | verdict |", "|---|---|---|"]
+        lines = [
+            "# cxrbench metric validation",
+            "",
+            *made_by,
+            "Settings: " + ", ".join(f"{k} = {v}" for k, v in self.settings.items()),
+            "",
+            f"**{sum(c.passed for c in self.checks)} of {len(self.checks)} checks passed.**",
+            "",
+            "| feature space | checks passed | verdict |",
+            "|---|---|---|",
+        ]
         for space, checks in self.by_space().items():
             failed = [c.name for c in checks if not c.passed]
             verdict = "all passed" if not failed else "failed: " + "; ".join(failed)
@@ -136,8 +143,9 @@ def validate_metrics(config: RunConfig, n: int = 500, reporter: Reporter | None 
     distribution = [m for m in metrics if reads_distribution(m)]
     memorisation = next((m for m in metrics if m.name == "memorisation"), None)
     names = space_names(distribution) + ([MEMORISATION_SPACE] if memorisation is not None else [])
-    context = ExtractorContext(splits["train"], splits["val"], splits["test"], device, config.seed, config.cache_dir,
-                               dataset.fingerprint())
+    context = ExtractorContext(
+        splits["train"], splits["val"], splits["test"], device, config.seed, config.cache_dir, dataset.fingerprint()
+    )
     spaces = prepare_spaces(list(dict.fromkeys(names)), config.feature_options, context, reporter.step)
     checked = [s for s in space_names(distribution) if not isinstance(spaces[s], UnavailableError)]
     if memorisation is not None and isinstance(spaces[MEMORISATION_SPACE], UnavailableError):
@@ -147,24 +155,44 @@ def validate_metrics(config: RunConfig, n: int = 500, reporter: Reporter | None 
         raise CxrbenchError(f"nothing to validate on {dataset.name}: {reasons}")
 
     described = dataset.describe()
-    report = Report({"dataset": f"{dataset.name} (fingerprint {described.get('fingerprint', '')[:12]})",
-                     "resolution": config.resolution, "n per set": n, "seed": config.seed,
-                     "feature spaces": ", ".join(checked) or "none",
-                     **({"memorisation": MEMORISATION_SPACE} if memorisation is not None else {})})
+    report = Report(
+        {
+            "dataset": f"{dataset.name} (fingerprint {described.get('fingerprint', '')[:12]})",
+            "resolution": config.resolution,
+            "n per set": n,
+            "seed": config.seed,
+            "feature spaces": ", ".join(checked) or "none",
+            **({"memorisation": MEMORISATION_SPACE} if memorisation is not None else {}),
+        }
+    )
     unavailable = [[s, str(spaces[s]).replace("|", "\\|")] for s in space_names(distribution) if s not in checked]
     if unavailable:
         report.sections.append(_table("Feature spaces not checked (unavailable here)", ["space", "why"], unavailable))
 
     train = splits["train"]
-    sets = _Sets(held.images,
-                 {"blur": [(s, blur(held.images, s)) for s in BLUR_SIGMAS],
-                  "noise": [(s, add_noise(held.images, s, config.seed)) for s in NOISE_SIGMAS]},
-                 _mode_drops(ref, held, rng),
-                 train.images[torch.from_numpy(np.sort(rng.permutation(len(train))[:n]))])
+    sets = _Sets(
+        held.images,
+        {
+            "blur": [(s, blur(held.images, s)) for s in BLUR_SIGMAS],
+            "noise": [(s, add_noise(held.images, s, config.seed)) for s in NOISE_SIGMAS],
+        },
+        _mode_drops(ref, held, rng),
+        train.images[torch.from_numpy(np.sort(rng.permutation(len(train))[:n]))],
+    )
     probes = make_probes(reference, holdout, train, n, config.seed, config.batch_size, device)
     for space in checked:
-        _check_space(report, space, [m for m in distribution if m.feature_space == space], spaces, ref, sets,
-                     probes, reference, config, reporter)
+        _check_space(
+            report,
+            space,
+            [m for m in distribution if m.feature_space == space],
+            spaces,
+            ref,
+            sets,
+            probes,
+            reference,
+            config,
+            reporter,
+        )
     if memorisation is not None:
         _check_memorisation(report, memorisation, spaces[MEMORISATION_SPACE], ref, sets, train, config)
     report.settings["wall time"] = f"{time.perf_counter() - started:.0f} s"
@@ -178,13 +206,23 @@ def _mode_drops(ref, held, rng: np.random.Generator) -> list[tuple[str, torch.Te
     for finding in FINDINGS:
         column = FINDINGS.index(finding)
         keep = np.flatnonzero(held.labels[:, column].numpy() != 1)
-        full = held.images[torch.from_numpy(np.sort(rng.permutation(len(held))[:len(keep)]))]
+        full = held.images[torch.from_numpy(np.sort(rng.permutation(len(held))[: len(keep)]))]
         drops.append((finding, full, held.images[torch.from_numpy(keep)], ref.labels[:, column].numpy() == 1))
     return drops
 
 
-def _check_space(report: Report, space: str, metrics: list[Metric], spaces: dict, ref, sets: _Sets, probes,
-                 reference, config: RunConfig, reporter: Reporter) -> None:
+def _check_space(
+    report: Report,
+    space: str,
+    metrics: list[Metric],
+    spaces: dict,
+    ref,
+    sets: _Sets,
+    probes,
+    reference,
+    config: RunConfig,
+    reporter: Reporter,
+) -> None:
     """Every check of the distribution metrics of one feature space."""
     extractor = spaces[space]
     condition = TASKS.get(FINDINGS[0]).condition("present")  # distribution metrics ignore it
@@ -196,57 +234,105 @@ def _check_space(report: Report, space: str, metrics: list[Metric], spaces: dict
 
     floor = scores(sets.held)
     noise_model = scores(probes.noise_model)
-    report.sections.append(_table(f"{space}: real-vs-real floor (two disjoint patient halves of the test split) "
-                                  "and the noise model", ["metric", "floor", "noise model"],
-                                  [[m, f"{v:.4f}", f"{noise_model[m]:.4f}"] for m, v in floor.items()]))
+    report.sections.append(
+        _table(
+            f"{space}: real-vs-real floor (two disjoint patient halves of the test split) and the noise model",
+            ["metric", "floor", "noise model"],
+            [[m, f"{v:.4f}", f"{noise_model[m]:.4f}"] for m, v in floor.items()],
+        )
+    )
     for label, steps in sets.sweeps.items():
         with reporter.step(f"{space}: {label} sweep", len(steps)) as update:
             values = []
             for i, (sigma, images) in enumerate(steps):
                 values.append(scores(images))
                 update(i + 1, len(steps), f"sigma {sigma}")
-        report.sections.append(_table(f"{space}: increasing {label} of real held-out images", ["sigma", *values[0]],
-                                      [[str(s), *(f"{v[m]:.4f}" for m in v)] for (s, _), v in zip(steps, values)]))
+        report.sections.append(
+            _table(
+                f"{space}: increasing {label} of real held-out images",
+                ["sigma", *values[0]],
+                [[str(s), *(f"{v[m]:.4f}" for m in v)] for (s, _), v in zip(steps, values)],
+            )
+        )
         for metric in metrics:
             series = np.array([v[metric.id] for v in values])
-            report.check(f"{metric.id} worsens with every {label} step", _worse(metric, series).all(),
-                         " -> ".join(f"{x:.3g}" for x in series), space)
+            report.check(
+                f"{metric.id} worsens with every {label} step",
+                _worse(metric, series).all(),
+                " -> ".join(f"{x:.3g}" for x in series),
+                space,
+            )
     for metric in metrics:
         pair = np.array([floor[metric.id], noise_model[metric.id]])
-        report.check(f"{metric.id} is worse for the noise model than the real-vs-real floor",
-                     _worse(metric, pair).all(), f"{pair[0]:.3g} -> {pair[1]:.3g}", space)
+        report.check(
+            f"{metric.id} is worse for the noise model than the real-vs-real floor",
+            _worse(metric, pair).all(),
+            f"{pair[0]:.3g} -> {pair[1]:.3g}",
+            space,
+        )
 
-    verdict = check_space(space, extractor, cached_extract(extractor, reference.images, config.cache_dir)["features"],
-                          probes, config.cache_dir)
-    report.check(f"{space} passes the run's feature-space validity check", verdict.verdict == PASSED,
-                 verdict.detail() or verdict.summary(), space)
+    verdict = check_space(
+        space,
+        extractor,
+        cached_extract(extractor, reference.images, config.cache_dir)["features"],
+        probes,
+        config.cache_dir,
+    )
+    report.check(
+        f"{space} passes the run's feature-space validity check",
+        verdict.verdict == PASSED,
+        verdict.detail() or verdict.summary(),
+        space,
+    )
 
     ids = {m.name: m for m in metrics}
     if "recall" in ids and "coverage" in ids:
-        _check_mode_dropping(report, space, real["features"], sets, extractor, config, ids["recall"].id,
-                             ids["coverage"].id)
+        _check_mode_dropping(
+            report, space, real["features"], sets, extractor, config, ids["recall"].id, ids["coverage"].id
+        )
     if "fd" in ids:
         fd = ids["fd"]
         copy_fd = scores(sets.copies, [fd])[fd.id]
-        report.check(f"{fd.id} does not flag train-copy", copy_fd <= 2 * floor[fd.id],
-                     f"{fd.id} {copy_fd:.3f} vs real-vs-real floor {floor[fd.id]:.3f}", space)
+        report.check(
+            f"{fd.id} does not flag train-copy",
+            copy_fd <= 2 * floor[fd.id],
+            f"{fd.id} {copy_fd:.3f} vs real-vs-real floor {floor[fd.id]:.3f}",
+            space,
+        )
 
 
-def _check_mode_dropping(report: Report, space: str, real: np.ndarray, sets: _Sets, extractor, config: RunConfig,
-                         recall: str, coverage: str) -> None:
+def _check_mode_dropping(
+    report: Report, space: str, real: np.ndarray, sets: _Sets, extractor, config: RunConfig, recall: str, coverage: str
+) -> None:
     rows = []
     for finding, full, dropped, mode in sets.drops:
-        before, after = (_mode_scores(real, cached_extract(extractor, x, config.cache_dir)["features"], mode)
-                         for x in (full, dropped))
-        rows.append([finding, str(len(sets.held) - len(dropped)), str(int(mode.sum())),
-                     f"{before[0]:.3f} -> {after[0]:.3f}", f"{before[1]:.3f} -> {after[1]:.3f}"])
-        report.check(f"{recall} and {coverage} of the {finding} images fall when {finding} is dropped",
-                     after[0] < before[0] and after[1] < before[1],
-                     f"recall {before[0]:.3f} -> {after[0]:.3f}, coverage {before[1]:.3f} -> {after[1]:.3f}", space)
-    report.sections.append(_table(
-        f"{space}: mode dropping, one finding's positive images removed from a real set (same n); recall and "
-        "coverage over the real reference images that show the finding",
-        ["dropped finding", "images removed", "real images of the mode", "recall", "coverage"], rows))
+        before, after = (
+            _mode_scores(real, cached_extract(extractor, x, config.cache_dir)["features"], mode)
+            for x in (full, dropped)
+        )
+        rows.append(
+            [
+                finding,
+                str(len(sets.held) - len(dropped)),
+                str(int(mode.sum())),
+                f"{before[0]:.3f} -> {after[0]:.3f}",
+                f"{before[1]:.3f} -> {after[1]:.3f}",
+            ]
+        )
+        report.check(
+            f"{recall} and {coverage} of the {finding} images fall when {finding} is dropped",
+            after[0] < before[0] and after[1] < before[1],
+            f"recall {before[0]:.3f} -> {after[0]:.3f}, coverage {before[1]:.3f} -> {after[1]:.3f}",
+            space,
+        )
+    report.sections.append(
+        _table(
+            f"{space}: mode dropping, one finding's positive images removed from a real set (same n); recall and "
+            "coverage over the real reference images that show the finding",
+            ["dropped finding", "images removed", "real images of the mode", "recall", "coverage"],
+            rows,
+        )
+    )
 
 
 def _check_memorisation(report: Report, metric: Metric, pixels, ref, sets: _Sets, train, config: RunConfig) -> None:
@@ -259,7 +345,12 @@ def _check_memorisation(report: Report, metric: Metric, pixels, ref, sets: _Sets
         return metric.compute(condition_inputs(metric, pixels_ref, fake, condition, pixels_train))
 
     copy_rate, held_rate = near_copies(sets.copies), near_copies(sets.held)
-    report.check("memorisation flags train-copy", copy_rate >= 0.9, f"near-copy fraction {copy_rate:.3f}",
-                 MEMORISATION_SPACE)
-    report.check("memorisation does not flag real held-out images", held_rate <= 0.05,
-                 f"near-copy fraction {held_rate:.3f}", MEMORISATION_SPACE)
+    report.check(
+        "memorisation flags train-copy", copy_rate >= 0.9, f"near-copy fraction {copy_rate:.3f}", MEMORISATION_SPACE
+    )
+    report.check(
+        "memorisation does not flag real held-out images",
+        held_rate <= 0.05,
+        f"near-copy fraction {held_rate:.3f}",
+        MEMORISATION_SPACE,
+    )

@@ -11,9 +11,22 @@ from cxrbench.data import DATASETS
 from cxrbench.data.table_dataset import TableDataset, findings_from_source, read_csv
 from cxrbench.errors import CxrbenchError
 
-OBSERVATIONS = ("No Finding", "Enlarged Cardiomediastinum", "Cardiomegaly", "Lung Opacity", "Lung Lesion", "Edema",
-                "Consolidation", "Pneumonia", "Atelectasis", "Pneumothorax", "Pleural Effusion", "Pleural Other",
-                "Fracture", "Support Devices")
+OBSERVATIONS = (
+    "No Finding",
+    "Enlarged Cardiomediastinum",
+    "Cardiomegaly",
+    "Lung Opacity",
+    "Lung Lesion",
+    "Edema",
+    "Consolidation",
+    "Pneumonia",
+    "Atelectasis",
+    "Pneumothorax",
+    "Pleural Effusion",
+    "Pleural Other",
+    "Fracture",
+    "Support Devices",
+)
 
 
 def read_chexpert_labels(table: pd.DataFrame, source: str) -> pd.DataFrame:
@@ -25,8 +38,10 @@ def read_chexpert_labels(table: pd.DataFrame, source: str) -> pd.DataFrame:
     bad = ~(labels.isin([1.0, 0.0, -1.0]) | labels.isna()) | (labels.isna() & table[list(OBSERVATIONS)].notna())
     if bad.to_numpy().any():
         row, column = np.argwhere(bad.to_numpy())[0]
-        raise CxrbenchError(f"{source} row {row + 2}, column {OBSERVATIONS[column]!r}: label "
-                            f"{table[OBSERVATIONS[column]].iloc[row]} is not 1, 0, -1 or blank")
+        raise CxrbenchError(
+            f"{source} row {row + 2}, column {OBSERVATIONS[column]!r}: label "
+            f"{table[OBSERVATIONS[column]].iloc[row]} is not 1, 0, -1 or blank"
+        )
     return labels
 
 
@@ -53,23 +68,31 @@ class CheXpertDataset(TableDataset):
             path = self.root / csv
             if not path.is_file():
                 if csv == "train.csv":
-                    raise CxrbenchError(f"chexpert: no train.csv in {self.root}; point --data-root at the folder "
-                                        "that holds train.csv and valid.csv")
+                    raise CxrbenchError(
+                        f"chexpert: no train.csv in {self.root}; point --data-root at the folder "
+                        "that holds train.csv and valid.csv"
+                    )
                 continue
-            table = read_csv(path, self.name, ("Path", "Frontal/Lateral", "AP/PA"),
-                             dtype={"Path": str, "Frontal/Lateral": str, "AP/PA": str})
+            table = read_csv(
+                path,
+                self.name,
+                ("Path", "Frontal/Lateral", "AP/PA"),
+                dtype={"Path": str, "Frontal/Lateral": str, "AP/PA": str},
+            )
             table["Path"] = table["Path"].fillna("")  # an empty path is refused with its row
             labels = read_chexpert_labels(table, csv)
             relative = table["Path"].map(_relative_to_release)
             lateral = table["Frontal/Lateral"].str.lower() == "lateral"
-            records = pd.DataFrame({
-                "path": [str(self.root / r) for r in relative],
-                "image_id": table["Path"],
-                "patient_id": table["Path"].str.extract(r"(patient\d+)", expand=False),
-                "view": np.where(lateral, "LATERAL", table["AP/PA"].fillna("").str.upper()),
-                "official_split": split,
-                "source": csv,
-                "row": np.arange(len(table)) + 2,
-            })
+            records = pd.DataFrame(
+                {
+                    "path": [str(self.root / r) for r in relative],
+                    "image_id": table["Path"],
+                    "patient_id": table["Path"].str.extract(r"(patient\d+)", expand=False),
+                    "view": np.where(lateral, "LATERAL", table["AP/PA"].fillna("").str.upper()),
+                    "official_split": split,
+                    "source": csv,
+                    "row": np.arange(len(table)) + 2,
+                }
+            )
             parts.append(pd.concat([records, findings_from_source(labels, self.name)], axis=1))
         return pd.concat(parts, ignore_index=True)

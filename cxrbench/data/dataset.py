@@ -13,10 +13,12 @@ from cxrbench.tasks import FINDINGS
 
 SPLITS = ("train", "val", "test")
 # The parts a fingerprint may be made of, in the words a refusal uses when one of them changed.
-FINGERPRINT_PARTS = {"options": "its options (root, view, uncertain labels, splits, aspect)",
-                     "labels": "its records (image ids, patients, splits or labels)",
-                     "files": "its image files (a size or modification time)",
-                     "spec": "its generator (version, size or seed)"}
+FINGERPRINT_PARTS = {
+    "options": "its options (root, view, uncertain labels, splits, aspect)",
+    "labels": "its records (image ids, patients, splits or labels)",
+    "files": "its image files (a size or modification time)",
+    "spec": "its generator (version, size or seed)",
+}
 
 
 class Dataset(ABC):
@@ -54,8 +56,12 @@ class Dataset(ABC):
 
     def describe(self) -> dict:
         """What the manifest records about this dataset."""
-        return {"name": self.name, "fingerprint": self.fingerprint(), "fingerprint_parts": self.fingerprint_parts(),
-                "counts": self.counts()}
+        return {
+            "name": self.name,
+            "fingerprint": self.fingerprint(),
+            "fingerprint_parts": self.fingerprint_parts(),
+            "counts": self.counts(),
+        }
 
 
 def count_findings(labels: np.ndarray, patient_ids: np.ndarray, splits: np.ndarray) -> dict:
@@ -66,6 +72,9 @@ def count_findings(labels: np.ndarray, patient_ids: np.ndarray, splits: np.ndarr
         result[split] = {"images": int(part.sum()), "patients": int(len(set(patient_ids[part])))}
         for column, finding in enumerate(FINDINGS):
             values = labels[part, column]
-            result[split][finding] = {"present": int((values == 1).sum()), "absent": int((values == 0).sum()),
-                                      "uncertain": int((values == -1).sum())}
+            result[split][finding] = {
+                "present": int((values == 1).sum()),
+                "absent": int((values == 0).sum()),
+                "uncertain": int((values == -1).sum()),
+            }
     return result

@@ -30,11 +30,22 @@ class FolderDataset(TableDataset):
 
     name = "folder"
 
-    def __init__(self, root: str | None = None, csv: str = "labels.csv", path_column: str = "path",
-                 columns: dict | None = None, patient_column: str | None = None, view_column: str | None = None,
-                 split_column: str | None = None, view: str = "PA", uncertain: str = "ignore", split_seed: int = 0,
-                 split_fractions: tuple[float, float, float] = (0.7, 0.1, 0.2), aspect: str = "crop",
-                 on_bad_image: str = "fail") -> None:
+    def __init__(
+        self,
+        root: str | None = None,
+        csv: str = "labels.csv",
+        path_column: str = "path",
+        columns: dict | None = None,
+        patient_column: str | None = None,
+        view_column: str | None = None,
+        split_column: str | None = None,
+        view: str = "PA",
+        uncertain: str = "ignore",
+        split_seed: int = 0,
+        split_fractions: tuple[float, float, float] = (0.7, 0.1, 0.2),
+        aspect: str = "crop",
+        on_bad_image: str = "fail",
+    ) -> None:
         super().__init__(root, view, uncertain, split_seed, split_fractions, aspect, on_bad_image)
         self.csv, self.path_column = csv, path_column
         self.columns = {finding: (columns or {}).get(finding, finding) for finding in FINDINGS}
@@ -45,25 +56,31 @@ class FolderDataset(TableDataset):
 
     def _csv_columns(self) -> tuple[str, ...]:
         """The columns the CSV must have with these options: the path, one per finding, the optional ones."""
-        return (self.path_column, *self.columns.values(),
-                *(c for c in (self.patient_column, self.view_column, self.split_column) if c))
+        return (
+            self.path_column,
+            *self.columns.values(),
+            *(c for c in (self.patient_column, self.view_column, self.split_column) if c),
+        )
 
     def _csv_fixes(self) -> CsvFixes:
         """The CSV is the user's own: a bad one is fixed by them, so the messages say what it must hold."""
         columns = ", ".join(self._csv_columns())
-        layout = (f"a header row naming {columns}, then one row per image (its path relative to the data root, "
-                  "its labels 1, 0, -1 or blank)")
+        layout = (
+            f"a header row naming {columns}, then one row per image (its path relative to the data root, "
+            "its labels 1, 0, -1 or blank)"
+        )
         return CsvFixes(
             empty=f"it must hold {layout}; write those rows, or point data_options csv at the right file",
             unreadable=f"it must be comma-separated UTF-8 text holding {layout}; fix what the message names, "
-                       "or save the file again as CSV",
+            "or save the file again as CSV",
             missing_columns=f"its header row must name {columns}; rename those columns in the file, or map yours "
-                            "with data_options path_column = \"NAME\" and columns = {FINDING = \"NAME\"}")
+            'with data_options path_column = "NAME" and columns = {FINDING = "NAME"}',
+        )
 
     def read_records(self) -> pd.DataFrame:
         path = self.root / self.csv
         if not path.is_file():
-            raise CxrbenchError(f"folder: no {self.csv} in {self.root}; pass data_options csv = \"NAME.csv\"")
+            raise CxrbenchError(f'folder: no {self.csv} in {self.root}; pass data_options csv = "NAME.csv"')
         fixes = self._csv_fixes()
         table = read_csv(path, self.name, self._csv_columns(), fixes, dtype=str, keep_default_na=False)
         if table.empty:
@@ -74,17 +91,21 @@ class FolderDataset(TableDataset):
             bad = ~values.isin([1, 0, -1])
             if bad.any():
                 row = int(np.flatnonzero(bad)[0])
-                raise CxrbenchError(f"folder: {self.csv} row {row + 2}, column {column!r}: label "
-                                    f"{table[column].iloc[row]} is not 1, 0, -1 or blank")
+                raise CxrbenchError(
+                    f"folder: {self.csv} row {row + 2}, column {column!r}: label "
+                    f"{table[column].iloc[row]} is not 1, 0, -1 or blank"
+                )
             source[finding] = values
         split = table[self.split_column].replace("", None) if self.split_column else None
-        records = pd.DataFrame({
-            "path": [str(self.root / p) for p in table[self.path_column]],
-            "image_id": table[self.path_column],
-            "patient_id": table[self.patient_column] if self.patient_column else table[self.path_column],
-            "view": table[self.view_column].str.upper() if self.view_column else UNKNOWN_VIEW,
-            "official_split": split,
-            "source": self.csv,
-            "row": np.arange(len(table)) + 2,
-        })
+        records = pd.DataFrame(
+            {
+                "path": [str(self.root / p) for p in table[self.path_column]],
+                "image_id": table[self.path_column],
+                "patient_id": table[self.patient_column] if self.patient_column else table[self.path_column],
+                "view": table[self.view_column].str.upper() if self.view_column else UNKNOWN_VIEW,
+                "official_split": split,
+                "source": self.csv,
+                "row": np.arange(len(table)) + 2,
+            }
+        )
         return pd.concat([records, findings_from_source(source, self.name)], axis=1)

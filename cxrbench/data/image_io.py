@@ -24,7 +24,6 @@ from PIL import Image, UnidentifiedImageError
 
 from cxrbench.errors import CxrbenchError, MissingDependencyError
 
-
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".dcm", ".dicom")  # what a folder of images is read for
 
 
@@ -37,8 +36,10 @@ class ImageTooLargeError(BadImageError):
 
 
 def _too_large(path: Path, pixels: int, limit: int) -> ImageTooLargeError:
-    return ImageTooLargeError(f"image file {path} has {pixels:,} pixels, above the limit of {limit:,} "
-                              "(decompression-bomb guard); downscale it or remove it")
+    return ImageTooLargeError(
+        f"image file {path} has {pixels:,} pixels, above the limit of {limit:,} "
+        "(decompression-bomb guard); downscale it or remove it"
+    )
 
 
 def _linear_to_uint8(values: np.ndarray) -> np.ndarray:

@@ -29,8 +29,10 @@ class MimicCxrJpgDataset(TableDataset):
             path = self.root / f"mimic-cxr-2.0.0-{kind}{suffix}"
             if path.is_file():
                 return read_csv(path, self.name, columns, dtype={"dicom_id": str})
-        raise CxrbenchError(f"mimic-cxr-jpg: no mimic-cxr-2.0.0-{kind}.csv(.gz) in {self.root}; point --data-root "
-                            "at the MIMIC-CXR-JPG folder")
+        raise CxrbenchError(
+            f"mimic-cxr-jpg: no mimic-cxr-2.0.0-{kind}.csv(.gz) in {self.root}; point --data-root "
+            "at the MIMIC-CXR-JPG folder"
+        )
 
     def read_records(self) -> pd.DataFrame:
         labels_table = self._csv("chexpert", ("subject_id", "study_id"))
@@ -39,18 +41,23 @@ class MimicCxrJpgDataset(TableDataset):
         labels = read_chexpert_labels(labels_table, "mimic-cxr-2.0.0-chexpert.csv")
         labels[["subject_id", "study_id"]] = labels_table[["subject_id", "study_id"]]
         images = metadata[["dicom_id", "subject_id", "study_id", "ViewPosition"]].merge(
-            split[["dicom_id", "split"]], on="dicom_id", how="left")
+            split[["dicom_id", "split"]], on="dicom_id", how="left"
+        )
         images["row"] = np.arange(len(images)) + 2
         joined = images.merge(labels, on=["subject_id", "study_id"], how="inner")
         subject = joined["subject_id"].astype(str)
-        records = pd.DataFrame({
-            "path": [str(self.root / "files" / f"p{s[:2]}" / f"p{s}" / f"s{st}" / f"{d}.jpg")
-                     for s, st, d in zip(subject, joined["study_id"], joined["dicom_id"])],
-            "image_id": joined["dicom_id"],
-            "patient_id": subject,
-            "view": joined["ViewPosition"].fillna("").str.upper(),
-            "official_split": joined["split"].map(_SPLIT_NAMES),
-            "source": "mimic-cxr-2.0.0-metadata.csv",
-            "row": joined["row"],
-        })
+        records = pd.DataFrame(
+            {
+                "path": [
+                    str(self.root / "files" / f"p{s[:2]}" / f"p{s}" / f"s{st}" / f"{d}.jpg")
+                    for s, st, d in zip(subject, joined["study_id"], joined["dicom_id"])
+                ],
+                "image_id": joined["dicom_id"],
+                "patient_id": subject,
+                "view": joined["ViewPosition"].fillna("").str.upper(),
+                "official_split": joined["split"].map(_SPLIT_NAMES),
+                "source": "mimic-cxr-2.0.0-metadata.csv",
+                "row": joined["row"],
+            }
+        )
         return pd.concat([records, findings_from_source(joined, self.name)], axis=1)

@@ -9,8 +9,22 @@ from cxrbench.data import DATASETS
 from cxrbench.data.table_dataset import TableDataset, findings_from_source, read_csv
 from cxrbench.errors import CxrbenchError
 
-NIH_LABELS = ("Atelectasis", "Cardiomegaly", "Consolidation", "Edema", "Effusion", "Emphysema", "Fibrosis",
-              "Hernia", "Infiltration", "Mass", "Nodule", "Pleural_Thickening", "Pneumonia", "Pneumothorax")
+NIH_LABELS = (
+    "Atelectasis",
+    "Cardiomegaly",
+    "Consolidation",
+    "Edema",
+    "Effusion",
+    "Emphysema",
+    "Fibrosis",
+    "Hernia",
+    "Infiltration",
+    "Mass",
+    "Nodule",
+    "Pleural_Thickening",
+    "Pneumonia",
+    "Pneumothorax",
+)
 
 
 @DATASETS.register("nih-cxr14")
@@ -28,26 +42,33 @@ class NihCxr14Dataset(TableDataset):
     def read_records(self) -> pd.DataFrame:
         candidates = sorted(self.root.glob("Data_Entry_2017*.csv"))
         if not candidates:
-            raise CxrbenchError(f"nih-cxr14: no Data_Entry_2017*.csv in {self.root}; point --data-root at the "
-                                "folder that holds it")
+            raise CxrbenchError(
+                f"nih-cxr14: no Data_Entry_2017*.csv in {self.root}; point --data-root at the folder that holds it"
+            )
         csv = candidates[-1]
-        table = read_csv(csv, self.name, ("Image Index", "Finding Labels", "Patient ID", "View Position"),
-                         dtype={"Patient ID": str, "Image Index": str, "Finding Labels": str, "View Position": str})
+        table = read_csv(
+            csv,
+            self.name,
+            ("Image Index", "Finding Labels", "Patient ID", "View Position"),
+            dtype={"Patient ID": str, "Image Index": str, "Finding Labels": str, "View Position": str},
+        )
         files = {p.name: p for p in self.root.rglob("*.png")}
         labels = table["Finding Labels"].fillna("No Finding").str.split("|")
         unknown = sorted(set(label for row in labels for label in row) - set(NIH_LABELS) - {"No Finding"})
         if unknown:
             raise CxrbenchError(f"nih-cxr14: {csv.name} has unknown labels {unknown[:3]}; expected NIH's 14 labels")
         source = pd.DataFrame({name: labels.apply(lambda row, n=name: int(n in row)) for name in NIH_LABELS})
-        records = pd.DataFrame({
-            "path": [str(files.get(name, self.root / "images" / name)) for name in table["Image Index"]],
-            "image_id": table["Image Index"],
-            "patient_id": table["Patient ID"].str.lstrip("0").replace("", "0"),
-            "view": table["View Position"].str.upper(),
-            "official_split": self._official_splits(table["Image Index"]),
-            "source": csv.name,
-            "row": np.arange(len(table)) + 2,  # 1-based, after the header line
-        })
+        records = pd.DataFrame(
+            {
+                "path": [str(files.get(name, self.root / "images" / name)) for name in table["Image Index"]],
+                "image_id": table["Image Index"],
+                "patient_id": table["Patient ID"].str.lstrip("0").replace("", "0"),
+                "view": table["View Position"].str.upper(),
+                "official_split": self._official_splits(table["Image Index"]),
+                "source": csv.name,
+                "row": np.arange(len(table)) + 2,  # 1-based, after the header line
+            }
+        )
         return pd.concat([records, findings_from_source(source, self.name)], axis=1)
 
     def _official_splits(self, names: pd.Series) -> pd.Series:

@@ -21,12 +21,12 @@ def to_square(image: np.ndarray, resolution: int, aspect: str = "crop") -> np.nd
     if aspect == "crop":
         side = min(height, width)
         top, left = (height - side) // 2, (width - side) // 2
-        square = image[top:top + side, left:left + side]
+        square = image[top : top + side, left : left + side]
     elif aspect == "pad":
         side = max(height, width)
         square = np.zeros((side, side), dtype=np.uint8)
         top, left = (side - height) // 2, (side - width) // 2
-        square[top:top + height, left:left + width] = image
+        square[top : top + height, left : left + width] = image
     else:
         raise ValueError(f"aspect must be one of {ASPECT_POLICIES}, got {aspect!r}")
     if square.shape[0] == resolution:

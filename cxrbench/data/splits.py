@@ -45,6 +45,8 @@ def assign_splits(records: pd.DataFrame, fractions: dict[str, float], seed: int)
     per_patient = assigned.groupby(records["patient_id"]).nunique()
     if (per_patient > 1).any():
         patient = per_patient[per_patient > 1].index[0]
-        raise CxrbenchError(f"patient {patient} is in more than one split; the official split files disagree "
-                            "with each other, fix them or leave them out")
+        raise CxrbenchError(
+            f"patient {patient} is in more than one split; the official split files disagree "
+            "with each other, fix them or leave them out"
+        )
     return assigned

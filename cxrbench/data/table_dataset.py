@@ -45,13 +45,16 @@ class CsvFixes:
 
 # A table of an official release (NIH, CheXpert, MIMIC): the user did not write it, so a broken one
 # is restored; a user's own table (the folder dataset) brings its own CsvFixes.
-RELEASE_CSV = CsvFixes(empty="restore the file from the dataset release",
-                       unreadable="fix the line it names or restore the file from the dataset release",
-                       missing_columns="is it the file of the official release? restore it from the dataset release")
+RELEASE_CSV = CsvFixes(
+    empty="restore the file from the dataset release",
+    unreadable="fix the line it names or restore the file from the dataset release",
+    missing_columns="is it the file of the official release? restore it from the dataset release",
+)
 
 
-def read_csv(path: Path, dataset: str, columns: tuple[str, ...] = (), fixes: CsvFixes = RELEASE_CSV,
-             **options: object) -> pd.DataFrame:
+def read_csv(
+    path: Path, dataset: str, columns: tuple[str, ...] = (), fixes: CsvFixes = RELEASE_CSV, **options: object
+) -> pd.DataFrame:
     """``pd.read_csv(path, **options)``; a malformed or unreadable file, or missing ``columns``, is a
     one-line CxrbenchError naming the file and the fix (``fixes``)."""
     try:
@@ -92,21 +95,33 @@ class TableDataset(Dataset):
     work with every bad file listed; "skip" drops them and counts them in the manifest.
     """
 
-    def __init__(self, root: str | None = None, view: str = "PA", uncertain: str = "ignore", split_seed: int = 0,
-                 split_fractions: tuple[float, float, float] = (0.7, 0.1, 0.2), aspect: str = "crop",
-                 on_bad_image: str = "fail") -> None:
+    def __init__(
+        self,
+        root: str | None = None,
+        view: str = "PA",
+        uncertain: str = "ignore",
+        split_seed: int = 0,
+        split_fractions: tuple[float, float, float] = (0.7, 0.1, 0.2),
+        aspect: str = "crop",
+        on_bad_image: str = "fail",
+    ) -> None:
         if root is None:
             raise ConfigError(f"{self.name} needs its data folder; pass --data-root PATH (or data_root in the config)")
         self.root = Path(root).expanduser()
         if not self.root.is_dir():
             raise ConfigError(f"{self.name} data root {self.root} is not a folder; pass --data-root PATH")
-        for value, allowed, what in ((view, VIEWS, "view"), (uncertain, UNCERTAIN_POLICIES, "uncertain"),
-                                     (aspect, ASPECT_POLICIES, "aspect"), (on_bad_image, ("fail", "skip"),
-                                                                          "on_bad_image")):
+        for value, allowed, what in (
+            (view, VIEWS, "view"),
+            (uncertain, UNCERTAIN_POLICIES, "uncertain"),
+            (aspect, ASPECT_POLICIES, "aspect"),
+            (on_bad_image, ("fail", "skip"), "on_bad_image"),
+        ):
             if value not in allowed:
                 raise ConfigError(f"{self.name} {what}={value!r}; choose one of {', '.join(allowed)}")
         if len(split_fractions) != 3 or min(split_fractions) < 0 or sum(split_fractions) <= 0:
-            raise ConfigError(f"split_fractions {split_fractions} must be three non-negative numbers (train, val, test)")
+            raise ConfigError(
+                f"split_fractions {split_fractions} must be three non-negative numbers (train, val, test)"
+            )
         self.view, self.uncertain, self.split_seed = view, uncertain, int(split_seed)
         self.split_fractions = dict(zip(SPLITS, (float(f) for f in split_fractions)))
         self.aspect, self.on_bad_image = aspect, on_bad_image
@@ -152,9 +167,11 @@ class TableDataset(Dataset):
             path = os.path.normpath(os.path.abspath(str(record.path)))
             if path == root or os.path.commonpath([root, path]) != root:
                 problem = "is empty" if path == root else f"leads outside the data root {self.root}"
-                raise CxrbenchError(f"{self.name}: {record.source} row {record.row}: image path {record.image_id!r} "
-                                    f"{problem}; give paths relative to the data root, inside it (no '..', no "
-                                    "absolute paths)")
+                raise CxrbenchError(
+                    f"{self.name}: {record.source} row {record.row}: image path {record.image_id!r} "
+                    f"{problem}; give paths relative to the data root, inside it (no '..', no "
+                    "absolute paths)"
+                )
 
     def fingerprint(self) -> str:
         """Changes with the records, labels, options and every file's size and modification time.
@@ -182,16 +199,27 @@ class TableDataset(Dataset):
             parts[part].update(data)
 
         add("options", json.dumps(self._options(), sort_keys=True).encode())
-        add("labels", pd.util.hash_pandas_object(table[["image_id", "patient_id", "split", *FINDINGS]],
-                                                index=False).values.tobytes())
+        add(
+            "labels",
+            pd.util.hash_pandas_object(
+                table[["image_id", "patient_id", "split", *FINDINGS]], index=False
+            ).values.tobytes(),
+        )
         for path in table["path"]:
             stat = os.stat(path) if os.path.exists(path) else None
             add("files", f"{path}:{stat.st_size if stat else -1}:{stat.st_mtime_ns if stat else -1}".encode())
         return whole.hexdigest()[:16], {name: digest.hexdigest()[:16] for name, digest in parts.items()}
 
     def _options(self) -> dict:
-        return {"dataset": self.name, "root": str(self.root), "view": self.view, "uncertain": self.uncertain,
-                "split_seed": self.split_seed, "split_fractions": self.split_fractions, "aspect": self.aspect}
+        return {
+            "dataset": self.name,
+            "root": str(self.root),
+            "view": self.view,
+            "uncertain": self.uncertain,
+            "split_seed": self.split_seed,
+            "split_fractions": self.split_fractions,
+            "aspect": self.aspect,
+        }
 
     def describe(self) -> dict:
         return {**super().describe(), **self._options(), "skipped_files": len(self.skipped)}
@@ -202,8 +230,9 @@ class TableDataset(Dataset):
         table = self.records()
         if self._decodes is not None:
             table = table[self._decodes]
-        return count_findings(table[list(FINDINGS)].to_numpy(), table["patient_id"].to_numpy(),
-                              table["split"].to_numpy())
+        return count_findings(
+            table[list(FINDINGS)].to_numpy(), table["patient_id"].to_numpy(), table["split"].to_numpy()
+        )
 
     # -- pixels ----------------------------------------------------------------------------------
     def load(self, split: str, resolution: int, cache_dir: Path | None = None) -> ImageSet:
@@ -271,6 +300,8 @@ class TableDataset(Dataset):
         self._decodes = np.asarray(good, dtype=bool).copy()
         if problems and self.on_bad_image == "fail":
             more = f" and {len(problems) - 1} more" if len(problems) > 1 else ""
-            raise CxrbenchError(f"{self.name}: {problems[0]}{more}; run `cxrbench data check` for the list, fix "
-                                "or remove them, or set data_options on_bad_image = \"skip\"")
+            raise CxrbenchError(
+                f"{self.name}: {problems[0]}{more}; run `cxrbench data check` for the list, fix "
+                'or remove them, or set data_options on_bad_image = "skip"'
+            )
         self.skipped = [str(p) for p in self.records()["path"][~good]]

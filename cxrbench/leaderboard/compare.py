@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from cxrbench.results import OK
 from cxrbench.leaderboard.store import load_results
+from cxrbench.results import OK
 
 
 @dataclass(frozen=True)

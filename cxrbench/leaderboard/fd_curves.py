@@ -14,12 +14,12 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cxrbench.results import OK, ResultRow
-from cxrbench.run_dir import RunDirectory
-from cxrbench.models import FLOOR_MODEL
 from cxrbench.leaderboard.table import setting_of
 from cxrbench.metric_ids import metric_id, split_id
 from cxrbench.metrics.metric_fd_inf import FIT_FILE
+from cxrbench.models import FLOOR_MODEL
+from cxrbench.results import OK, ResultRow
+from cxrbench.run_dir import RunDirectory
 
 FD_INF, FD = "fd_inf", "fd"
 
@@ -86,8 +86,9 @@ def fd_curves(rows: list[ResultRow], sources: dict[tuple, str], setting: tuple, 
         name, space = split_id(row.metric)
         if name != FD_INF or space is None:
             continue
-        curve = curves.setdefault((row.task, row.condition, row.metric),
-                                  FdCurve(row.task, row.condition, row.metric, space))
+        curve = curves.setdefault(
+            (row.task, row.condition, row.metric), FdCurve(row.task, row.condition, row.metric, space)
+        )
         fit = None
         if all(plain_name(part) for part in row.key):
             folder = RunDirectory(Path(sources[(*setting, *row.key)])).review_dir(*row.key)
@@ -96,8 +97,16 @@ def fd_curves(rows: list[ResultRow], sources: dict[tuple, str], setting: tuple, 
             curve.without_fit.append(row.model)
             continue
         full = fd_rows.get((row.model, row.task, row.condition, metric_id(FD, space)))
-        curve.series.append(FitSeries(
-            row.model, row.model == FLOOR_MODEL and row.reference, tuple(fit["sizes"]), tuple(fit["fd"]),
-            fit["slope"], fit["intercept"], None if full is None else full.n_fake,
-            None if full is None else full.value))
+        curve.series.append(
+            FitSeries(
+                row.model,
+                row.model == FLOOR_MODEL and row.reference,
+                tuple(fit["sizes"]),
+                tuple(fit["fd"]),
+                fit["slope"],
+                fit["intercept"],
+                None if full is None else full.n_fake,
+                None if full is None else full.value,
+            )
+        )
     return [curve for curve in curves.values() if curve.series]

@@ -84,7 +84,9 @@ SAMPLE_INCHES, SAMPLE_DPI = 1.6, 100  # 160 px per sample image in the site's gr
 
 
 @_names_as_text
-def sample_grid(run_dir: Path, models: list[str], task: str, condition: str, out: Path, per_row: int = 6) -> Path | None:
+def sample_grid(
+    run_dir: Path, models: list[str], task: str, condition: str, out: Path, per_row: int = 6
+) -> Path | None:
     """One row of samples per model (real-holdout first when present: real images) for one cell, each
     sample drawn ``SAMPLE_INCHES`` x ``SAMPLE_DPI`` pixels wide (nearest neighbour: no smoothing)."""
     plt = _pyplot()
@@ -98,8 +100,9 @@ def sample_grid(run_dir: Path, models: list[str], task: str, condition: str, out
             rows.append((model, [np.asarray(Image.open(f)) for f in files]))
     if not rows:
         return None
-    fig, axes = plt.subplots(len(rows), per_row, figsize=(per_row * SAMPLE_INCHES + 0.6,
-                                                          len(rows) * SAMPLE_INCHES + 0.5), squeeze=False)
+    fig, axes = plt.subplots(
+        len(rows), per_row, figsize=(per_row * SAMPLE_INCHES + 0.6, len(rows) * SAMPLE_INCHES + 0.5), squeeze=False
+    )
     for r, (model, images) in enumerate(rows):
         for k in range(per_row):
             ax = axes[r, k]
@@ -110,8 +113,14 @@ def sample_grid(run_dir: Path, models: list[str], task: str, condition: str, out
                 ax.axis("off")
         axes[r, 0].set_ylabel("real" if model == "real-holdout" else model, fontsize=7)
     fig.suptitle(f"{task} / {condition}", fontsize=11)
-    fig.subplots_adjust(left=0.6 / (per_row * SAMPLE_INCHES + 0.6), right=1, bottom=0, top=1 - 0.5 / (
-        len(rows) * SAMPLE_INCHES + 0.5), wspace=0, hspace=0)
+    fig.subplots_adjust(
+        left=0.6 / (per_row * SAMPLE_INCHES + 0.6),
+        right=1,
+        bottom=0,
+        top=1 - 0.5 / (len(rows) * SAMPLE_INCHES + 0.5),
+        wspace=0,
+        hspace=0,
+    )
     fig.savefig(out, dpi=SAMPLE_DPI)
     plt.close(fig)
     return out
@@ -174,17 +183,25 @@ def fd_against_n(curve: FdCurve, out: Path) -> Path:
         ax.plot(x, series.fd, "o", color=colour, markersize=3.5, alpha=0.7)
         line = np.array([0.0, x.max()])
         ax.plot(line, series.intercept + series.slope * line, style, color=colour, linewidth=1.4, label=label)
-        ax.plot([0.0], [series.intercept], "D", color=colour, markersize=7, markeredgecolor="black",
-                clip_on=False, zorder=5)
+        ax.plot(
+            [0.0], [series.intercept], "D", color=colour, markersize=7, markeredgecolor="black", clip_on=False, zorder=5
+        )
         if series.full_n is not None and series.full_fd is not None:
-            ax.plot([1 / series.full_n], [series.full_fd], "s", markersize=10, markerfacecolor="none",
-                    markeredgecolor=colour, markeredgewidth=1.6, zorder=5)
+            ax.plot(
+                [1 / series.full_n],
+                [series.full_fd],
+                "s",
+                markersize=10,
+                markerfacecolor="none",
+                markeredgecolor=colour,
+                markeredgewidth=1.6,
+                zorder=5,
+            )
     ticks = _size_ticks(sizes)
     ax.set_xticks([0.0] + [1 / s for s in ticks], ["∞"] + [str(s) for s in ticks])
     ax.set_xlim(-0.03 * right, right)
     ax.axvline(0.0, color="0.8", linewidth=0.8, zorder=0)
-    ax.set_xlabel("images per subset n' (axis spaced as 1/n': the fit is a line; 1/n' = 0 at the left)",
-                  fontsize=8)
+    ax.set_xlabel("images per subset n' (axis spaced as 1/n': the fit is a line; 1/n' = 0 at the left)", fontsize=8)
     ax.set_ylabel(f"FD in {curve.space}", fontsize=9)
     ax.set_title(f"{curve.task} / {curve.condition}: FD against n", fontsize=10)
     ax.plot([], [], "D", color="white", markeredgecolor="black", label="FD∞: the line at 1/n' = 0")

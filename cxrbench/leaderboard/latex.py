@@ -11,9 +11,23 @@ from __future__ import annotations
 from cxrbench.leaderboard.table import Leaderboard, Table
 from cxrbench.leaderboard.text import MISSING, number, validity_intro
 
-_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{",
-            "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "<": r"\textless{}",
-            ">": r"\textgreater{}", "∞": r"$\infty$", "–": "--", "é": r"\'e"}
+_SPECIAL = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+    "<": r"\textless{}",
+    ">": r"\textgreater{}",
+    "∞": r"$\infty$",
+    "–": "--",
+    "é": r"\'e",
+}
 _ARROW = {"lower": r"$\downarrow$", "higher": r"$\uparrow$"}
 _DAGGER = r"$^\dagger$"
 
@@ -27,11 +41,18 @@ def _overview(board: Leaderboard, table: Table, caption: str) -> str:
     """The overview (means, no intervals): a row per model, scaled to the text width when it is wider."""
     head = ["Rank", "Model"] + [
         f"{escape(board.schemas[c.metric]['display_name'])} {_ARROW[c.direction]}" + ("" if c.valid else _DAGGER)
-        for c in table.columns]
-    lines = [r"\begin{table}[t]", r"\centering", r"\small",
-             r"\resizebox{\ifdim\width>\linewidth\linewidth\else\width\fi}{!}{%",
-             r"\begin{tabular}{ll" + "r" * len(table.columns) + "}", r"\toprule", " & ".join(head) + r" \\",
-             r"\midrule"]
+        for c in table.columns
+    ]
+    lines = [
+        r"\begin{table}[t]",
+        r"\centering",
+        r"\small",
+        r"\resizebox{\ifdim\width>\linewidth\linewidth\else\width\fi}{!}{%",
+        r"\begin{tabular}{ll" + "r" * len(table.columns) + "}",
+        r"\toprule",
+        " & ".join(head) + r" \\",
+        r"\midrule",
+    ]
     reference_started = False
     for model in table.models:
         if model in table.references and not reference_started:
@@ -52,8 +73,10 @@ def _value(cell) -> str:
     text = rf"\textbf{{{number(cell.value)}}}" if cell.best else number(cell.value)
     if cell.ci_low is None:
         return text
-    return (rf"\begin{{tabular}}[t]{{@{{}}r@{{}}}}{text}\\{{\scriptsize [{number(cell.ci_low)}, "
-            rf"{number(cell.ci_high)}]}}\end{{tabular}}")
+    return (
+        rf"\begin{{tabular}}[t]{{@{{}}r@{{}}}}{text}\\{{\scriptsize [{number(cell.ci_low)}, "
+        rf"{number(cell.ci_high)}]}}\end{{tabular}}"
+    )
 
 
 def _long_table(board: Leaderboard, table: Table, caption: str) -> str:
@@ -65,9 +88,21 @@ def _long_table(board: Leaderboard, table: Table, caption: str) -> str:
     head = " & ".join(["Model / metric", *(escape(c) for c in conditions)]) + r" \\"
     if not all(valid.values()):
         caption += " " + _validity(board)
-    lines = [r"\begin{footnotesize}", r"\begin{longtable}{@{}l" + "r" * len(conditions) + "@{}}",
-             rf"\caption{{{caption}}}\\", r"\toprule", head, r"\midrule", r"\endfirsthead", r"\toprule", head,
-             r"\midrule", r"\endhead", r"\bottomrule", r"\endfoot"]
+    lines = [
+        r"\begin{footnotesize}",
+        r"\begin{longtable}{@{}l" + "r" * len(conditions) + "@{}}",
+        rf"\caption{{{caption}}}\\",
+        r"\toprule",
+        head,
+        r"\midrule",
+        r"\endfirsthead",
+        r"\toprule",
+        head,
+        r"\midrule",
+        r"\endhead",
+        r"\bottomrule",
+        r"\endfoot",
+    ]
     for m, model in enumerate(table.models):
         if m:
             lines.append(r"\midrule")
@@ -75,10 +110,13 @@ def _long_table(board: Leaderboard, table: Table, caption: str) -> str:
         name = rf"\texttt{{{escape(model)}}} ({rank})"
         lines.append(rf"\multicolumn{{{1 + len(conditions)}}}{{@{{}}l}}{{{name}}} \\")
         for metric in metrics:
-            cells = [_value(table.cells.get((model, index[(metric, c)]))) if (metric, c) in index else ""
-                     for c in conditions]
-            label = (rf"\quad {escape(board.schemas[metric]['display_name'])} "
-                     rf"{_ARROW[board.schemas[metric]['direction']]}" + ("" if valid[metric] else _DAGGER))
+            cells = [
+                _value(table.cells.get((model, index[(metric, c)]))) if (metric, c) in index else "" for c in conditions
+            ]
+            label = (
+                rf"\quad {escape(board.schemas[metric]['display_name'])} "
+                rf"{_ARROW[board.schemas[metric]['direction']]}" + ("" if valid[metric] else _DAGGER)
+            )
             lines.append(" & ".join([label, *cells]) + r" \\")
     lines += [r"\end{longtable}", r"\end{footnotesize}"]
     return "\n".join(lines)
@@ -91,8 +129,10 @@ def _ranking(board: Leaderboard) -> str:
         column = overview.columns[overview.ranked_by]
         return f"Ranks follow {escape(board.schemas[column.metric]['display_name'])} {_ARROW[column.direction]}."
     if board.unranked_for_validity:
-        return (f"Not ranked: every column with values is in a feature space that failed its validity check on this "
-                f"dataset ({_DAGGER}).")
+        return (
+            f"Not ranked: every column with values is in a feature space that failed its validity check on this "
+            f"dataset ({_DAGGER})."
+        )
     return ""
 
 
@@ -109,13 +149,24 @@ def render_latex(boards: Leaderboard | list[Leaderboard]) -> str:
     for board in boards:
         s = board.setting
         where = escape(f"{s['dataset']}, {s['resolution']} px, n = {s['n']}, seed {s['seed']}")
-        parts.append(_overview(board, board.overview, f"cxrbench overview ({where}): mean over tasks and conditions; "
-                                                   f"reference rows below the rule are not ranked. {_ranking(board)}"
-                                                   .strip()))
+        parts.append(
+            _overview(
+                board,
+                board.overview,
+                f"cxrbench overview ({where}): mean over tasks and conditions; "
+                f"reference rows below the rule are not ranked. {_ranking(board)}".strip(),
+            )
+        )
         if board.warnings:
             parts.append(r"\paragraph{Read with care.}" + " ".join(escape(w) for w in board.warnings))
         for table in board.tasks:
-            parts.append(_long_table(board, table, f"{escape(table.title)} ({where}); 95\\% intervals in brackets, "
-                                                   "clipped to each metric's range; bold: the best competitor where "
-                                                   "its interval clears the next one's."))
+            parts.append(
+                _long_table(
+                    board,
+                    table,
+                    f"{escape(table.title)} ({where}); 95\\% intervals in brackets, "
+                    "clipped to each metric's range; bold: the best competitor where "
+                    "its interval clears the next one's.",
+                )
+            )
     return "\n\n".join(parts) + "\n"

@@ -37,8 +37,10 @@ def _validity(board: Leaderboard) -> list[str]:
         return []
     lines = [_escape(validity_intro(board)), ""]
     for space in board.invalid:
-        lines.append(f"- {_code(space.space)} ({', '.join(_code(m) for m in space.metrics)}): "
-                     f"{_escape(space.detail) or 'failed'}")
+        lines.append(
+            f"- {_code(space.space)} ({', '.join(_code(m) for m in space.metrics)}): "
+            f"{_escape(space.detail) or 'failed'}"
+        )
     return lines + [""]
 
 

@@ -10,13 +10,13 @@ import tomli_w
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from cxrbench import __version__
-from cxrbench.run_dir import MANIFEST
 from cxrbench.leaderboard.fd_curves import FdCurve, fd_curves
 from cxrbench.leaderboard.figures import SAMPLE_DPI, SAMPLE_INCHES, fd_against_n, heatmap, sample_grid, scatter
 from cxrbench.leaderboard.store import load_results
 from cxrbench.leaderboard.table import Leaderboard, Table, build_leaderboards
 from cxrbench.leaderboard.text import header, interval, intro, number, validity_intro
 from cxrbench.metric_ids import metric_id, split_id
+from cxrbench.run_dir import MANIFEST
 
 # Settings a reproduction needs; where and how the run was written are left out.
 _NOT_REPRODUCED = {"out", "resume", "cache_dir", "device"}
@@ -31,16 +31,35 @@ def _invalid_note(board: Leaderboard, column) -> str:
 
 
 def _table_view(board: Leaderboard, table: Table, with_intervals: bool) -> dict:
-    headers = [{"text": header(board, c), "description": board.schemas[c.metric].get("description", ""),
-                "invalid": _invalid_note(board, c)} for c in table.columns]
+    headers = [
+        {
+            "text": header(board, c),
+            "description": board.schemas[c.metric].get("description", ""),
+            "invalid": _invalid_note(board, c),
+        }
+        for c in table.columns
+    ]
     rows = []
     for model in table.models:
-        cells = [{"text": number(None if cell is None else cell.value), "best": bool(cell and cell.best),
-                  "interval": "" if cell is None or not with_intervals else interval(cell),
-                  "sort": "" if cell is None else repr(float(cell.value))} for cell in table.row(model)]
+        cells = [
+            {
+                "text": number(None if cell is None else cell.value),
+                "best": bool(cell and cell.best),
+                "interval": "" if cell is None or not with_intervals else interval(cell),
+                "sort": "" if cell is None else repr(float(cell.value)),
+            }
+            for cell in table.row(model)
+        ]
         label = table.rank_label(model)
-        rows.append({"model": model, "reference": model in table.references, "cells": cells, "rank": label,
-                     "rank_sort": label if label.isdigit() else ""})
+        rows.append(
+            {
+                "model": model,
+                "reference": model in table.references,
+                "cells": cells,
+                "rank": label,
+                "rank_sort": label if label.isdigit() else "",
+            }
+        )
     return {"title": table.title, "headers": headers, "rows": rows}
 
 
@@ -54,10 +73,22 @@ def _finding_view(board: Leaderboard, table: Table) -> dict:
         for model in table.models:
             cell = table.cells.get((model, i))
             cell = None if cell is None or cell.missing else cell
-            cells.append({"text": number(None if cell is None else cell.value), "best": bool(cell and cell.best),
-                          "interval": "" if cell is None else interval(cell), "reference": model in table.references})
-        rows.append({"metric": header(board, column), "description": board.schemas[column.metric].get("description", ""),
-                     "invalid": _invalid_note(board, column), "cells": cells})
+            cells.append(
+                {
+                    "text": number(None if cell is None else cell.value),
+                    "best": bool(cell and cell.best),
+                    "interval": "" if cell is None else interval(cell),
+                    "reference": model in table.references,
+                }
+            )
+        rows.append(
+            {
+                "metric": header(board, column),
+                "description": board.schemas[column.metric].get("description", ""),
+                "invalid": _invalid_note(board, column),
+                "cells": cells,
+            }
+        )
     return {"title": table.title, "models": models, "rows": rows, "samples": []}
 
 
@@ -69,8 +100,10 @@ def _reproduce(manifest: dict) -> str:
 def _fd_curve_view(curve: FdCurve, src: str) -> dict:
     caption = f"{curve.task} / {curve.condition}, {curve.metric}"
     if curve.without_fit:
-        caption += f"; no fit drawn for {', '.join(curve.without_fit)} (its {curve.metric} review file is missing " \
-                   "or does not match its row)"
+        caption += (
+            f"; no fit drawn for {', '.join(curve.without_fit)} (its {curve.metric} review file is missing "
+            "or does not match its row)"
+        )
     return {"src": src, "alt": f"FD against n: {curve.task} / {curve.condition} ({curve.space})", "caption": caption}
 
 
@@ -95,15 +128,23 @@ def publish(run_dirs: list[Path], out: Path, samples_per_row: int = 6) -> Path:
                 figures.append({"src": f"figures/{path.name}", "alt": f"{metric} per finding and condition"})
         # Rows name the space (precision@cxr-evaluator): one scatter per space that has both metrics.
         spaces = [space for name, space in map(split_id, board.schemas) if name == "precision" and space]
-        pairs = [(metric_id("precision", space), metric_id("recall", space)) for space in spaces
-                 if metric_id("recall", space) in board.schemas]
+        pairs = [
+            (metric_id("precision", space), metric_id("recall", space))
+            for space in spaces
+            if metric_id("recall", space) in board.schemas
+        ]
         for p, (x_metric, y_metric) in enumerate(pairs):
             for t, table in enumerate(board.tasks):
-                path = scatter(board, table.title, x_metric, y_metric,
-                               figures_dir / f"s{b}-precision-recall-{p}-{t}.png")
+                path = scatter(
+                    board, table.title, x_metric, y_metric, figures_dir / f"s{b}-precision-recall-{p}-{t}.png"
+                )
                 if path is not None:
-                    figures.append({"src": f"figures/{path.name}",
-                                    "alt": f"precision against recall ({split_id(x_metric)[1]}): {table.title}"})
+                    figures.append(
+                        {
+                            "src": f"figures/{path.name}",
+                            "alt": f"precision against recall ({split_id(x_metric)[1]}): {table.title}",
+                        }
+                    )
         curves = []
         for c, curve in enumerate(fd_curves(merged.rows, merged.sources, setting, board.overview.models)):
             path = fd_against_n(curve, figures_dir / f"s{b}-fd-vs-n-{c}.png")
@@ -113,21 +154,38 @@ def publish(run_dirs: list[Path], out: Path, samples_per_row: int = 6) -> Path:
             for t, table in enumerate(board.tasks):
                 for condition in ("present", "absent"):
                     name = f"s{b}-r{r}-t{t}-{condition}.png"
-                    path = sample_grid(Path(run_dir), board.overview.models, table.title, condition,
-                                       figures_dir / name, samples_per_row)
+                    path = sample_grid(
+                        Path(run_dir),
+                        board.overview.models,
+                        table.title,
+                        condition,
+                        figures_dir / name,
+                        samples_per_row,
+                    )
                     if path is not None:  # shown under the finding's table
-                        findings[t]["samples"].append({"src": f"figures/{path.name}",
-                                                       "alt": f"samples: {table.title} / {condition}",
-                                                       "sample_px": int(SAMPLE_INCHES * SAMPLE_DPI)})
-        boards.append({
-            "title": f"{s['dataset']}, {s['resolution']} px, n = {s['n']}, seed {s['seed']}",
-            "intro": intro(board).replace("`", ""),
-            "tables": [_table_view(board, board.overview, False)], "findings": findings, "warnings": board.warnings,
-            "unavailable": [{"metric": m, "model": mo, "reason": r} for m, mo, r in board.unavailable],
-            "validity_intro": validity_intro(board),
-            "invalid": [{"space": s.space, "metrics": ", ".join(s.metrics), "detail": s.detail} for s in board.invalid],
-            "figures": figures, "fd_curves": curves,
-        })
+                        findings[t]["samples"].append(
+                            {
+                                "src": f"figures/{path.name}",
+                                "alt": f"samples: {table.title} / {condition}",
+                                "sample_px": int(SAMPLE_INCHES * SAMPLE_DPI),
+                            }
+                        )
+        boards.append(
+            {
+                "title": f"{s['dataset']}, {s['resolution']} px, n = {s['n']}, seed {s['seed']}",
+                "intro": intro(board).replace("`", ""),
+                "tables": [_table_view(board, board.overview, False)],
+                "findings": findings,
+                "warnings": board.warnings,
+                "unavailable": [{"metric": m, "model": mo, "reason": r} for m, mo, r in board.unavailable],
+                "validity_intro": validity_intro(board),
+                "invalid": [
+                    {"space": s.space, "metrics": ", ".join(s.metrics), "detail": s.detail} for s in board.invalid
+                ],
+                "figures": figures,
+                "fd_curves": curves,
+            }
+        )
     runs = []
     for i, run_dir in enumerate(run_dirs):
         folder = out / "runs" / str(i)
@@ -136,13 +194,21 @@ def publish(run_dirs: list[Path], out: Path, samples_per_row: int = 6) -> Path:
         manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
         (folder / "config.toml").write_text(_reproduce(manifest))
         (folder / MANIFEST).write_text(json.dumps(manifest, indent=2))
-        runs.append({"name": str(run_dir), "config_href": f"runs/{i}/config.toml",
-                     "command": f"cxrbench run --config runs/{i}/config.toml --out RUN_DIR",
-                     "manifest": json.dumps(manifest, indent=2)})
-    environment = Environment(loader=PackageLoader("cxrbench.leaderboard", "templates"),
-                              autoescape=select_autoescape(default=True, default_for_string=True))
-    html = environment.get_template("site.html.j2").render(boards=boards, runs=runs, conflicts=merged.conflicts,
-                                                          version=__version__)
+        runs.append(
+            {
+                "name": str(run_dir),
+                "config_href": f"runs/{i}/config.toml",
+                "command": f"cxrbench run --config runs/{i}/config.toml --out RUN_DIR",
+                "manifest": json.dumps(manifest, indent=2),
+            }
+        )
+    environment = Environment(
+        loader=PackageLoader("cxrbench.leaderboard", "templates"),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+    )
+    html = environment.get_template("site.html.j2").render(
+        boards=boards, runs=runs, conflicts=merged.conflicts, version=__version__
+    )
     index = out / "index.html"
     index.write_text(html, encoding="utf-8")
     return index

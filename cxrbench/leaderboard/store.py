@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cxrbench.results import ResultRow, read_rows
-from cxrbench.names import split_names
-from cxrbench.run_dir import RESULTS
 from cxrbench.errors import CxrbenchError
 from cxrbench.leaderboard.table import setting_of
+from cxrbench.names import split_names
+from cxrbench.results import ResultRow, read_rows
+from cxrbench.run_dir import RESULTS
 
 
 @dataclass
@@ -39,8 +39,11 @@ def load_results(run_dirs: list[Path]) -> MergedResults:
                 chosen[key], sources[key] = row, str(run_dir)
             elif chosen[key] != row:
                 conflicted.setdefault(key, [f"{sources[key]}: {chosen[key].value}"]).append(f"{run_dir}: {row.value}")
-    conflicts = [f"{'/'.join(map(str, key[4:]))} ({key[0]}, {key[1]} px, n = {key[2]}, seed {key[3]}) differs "
-                 f"between runs: {'; '.join(values)}" for key, values in conflicted.items()]
+    conflicts = [
+        f"{'/'.join(map(str, key[4:]))} ({key[0]}, {key[1]} px, n = {key[2]}, seed {key[3]}) differs "
+        f"between runs: {'; '.join(values)}"
+        for key, values in conflicted.items()
+    ]
     rows = [row for key, row in chosen.items() if key not in conflicted]
     return MergedResults(rows, {k: v for k, v in sources.items() if k not in conflicted}, conflicts)
 
@@ -68,5 +71,9 @@ def select_rows(rows: list[ResultRow], metrics: str | None = None, models: str |
         if not any(fnmatch(m, pattern) for m in present_metrics):
             raise CxrbenchError(unknown_name_message("metric in these runs", spec, present_metrics))
         patterns.append(pattern)
-    return [r for r in rows if (chosen_models is None or r.model in chosen_models)
-            and (not patterns or any(fnmatch(r.metric, p) for p in patterns))]
+    return [
+        r
+        for r in rows
+        if (chosen_models is None or r.model in chosen_models)
+        and (not patterns or any(fnmatch(r.metric, p) for p in patterns))
+    ]

@@ -99,7 +99,8 @@ class Leaderboard:
         """No ranks because every column with competitor values is in a space that failed validity."""
         overview = self.overview
         return overview.ranked_by is None and any(
-            not overview.columns[i].valid for (model, i) in overview.cells if model not in overview.references)
+            not overview.columns[i].valid for (model, i) in overview.cells if model not in overview.references
+        )
 
 
 def metric_schemas(rows: list[ResultRow]) -> dict[str, dict]:
@@ -120,8 +121,14 @@ def metric_schemas(rows: list[ResultRow]) -> dict[str, dict]:
             schemas[name] = declared
         else:
             row = next(r for r in rows if r.metric == name)
-            schemas[name] = {"name": name, "display_name": name, "description": "", "direction": row.direction,
-                             "feature_space": row.feature_space, "headline": 100}
+            schemas[name] = {
+                "name": name,
+                "display_name": name,
+                "description": "",
+                "direction": row.direction,
+                "feature_space": row.feature_space,
+                "headline": 100,
+            }
     has_values = {r.metric for r in rows if r.status == OK}
 
     def order(item: tuple[str, dict]) -> tuple:
@@ -176,8 +183,12 @@ def build_leaderboard(rows: list[ResultRow]) -> Leaderboard:
     order = overview.models
     tasks = []
     for task in dict.fromkeys(r.task for r in rows):
-        columns = [Column(m, c, schemas[m]["direction"], m not in failed) for m in schemas for c in CONDITIONS
-                   if any(r.metric == m and r.task == task and r.condition == c for r in rows)]
+        columns = [
+            Column(m, c, schemas[m]["direction"], m not in failed)
+            for m in schemas
+            for c in CONDITIONS
+            if any(r.metric == m and r.task == task and r.condition == c for r in rows)
+        ]
         found = {(r.model, r.metric, r.condition): r for r in ok if r.task == task}
         cells = {}
         for model in order:
@@ -206,8 +217,11 @@ def _warnings(schemas: dict, overview: Table, tasks: list[Table]) -> list[str]:
     competitors = [m for m in overview.models if m not in overview.references]
     baselines = [m for m in overview.models if m in overview.references and m not in REAL_IMAGES]
     for i, column in enumerate(overview.columns):
-        values = {m: overview.cells[(m, i)].value for m in overview.models
-                  if (m, i) in overview.cells and not overview.cells[(m, i)].missing}
+        values = {
+            m: overview.cells[(m, i)].value
+            for m in overview.models
+            if (m, i) in overview.cells and not overview.cells[(m, i)].missing
+        }
         scored = [m for m in competitors if m in values]
         if not scored:
             continue
@@ -215,9 +229,11 @@ def _warnings(schemas: dict, overview: Table, tasks: list[Table]) -> list[str]:
         best = min(sign * values[m] for m in scored)
         for baseline in baselines:
             if baseline in values and sign * values[baseline] < best:
-                out.append(f"{baseline} (a baseline, not a generator) beats every competitor on "
-                           f"{schemas[column.metric]['display_name']}: that column does not tell good images from "
-                           "this baseline here.")
+                out.append(
+                    f"{baseline} (a baseline, not a generator) beats every competitor on "
+                    f"{schemas[column.metric]['display_name']}: that column does not tell good images from "
+                    "this baseline here."
+                )
     for table in tasks:
         for i, column in enumerate(table.columns):
             chance = schemas[column.metric].get("chance")
@@ -225,16 +241,23 @@ def _warnings(schemas: dict, overview: Table, tasks: list[Table]) -> list[str]:
                 continue
             for model in table.models:
                 cell = table.cells.get((model, i))
-                if (model not in table.references and cell is not None and cell.ci_low is not None
-                        and cell.ci_low <= chance <= cell.ci_high):
+                if (
+                    model not in table.references
+                    and cell is not None
+                    and cell.ci_low is not None
+                    and cell.ci_low <= chance <= cell.ci_high
+                ):
                     where = f"{table.title}" + (f" / {column.condition}" if column.condition != "both" else "")
-                    out.append(f"{model}: {schemas[column.metric]['display_name']} on {where} is within its interval "
-                               f"of chance ({chance:g}): [{cell.ci_low:.4g}, {cell.ci_high:.4g}].")
+                    out.append(
+                        f"{model}: {schemas[column.metric]['display_name']} on {where} is within its interval "
+                        f"of chance ({chance:g}): [{cell.ci_low:.4g}, {cell.ci_high:.4g}]."
+                    )
     return out
 
 
-def _overview(rows: list[ResultRow], ok: list[ResultRow], schemas: dict, references: set[str],
-              failed: set[str]) -> Table:
+def _overview(
+    rows: list[ResultRow], ok: list[ResultRow], schemas: dict, references: set[str], failed: set[str]
+) -> Table:
     cells_per_metric = {m: len({(r.task, r.condition) for r in rows if r.metric == m}) for m in schemas}
     models = list(dict.fromkeys(r.model for r in rows))
     columns = [Column(m, None, schemas[m]["direction"], m not in failed) for m in schemas]
@@ -265,8 +288,11 @@ def _mark_best(table: Table) -> Table:
     for i, column in enumerate(table.columns):
         if not column.valid:  # its order cannot be trusted on this dataset
             continue
-        competing = [(m, table.cells[(m, i)]) for m in table.models
-                     if m not in table.references and (m, i) in table.cells and not table.cells[(m, i)].missing]
+        competing = [
+            (m, table.cells[(m, i)])
+            for m in table.models
+            if m not in table.references and (m, i) in table.cells and not table.cells[(m, i)].missing
+        ]
         if len(competing) < 2:
             continue
         sign = 1 if column.direction == "lower" else -1

@@ -9,7 +9,7 @@ from cxrbench.leaderboard.table import Cell, Column, Leaderboard
 ARROW = {"lower": "↓", "higher": "↑"}
 MISSING = "n/a"
 INVALID_MARK = "†"  # on the header of a column whose feature space failed its validity check
-VALIDITY_DOC = "docs/leaderboard.md, \"Validity of feature spaces\""
+VALIDITY_DOC = 'docs/leaderboard.md, "Validity of feature spaces"'
 
 
 def number(value: float | None) -> str:
@@ -39,8 +39,10 @@ def ranking_note(board: Leaderboard) -> str:
     if overview.ranked_by is not None:
         return f"Ranks follow {header(board, overview.columns[overview.ranked_by])}."
     if board.unranked_for_validity:
-        return (f"Not ranked: every column with values is in a feature space that failed its validity check on "
-                f"this dataset ({INVALID_MARK}).")
+        return (
+            f"Not ranked: every column with values is in a feature space that failed its validity check on "
+            f"this dataset ({INVALID_MARK})."
+        )
     return ""
 
 
@@ -48,18 +50,22 @@ def validity_intro(board: Leaderboard) -> str:
     """The sentence before the list of failed spaces (plain text; '' when none failed)."""
     if not board.invalid:
         return ""
-    return (f"{INVALID_MARK} The feature space of these columns failed its validity check on "
-            f"{board.setting['dataset']} (its real-vs-real floor must lie below blurred and noisy real images and "
-            "below the noise model, the noise model beyond the mildest blur and noise, and every stronger step "
-            f"farther; {VALIDITY_DOC}): their values are shown but not bolded and never rank.")
+    return (
+        f"{INVALID_MARK} The feature space of these columns failed its validity check on "
+        f"{board.setting['dataset']} (its real-vs-real floor must lie below blurred and noisy real images and "
+        "below the noise model, the noise model beyond the mildest blur and noise, and every stronger step "
+        f"farther; {VALIDITY_DOC}): their values are shown but not bolded and never rank."
+    )
 
 
 def intro(board: Leaderboard) -> str:
     s = board.setting
     references = sorted(board.overview.references)
-    return (f"Dataset `{s['dataset']}`, {s['resolution']} px, n = {s['n']} synthetic images per task and "
-            f"condition, seed {s['seed']}. Arrows give each metric's better direction; bold marks a column's "
-            "best competitor when there are two or more and, in the per-finding tables, its 95% interval clears "
-            f"the next one's; reference rows ({', '.join(references) or 'none'}) are not ranked or bolded. "
-            "Intervals are clipped to the range each metric can take. The overview is the mean over every task "
-            "and condition (no interval: see the per-finding tables). " + ranking_note(board)).strip()
+    return (
+        f"Dataset `{s['dataset']}`, {s['resolution']} px, n = {s['n']} synthetic images per task and "
+        f"condition, seed {s['seed']}. Arrows give each metric's better direction; bold marks a column's "
+        "best competitor when there are two or more and, in the per-finding tables, its 95% interval clears "
+        f"the next one's; reference rows ({', '.join(references) or 'none'}) are not ranked or bolded. "
+        "Intervals are clipped to the range each metric can take. The overview is the mean over every task "
+        "and condition (no interval: see the per-finding tables). " + ranking_note(board)
+    ).strip()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from cxrbench.results import ResultRow
 from cxrbench.leaderboard.table import rows_frame
+from cxrbench.results import ResultRow
 
 
 def render_csv(rows: list[ResultRow]) -> str:

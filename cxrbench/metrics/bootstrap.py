@@ -41,8 +41,9 @@ def replicates(statistic: Statistic, resamples: int, seed: int) -> np.ndarray:
     return values
 
 
-def interval_from(values: np.ndarray, estimate: float, method: str,
-                  level: float = 0.95) -> tuple[float | None, float | None]:
+def interval_from(
+    values: np.ndarray, estimate: float, method: str, level: float = 0.95
+) -> tuple[float | None, float | None]:
     """The ``level`` interval from bootstrap ``values`` by ``method``; (None, None) if none are finite."""
     finite = values[np.isfinite(values)]
     if len(finite) == 0 or not np.isfinite(estimate):
@@ -57,16 +58,18 @@ def interval_from(values: np.ndarray, estimate: float, method: str,
     return float(low), float(high)
 
 
-def bootstrap_interval(statistic: Statistic, estimate: float, resamples: int, seed: int, method: str = PERCENTILE,
-                       level: float = 0.95) -> tuple[float | None, float | None]:
+def bootstrap_interval(
+    statistic: Statistic, estimate: float, resamples: int, seed: int, method: str = PERCENTILE, level: float = 0.95
+) -> tuple[float | None, float | None]:
     """The interval of ``statistic`` over ``resamples`` seeded replicates; (None, None) if ``resamples`` is 0."""
     if resamples <= 0:
         return None, None
     return interval_from(replicates(statistic, resamples, seed), estimate, method, level)
 
 
-def paired_difference(a: Statistic, b: Statistic, estimate: float, resamples: int, seed: int, method: str,
-                      level: float = 0.95) -> tuple[float | None, float | None]:
+def paired_difference(
+    a: Statistic, b: Statistic, estimate: float, resamples: int, seed: int, method: str, level: float = 0.95
+) -> tuple[float | None, float | None]:
     """Interval of b - a when both are computed against the SAME real units, resampled together.
 
     Each replicate draws one set of real indices for both models (the pairing) and independent

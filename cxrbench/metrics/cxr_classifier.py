@@ -34,7 +34,8 @@ class ClassifierRecipe:
     "affine" gives every image its own shift (max_shift px), rotation (max_rotation degrees),
     scale (1 +- max_scale) and brightness/contrast/gamma jitter (intensity), never a left-right
     flip (the heart is on the left), and additive Gaussian noise of up to ``grain`` grey levels
-    (quantum mottle, so the embedding follows anatomy rather than pixel texture). standardise: each image to zero mean, unit variance before the
+    (quantum mottle, so the embedding follows anatomy rather than pixel texture). standardise: each image to zero
+    mean, unit variance before the
     first layer (radiographs differ in exposure far more than the phantom). blocks: convolutions per
     stage; two or more make each stage a residual block. balance: each finding's positives weighted
     by negatives / positives in the training labels. min_steps: the epochs are raised until there
@@ -63,9 +64,11 @@ class ClassifierRecipe:
 
     def __post_init__(self) -> None:
         if self.augment not in AUGMENTATIONS:
-            raise ConfigError(f"classifier augment {self.augment!r} is unknown; choose one of {', '.join(AUGMENTATIONS)}")
+            raise ConfigError(
+                f"classifier augment {self.augment!r} is unknown; choose one of {', '.join(AUGMENTATIONS)}"
+            )
         if self.augment == "roll" and (self.max_rotation or self.max_scale or self.intensity or self.grain):
-            raise ConfigError("classifier max_rotation, max_scale, intensity and grain need augment = \"affine\"")
+            raise ConfigError('classifier max_rotation, max_scale, intensity and grain need augment = "affine"')
         if self.blocks < 1 or not self.widths or self.epochs < 1 or self.batch_size < 1:
             raise ConfigError("classifier blocks, widths, epochs and batch_size must each be at least 1")
 
@@ -87,9 +90,19 @@ class ClassifierRecipe:
 # images keep 8. No grain: grain = 8 fixes the order of the noise model and pca-gaussian on the NIH
 # sample but blinds the space to mild blur (docs/performance.md), so the run's validity check
 # (mild<noise-model) marks this space failed there instead.
-EVALUATOR_RECIPE = ClassifierRecipe(standardise=True, augment="affine", max_rotation=10.0, max_scale=0.1,
-                                    intensity=0.1, batch_size=32, epochs=8, min_steps=576, dropout=0.3,
-                                    decoupled_decay=True, weight_decay=0.05)
+EVALUATOR_RECIPE = ClassifierRecipe(
+    standardise=True,
+    augment="affine",
+    max_rotation=10.0,
+    max_scale=0.1,
+    intensity=0.1,
+    batch_size=32,
+    epochs=8,
+    min_steps=576,
+    dropout=0.3,
+    decoupled_decay=True,
+    weight_decay=0.05,
+)
 
 
 class _Stage(nn.Sequential):
@@ -97,8 +110,12 @@ class _Stage(nn.Sequential):
 
     def __init__(self, channels: int, width: int, blocks: int) -> None:
         if blocks == 1:
-            super().__init__(nn.Conv2d(channels, width, 3, padding=1, bias=False), nn.BatchNorm2d(width),
-                             nn.ReLU(inplace=True), nn.MaxPool2d(2))
+            super().__init__(
+                nn.Conv2d(channels, width, 3, padding=1, bias=False),
+                nn.BatchNorm2d(width),
+                nn.ReLU(inplace=True),
+                nn.MaxPool2d(2),
+            )
         else:
             super().__init__(_Residual(channels, width, blocks), nn.MaxPool2d(2))
 
@@ -143,8 +160,9 @@ class CxrClassifier(nn.Module):
     def resize(self, x: torch.Tensor) -> torch.Tensor:
         """float [B, 1, H, W] in [-1, 1] -> [B, 1, S, S] (differentiable, for latent class optimisation)."""
         if x.shape[-1] != self.input_size or x.shape[-2] != self.input_size:
-            x = F.interpolate(x, size=(self.input_size, self.input_size), mode="bilinear", antialias=True,
-                              align_corners=False)
+            x = F.interpolate(
+                x, size=(self.input_size, self.input_size), mode="bilinear", antialias=True, align_corners=False
+            )
         return x
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
@@ -191,7 +209,10 @@ def positive_weights(labels: torch.Tensor) -> torch.Tensor:
 
 
 def train_classifier(
-    data: ImageSet, recipe: ClassifierRecipe, seed: int, device: torch.device,
+    data: ImageSet,
+    recipe: ClassifierRecipe,
+    seed: int,
+    device: torch.device,
     progress: Callable[[int, int, str], None] = lambda done, total, text: None,
 ) -> CxrClassifier:
     """Train on ``data`` (multi-label BCE over known labels, Adam, one-cycle schedule); deterministic
@@ -220,9 +241,12 @@ def train_classifier(
                 x = torch.roll(x, shifts=(dy, dx), dims=(2, 3))
             target = labels[batch].to(device)
             known = (target >= 0).float()  # uncertain labels (-1) do not train the classifier
-            loss = (F.binary_cross_entropy_with_logits(model(x), target.clamp(min=0), reduction="none",
-                                                       pos_weight=pos_weight) * known
-                    ).sum() / known.sum().clamp(min=1.0)
+            loss = (
+                F.binary_cross_entropy_with_logits(
+                    model(x), target.clamp(min=0), reduction="none", pos_weight=pos_weight
+                )
+                * known
+            ).sum() / known.sum().clamp(min=1.0)
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             optimiser.step()
@@ -232,8 +256,9 @@ def train_classifier(
     return model.eval()
 
 
-def cached_classifier(directory: Path, recipe: ClassifierRecipe, device: torch.device,
-                      train: Callable[[], tuple[CxrClassifier, dict]]) -> tuple[CxrClassifier, dict]:
+def cached_classifier(
+    directory: Path, recipe: ClassifierRecipe, device: torch.device, train: Callable[[], tuple[CxrClassifier, dict]]
+) -> tuple[CxrClassifier, dict]:
     """The classifier saved in ``directory`` with its config, else ``train()``'s, saved there first."""
     if (directory / WEIGHTS_FILE).is_file():
         tensors, config = load_checkpoint(directory)
@@ -246,8 +271,9 @@ def cached_classifier(directory: Path, recipe: ClassifierRecipe, device: torch.d
 
 
 @torch.no_grad()
-def run_classifier(model: CxrClassifier, images: torch.Tensor, device: torch.device,
-                   batch_size: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
+def run_classifier(
+    model: CxrClassifier, images: torch.Tensor, device: torch.device, batch_size: int = 256
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Embeddings [N, D] and sigmoid probabilities [N, len(FINDINGS)] (float64, on the CPU)."""
     embeddings, probabilities = [], []
     for batch in images.split(batch_size):

@@ -58,7 +58,7 @@ def _row_groups(mask: np.ndarray, cap: int) -> Iterator[tuple[np.ndarray, np.nda
     done, row = 0, 0
     while done < len(flat):
         row = max(row + 1, int(np.searchsorted(row_ends, done + cap, side="right")))
-        yield np.divmod(flat[done:row_ends[row - 1]], width)
+        yield np.divmod(flat[done : row_ends[row - 1]], width)
         done = int(row_ends[row - 1])
 
 
@@ -80,8 +80,9 @@ class DistanceBlock:
     The methods return results on the direct distances, exactly as if the full direct matrix were used.
     """
 
-    def __init__(self, x: np.ndarray, y: np.ndarray, start: int, expansion: np.ndarray, slack: float,
-                 max_bytes: int) -> None:
+    def __init__(
+        self, x: np.ndarray, y: np.ndarray, start: int, expansion: np.ndarray, slack: float, max_bytes: int
+    ) -> None:
         self.x, self.y, self.start, self.expansion, self.slack = x, y, start, expansion, slack
         self.stop = start + len(expansion)
         self._max_bytes = max_bytes
@@ -93,10 +94,10 @@ class DistanceBlock:
         # Two [pairs, D] buffers per chunk (the gathered rows, the gathered columns).
         pairs = max(1, self._max_bytes // (16 * max(self.x.shape[1], 1)))
         for at in range(0, len(rows), pairs):
-            diff = self.x[self.start + rows[at:at + pairs]]
-            diff -= self.y[cols[at:at + pairs]]
+            diff = self.x[self.start + rows[at : at + pairs]]
+            diff -= self.y[cols[at : at + pairs]]
             np.square(diff, out=diff)
-            out[at:at + pairs] = diff.sum(axis=1)  # numpy's pairwise sum per row: layout-independent
+            out[at : at + pairs] = diff.sum(axis=1)  # numpy's pairwise sum per row: layout-independent
         return out
 
     def within(self, radii_sq: np.ndarray, strict: bool) -> np.ndarray:
@@ -131,7 +132,7 @@ class DistanceBlock:
             rows = np.arange(len(block))
             block[rows, self.start + rows] = np.inf
         # One selection at the largest k (several kth positions, or a repeated one, cost several).
-        smallest = np.partition(block, max(ks) - 1, axis=1)[:, :max(ks)].copy()  # frees the partitioned copy
+        smallest = np.partition(block, max(ks) - 1, axis=1)[:, : max(ks)].copy()  # frees the partitioned copy
         smallest.sort(axis=1)
         kth = smallest[:, [k - 1 for k in ks]]  # [rows, len(ks)]
         candidates = block <= (kth.max(axis=1) + 2 * self.slack)[:, None]
@@ -190,8 +191,9 @@ def distance_blocks(x: np.ndarray, y: np.ndarray, max_bytes: int = DEFAULT_MAX_B
         yield DistanceBlock(x, y, start, block, slack, int(max_bytes))
 
 
-def squared_distance_chunks(x: np.ndarray, y: np.ndarray, max_bytes: int = DEFAULT_MAX_BYTES
-                            ) -> Iterator[tuple[int, np.ndarray]]:
+def squared_distance_chunks(
+    x: np.ndarray, y: np.ndarray, max_bytes: int = DEFAULT_MAX_BYTES
+) -> Iterator[tuple[int, np.ndarray]]:
     """Yield (start, E) where E[i, j] ~ |x[start + i] - y[j]|^2, float64 [rows, len(y)], clipped at 0.
 
     The rounded BLAS expansion only (an exact duplicate can come out as ~1e-15): fine for magnitudes,
@@ -201,8 +203,9 @@ def squared_distance_chunks(x: np.ndarray, y: np.ndarray, max_bytes: int = DEFAU
         yield block.start, block.expansion
 
 
-def nearest(points: np.ndarray, centres: np.ndarray, max_bytes: int = DEFAULT_MAX_BYTES
-            ) -> tuple[np.ndarray, np.ndarray]:
+def nearest(
+    points: np.ndarray, centres: np.ndarray, max_bytes: int = DEFAULT_MAX_BYTES
+) -> tuple[np.ndarray, np.ndarray]:
     """Distance [N] (not squared, exactly 0 for a copy) and index [N] of each point's nearest centre.
 
     Distances are the direct ones; ties go to the lowest centre index.
@@ -213,6 +216,6 @@ def nearest(points: np.ndarray, centres: np.ndarray, max_bytes: int = DEFAULT_MA
     distance = np.empty(len(points))
     index = np.empty(len(points), dtype=np.int64)
     for block in distance_blocks(points, centres, max_bytes):
-        value, index[block.start:block.stop] = block.row_min()
-        distance[block.start:block.stop] = np.sqrt(value)
+        value, index[block.start : block.stop] = block.row_min()
+        distance[block.start : block.stop] = np.sqrt(value)
     return distance, index

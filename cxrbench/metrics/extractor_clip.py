@@ -46,12 +46,15 @@ class ClipExtractor(LocalVisionExtractor):
         self.mean, self.std = tuple(processor.image_mean), tuple(processor.image_std)
         self.network = self.load_network(CLIPVisionModelWithProjection, directory)
         if self.network.config.image_size != self.side:
-            raise UnavailableError(f"{directory}: preprocessor_config.json crops {self.side} px but the model takes "
-                                   f"{self.network.config.image_size} px; {self.fix()}")
+            raise UnavailableError(
+                f"{directory}: preprocessor_config.json crops {self.side} px but the model takes "
+                f"{self.network.config.image_size} px; {self.fix()}"
+            )
         # CMMD divides by 255 itself, in float32, and turns the processor's rescale off
         scaled = np.arange(256, dtype=np.float32) / 255.0
-        self.pipeline = GreyPipeline((centre_square, pil_resize(self.side, self.side, Image.BICUBIC)),
-                                     processor_levels(processor, scaled))
+        self.pipeline = GreyPipeline(
+            (centre_square, pil_resize(self.side, self.side, Image.BICUBIC)), processor_levels(processor, scaled)
+        )
         self.dim = self.network.config.projection_dim
 
     def _embed(self, pixels: torch.Tensor) -> torch.Tensor:
@@ -59,5 +62,7 @@ class ClipExtractor(LocalVisionExtractor):
         return embeds / torch.linalg.norm(embeds, dim=-1, keepdim=True)
 
     def preprocessing(self) -> str:
-        return (f"gray-to-rgb, centre square, pil bicubic {self.side}x{self.side}, /255, mean {self.mean} "
-                f"std {self.std} (cmmd); image_embeds l2-normalised")
+        return (
+            f"gray-to-rgb, centre square, pil bicubic {self.side}x{self.side}, /255, mean {self.mean} "
+            f"std {self.std} (cmmd); image_embeds l2-normalised"
+        )

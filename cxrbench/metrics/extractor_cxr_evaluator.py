@@ -9,11 +9,17 @@ import torch
 
 from cxrbench import __version__
 from cxrbench.cache import content_key
+from cxrbench.errors import ConfigError
 from cxrbench.metrics import FEATURE_EXTRACTORS
 from cxrbench.metrics.auroc import auroc, youden_threshold
-from cxrbench.errors import ConfigError
-from cxrbench.metrics.cxr_classifier import (EVALUATOR_RECIPE, ClassifierRecipe, CxrClassifier, cached_classifier,
-                                              run_classifier, train_classifier)
+from cxrbench.metrics.cxr_classifier import (
+    EVALUATOR_RECIPE,
+    ClassifierRecipe,
+    CxrClassifier,
+    cached_classifier,
+    run_classifier,
+    train_classifier,
+)
 from cxrbench.metrics.feature_extractor import ExtractorContext, FeatureExtractor
 from cxrbench.tasks import FINDINGS
 
@@ -43,8 +49,9 @@ class CxrEvaluatorExtractor(FeatureExtractor):
 
     def prepare(self, context: ExtractorContext) -> None:
         self.device = context.device
-        self.key = content_key("cxr-evaluator", self.recipe.to_dict(), context.dataset_fingerprint,
-                               context.train.resolution, context.seed)
+        self.key = content_key(
+            "cxr-evaluator", self.recipe.to_dict(), context.dataset_fingerprint, context.train.resolution, context.seed
+        )
         directory = context.cache_dir / "extractors" / "cxr-evaluator" / self.key
         self.model, config = cached_classifier(directory, self.recipe, self.device, lambda: self._train(context))
         self.thresholds = np.asarray(config["thresholds"])
@@ -55,25 +62,37 @@ class CxrEvaluatorExtractor(FeatureExtractor):
         model = train_classifier(context.train, self.recipe, context.seed, self.device, context.progress)
         _, val_probs = run_classifier(model, context.val.images, self.device)
         val_labels = context.val.labels.numpy()
-        thresholds = [youden_threshold(*_known(val_probs[:, i].numpy(), val_labels[:, i]))
-                      for i in range(len(FINDINGS))]
+        thresholds = [
+            youden_threshold(*_known(val_probs[:, i].numpy(), val_labels[:, i])) for i in range(len(FINDINGS))
+        ]
         _, test_probs = run_classifier(model, context.test.images, self.device)
         test_labels = context.test.labels.numpy()
         test_auroc = {f: auroc(*_known(test_probs[:, i].numpy(), test_labels[:, i])) for i, f in enumerate(FINDINGS)}
-        return model, {"recipe": self.recipe.to_dict(), "thresholds": thresholds, "test_auroc": test_auroc,
-                       "cxrbench_version": __version__}
+        return model, {
+            "recipe": self.recipe.to_dict(),
+            "thresholds": thresholds,
+            "test_auroc": test_auroc,
+            "cxrbench_version": __version__,
+        }
 
     def extract(self, images: torch.Tensor) -> dict[str, np.ndarray]:
         if self.model is None:
             raise RuntimeError("cxr-evaluator.extract called before prepare")
         embeddings, probabilities = run_classifier(self.model, images, self.device)
         probs = probabilities.numpy()
-        return {"features": embeddings.numpy(), "probabilities": probs,
-                "calls": (probs >= self.thresholds).astype(np.int8)}
+        return {
+            "features": embeddings.numpy(),
+            "probabilities": probs,
+            "calls": (probs >= self.thresholds).astype(np.int8),
+        }
 
     def identity(self) -> dict:
-        return {"name": self.name, "weights": self.key, "preprocessing": "bilinear-antialias-64px",
-                "dim": self.recipe.widths[-1]}
+        return {
+            "name": self.name,
+            "weights": self.key,
+            "preprocessing": "bilinear-antialias-64px",
+            "dim": self.recipe.widths[-1],
+        }
 
     def report(self) -> dict:
         return {**self.identity(), "test_auroc": self.test_auroc, "thresholds": self.thresholds.tolist()}

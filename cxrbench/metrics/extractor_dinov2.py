@@ -62,5 +62,7 @@ class Dinov2Extractor(LocalVisionExtractor):
         return self.network(pixel_values=pixels).pooler_output
 
     def preprocessing(self) -> str:
-        return (f"gray-to-rgb, pil bicubic {DGM_EVAL_SIZE}x{DGM_EVAL_SIZE}, /255, imagenet mean {tuple(IMAGENET_MEAN)} "
-                f"std {tuple(IMAGENET_STD)} (dgm-eval); pooler output")
+        return (
+            f"gray-to-rgb, pil bicubic {DGM_EVAL_SIZE}x{DGM_EVAL_SIZE}, /255, imagenet mean {tuple(IMAGENET_MEAN)} "
+            f"std {tuple(IMAGENET_STD)} (dgm-eval); pooler output"
+        )

@@ -32,8 +32,10 @@ from cxrbench.metrics.inception_fused import FusedInceptionV3
 FID_WEIGHTS_SIZE = 95_628_359
 FID_WEIGHTS_SHA256_PREFIX = "6726825d"
 # Marks the identity of features from any other file: their FIDs are not comparable with published ones.
-HOW_TO_FIX = ("pass --inception-weights PATH (or set CXRBENCH_INCEPTION_WEIGHTS) to a copy of "
-              "weights-inception-2015-12-05-6726825d.pth")
+HOW_TO_FIX = (
+    "pass --inception-weights PATH (or set CXRBENCH_INCEPTION_WEIGHTS) to a copy of "
+    "weights-inception-2015-12-05-6726825d.pth"
+)
 
 
 @FEATURE_EXTRACTORS.register("inception-v3")
@@ -51,8 +53,9 @@ class InceptionV3Extractor(FeatureExtractor):
 
     name = "inception-v3"
 
-    def __init__(self, weights: str | Path | None = None, verify: bool = True, batch_size: int = 32,
-                 fused: bool = True) -> None:
+    def __init__(
+        self, weights: str | Path | None = None, verify: bool = True, batch_size: int = 32, fused: bool = True
+    ) -> None:
         self.weights = Path(weights).expanduser() if weights else None
         self.verify = verify
         self.batch_size = batch_size
@@ -95,17 +98,21 @@ class InceptionV3Extractor(FeatureExtractor):
             raise RuntimeError("inception-v3.extract called before prepare")
         features = np.empty((len(images), 2048))
         for start in range(0, len(images), self.batch_size):
-            batch = images[start:start + self.batch_size].to(self.device)
+            batch = images[start : start + self.batch_size].to(self.device)
             if self.fused:
                 out = self.network(batch)
             else:
                 out = self.network(batch.expand(-1, 3, -1, -1).contiguous())[0]
-            features[start:start + len(batch)] = out.double().cpu().numpy()
+            features[start : start + len(batch)] = out.double().cpu().numpy()
         return {"features": features}
 
     def identity(self) -> dict:
-        identity = {"name": self.name, "weights_sha256": self.sha256, "preprocessing": "gray-to-rgb,tf1-bilinear-299",
-                    "dim": 2048}
+        identity = {
+            "name": self.name,
+            "weights_sha256": self.sha256,
+            "preprocessing": "gray-to-rgb,tf1-bilinear-299",
+            "dim": 2048,
+        }
         if not self.published:  # only then: the identity of published-weight rows stays as before
             identity[PUBLISHED_WEIGHTS_FIELD] = False
         return identity

@@ -37,5 +37,8 @@ class PixelsExtractor(FeatureExtractor):
         return {"features": unit.numpy(), "images": images.numpy()}
 
     def identity(self) -> dict:
-        return {"name": self.name, "preprocessing": f"area-{self.size}px-centred-unit-norm",
-                "dim": self.size * self.size}
+        return {
+            "name": self.name,
+            "preprocessing": f"area-{self.size}px-centred-unit-norm",
+            "dim": self.size * self.size,
+        }

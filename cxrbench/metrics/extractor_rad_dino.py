@@ -25,8 +25,13 @@ from PIL import Image
 
 from cxrbench.errors import ConfigError
 from cxrbench.metrics import FEATURE_EXTRACTORS
-from cxrbench.metrics.grey_pipeline import (GreyPipeline, describe_processor, pil_resize, processor_geometry,
-                                            processor_levels)
+from cxrbench.metrics.grey_pipeline import (
+    GreyPipeline,
+    describe_processor,
+    pil_resize,
+    processor_geometry,
+    processor_levels,
+)
 from cxrbench.metrics.hf_local import LocalVisionExtractor
 
 CHEXGENBENCH_RESIZE = 299  # CheXGenBench's loader resizes every image to 299 x 299 before the processor
@@ -47,8 +52,9 @@ class RadDinoExtractor(LocalVisionExtractor):
     model_types = ("dinov2",)
     holds = "config.json, model.safetensors and preprocessor_config.json"
 
-    def __init__(self, weights: str | Path | None = None, batch_size: int = 16,
-                 pre_resize: int = CHEXGENBENCH_RESIZE) -> None:
+    def __init__(
+        self, weights: str | Path | None = None, batch_size: int = 16, pre_resize: int = CHEXGENBENCH_RESIZE
+    ) -> None:
         if pre_resize < 0:
             raise ConfigError(f"rad-dino pre_resize = {pre_resize}; give a size in pixels (299: CheXGenBench) or 0")
         super().__init__(weights, batch_size)

@@ -33,8 +33,10 @@ from cxrbench.metrics.radiomics_settings import (
     WAVELET,
 )
 
-PREPROCESSING = (f"frd-v1: whole-image mask, normalise x100, cubic b-spline 1/{RESAMPLE_FACTOR}, "
-                 f"LoG {'/'.join(f'{s:g}' for s in LOG_SIGMAS_MM)} mm 2D, {WAVELET} swt 2D, bin width {BIN_WIDTH:g}")
+PREPROCESSING = (
+    f"frd-v1: whole-image mask, normalise x100, cubic b-spline 1/{RESAMPLE_FACTOR}, "
+    f"LoG {'/'.join(f'{s:g}' for s in LOG_SIGMAS_MM)} mm 2D, {WAVELET} swt 2D, bin width {BIN_WIDTH:g}"
+)
 CHUNK = 32  # images per call of the feature code: bounds the memory of the texture matrices
 
 
@@ -64,7 +66,7 @@ class RadiomicsExtractor(FeatureExtractor):
         if not self.standardise or len(context.train) < 2:
             return
         generator = torch.Generator().manual_seed(context.seed)
-        chosen = torch.randperm(len(context.train), generator=generator)[:self.reference_images].sort().values
+        chosen = torch.randperm(len(context.train), generator=generator)[: self.reference_images].sort().values
         raw = RadiomicsExtractor(standardise=False, resample=self.resample)
         context.progress(0, 1, "radiomics of the training images (standardisation)")
         train = cached_extract(raw, context.train.images[chosen], context.cache_dir)["features"]
@@ -80,7 +82,9 @@ class RadiomicsExtractor(FeatureExtractor):
         if images.ndim != 4 or images.shape[1] != 1:
             raise ValueError(f"radiomics expects uint8 [B, 1, H, W], got shape {tuple(images.shape)}")
         pixels = images[:, 0].numpy()
-        parts = [radiomic_features(pixels[start:start + CHUNK], self.resample) for start in range(0, len(pixels), CHUNK)]
+        parts = [
+            radiomic_features(pixels[start : start + CHUNK], self.resample) for start in range(0, len(pixels), CHUNK)
+        ]
         return np.concatenate(parts) if parts else np.zeros((0, self.dim))
 
     def extract(self, images: torch.Tensor) -> dict[str, np.ndarray]:
@@ -92,6 +96,11 @@ class RadiomicsExtractor(FeatureExtractor):
             standardised = f"train-split z-score ({self.reference_count} images, {digest})"
         else:
             standardised = "none"
-        return {"name": self.name, "preprocessing": PREPROCESSING if self.resample == 2 else
-                PREPROCESSING.replace(f"cubic b-spline 1/{RESAMPLE_FACTOR}", "no resampling"),
-                "dim": self.dim, "standardised": standardised}
+        return {
+            "name": self.name,
+            "preprocessing": PREPROCESSING
+            if self.resample == 2
+            else PREPROCESSING.replace(f"cubic b-spline 1/{RESAMPLE_FACTOR}", "no resampling"),
+            "dim": self.dim,
+            "standardised": standardised,
+        }

@@ -30,18 +30,29 @@ from PIL import Image
 from cxrbench.errors import UnavailableError
 from cxrbench.metrics import FEATURE_EXTRACTORS
 from cxrbench.metrics.feature_extractor import PUBLISHED_WEIGHTS_FIELD, ExtractorContext, FeatureExtractor
-from cxrbench.metrics.xrv_weights import (CONVERT_COMMAND, PUBLISHED_FILE, PUBLISHED_SHA256, PUBLISHED_SIZE,
-                                          PUBLISHED_URL, densenet_from_tensors, import_torchxrayvision,
-                                          read_xrv_weights)
+from cxrbench.metrics.xrv_weights import (
+    CONVERT_COMMAND,
+    PUBLISHED_FILE,
+    PUBLISHED_SHA256,
+    PUBLISHED_SIZE,
+    PUBLISHED_URL,
+    densenet_from_tensors,
+    import_torchxrayvision,
+    read_xrv_weights,
+)
 
 CLEAN_FID_SIZE = 299
 XRV_INPUT_SIZE = 224
 FEATURE_DIM = 1024
-PREPROCESSING = ("gray-to-rgb,clean-fid-pil-bicubic-float-299,rgb-to-grayscale,2048x/255-1024,"
-                 "center-crop,torchvision-bilinear-antialias-224")
-HOW_TO_FIX = (f'set weights = "PATH" in [feature_options.xrv-densenet] to a copy of {PUBLISHED_FILE} '
-              f"(torchxrayvision's densenet121-res224-all, {PUBLISHED_URL}) or to the safetensors file "
-              f"`{CONVERT_COMMAND}` makes of it")
+PREPROCESSING = (
+    "gray-to-rgb,clean-fid-pil-bicubic-float-299,rgb-to-grayscale,2048x/255-1024,"
+    "center-crop,torchvision-bilinear-antialias-224"
+)
+HOW_TO_FIX = (
+    f'set weights = "PATH" in [feature_options.xrv-densenet] to a copy of {PUBLISHED_FILE} '
+    f"(torchxrayvision's densenet121-res224-all, {PUBLISHED_URL}) or to the safetensors file "
+    f"`{CONVERT_COMMAND}` makes of it"
+)
 
 
 def clean_fid_resize(channel: np.ndarray) -> np.ndarray:
@@ -110,15 +121,19 @@ class XrvDenseNetExtractor(FeatureExtractor):
             raise TypeError(f"xrv-densenet takes uint8 [B, 1, H, W] images, got {images.dtype} {tuple(images.shape)}")
         features = np.empty((len(images), FEATURE_DIM))
         for start in range(0, len(images), self.batch_size):
-            batch = roentgen_xrv_input(images[start:start + self.batch_size]).to(self.device)
-            features[start:start + len(batch)] = self.network.features2(batch).double().cpu().numpy()
+            batch = roentgen_xrv_input(images[start : start + self.batch_size]).to(self.device)
+            features[start : start + len(batch)] = self.network.features2(batch).double().cpu().numpy()
         return {"features": features}
 
     def identity(self) -> dict:
         """weights_sha256: the sha256 of the weights file, or for a converted safetensors file that of
         the file it was converted from (so both give numbers in one column)."""
-        identity = {"name": self.name, "weights_sha256": self.loaded.source_sha256 if self.loaded else "",
-                    "preprocessing": PREPROCESSING, "dim": FEATURE_DIM}
+        identity = {
+            "name": self.name,
+            "weights_sha256": self.loaded.source_sha256 if self.loaded else "",
+            "preprocessing": PREPROCESSING,
+            "dim": FEATURE_DIM,
+        }
         if self.loaded is not None and not self.loaded.published:
             identity[PUBLISHED_WEIGHTS_FIELD] = False
         return identity
@@ -126,5 +141,9 @@ class XrvDenseNetExtractor(FeatureExtractor):
     def report(self) -> dict:
         if self.loaded is None:
             return self.identity()
-        return {**self.identity(), "weights_file": str(self.weights), "weights_file_sha256": self.loaded.file_sha256,
-                "weights_layout": self.loaded.layout}
+        return {
+            **self.identity(),
+            "weights_file": str(self.weights),
+            "weights_file_sha256": self.loaded.file_sha256,
+            "weights_layout": self.loaded.layout,
+        }

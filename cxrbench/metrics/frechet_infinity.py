@@ -64,8 +64,12 @@ def default_sizes(m: int, dim: int, points: int = POINTS) -> np.ndarray:
 
 
 def fd_infinity(
-    x: np.ndarray, y: np.ndarray, sizes: np.ndarray | list[int] | None = None, seed: int = 0,
-    *, subsample: Subsample = "both",
+    x: np.ndarray,
+    y: np.ndarray,
+    sizes: np.ndarray | list[int] | None = None,
+    seed: int = 0,
+    *,
+    subsample: Subsample = "both",
 ) -> tuple[float, dict]:
     """FD-infinity of real features x [N, D] and generated features y [M, D], and the fit behind it.
 
@@ -90,11 +94,15 @@ def fd_infinity(
         raise ValueError(f"sizes must be a list of whole numbers, got {sizes!r}")
     real_sizes = np.rint(fake_sizes * n / m).astype(np.int64) if subsample == "both" else np.full(len(fake_sizes), n)
     if fake_sizes.min() < 2 or fake_sizes.max() > m or real_sizes.min() < 2:
-        raise ValueError(f"subset sizes {fake_sizes.min()}..{fake_sizes.max()} do not fit sets of {n} real and {m} "
-                         "generated rows: each subset needs 2 to M rows (and 2 or more real rows)")
+        raise ValueError(
+            f"subset sizes {fake_sizes.min()}..{fake_sizes.max()} do not fit sets of {n} real and {m} "
+            "generated rows: each subset needs 2 to M rows (and 2 or more real rows)"
+        )
     if len(np.unique(fake_sizes)) < 2:
-        raise ValueError(f"a line needs at least two distinct subset sizes, got {fake_sizes.tolist()}; "
-                         f"sets of {m} rows are too small for FD-infinity")
+        raise ValueError(
+            f"a line needs at least two distinct subset sizes, got {fake_sizes.tolist()}; "
+            f"sets of {m} rows are too small for FD-infinity"
+        )
     rng = np.random.default_rng(seed)
     fds = np.empty(len(fake_sizes))
     for i, (size, real_size) in enumerate(zip(fake_sizes, real_sizes)):
@@ -103,8 +111,13 @@ def fd_infinity(
         fds[i] = frechet_distance_features(real, fake)
     slope, intercept = np.polyfit(1.0 / fake_sizes, fds, deg=1)  # ordinary least squares, as LinearRegression
     details = {
-        "sizes": fake_sizes.tolist(), "real_sizes": real_sizes.tolist(), "fd": fds.tolist(),
-        "slope": float(slope), "intercept": float(intercept), "subsample": subsample, "seed": seed,
+        "sizes": fake_sizes.tolist(),
+        "real_sizes": real_sizes.tolist(),
+        "fd": fds.tolist(),
+        "slope": float(slope),
+        "intercept": float(intercept),
+        "subsample": subsample,
+        "seed": seed,
     }
     return float(intercept), details
 

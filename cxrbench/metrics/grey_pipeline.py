@@ -32,15 +32,20 @@ def centre_square(grey: np.ndarray) -> np.ndarray:
     height, width = grey.shape
     side = min(height, width)
     top, left = (height - side) // 2, (width - side) // 2
-    return grey[top:top + side, left:left + side]
+    return grey[top : top + side, left : left + side]
 
 
 def processor_geometry(processor) -> Geometry:
     """The resize and centre crop of a transformers image processor (PIL backend), as its config sets them."""
 
     def apply(grey: np.ndarray) -> np.ndarray:
-        out = processor(images=[grey[None]], do_convert_rgb=False, do_rescale=False, do_normalize=False,
-                        input_data_format="channels_first")["pixel_values"][0]
+        out = processor(
+            images=[grey[None]],
+            do_convert_rgb=False,
+            do_rescale=False,
+            do_normalize=False,
+            input_data_format="channels_first",
+        )["pixel_values"][0]
         return np.asarray(out)[0]
 
     return apply
@@ -72,8 +77,14 @@ def processor_levels(processor, levels: np.ndarray | None = None) -> np.ndarray:
     """
     given = np.arange(256, dtype=np.uint8) if levels is None else levels
     image = np.broadcast_to(given, (3, 1, 256)).copy()
-    out = processor(images=[image], do_convert_rgb=False, do_resize=False, do_center_crop=False,
-                    do_rescale=levels is None and processor.do_rescale, input_data_format="channels_first")
+    out = processor(
+        images=[image],
+        do_convert_rgb=False,
+        do_resize=False,
+        do_center_crop=False,
+        do_rescale=levels is None and processor.do_rescale,
+        input_data_format="channels_first",
+    )
     return np.asarray(out["pixel_values"][0], dtype=np.float32)[:, 0, :]
 
 

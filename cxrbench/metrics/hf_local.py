@@ -28,8 +28,10 @@ from cxrbench.metrics.grey_pipeline import GreyPipeline
 SAFE_WEIGHTS = "model.safetensors"
 SAFE_WEIGHTS_INDEX = "model.safetensors.index.json"
 PICKLED_WEIGHTS = ("*.bin", "*.pt", "*.pth", "*.ckpt", "*.pkl")
-CONVERT = ("convert it once with transformers, which reads it with torch.load(weights_only=True): python -c "
-           "\"from transformers import AutoModel as M; M.from_pretrained('{dir}').save_pretrained('{dir}')\"")
+CONVERT = (
+    "convert it once with transformers, which reads it with torch.load(weights_only=True): python -c "
+    "\"from transformers import AutoModel as M; M.from_pretrained('{dir}').save_pretrained('{dir}')\""
+)
 
 
 def safetensors_weights(directory: Path) -> list[Path]:
@@ -102,8 +104,10 @@ class LocalVisionExtractor(FeatureExtractor):
 
     # -- the shared part ---------------------------------------------------------------------
     def fix(self) -> str:
-        return (f'set [feature_options.{self.name}] weights = "DIR", a local copy of huggingface.co/{self.source} '
-                f"holding {self.holds} (e.g. `hf download {self.source} --local-dir DIR`; nothing is downloaded here)")
+        return (
+            f'set [feature_options.{self.name}] weights = "DIR", a local copy of huggingface.co/{self.source} '
+            f"holding {self.holds} (e.g. `hf download {self.source} --local-dir DIR`; nothing is downloaded here)"
+        )
 
     def prepare(self, context: ExtractorContext) -> None:
         self.device = context.device
@@ -120,21 +124,25 @@ class LocalVisionExtractor(FeatureExtractor):
             raise UnavailableError(f"{self.name} weights directory {directory} does not exist; {self.fix()}")
         config = directory / "config.json"
         if not config.is_file():
-            raise UnavailableError(f"{directory} has no config.json, so it is not a transformers model directory; "
-                                   f"{self.fix()}")
+            raise UnavailableError(
+                f"{directory} has no config.json, so it is not a transformers model directory; {self.fix()}"
+            )
         try:
             model_type = json.loads(config.read_text()).get("model_type")
         except (json.JSONDecodeError, UnicodeDecodeError) as error:
             raise UnavailableError(f"{config} is not readable JSON ({error}); {self.fix()}") from None
         if model_type not in self.model_types:
-            raise UnavailableError(f"{directory} holds a {model_type!r} model, not {self.source} "
-                                   f"(model_type {' or '.join(map(repr, self.model_types))}); {self.fix()}")
+            raise UnavailableError(
+                f"{directory} holds a {model_type!r} model, not {self.source} "
+                f"(model_type {' or '.join(map(repr, self.model_types))}); {self.fix()}"
+            )
         if not safetensors_weights(directory):
             pickles = sorted(p.name for pattern in PICKLED_WEIGHTS for p in directory.glob(pattern))
             if pickles:
-                raise UnavailableError(f"{directory} holds {', '.join(pickles)} but no {SAFE_WEIGHTS}: cxrbench reads "
-                                       f"safetensors only, never a pickle (it can run code when read); "
-                                       + CONVERT.format(dir=directory))
+                raise UnavailableError(
+                    f"{directory} holds {', '.join(pickles)} but no {SAFE_WEIGHTS}: cxrbench reads "
+                    f"safetensors only, never a pickle (it can run code when read); " + CONVERT.format(dir=directory)
+                )
             raise UnavailableError(f"{directory} has no {SAFE_WEIGHTS}; {self.fix()}")
         return directory
 
@@ -143,15 +151,23 @@ class LocalVisionExtractor(FeatureExtractor):
         not fit the model (missing or of another shape) are refused: transformers would start them at random."""
         try:
             with quiet_transformers():
-                network, info = model_class.from_pretrained(directory, local_files_only=True, use_safetensors=True,
-                                                            output_loading_info=True, ignore_mismatched_sizes=True)
+                network, info = model_class.from_pretrained(
+                    directory,
+                    local_files_only=True,
+                    use_safetensors=True,
+                    output_loading_info=True,
+                    ignore_mismatched_sizes=True,
+                )
         except SafetensorError as error:
-            raise UnavailableError(f"the weights in {directory} are damaged or incomplete ({error}); download them "
-                                   f"again: {self.fix()}") from None
+            raise UnavailableError(
+                f"the weights in {directory} are damaged or incomplete ({error}); download them again: {self.fix()}"
+            ) from None
         wrong = list(info["missing_keys"]) + [str(key) for key in info["mismatched_keys"]]
         if wrong:
-            raise UnavailableError(f"the weights in {directory} do not fit {model_class.__name__} ({len(wrong)} "
-                                   f"tensors missing or of another shape, e.g. {wrong[0]}); {self.fix()}")
+            raise UnavailableError(
+                f"the weights in {directory} do not fit {model_class.__name__} ({len(wrong)} "
+                f"tensors missing or of another shape, e.g. {wrong[0]}); {self.fix()}"
+            )
         return network.float().eval().to(self.device)
 
     def load_processor(self, directory: Path):
@@ -172,10 +188,14 @@ class LocalVisionExtractor(FeatureExtractor):
             raise RuntimeError(f"{self.name}.extract called before prepare")
         features = np.empty((len(images), self.dim))
         for start in range(0, len(images), self.batch_size):
-            pixels = self.pipeline(images[start:start + self.batch_size], self.device)
-            features[start:start + len(pixels)] = self._embed(pixels).double().cpu().numpy()
+            pixels = self.pipeline(images[start : start + self.batch_size], self.device)
+            features[start : start + len(pixels)] = self._embed(pixels).double().cpu().numpy()
         return {"features": features}
 
     def identity(self) -> dict:
-        return {"name": self.name, "weights_sha256": self.sha256, "preprocessing": self.preprocessing(),
-                "dim": self.dim}
+        return {
+            "name": self.name,
+            "weights_sha256": self.sha256,
+            "preprocessing": self.preprocessing(),
+            "dim": self.dim,
+        }

@@ -38,8 +38,14 @@ class ConvReLU(nn.Module):
     def __init__(self, basic: nn.Module) -> None:
         super().__init__()
         weight, bias = _folded(basic)
-        self.conv = nn.Conv2d(weight.shape[1], weight.shape[0], weight.shape[2:], stride=basic.conv.stride,
-                              padding=basic.conv.padding, bias=True)
+        self.conv = nn.Conv2d(
+            weight.shape[1],
+            weight.shape[0],
+            weight.shape[2:],
+            stride=basic.conv.stride,
+            padding=basic.conv.padding,
+            bias=True,
+        )
         self.conv.weight.data.copy_(weight)
         self.conv.bias.data.copy_(bias)
 
@@ -86,8 +92,9 @@ class FusedA(nn.Module):
 
     def __init__(self, block: nn.Module) -> None:
         super().__init__()
-        self.pointwise = MergedPointwise([block.branch1x1, block.branch5x5_1, block.branch3x3dbl_1, block.branch_pool],
-                                         pooled=True)
+        self.pointwise = MergedPointwise(
+            [block.branch1x1, block.branch5x5_1, block.branch3x3dbl_1, block.branch_pool], pooled=True
+        )
         self.b5x5 = ConvReLU(block.branch5x5_2)
         self.b3x3dbl = nn.Sequential(ConvReLU(block.branch3x3dbl_2), ConvReLU(block.branch3x3dbl_3))
 
@@ -102,8 +109,9 @@ class FusedB(nn.Module):
     def __init__(self, block: nn.Module) -> None:
         super().__init__()
         self.b3x3 = ConvReLU(block.branch3x3)
-        self.b3x3dbl = nn.Sequential(ConvReLU(block.branch3x3dbl_1), ConvReLU(block.branch3x3dbl_2),
-                                     ConvReLU(block.branch3x3dbl_3))
+        self.b3x3dbl = nn.Sequential(
+            ConvReLU(block.branch3x3dbl_1), ConvReLU(block.branch3x3dbl_2), ConvReLU(block.branch3x3dbl_3)
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.cat([self.b3x3(x), self.b3x3dbl(x), F.max_pool2d(x, kernel_size=3, stride=2)], 1)
@@ -114,8 +122,9 @@ class FusedC(nn.Module):
 
     def __init__(self, block: nn.Module) -> None:
         super().__init__()
-        self.pointwise = MergedPointwise([block.branch1x1, block.branch7x7_1, block.branch7x7dbl_1, block.branch_pool],
-                                         pooled=True)
+        self.pointwise = MergedPointwise(
+            [block.branch1x1, block.branch7x7_1, block.branch7x7dbl_1, block.branch_pool], pooled=True
+        )
         self.b7x7 = nn.Sequential(ConvReLU(block.branch7x7_2), ConvReLU(block.branch7x7_3))
         self.b7x7dbl = nn.Sequential(*(ConvReLU(getattr(block, f"branch7x7dbl_{i}")) for i in range(2, 6)))
 
@@ -158,8 +167,9 @@ class FusedE(nn.Module):
         else:
             b1x1, b3x3, b3x3dbl, pool = self.pointwise(x)
         b3x3dbl = self.b3x3dbl(b3x3dbl)
-        return torch.cat([b1x1, self.b3x3_a(b3x3), self.b3x3_b(b3x3), self.b3x3dbl_a(b3x3dbl),
-                          self.b3x3dbl_b(b3x3dbl), pool], 1)
+        return torch.cat(
+            [b1x1, self.b3x3_a(b3x3), self.b3x3_b(b3x3), self.b3x3dbl_a(b3x3dbl), self.b3x3dbl_b(b3x3dbl), pool], 1
+        )
 
 
 class FusedInceptionV3(nn.Module):
@@ -167,18 +177,29 @@ class FusedInceptionV3(nn.Module):
 
     def __init__(self, network: nn.Module) -> None:
         super().__init__()
-        self.stem = nn.Sequential(*(ConvReLU(m) if hasattr(m, "bn") else m
-                                    for m in (getattr(network, name) for name in _STEM)))
+        self.stem = nn.Sequential(
+            *(ConvReLU(m) if hasattr(m, "bn") else m for m in (getattr(network, name) for name in _STEM))
+        )
         self.blocks = nn.Sequential(
-            FusedA(network.Mixed_5b), FusedA(network.Mixed_5c), FusedA(network.Mixed_5d), FusedB(network.Mixed_6a),
-            FusedC(network.Mixed_6b), FusedC(network.Mixed_6c), FusedC(network.Mixed_6d), FusedC(network.Mixed_6e),
-            FusedD(network.Mixed_7a), FusedE(network.Mixed_7b, max_pool=False), FusedE(network.Mixed_7c, max_pool=True))
+            FusedA(network.Mixed_5b),
+            FusedA(network.Mixed_5c),
+            FusedA(network.Mixed_5d),
+            FusedB(network.Mixed_6a),
+            FusedC(network.Mixed_6b),
+            FusedC(network.Mixed_6c),
+            FusedC(network.Mixed_6d),
+            FusedC(network.Mixed_6e),
+            FusedD(network.Mixed_7a),
+            FusedE(network.Mixed_7b, max_pool=False),
+            FusedE(network.Mixed_7c, max_pool=True),
+        )
         self.to(memory_format=torch.channels_last).requires_grad_(False).eval()
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         from torch_fidelity.interpolate_compat_tensorflow import interpolate_bilinear_2d_like_tensorflow1x
 
-        x = interpolate_bilinear_2d_like_tensorflow1x(images.float(), size=(INPUT_SIZE, INPUT_SIZE),
-                                                      align_corners=False)
+        x = interpolate_bilinear_2d_like_tensorflow1x(
+            images.float(), size=(INPUT_SIZE, INPUT_SIZE), align_corners=False
+        )
         x = ((x - 128) / 128).expand(-1, 3, -1, -1).contiguous(memory_format=torch.channels_last)
         return self.blocks(self.stem(x)).mean(dim=(2, 3))

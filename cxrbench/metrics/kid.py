@@ -107,8 +107,8 @@ class _KernelSums:
         rows = max(1, min(self.max_bytes, BLOCK_BYTES) // (8 * (len(b) + cb.shape[1])))  # block + its product
         total = np.zeros(ca.shape[1])
         for start in range(0, len(a), rows):
-            block = polynomial_kernel(a[start:start + rows], b)
-            total += np.einsum("ir,ir->r", ca[start:start + rows], block @ cb)
+            block = polynomial_kernel(a[start : start + rows], b)
+            total += np.einsum("ir,ir->r", ca[start : start + rows], block @ cb)
         return total
 
 
@@ -118,8 +118,13 @@ def _kernel_diagonal(x: np.ndarray) -> np.ndarray:
 
 
 def kid_subsets(
-    real: np.ndarray, fake: np.ndarray, subsets: int = 100, subset_size: int = 1000,
-    seed: int = TORCH_FIDELITY_SEED, *, max_bytes: int = DEFAULT_MAX_BYTES,
+    real: np.ndarray,
+    fake: np.ndarray,
+    subsets: int = 100,
+    subset_size: int = 1000,
+    seed: int = TORCH_FIDELITY_SEED,
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> tuple[float, float]:
     """KID mean and std over random subsets, as torch-fidelity's `kid_features_to_metric`.
 
@@ -152,23 +157,26 @@ def kid_subsets(
         ix = rng.choice(n, s, replace=False)
         iy = rng.choice(m, s, replace=False)
         if sums is not None:
-            values[i] = sums.mmd2(np.bincount(ix, minlength=n).astype(np.float64),
-                                  np.bincount(iy, minlength=m).astype(np.float64))
+            values[i] = sums.mmd2(
+                np.bincount(ix, minlength=n).astype(np.float64), np.bincount(iy, minlength=m).astype(np.float64)
+            )
         else:
             xs, ys = x[ix], y[iy]
             values[i] = mmd2_unbiased(polynomial_kernel(xs, xs), polynomial_kernel(ys, ys), polynomial_kernel(xs, ys))
     return float(values.mean()), float(values.std())
 
 
-def kid_bootstrap_statistic(real: np.ndarray, fake: np.ndarray, *, max_bytes: int = DEFAULT_MAX_BYTES
-                            ) -> Callable[[np.ndarray, np.ndarray], float]:
+def kid_bootstrap_statistic(
+    real: np.ndarray, fake: np.ndarray, *, max_bytes: int = DEFAULT_MAX_BYTES
+) -> Callable[[np.ndarray, np.ndarray], float]:
     """A function f(real_index, fake_index) -> unbiased MMD^2 of real[real_index] and fake[fake_index].
 
     real [N, D], fake [M, D]; indices are int arrays (with repeats, as bootstrap resampling draws them;
     at least 2 each). The kernel matrices are computed once here when their (N^2 + M^2 + N M) float64
     entries fit in ``max_bytes``, and each call costs three matrix-vector products; larger sets
     recompute them in row blocks at every call (``kid_bootstrap`` also gives a function for many
-    resamples at once). Positions i == j of the resampled within-set matrices are left out, so a row drawn twice still contributes its pairing with its copy:
+    resamples at once). Positions i == j of the resampled within-set matrices are left out, so a row drawn twice still
+    contributes its pairing with its copy:
     f equals `mmd2_unbiased` of `polynomial_kernel` on the resampled rows.
     """
     return _statistic(_KernelSums(_as_features(real, "real"), _as_features(fake, "fake"), max_bytes))
@@ -187,8 +195,9 @@ def _statistic(sums: _KernelSums) -> Callable[[np.ndarray, np.ndarray], float]:
     return statistic
 
 
-def kid_bootstrap(real: np.ndarray, fake: np.ndarray, *, max_bytes: int = BLOCK_BYTES
-                  ) -> tuple[Callable[[np.ndarray, np.ndarray], float], Callable[[np.ndarray, np.ndarray], np.ndarray]]:
+def kid_bootstrap(
+    real: np.ndarray, fake: np.ndarray, *, max_bytes: int = BLOCK_BYTES
+) -> tuple[Callable[[np.ndarray, np.ndarray], float], Callable[[np.ndarray, np.ndarray], np.ndarray]]:
     """``kid_bootstrap_statistic`` of the two sets, and the same for R resamples at once:
     (real counts [N, R], fake counts [M, R]) -> the R unbiased MMD^2, where column r counts how
     often each row is drawn in resample r.

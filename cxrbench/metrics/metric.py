@@ -120,11 +120,14 @@ class Metric(ABC):
 
     def statistic(self, inputs: MetricInputs) -> Statistic:
         """The value and the metric over resampled rows; metrics override it to precompute (kernels, radii)."""
-        return Statistic(self.compute(inputs), lambda r, f: self.compute(inputs.take(r, f)),
-                         inputs.n_real if self.uses_real else 0, inputs.n_fake)
+        return Statistic(
+            self.compute(inputs),
+            lambda r, f: self.compute(inputs.take(r, f)),
+            inputs.n_real if self.uses_real else 0,
+            inputs.n_fake,
+        )
 
-    def review(self, inputs: MetricInputs, fake_images: torch.Tensor, train_images: torch.Tensor,
-               folder: Path) -> None:
+    def review(self, inputs: MetricInputs, fake_images: torch.Tensor, train_images: torch.Tensor, folder: Path) -> None:
         """Write material for a human to check the number (e.g. a gallery); default: nothing."""
 
     @property
@@ -156,10 +159,19 @@ class Metric(ABC):
         elif self.any_space and self.feature_space != self.default_space:
             display, headline = f"{self.display_name} ({self.feature_space})", self.headline + 100
         return {
-            "name": self.id, "metric": self.name, "display_name": display, "description": self.description,
-            "direction": self.direction.value, "feature_space": self.feature_space, "scope": self.scope.value,
-            "uses_real": self.uses_real, "min_samples": self.min_samples, "interval": self.interval,
-            "headline": headline, "valid_range": list(self.valid_range), "chance": self.chance,
+            "name": self.id,
+            "metric": self.name,
+            "display_name": display,
+            "description": self.description,
+            "direction": self.direction.value,
+            "feature_space": self.feature_space,
+            "scope": self.scope.value,
+            "uses_real": self.uses_real,
+            "min_samples": self.min_samples,
+            "interval": self.interval,
+            "headline": headline,
+            "valid_range": list(self.valid_range),
+            "chance": self.chance,
         }
 
 

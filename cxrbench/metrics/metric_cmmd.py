@@ -30,12 +30,18 @@ class Cmmd(SpaceMetric):
     interval = "bias-shifted"  # a resample's repeated rows add k(x, x) = 1 terms: replicates drift upward
     headline = 12
 
-    def __init__(self, feature_space: str | None = None, sigma: float = SIGMA, scale: float = SCALE,
-                 estimator: Literal["biased", "unbiased"] = "biased") -> None:
+    def __init__(
+        self,
+        feature_space: str | None = None,
+        sigma: float = SIGMA,
+        scale: float = SCALE,
+        estimator: Literal["biased", "unbiased"] = "biased",
+    ) -> None:
         super().__init__(feature_space)
         if estimator not in ("biased", "unbiased"):
-            raise ConfigError(f"cmmd estimator {estimator!r}; choose biased (the released code's) or unbiased (the "
-                              "paper's)")
+            raise ConfigError(
+                f"cmmd estimator {estimator!r}; choose biased (the released code's) or unbiased (the paper's)"
+            )
         if sigma <= 0:
             raise ConfigError(f"cmmd sigma {sigma} must be positive (published: 10)")
         self.sigma, self.scale, self.estimator = float(sigma), float(scale), estimator
@@ -49,6 +55,10 @@ class Cmmd(SpaceMetric):
         def batch(real_counts, fake_counts):
             return cmmd_multisets(real, fake, real_counts, fake_counts, self.sigma, self.scale, self.estimator)
 
-        return Statistic(self.compute(inputs),
-                         lambda r, f: cmmd(real[r], fake[f], self.sigma, self.scale, self.estimator),
-                         inputs.n_real, inputs.n_fake, batch=batch)
+        return Statistic(
+            self.compute(inputs),
+            lambda r, f: cmmd(real[r], fake[f], self.sigma, self.scale, self.estimator),
+            inputs.n_real,
+            inputs.n_fake,
+            batch=batch,
+        )

@@ -22,8 +22,10 @@ class ConditionalAccuracy(Metric):
     name = "conditional_accuracy"
     valid_range = (0.0, 1.0)
     display_name = "Cond. acc."
-    description = ("fraction of synthetic images whose evaluator call (at its real-data operating point) "
-                   "matches the requested present/absent condition")
+    description = (
+        "fraction of synthetic images whose evaluator call (at its real-data operating point) "
+        "matches the requested present/absent condition"
+    )
     direction = Direction.HIGHER
     feature_space = "cxr-evaluator"
     needs = ("calls",)
@@ -43,8 +45,10 @@ class ConditionalAuroc(Metric):
     valid_range = (0.0, 1.0)
     chance = 0.5
     display_name = "Cond. AUROC"
-    description = ("the evaluator's AUROC separating the model's 'present' images from its 'absent' images of "
-                   "the finding (0.5: the model ignores the condition; the real-holdout row is the real-data value)")
+    description = (
+        "the evaluator's AUROC separating the model's 'present' images from its 'absent' images of "
+        "the finding (0.5: the model ignores the condition; the real-holdout row is the real-data value)"
+    )
     direction = Direction.HIGHER
     feature_space = "cxr-evaluator"
     needs = ("probabilities",)

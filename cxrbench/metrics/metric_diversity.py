@@ -28,12 +28,12 @@ def group_ms_ssim(images: np.ndarray, batch_pairs: int = 48) -> np.ndarray:
 
     groups = len(images) // GROUP
     pairs = [(g * GROUP + i, g * GROUP + j) for g in range(groups) for i, j in combinations(range(GROUP), 2)]
-    x = torch.from_numpy(np.asarray(images[:groups * GROUP])).double()
+    x = torch.from_numpy(np.asarray(images[: groups * GROUP])).double()
     if x.shape[-1] != SIZE or x.shape[-2] != SIZE:
         x = F.interpolate(x, size=(SIZE, SIZE), mode="bilinear", antialias=True, align_corners=False)
     values = []
     for start in range(0, len(pairs), batch_pairs):
-        a, b = zip(*pairs[start:start + batch_pairs])
+        a, b = zip(*pairs[start : start + batch_pairs])
         values.append(ms_ssim(x[list(a)], x[list(b)], data_range=255.0, size_average=False))
     per_pair = torch.cat(values).numpy() if values else np.empty(0)
     return per_pair.reshape(groups, len(pairs) // max(groups, 1)).mean(axis=1)
@@ -46,8 +46,10 @@ class Diversity(Metric):
     name = "diversity"
     valid_range = (-1.0, 1.0)
     display_name = "MS-SSIM"
-    description = ("mean MS-SSIM over the 6 pairs of each group of 4 samples (RoentGen protocol); lower is more "
-                   "diverse; compare with the real-holdout row, since real images of one finding are alike too")
+    description = (
+        "mean MS-SSIM over the 6 pairs of each group of 4 samples (RoentGen protocol); lower is more "
+        "diverse; compare with the real-holdout row, since real images of one finding are alike too"
+    )
     direction = Direction.LOWER
     feature_space = "pixels"
     needs = ("images",)

@@ -38,12 +38,14 @@ class FrechetDistanceInfinity(SpaceMetric):
     max_resamples = 100
     headline = 22
 
-    def __init__(self, feature_space: str | None = None, subsample: Literal["both", "generated"] = "both",
-                 seed: int = 0) -> None:
+    def __init__(
+        self, feature_space: str | None = None, subsample: Literal["both", "generated"] = "both", seed: int = 0
+    ) -> None:
         super().__init__(feature_space)
         if subsample not in ("both", "generated"):
-            raise ConfigError(f"fd_inf subsample {subsample!r}; choose both (cxrbench's default) or generated "
-                              "(dgm-eval's)")
+            raise ConfigError(
+                f"fd_inf subsample {subsample!r}; choose both (cxrbench's default) or generated (dgm-eval's)"
+            )
         self.subsample, self.seed = subsample, seed
 
     def compute(self, inputs: MetricInputs) -> float:
@@ -52,8 +54,7 @@ class FrechetDistanceInfinity(SpaceMetric):
     def _fit(self, inputs: MetricInputs) -> tuple[float, dict]:
         return fd_infinity(inputs.real["features"], inputs.fake["features"], seed=self.seed, subsample=self.subsample)
 
-    def review(self, inputs: MetricInputs, fake_images: torch.Tensor, train_images: torch.Tensor,
-               folder: Path) -> None:
+    def review(self, inputs: MetricInputs, fake_images: torch.Tensor, train_images: torch.Tensor, folder: Path) -> None:
         """The fit behind the value: FD at each subset size (the site draws FD against n from it)."""
         folder.mkdir(parents=True, exist_ok=True)
         atomic_write_text(folder / FIT_FILE, json.dumps(self._fit(inputs)[1], indent=1))

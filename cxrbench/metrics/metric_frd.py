@@ -33,8 +33,10 @@ def zscore_against(reference: np.ndarray, other: np.ndarray) -> tuple[np.ndarray
     sd = reference.std(axis=0)
     keep = sd > CONSTANT_TOLERANCE * np.maximum(1.0, np.abs(mean))
     if not keep.any():
-        raise CxrbenchError("frd: no feature varies over the reference images, so none can be z-scored; "
-                            "use a reference set of different images (or another metric)")
+        raise CxrbenchError(
+            "frd: no feature varies over the reference images, so none can be z-scored; "
+            "use a reference set of different images (or another metric)"
+        )
     return (reference[:, keep] - mean[keep]) / sd[keep], (other[:, keep] - mean[keep]) / sd[keep]
 
 

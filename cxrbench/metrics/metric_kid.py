@@ -28,14 +28,20 @@ class KernelDistance(SpaceMetric):
     min_samples = 10
     interval = "bias-shifted"  # repeated points in a resample add k(x, x) terms: replicates drift upward
 
-    def __init__(self, feature_space: str | None = None, subsets: int = 100, subset_size: int = 1000,
-                 seed: int = TORCH_FIDELITY_SEED) -> None:
+    def __init__(
+        self,
+        feature_space: str | None = None,
+        subsets: int = 100,
+        subset_size: int = 1000,
+        seed: int = TORCH_FIDELITY_SEED,
+    ) -> None:
         super().__init__(feature_space)
         self.subsets, self.subset_size, self.seed = subsets, subset_size, seed
 
     def compute(self, inputs: MetricInputs) -> float:
-        return kid_subsets(inputs.real["features"], inputs.fake["features"], self.subsets, self.subset_size,
-                           self.seed)[0]
+        return kid_subsets(inputs.real["features"], inputs.fake["features"], self.subsets, self.subset_size, self.seed)[
+            0
+        ]
 
     def statistic(self, inputs: MetricInputs) -> Statistic:
         function, batch = kid_bootstrap(inputs.real["features"], inputs.fake["features"])

@@ -49,8 +49,12 @@ class _Memorisation(DistributionMetric):
 
     def statistic(self, inputs: MetricInputs) -> Statistic:
         real_dcr, fake_dcr = self._dcr(inputs)  # the training set is fixed; only the scored points resample
-        return Statistic(self._value(real_dcr, fake_dcr), lambda r, f: self._value(real_dcr[r], fake_dcr[f]),
-                         len(real_dcr), len(fake_dcr))
+        return Statistic(
+            self._value(real_dcr, fake_dcr),
+            lambda r, f: self._value(real_dcr[r], fake_dcr[f]),
+            len(real_dcr),
+            len(fake_dcr),
+        )
 
 
 @METRICS.register("memorisation")
@@ -60,21 +64,21 @@ class NearCopies(_Memorisation):
     name = "memorisation"
     valid_range = (0.0, 1.0)
     display_name = "Near-copies"
-    description = ("fraction of synthetic images closer to their nearest training image than half the 1st "
-                   "percentile of held-out real images' distances (pixels space); a memoriser scores 1")
+    description = (
+        "fraction of synthetic images closer to their nearest training image than half the 1st "
+        "percentile of held-out real images' distances (pixels space); a memoriser scores 1"
+    )
     direction = Direction.LOWER
     headline = 70
 
     def _value(self, real_dcr: np.ndarray, fake_dcr: np.ndarray) -> float:
         return float(np.mean(fake_dcr < self.copy_factor * np.quantile(real_dcr, 0.01)))
 
-    def review(self, inputs: MetricInputs, fake_images: torch.Tensor, train_images: torch.Tensor,
-               folder: Path) -> None:
+    def review(self, inputs: MetricInputs, fake_images: torch.Tensor, train_images: torch.Tensor, folder: Path) -> None:
         """closest_pairs.png (each row: synthetic | nearest training image) and closest_pairs.json."""
         distance, index = nearest(inputs.fake["features"], inputs.train["features"])
         order = np.argsort(distance, kind="stable")[:GALLERY_PAIRS]
-        rows = [np.concatenate([fake_images[i, 0].numpy(), train_images[index[i], 0].numpy()], axis=1)
-                for i in order]
+        rows = [np.concatenate([fake_images[i, 0].numpy(), train_images[index[i], 0].numpy()], axis=1) for i in order]
         folder.mkdir(parents=True, exist_ok=True)
         atomic_save_png(folder / "closest_pairs.png", np.concatenate(rows, axis=0))
         pairs = [{"sample": int(i), "train_index": int(index[i]), "distance": float(distance[i])} for i in order]
@@ -88,8 +92,10 @@ class DcrRatio(_Memorisation):
     name = "dcr_ratio"
     valid_range = (0.0, None)
     display_name = "DCR ratio"
-    description = ("median distance of synthetic images to their closest training image over the same for "
-                   "held-out real images (pixels space); below 1: closer to the training set than unseen data")
+    description = (
+        "median distance of synthetic images to their closest training image over the same for "
+        "held-out real images (pixels space); below 1: closer to the training set than unseen data"
+    )
     direction = Direction.HIGHER
     headline = 71
 

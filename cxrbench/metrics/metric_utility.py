@@ -23,8 +23,13 @@ from cxrbench.data.image_set import ImageSet
 from cxrbench.metrics import METRICS
 from cxrbench.metrics.auroc import auroc
 from cxrbench.metrics.bootstrap import bootstrap_interval
-from cxrbench.metrics.cxr_classifier import (ClassifierRecipe, CxrClassifier, cached_classifier, run_classifier,
-                                              train_classifier)
+from cxrbench.metrics.cxr_classifier import (
+    ClassifierRecipe,
+    CxrClassifier,
+    cached_classifier,
+    run_classifier,
+    train_classifier,
+)
 from cxrbench.metrics.feature_cache import images_digest
 from cxrbench.metrics.metric import Direction, MetricValue, ModelMetric, ModelMetricContext, Statistic
 from cxrbench.tasks import FINDINGS
@@ -58,22 +63,33 @@ class _Utility(ModelMetric):
         """The recipe trained on ``data`` (from the cache when these exact images were trained on before)."""
         seed = context.seed
         labels = hashlib.sha256(data.labels.numpy().tobytes()).hexdigest()
-        directory = context.cache_dir / "utility" / content_key(self.recipe.to_dict(), seed,
-                                                                images_digest(data.images), labels)
+        directory = (
+            context.cache_dir / "utility" / content_key(self.recipe.to_dict(), seed, images_digest(data.images), labels)
+        )
 
         def train() -> tuple[CxrClassifier, dict]:
-            model = train_classifier(data, self.recipe, seed, context.device,
-                                     lambda done, total, text: context.progress(done, total, f"utility {label}: {text}"))
+            model = train_classifier(
+                data,
+                self.recipe,
+                seed,
+                context.device,
+                lambda done, total, text: context.progress(done, total, f"utility {label}: {text}"),
+            )
             return model, {"recipe": self.recipe.to_dict(), "seed": seed, "trained_on": label, "n": len(data)}
 
         return cached_classifier(directory, self.recipe, context.device, train)[0]
 
     def _test_scores(self, context: ModelMetricContext, *kinds: str) -> list[np.ndarray]:
         """Test-set probabilities [N, len(FINDINGS)] of the classifier trained on each of ``kinds``."""
-        sources = {SYNTHETIC: lambda: synthetic_set(context.fake), REAL: lambda: context.train,
-                   AUGMENTED: lambda: _concat(context.train, synthetic_set(context.fake))}
-        return [run_classifier(self._classifier(sources[k](), context, k), context.test.images,
-                               context.device)[1].numpy() for k in kinds]
+        sources = {
+            SYNTHETIC: lambda: synthetic_set(context.fake),
+            REAL: lambda: context.train,
+            AUGMENTED: lambda: _concat(context.train, synthetic_set(context.fake)),
+        }
+        return [
+            run_classifier(self._classifier(sources[k](), context, k), context.test.images, context.device)[1].numpy()
+            for k in kinds
+        ]
 
     def _statistic(self, scores: list[np.ndarray], labels: np.ndarray) -> Statistic:
         raise NotImplementedError
@@ -92,8 +108,12 @@ class _Utility(ModelMetric):
 
 
 def _concat(a: ImageSet, b: ImageSet) -> ImageSet:
-    return ImageSet(torch.cat([a.images, b.images]), torch.cat([a.labels, b.labels]),
-                    a.image_ids + b.image_ids, a.patient_ids + b.patient_ids)
+    return ImageSet(
+        torch.cat([a.images, b.images]),
+        torch.cat([a.labels, b.labels]),
+        a.image_ids + b.image_ids,
+        a.patient_ids + b.patient_ids,
+    )
 
 
 def _auroc_statistic(scores: np.ndarray, labels: np.ndarray) -> Statistic:
@@ -130,8 +150,12 @@ class UtilityRatio(_Utility):
 
     def _statistic(self, scores, labels):
         synthetic, real = _auroc_statistic(scores[0], labels), _auroc_statistic(scores[1], labels)
-        return Statistic(synthetic.estimate / real.estimate,
-                         lambda r, f: synthetic.function(r, f) / real.function(r, f), len(labels), 0)
+        return Statistic(
+            synthetic.estimate / real.estimate,
+            lambda r, f: synthetic.function(r, f) / real.function(r, f),
+            len(labels),
+            0,
+        )
 
 
 @METRICS.register("utility_augmented")
@@ -142,7 +166,9 @@ class UtilityAugmented(_Utility):
     valid_range = (0.0, 1.0)
     chance = 0.5
     display_name = "Real+syn AUROC"
-    description = "AUROC on real test images of a classifier trained on the real training split plus the synthetic images"
+    description = (
+        "AUROC on real test images of a classifier trained on the real training split plus the synthetic images"
+    )
     headline = 42
     kinds = (AUGMENTED,)
 

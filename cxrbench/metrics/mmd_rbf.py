@@ -49,8 +49,13 @@ def rbf_gamma(sigma: float) -> float:
 
 
 def cmmd(
-    x: np.ndarray, y: np.ndarray, sigma: float = SIGMA, scale: float = SCALE,
-    estimator: Estimator = "biased", *, max_bytes: int = BLOCK_BYTES,
+    x: np.ndarray,
+    y: np.ndarray,
+    sigma: float = SIGMA,
+    scale: float = SCALE,
+    estimator: Estimator = "biased",
+    *,
+    max_bytes: int = BLOCK_BYTES,
 ) -> float:
     """scale * MMD^2 between embeddings x [N, D] and y [M, D] under the Gaussian RBF kernel of width sigma.
 
@@ -67,8 +72,15 @@ def cmmd(
 
 
 def cmmd_multisets(
-    x: np.ndarray, y: np.ndarray, counts_x: np.ndarray, counts_y: np.ndarray, sigma: float = SIGMA,
-    scale: float = SCALE, estimator: Estimator = "biased", *, max_bytes: int = BLOCK_BYTES,
+    x: np.ndarray,
+    y: np.ndarray,
+    counts_x: np.ndarray,
+    counts_y: np.ndarray,
+    sigma: float = SIGMA,
+    scale: float = SCALE,
+    estimator: Estimator = "biased",
+    *,
+    max_bytes: int = BLOCK_BYTES,
 ) -> np.ndarray:
     """``cmmd`` of R multisets of rows at once: float64 [R].
 
@@ -84,15 +96,17 @@ def cmmd_multisets(
     cx = np.asarray(counts_x, dtype=np.float64)
     cy = np.asarray(counts_y, dtype=np.float64)
     if cx.ndim != 2 or cy.ndim != 2 or cx.shape[0] != len(a) or cy.shape[0] != len(b) or cx.shape[1] != cy.shape[1]:
-        raise ValueError(f"counts must be [N, R] and [M, R] for N = {len(a)}, M = {len(b)}, "
-                         f"got {cx.shape} and {cy.shape}")
+        raise ValueError(
+            f"counts must be [N, R] and [M, R] for N = {len(a)}, M = {len(b)}, got {cx.shape} and {cy.shape}"
+        )
     if (cx < 0).any() or (cy < 0).any():
         raise ValueError("counts must be non-negative (how often each row is taken)")
     return _mmd2_multisets(a, b, cx, cy, sigma, estimator, max_bytes) * scale
 
 
-def _mmd2_multisets(a: np.ndarray, b: np.ndarray, cx: np.ndarray, cy: np.ndarray, sigma: float,
-                    estimator: str, max_bytes: int) -> np.ndarray:
+def _mmd2_multisets(
+    a: np.ndarray, b: np.ndarray, cx: np.ndarray, cy: np.ndarray, sigma: float, estimator: str, max_bytes: int
+) -> np.ndarray:
     if estimator not in ("biased", "unbiased"):
         raise ValueError(f"estimator must be 'biased' or 'unbiased', got {estimator!r}")
     if not (np.isfinite(sigma) and sigma > 0):
@@ -110,8 +124,9 @@ def _mmd2_multisets(a: np.ndarray, b: np.ndarray, cx: np.ndarray, cy: np.ndarray
     return xx / pairs_x + yy / pairs_y - 2.0 * xy / (n * m)
 
 
-def _excess_kernel(a: np.ndarray, norms_a: np.ndarray, b: np.ndarray, norms_b: np.ndarray, gamma: float,
-                   zero_diagonal: bool = False) -> np.ndarray:
+def _excess_kernel(
+    a: np.ndarray, norms_a: np.ndarray, b: np.ndarray, norms_b: np.ndarray, gamma: float, zero_diagonal: bool = False
+) -> np.ndarray:
     """k - 1 = expm1(-gamma |a_i - b_j|^2) for a [R, D], b [C, D]; float64 [R, C], made in one buffer.
 
     ``zero_diagonal``: positions (i, i) are the same point (a is the first R rows of b), distance 0.
@@ -147,15 +162,16 @@ def _excess_sums_within(a: np.ndarray, counts: np.ndarray, gamma: float, max_byt
     return total
 
 
-def _excess_sums_between(a: np.ndarray, b: np.ndarray, ca: np.ndarray, cb: np.ndarray, gamma: float,
-                         max_bytes: int) -> np.ndarray:
+def _excess_sums_between(
+    a: np.ndarray, b: np.ndarray, ca: np.ndarray, cb: np.ndarray, gamma: float, max_bytes: int
+) -> np.ndarray:
     """[R] values ca_r'(K - 1)cb_r for K = k(a, b), from row blocks."""
     norms_a, norms_b = np.einsum("ij,ij->i", a, a), np.einsum("ij,ij->i", b, b)
     rows = _block_rows(len(b), ca.shape[1], max_bytes)
     total = np.zeros(ca.shape[1])
     for start in range(0, len(a), rows):
-        block = _excess_kernel(a[start:start + rows], norms_a[start:start + rows], b, norms_b, gamma)
-        total += np.einsum("ir,ir->r", ca[start:start + rows], block @ cb)
+        block = _excess_kernel(a[start : start + rows], norms_a[start : start + rows], b, norms_b, gamma)
+        total += np.einsum("ir,ir->r", ca[start : start + rows], block @ cb)
     return total
 
 

@@ -29,8 +29,9 @@ def _features(x: np.ndarray, name: str, more_than: int = 0) -> np.ndarray:
     if x.ndim != 2:
         raise ValueError(f"{name} features must be a 2-d array [N, D], got shape {x.shape}")
     if len(x) <= more_than:
-        raise ValueError(f"{name} set has {len(x)} points; k = {more_than} nearest neighbours need more than "
-                         f"{more_than}")
+        raise ValueError(
+            f"{name} set has {len(x)} points; k = {more_than} nearest neighbours need more than {more_than}"
+        )
     if not np.isfinite(x).all():
         raise ValueError(f"{name} features contain NaN or infinite values")
     return x
@@ -46,7 +47,7 @@ def _knn_radii_sq(x: np.ndarray, ks: list[int], max_bytes: int) -> list[np.ndarr
     for block in distance_blocks(x, x, max_bytes):
         # Self is excluded by position, not by value: a duplicate point is a neighbour at distance 0.
         for out, values in zip(radii, block.kth_smallest(ks, exclude_self=True)):
-            out[block.start:block.stop] = values
+            out[block.start : block.stop] = values
     return radii
 
 
@@ -60,7 +61,10 @@ def knn_radii_sq(x: np.ndarray, k: int, max_bytes: int = DEFAULT_MAX_BYTES) -> n
 
 
 def inside_counts(
-    points: np.ndarray, centres: np.ndarray, centres_radii_sq: np.ndarray, strict: bool,
+    points: np.ndarray,
+    centres: np.ndarray,
+    centres_radii_sq: np.ndarray,
+    strict: bool,
     max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> np.ndarray:
     """Number of balls (centres [C, D], squared radii [C]) containing each of points [P, D]; int64 [P].
@@ -74,26 +78,25 @@ def inside_counts(
         raise ValueError(f"need one squared radius per centre ({len(centres)}), got shape {radii.shape}")
     counts = np.empty(len(points), dtype=np.int64)
     for block in distance_blocks(points, centres, max_bytes):
-        counts[block.start:block.stop] = block.within(radii[None, :], strict).sum(axis=1)
+        counts[block.start : block.stop] = block.within(radii[None, :], strict).sum(axis=1)
     return counts
 
 
-def precision_indicators(real: np.ndarray, fake: np.ndarray, k: int = 3,
-                         max_bytes: int = DEFAULT_MAX_BYTES) -> np.ndarray:
+def precision_indicators(
+    real: np.ndarray, fake: np.ndarray, k: int = 3, max_bytes: int = DEFAULT_MAX_BYTES
+) -> np.ndarray:
     """For each fake [M], whether it lies in some real point's k-NN ball (<=); bool [M]."""
     real, fake = _features(real, "real", more_than=k), _features(fake, "fake")
     return inside_counts(fake, real, knn_radii_sq(real, k, max_bytes), strict=False, max_bytes=max_bytes) > 0
 
 
-def recall_indicators(real: np.ndarray, fake: np.ndarray, k: int = 3,
-                      max_bytes: int = DEFAULT_MAX_BYTES) -> np.ndarray:
+def recall_indicators(real: np.ndarray, fake: np.ndarray, k: int = 3, max_bytes: int = DEFAULT_MAX_BYTES) -> np.ndarray:
     """For each real [N], whether it lies in some fake point's k-NN ball (<=); bool [N]."""
     real, fake = _features(real, "real"), _features(fake, "fake", more_than=k)
     return inside_counts(real, fake, knn_radii_sq(fake, k, max_bytes), strict=False, max_bytes=max_bytes) > 0
 
 
-def density_counts(real: np.ndarray, fake: np.ndarray, k: int = 5,
-                   max_bytes: int = DEFAULT_MAX_BYTES) -> np.ndarray:
+def density_counts(real: np.ndarray, fake: np.ndarray, k: int = 5, max_bytes: int = DEFAULT_MAX_BYTES) -> np.ndarray:
     """For each fake [M], the number of real k-NN balls strictly containing it, divided by k; float64 [M].
 
     density = the mean of this array (it can exceed 1).
@@ -103,8 +106,9 @@ def density_counts(real: np.ndarray, fake: np.ndarray, k: int = 5,
     return counts / k
 
 
-def coverage_indicators(real: np.ndarray, fake: np.ndarray, k: int = 5,
-                        max_bytes: int = DEFAULT_MAX_BYTES) -> np.ndarray:
+def coverage_indicators(
+    real: np.ndarray, fake: np.ndarray, k: int = 5, max_bytes: int = DEFAULT_MAX_BYTES
+) -> np.ndarray:
     """For each real [N], whether its nearest fake lies strictly inside its k-NN ball; bool [N].
 
     The nearest fake is strictly inside exactly when some fake is, so this is an "any" over fakes.
@@ -114,12 +118,13 @@ def coverage_indicators(real: np.ndarray, fake: np.ndarray, k: int = 5,
     radii = knn_radii_sq(real, k, max_bytes)
     covered = np.empty(len(real), dtype=bool)
     for block in distance_blocks(real, fake, max_bytes):
-        covered[block.start:block.stop] = block.within(radii[block.start:block.stop, None], strict=True).any(axis=1)
+        covered[block.start : block.stop] = block.within(radii[block.start : block.stop, None], strict=True).any(axis=1)
     return covered
 
 
-def prdc_per_point(real: np.ndarray, fake: np.ndarray, k_pr: int = 3, k_dc: int = 5,
-                   max_bytes: int = DEFAULT_MAX_BYTES) -> dict[str, np.ndarray]:
+def prdc_per_point(
+    real: np.ndarray, fake: np.ndarray, k_pr: int = 3, k_dc: int = 5, max_bytes: int = DEFAULT_MAX_BYTES
+) -> dict[str, np.ndarray]:
     """All four per-point arrays in three distance passes instead of eight.
 
     Returns precision (bool [M]), recall (bool [N]), density (float64 [M], count / k_dc) and coverage
@@ -147,7 +152,8 @@ def prdc_per_point(real: np.ndarray, fake: np.ndarray, k_pr: int = 3, k_dc: int 
     return {"precision": precision, "recall": recall, "density": density, "coverage": coverage}
 
 
-def prdc(real: np.ndarray, fake: np.ndarray, k_pr: int = 3, k_dc: int = 5,
-         max_bytes: int = DEFAULT_MAX_BYTES) -> dict[str, float]:
+def prdc(
+    real: np.ndarray, fake: np.ndarray, k_pr: int = 3, k_dc: int = 5, max_bytes: int = DEFAULT_MAX_BYTES
+) -> dict[str, float]:
     """precision, recall (k_pr), density, coverage (k_dc) of fake [M, D] against real [N, D]."""
     return {name: float(values.mean()) for name, values in prdc_per_point(real, fake, k_pr, k_dc, max_bytes).items()}

@@ -41,13 +41,15 @@ class Cells:
 
     def row_marginal(self, weights: np.ndarray) -> np.ndarray:
         """Per-group sums of ``weights`` by row -> dense [groups, rows]."""
-        return np.bincount(self.group * self.rows + self.row, weights=weights,
-                           minlength=self.groups * self.rows).reshape(self.groups, self.rows)
+        return np.bincount(
+            self.group * self.rows + self.row, weights=weights, minlength=self.groups * self.rows
+        ).reshape(self.groups, self.rows)
 
     def col_marginal(self, weights: np.ndarray) -> np.ndarray:
         """Per-group sums of ``weights`` by column -> dense [groups, cols]."""
-        return np.bincount(self.group * self.cols + self.col, weights=weights,
-                           minlength=self.groups * self.cols).reshape(self.groups, self.cols)
+        return np.bincount(
+            self.group * self.cols + self.col, weights=weights, minlength=self.groups * self.cols
+        ).reshape(self.groups, self.cols)
 
     def group_max(self, values: np.ndarray) -> np.ndarray:
         """Per-group maximum of ``values`` [K] -> [groups] (every group must have a cell)."""
@@ -61,8 +63,15 @@ class Cells:
         return out
 
 
-def count_cells(group: np.ndarray, row: np.ndarray, col: np.ndarray, groups: int, rows: int, cols: int,
-                weights: np.ndarray | None = None) -> Cells:
+def count_cells(
+    group: np.ndarray,
+    row: np.ndarray,
+    col: np.ndarray,
+    groups: int,
+    rows: int,
+    cols: int,
+    weights: np.ndarray | None = None,
+) -> Cells:
     """Count each (group, row, col) occurrence (int arrays of one length; ``weights``: what each
     occurrence adds, default 1) -> the non-zero cells."""
     keys = (group.astype(np.int64) * rows + row) * cols + col
@@ -84,5 +93,6 @@ def cells_from_keys(keys: np.ndarray, groups: int, rows: int, cols: int, weights
     else:
         keys, inverse = np.unique(keys, return_inverse=True)
         counts = np.bincount(inverse, weights=weights, minlength=len(keys))
-    return Cells(keys // (rows * cols), (keys // cols) % rows, keys % cols, counts.astype(np.float64),
-                 groups, rows, cols)
+    return Cells(
+        keys // (rows * cols), (keys // cols) % rows, keys % cols, counts.astype(np.float64), groups, rows, cols
+    )

@@ -32,25 +32,43 @@ SOURCE_PIXEL_MM = 1.0  # pyradiomics reads a PNG's pixels as 1 mm (FRDv1 sets sp
 def family_features(values: np.ndarray, voxel_mm3: float, bin_width: float = BIN_WIDTH) -> np.ndarray:
     """One image type, float64 [B, H, W] -> [B, 77]: first-order, GLCM, GLRLM, GLSZM, NGTDM."""
     levels = discretise(values, bin_width)
-    return np.concatenate([first_order(values.reshape(len(values), -1), voxel_mm3, bin_width),
-                           glcm_features(levels), glrlm_features(levels), glszm_features(levels),
-                           ngtdm_features(levels)], axis=1)
+    return np.concatenate(
+        [
+            first_order(values.reshape(len(values), -1), voxel_mm3, bin_width),
+            glcm_features(levels),
+            glrlm_features(levels),
+            glszm_features(levels),
+            ngtdm_features(levels),
+        ],
+        axis=1,
+    )
 
 
 def type_names(sigmas_mm: tuple[float, ...] = LOG_SIGMAS_MM) -> list[str]:
     """The image types in output order (what ``image_types`` yields)."""
-    return (["original"] + [f"log-sigma-{str(s).replace('.', '-')}-mm-2D" for s in sigmas_mm]
-            + [f"wavelet-{band}" for band in ("LH", "HL", "HH", "LL")])
+    return (
+        ["original"]
+        + [f"log-sigma-{str(s).replace('.', '-')}-mm-2D" for s in sigmas_mm]
+        + [f"wavelet-{band}" for band in ("LH", "HL", "HH", "LL")]
+    )
 
 
 def feature_names(sigmas_mm: tuple[float, ...] = LOG_SIGMAS_MM) -> list[str]:
     """pyradiomics-style names of the output columns, in order."""
-    return [f"{kind}_{family}_{name}" for kind in type_names(sigmas_mm)
-            for family, names in FAMILIES.items() for name in names]
+    return [
+        f"{kind}_{family}_{name}"
+        for kind in type_names(sigmas_mm)
+        for family, names in FAMILIES.items()
+        for name in names
+    ]
 
 
-def radiomic_features(images: np.ndarray, resample: int = RESAMPLE_FACTOR,
-                      sigmas_mm: tuple[float, ...] = LOG_SIGMAS_MM, bin_width: float = BIN_WIDTH) -> np.ndarray:
+def radiomic_features(
+    images: np.ndarray,
+    resample: int = RESAMPLE_FACTOR,
+    sigmas_mm: tuple[float, ...] = LOG_SIGMAS_MM,
+    bin_width: float = BIN_WIDTH,
+) -> np.ndarray:
     """uint8 (or float) [B, H, W] -> float64 [B, 9 * 77]: FRDv1's radiomic features of each image.
 
     ``resample``: 2 reproduces FRDv1 (resampledPixelSpacing 2 mm on 1 mm pixels); 1 keeps the size.
@@ -62,5 +80,6 @@ def radiomic_features(images: np.ndarray, resample: int = RESAMPLE_FACTOR,
         raise ValueError(f"resample must be 1 or 2, got {resample}")
     pixel_mm = SOURCE_PIXEL_MM * resample
     voxel_mm3 = pixel_mm * pixel_mm * SOURCE_PIXEL_MM  # the slice keeps its 1 mm thickness
-    return np.concatenate([family_features(values, voxel_mm3, bin_width)
-                           for _, values in image_types(x, pixel_mm, sigmas_mm)], axis=1)
+    return np.concatenate(
+        [family_features(values, voxel_mm3, bin_width) for _, values in image_types(x, pixel_mm, sigmas_mm)], axis=1
+    )

@@ -4,7 +4,8 @@ In 2D (force2D): the LoG is the scale-normalised in-plane Laplacian of Gaussian,
 with sigma in pixels of the resampled image (ITK's ``SetNormalizeAcrossScale(True)`` multiplies the
 physical-unit LoG by sigma_mm^2, which is the same number). pyradiomics uses ITK's recursive
 (Deriche) Gaussian; here sampled Gaussian kernels (radius 4 sigma, border pixels repeated), the
-derivative corrected to be exact on constants and quadratics, stand in for it. The wavelet is pyradiomics' ``_swt3`` restricted to the in-plane
+derivative corrected to be exact on constants and quadratics, stand in for it. The wavelet is pyradiomics' ``_swt3``
+restricted to the in-plane
 axes (as ``getWaveletImage`` does under force2D): one level of PyWavelets' stationary transform,
 coif1, odd sizes padded by one wrapped row/column and cropped back.
 """
@@ -31,9 +32,9 @@ def _log_kernels(sigma_px: float) -> tuple[np.ndarray, np.ndarray]:
     t = np.arange(-radius, radius + 1, dtype=np.float64)
     gauss = np.exp(-0.5 * (t / sigma_px) ** 2)
     gauss /= gauss.sum()
-    second = (t ** 2 / sigma_px ** 4 - 1.0 / sigma_px ** 2) * gauss
+    second = (t**2 / sigma_px**4 - 1.0 / sigma_px**2) * gauss
     second -= second.sum() * gauss
-    second *= 2.0 / (t ** 2 * second).sum()
+    second *= 2.0 / (t**2 * second).sum()
     return gauss, second
 
 
@@ -45,7 +46,7 @@ def log_filter(images: np.ndarray, sigma_px: float) -> np.ndarray:
     gauss, second = _log_kernels(sigma_px)
     yy = _along(_along(images, second, 1), gauss, 2)
     xx = _along(_along(images, gauss, 1), second, 2)
-    return sigma_px ** 2 * (yy + xx)
+    return sigma_px**2 * (yy + xx)
 
 
 def _along(images: np.ndarray, kernel: np.ndarray, axis: int) -> np.ndarray:
@@ -57,8 +58,9 @@ def require_pywavelets():
     try:
         import pywt
     except ImportError as error:  # a core dependency; a broken install gets the fix
-        raise UnavailableError("the radiomics space needs PyWavelets; install it with `pip install PyWavelets`") \
-            from error
+        raise UnavailableError(
+            "the radiomics space needs PyWavelets; install it with `pip install PyWavelets`"
+        ) from error
     return pywt
 
 
@@ -71,8 +73,9 @@ def wavelet_subbands(images: np.ndarray, wavelet: str = WAVELET) -> dict[str, np
     return {name: bands[key][:, :height, :width] for key, name in _SUBBANDS}
 
 
-def image_types(images: np.ndarray, pixel_mm: float, sigmas_mm: tuple[float, ...] = LOG_SIGMAS_MM,
-                wavelet: str = WAVELET) -> Iterator[tuple[str, np.ndarray]]:
+def image_types(
+    images: np.ndarray, pixel_mm: float, sigmas_mm: tuple[float, ...] = LOG_SIGMAS_MM, wavelet: str = WAVELET
+) -> Iterator[tuple[str, np.ndarray]]:
     """(pyradiomics image type name, float64 [B, H, W]) for the original image, each LoG and each sub-band.
 
     ``pixel_mm``: the resampled pixel spacing in mm (sigmas are given in mm).

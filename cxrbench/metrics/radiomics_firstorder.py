@@ -27,8 +27,9 @@ def _histogram_bins(values: np.ndarray, bin_width: float) -> np.ndarray:
     return edges.astype(np.int64) - 1
 
 
-def first_order(values: np.ndarray, voxel_mm3: float, bin_width: float = BIN_WIDTH,
-                shift: float = VOXEL_ARRAY_SHIFT) -> np.ndarray:
+def first_order(
+    values: np.ndarray, voxel_mm3: float, bin_width: float = BIN_WIDTH, shift: float = VOXEL_ARRAY_SHIFT
+) -> np.ndarray:
     """float64 [B, N] (every pixel of each image) -> [B, 18] in ``FIRST_ORDER`` order.
 
     ``voxel_mm3``: the volume of one pixel in mm^3 (TotalEnergy = voxel volume x Energy).
@@ -39,9 +40,9 @@ def first_order(values: np.ndarray, voxel_mm3: float, bin_width: float = BIN_WID
     p10, p25, median, p75, p90 = np.percentile(x, [10, 25, 50, 75, 90], axis=1)
     mean = x.mean(axis=1)
     deviation = x - mean[:, None]
-    m2 = (deviation ** 2).mean(axis=1)
-    m3 = (deviation ** 3).mean(axis=1)
-    m4 = (deviation ** 4).mean(axis=1)
+    m2 = (deviation**2).mean(axis=1)
+    m3 = (deviation**3).mean(axis=1)
+    m4 = (deviation**4).mean(axis=1)
     flat = m2 == 0
     safe_m2 = np.where(flat, 1.0, m2)
 
@@ -59,12 +60,23 @@ def first_order(values: np.ndarray, voxel_mm3: float, bin_width: float = BIN_WID
     uniformity = ((counts / (n + EPS)) ** 2).sum(axis=1)
 
     columns = {
-        "Energy": shifted_square, "TotalEnergy": voxel_mm3 * shifted_square, "Entropy": entropy,
-        "Minimum": x.min(axis=1), "10Percentile": p10, "90Percentile": p90, "Maximum": x.max(axis=1), "Mean": mean,
-        "Median": median, "InterquartileRange": p75 - p25, "Range": x.max(axis=1) - x.min(axis=1),
-        "MeanAbsoluteDeviation": np.abs(deviation).mean(axis=1), "RobustMeanAbsoluteDeviation": robust_mad,
+        "Energy": shifted_square,
+        "TotalEnergy": voxel_mm3 * shifted_square,
+        "Entropy": entropy,
+        "Minimum": x.min(axis=1),
+        "10Percentile": p10,
+        "90Percentile": p90,
+        "Maximum": x.max(axis=1),
+        "Mean": mean,
+        "Median": median,
+        "InterquartileRange": p75 - p25,
+        "Range": x.max(axis=1) - x.min(axis=1),
+        "MeanAbsoluteDeviation": np.abs(deviation).mean(axis=1),
+        "RobustMeanAbsoluteDeviation": robust_mad,
         "RootMeanSquared": np.sqrt(shifted_square / n),
-        "Skewness": np.where(flat, 0.0, m3 / safe_m2 ** 1.5), "Kurtosis": np.where(flat, 0.0, m4 / safe_m2 ** 2),
-        "Variance": m2, "Uniformity": uniformity,
+        "Skewness": np.where(flat, 0.0, m3 / safe_m2**1.5),
+        "Kurtosis": np.where(flat, 0.0, m4 / safe_m2**2),
+        "Variance": m2,
+        "Uniformity": uniformity,
     }
     return np.stack([columns[name] for name in FIRST_ORDER], axis=1)

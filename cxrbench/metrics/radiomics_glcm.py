@@ -33,7 +33,7 @@ def unordered_cells(levels: Levels) -> Cells:
         x0, x1 = max(0, -dx), width - max(0, dx)
         group = (np.arange(images) * len(ANGLES) + angle)[:, None, None]
         first = zero_based[:, y0:y1, x0:x1]
-        second = zero_based[:, y0 + dy:y1 + dy, x0 + dx:x1 + dx]
+        second = zero_based[:, y0 + dy : y1 + dy, x0 + dx : x1 + dx]
         keys.append(((group * size + np.minimum(first, second)) * size + np.maximum(first, second)).ravel())
     return cells_from_keys(np.concatenate(keys), images * len(ANGLES), size, size)
 
@@ -43,9 +43,15 @@ def glcm_cells(levels: Levels) -> Cells:
     half = unordered_cells(levels)
     diagonal = half.row == half.col
     off = ~diagonal
-    return count_cells(np.concatenate([half.group, half.group[off]]), np.concatenate([half.row, half.col[off]]),
-                       np.concatenate([half.col, half.row[off]]), half.groups, half.rows, half.cols,
-                       np.concatenate([np.where(diagonal, 2 * half.count, half.count), half.count[off]]))
+    return count_cells(
+        np.concatenate([half.group, half.group[off]]),
+        np.concatenate([half.row, half.col[off]]),
+        np.concatenate([half.col, half.row[off]]),
+        half.groups,
+        half.rows,
+        half.cols,
+        np.concatenate([np.where(diagonal, 2 * half.count, half.count), half.count[off]]),
+    )
 
 
 def _entropy(p: np.ndarray) -> np.ndarray:
@@ -78,8 +84,13 @@ def glcm_features(levels: Levels) -> np.ndarray:
 
     # marginal px (= py): an off-diagonal cell adds q to both its levels, a diagonal one q once
     off = ~diagonal
-    px = _by_group(np.concatenate([cells.group, cells.group[off]]), np.concatenate([cells.row, cells.col[off]]),
-                   np.concatenate([q, q[off]]), cells.groups, size)
+    px = _by_group(
+        np.concatenate([cells.group, cells.group[off]]),
+        np.concatenate([cells.row, cells.col[off]]),
+        np.concatenate([q, q[off]]),
+        cells.groups,
+        size,
+    )
     ux = px @ gray
     centred_a = a - ux[cells.group]
     centred_b = b - ux[cells.group]
@@ -87,8 +98,9 @@ def glcm_features(levels: Levels) -> np.ndarray:
     hxy = -cells.sum(w * np.log2(q + EPS))
     hx = _entropy(px)
     flat_px = px.ravel()
-    hxy1 = -cells.sum(w * np.log2(flat_px[cells.group * size + cells.row] * flat_px[cells.group * size + cells.col]
-                                  + EPS))
+    hxy1 = -cells.sum(
+        w * np.log2(flat_px[cells.group * size + cells.row] * flat_px[cells.group * size + cells.col] + EPS)
+    )
     hxy2 = 2.0 * hx
 
     p_diff = _by_group(cells.group, cells.col - cells.row, w, cells.groups, size)
@@ -105,10 +117,10 @@ def glcm_features(levels: Levels) -> np.ndarray:
     columns = {
         "Autocorrelation": cells.sum(w * a * b),
         "JointAverage": ux,
-        "ClusterProminence": cells.sum(w * cluster ** 4),
-        "ClusterShade": cells.sum(w * cluster ** 3),
-        "ClusterTendency": cells.sum(w * cluster ** 2),
-        "Contrast": p_diff @ k ** 2,
+        "ClusterProminence": cells.sum(w * cluster**4),
+        "ClusterShade": cells.sum(w * cluster**3),
+        "ClusterTendency": cells.sum(w * cluster**2),
+        "Contrast": p_diff @ k**2,
         "Correlation": correlation,
         "DifferenceAverage": diff_average,
         "DifferenceEntropy": _entropy(p_diff),
@@ -117,7 +129,7 @@ def glcm_features(levels: Levels) -> np.ndarray:
         "JointEntropy": hxy,
         "Imc1": imc1,
         "Imc2": imc2,
-        "Idm": p_diff @ (1.0 / (1.0 + k ** 2)),
+        "Idm": p_diff @ (1.0 / (1.0 + k**2)),
         "Idmn": (p_diff / (1.0 + k[None, :] ** 2 / ng[:, None] ** 2)).sum(axis=1),
         "Id": p_diff @ (1.0 / (1.0 + k)),
         "Idn": (p_diff / (1.0 + k[None, :] / ng[:, None])).sum(axis=1),

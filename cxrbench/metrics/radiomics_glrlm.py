@@ -52,8 +52,14 @@ def glrlm_cells(levels: Levels) -> Cells:
         groups.append(start_index // seq.shape[1] * len(ANGLES) + angle)
         rows.append(seq.ravel()[start_index] - 1)
         cols.append(lengths - 1)
-    return count_cells(np.concatenate(groups), np.concatenate(rows), np.concatenate(cols),
-                       images * len(ANGLES), levels.max_level, max(height, width))
+    return count_cells(
+        np.concatenate(groups),
+        np.concatenate(rows),
+        np.concatenate(cols),
+        images * len(ANGLES),
+        levels.max_level,
+        max(height, width),
+    )
 
 
 def run_features(cells: Cells, voxels: float) -> np.ndarray:
@@ -73,24 +79,27 @@ def run_features(cells: Cells, voxels: float) -> np.ndarray:
     p = cells.count / total[cells.group]
     mean_gray = pg_norm @ gray
     mean_length = pr_norm @ length
-    return np.stack([
-        (pr @ (1.0 / length ** 2)) / total,  # short run (small area) emphasis
-        (pr @ length ** 2) / total,  # long run (large area) emphasis
-        (pg ** 2).sum(axis=1) / total,  # gray level non-uniformity
-        (pg ** 2).sum(axis=1) / total ** 2,  # ... normalised
-        (pr ** 2).sum(axis=1) / total,  # run length (size zone) non-uniformity
-        (pr ** 2).sum(axis=1) / total ** 2,  # ... normalised
-        total / voxels,  # run (zone) percentage
-        (pg_norm * (gray[None, :] - mean_gray[:, None]) ** 2).sum(axis=1),  # gray level variance
-        (pr_norm * (length[None, :] - mean_length[:, None]) ** 2).sum(axis=1),  # run (zone) variance
-        -cells.sum(p * np.log2(p + EPS)),  # run (zone) entropy
-        (pg @ (1.0 / gray ** 2)) / total,  # low gray level emphasis
-        (pg @ gray ** 2) / total,  # high gray level emphasis
-        cells.sum(cells.count / (i ** 2 * j ** 2)) / total,  # short/small, low gray
-        cells.sum(cells.count * i ** 2 / j ** 2) / total,  # short/small, high gray
-        cells.sum(cells.count * j ** 2 / i ** 2) / total,  # long/large, low gray
-        cells.sum(cells.count * i ** 2 * j ** 2) / total,  # long/large, high gray
-    ], axis=1)
+    return np.stack(
+        [
+            (pr @ (1.0 / length**2)) / total,  # short run (small area) emphasis
+            (pr @ length**2) / total,  # long run (large area) emphasis
+            (pg**2).sum(axis=1) / total,  # gray level non-uniformity
+            (pg**2).sum(axis=1) / total**2,  # ... normalised
+            (pr**2).sum(axis=1) / total,  # run length (size zone) non-uniformity
+            (pr**2).sum(axis=1) / total**2,  # ... normalised
+            total / voxels,  # run (zone) percentage
+            (pg_norm * (gray[None, :] - mean_gray[:, None]) ** 2).sum(axis=1),  # gray level variance
+            (pr_norm * (length[None, :] - mean_length[:, None]) ** 2).sum(axis=1),  # run (zone) variance
+            -cells.sum(p * np.log2(p + EPS)),  # run (zone) entropy
+            (pg @ (1.0 / gray**2)) / total,  # low gray level emphasis
+            (pg @ gray**2) / total,  # high gray level emphasis
+            cells.sum(cells.count / (i**2 * j**2)) / total,  # short/small, low gray
+            cells.sum(cells.count * i**2 / j**2) / total,  # short/small, high gray
+            cells.sum(cells.count * j**2 / i**2) / total,  # long/large, low gray
+            cells.sum(cells.count * i**2 * j**2) / total,  # long/large, high gray
+        ],
+        axis=1,
+    )
 
 
 def glrlm_features(levels: Levels) -> np.ndarray:

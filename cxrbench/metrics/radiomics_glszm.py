@@ -27,10 +27,10 @@ def zone_labels(levels: np.ndarray) -> np.ndarray:
         y0, y1 = 0, height - dy
         x0, x1 = max(0, -dx), width - max(0, dx)
         here = levels[:, y0:y1, x0:x1]
-        there = levels[:, y0 + dy:y1 + dy, x0 + dx:x1 + dx]
+        there = levels[:, y0 + dy : y1 + dy, x0 + dx : x1 + dx]
         same = here == there
         sources.append(index[:, y0:y1, x0:x1][same])
-        targets.append(index[:, y0 + dy:y1 + dy, x0 + dx:x1 + dx][same])
+        targets.append(index[:, y0 + dy : y1 + dy, x0 + dx : x1 + dx][same])
     source, target = np.concatenate(sources), np.concatenate(targets)
     graph = coo_matrix((np.ones(len(source), dtype=np.int8), (source, target)), shape=(levels.size, levels.size))
     _, labels = connected_components(graph, directed=False)

@@ -47,22 +47,30 @@ def _features(n: np.ndarray, s: np.ndarray) -> np.ndarray:
     weighted = ps.sum(axis=1)
     total_s = s.sum(axis=1)
     levels_present = present.sum(axis=1)
-    contrast_sum = (p[:, :, None] * p[:, None, :] * gap ** 2).sum(axis=(1, 2))  # absent levels have p = 0
+    contrast_sum = (p[:, :, None] * p[:, None, :] * gap**2).sum(axis=(1, 2))  # absent levels have p = 0
     ip = gray * p
     spread = np.where(both, np.abs(ip[:, :, None] - ip[:, None, :]), 0.0).sum(axis=(1, 2))
     p_pair = p[:, :, None] + p[:, None, :]
-    complexity = np.where(both, np.abs(gap) * (ps[:, :, None] + ps[:, None, :]) / np.where(both, p_pair, 1.0),
-                          0.0).sum(axis=(1, 2)) / voxels
-    strength_sum = np.where(both, p_pair * gap ** 2, 0.0).sum(axis=(1, 2))
+    complexity = (
+        np.where(both, np.abs(gap) * (ps[:, :, None] + ps[:, None, :]) / np.where(both, p_pair, 1.0), 0.0).sum(
+            axis=(1, 2)
+        )
+        / voxels
+    )
+    strength_sum = np.where(both, p_pair * gap**2, 0.0).sum(axis=(1, 2))
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.stack([
-            np.where(weighted == 0, FLAT_COARSENESS, 1.0 / weighted),
-            np.where(levels_present <= 1, 0.0,
-                     contrast_sum / (levels_present * (levels_present - 1)) * total_s / voxels),
-            np.where(spread == 0, 0.0, weighted / spread),
-            complexity,
-            np.where(total_s == 0, 0.0, strength_sum / total_s),
-        ], axis=1)
+        return np.stack(
+            [
+                np.where(weighted == 0, FLAT_COARSENESS, 1.0 / weighted),
+                np.where(
+                    levels_present <= 1, 0.0, contrast_sum / (levels_present * (levels_present - 1)) * total_s / voxels
+                ),
+                np.where(spread == 0, 0.0, weighted / spread),
+                complexity,
+                np.where(total_s == 0, 0.0, strength_sum / total_s),
+            ],
+            axis=1,
+        )
 
 
 def ngtdm_features(levels: Levels) -> np.ndarray:

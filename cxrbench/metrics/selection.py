@@ -32,9 +32,10 @@ def check_spec(spec: str) -> tuple[str, str | None]:
 
         FEATURE_EXTRACTORS.entry(space)  # an unknown space: "did you mean ...?"
         if spec not in ALIASES and not METRICS.get(name).any_space:
-            raise ConfigError(f"metric {name!r} is not computed in a chosen feature space; drop '{SEPARATOR}{space}' "
-                              "(any-space metrics: " + ", ".join(n for n in METRICS.names() if METRICS.get(n).any_space)
-                              + ")")
+            raise ConfigError(
+                f"metric {name!r} is not computed in a chosen feature space; drop '{SEPARATOR}{space}' "
+                "(any-space metrics: " + ", ".join(n for n in METRICS.names() if METRICS.get(n).any_space) + ")"
+            )
     return name, space
 
 

@@ -56,21 +56,38 @@ PUBLISHED_SIZE = 28_382_008
 PUBLISHED_SHA256 = "56524913dd16a906422e8d8b66a7a5c46be1d82eb7ac012d8103776f1aa68899"
 CONVERT_COMMAND = "cxrbench convert-weights xrv-densenet SRC DST"
 INSTALL_HINT = 'pip install "cxrbench[xrv]"'
-ACCEPTED = (f"pass the published torchxrayvision file, a state dict of it, or the safetensors file "
-            f"`{CONVERT_COMMAND}` writes")
+ACCEPTED = (
+    f"pass the published torchxrayvision file, a state dict of it, or the safetensors file `{CONVERT_COMMAND}` writes"
+)
 
 # The classes torch.save(model) pickles for torchxrayvision's DenseNet (the same since its first release).
-MODULE_CLASSES = frozenset({
-    "torchxrayvision.models.DenseNet", "torchxrayvision.models._DenseBlock", "torchxrayvision.models._DenseLayer",
-    "torchxrayvision.models._Transition", "torch.nn.modules.container.Sequential", "torch.nn.modules.conv.Conv2d",
-    "torch.nn.modules.batchnorm.BatchNorm2d", "torch.nn.modules.activation.ReLU",
-    "torch.nn.modules.pooling.MaxPool2d", "torch.nn.modules.pooling.AvgPool2d", "torch.nn.modules.linear.Linear",
-})
+MODULE_CLASSES = frozenset(
+    {
+        "torchxrayvision.models.DenseNet",
+        "torchxrayvision.models._DenseBlock",
+        "torchxrayvision.models._DenseLayer",
+        "torchxrayvision.models._Transition",
+        "torch.nn.modules.container.Sequential",
+        "torch.nn.modules.conv.Conv2d",
+        "torch.nn.modules.batchnorm.BatchNorm2d",
+        "torch.nn.modules.activation.ReLU",
+        "torch.nn.modules.pooling.MaxPool2d",
+        "torch.nn.modules.pooling.AvgPool2d",
+        "torch.nn.modules.linear.Linear",
+    }
+)
 ROOT_CLASS = "torchxrayvision.models.DenseNet"
 STORAGE_DTYPES = {
-    "FloatStorage": torch.float32, "DoubleStorage": torch.float64, "HalfStorage": torch.float16,
-    "BFloat16Storage": torch.bfloat16, "LongStorage": torch.int64, "IntStorage": torch.int32,
-    "ShortStorage": torch.int16, "CharStorage": torch.int8, "ByteStorage": torch.uint8, "BoolStorage": torch.bool,
+    "FloatStorage": torch.float32,
+    "DoubleStorage": torch.float64,
+    "HalfStorage": torch.float16,
+    "BFloat16Storage": torch.bfloat16,
+    "LongStorage": torch.int64,
+    "IntStorage": torch.int32,
+    "ShortStorage": torch.int16,
+    "CharStorage": torch.int8,
+    "ByteStorage": torch.uint8,
+    "BoolStorage": torch.bool,
 }
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C  # the first pickle of torch's legacy format
 LEGACY_PROTOCOL = 1001
@@ -119,8 +136,9 @@ class _RestrictedUnpickler(pickle.Unpickler):
     them. Together they bound what the pickle can make this reader allocate.
     """
 
-    def __init__(self, stream: BinaryIO, path: Path, storage_bytes: Callable[[str], int] = lambda key: 0,
-                 total_bytes: int = 0) -> None:
+    def __init__(
+        self, stream: BinaryIO, path: Path, storage_bytes: Callable[[str], int] = lambda key: 0, total_bytes: int = 0
+    ) -> None:
         super().__init__(stream)
         self.path = path
         self.storage_bytes = storage_bytes
@@ -128,9 +146,13 @@ class _RestrictedUnpickler(pickle.Unpickler):
         self.storages: dict[str, torch.Tensor] = {}
         self.storage_ids: set[int] = set()  # id() of each storage above, which keeps it alive
         self.stand_ins: dict[str, type] = {}
-        self.functions = {"collections.OrderedDict": OrderedDict, "builtins.set": set, "__builtin__.set": set,
-                          "torch._utils._rebuild_tensor_v2": self._rebuild_tensor,
-                          "torch._utils._rebuild_parameter": self._rebuild_parameter}
+        self.functions = {
+            "collections.OrderedDict": OrderedDict,
+            "builtins.set": set,
+            "__builtin__.set": set,
+            "torch._utils._rebuild_tensor_v2": self._rebuild_tensor,
+            "torch._utils._rebuild_parameter": self._rebuild_parameter,
+        }
 
     def find_class(self, module: str, name: str) -> object:
         full = f"{module}.{name}"
@@ -167,10 +189,16 @@ class _RestrictedUnpickler(pickle.Unpickler):
         self.storage_ids.add(id(self.storages[key]))
         return self.storages[key]
 
-    def _rebuild_tensor(self, storage: object, offset: object, size: object, stride: object, *_: object
-                        ) -> torch.Tensor:
-        if not (id(storage) in self.storage_ids and _is_int(offset)
-                and _int_tuple(size) and _int_tuple(stride) and len(size) == len(stride)):
+    def _rebuild_tensor(
+        self, storage: object, offset: object, size: object, stride: object, *_: object
+    ) -> torch.Tensor:
+        if not (
+            id(storage) in self.storage_ids
+            and _is_int(offset)
+            and _int_tuple(size)
+            and _int_tuple(stride)
+            and len(size) == len(stride)
+        ):
             raise _refuse(self.path, "it holds a tensor that is not a view of one of its storages")
         if math.prod(size) > storage.numel():  # a stride-0 view this large would be copied in full below
             raise _refuse(self.path, "it holds a tensor with more elements than its storage")
@@ -204,8 +232,19 @@ def _fill(storage: torch.Tensor, data: bytes) -> None:
 
 
 # Errors a damaged or hostile pickle can raise from the stdlib unpickler or from struct/zipfile.
-_PARSE_ERRORS = (EOFError, pickle.UnpicklingError, zipfile.BadZipFile, struct.error, KeyError, ValueError,
-                 TypeError, AttributeError, IndexError, RecursionError, MemoryError)
+_PARSE_ERRORS = (
+    EOFError,
+    pickle.UnpicklingError,
+    zipfile.BadZipFile,
+    struct.error,
+    KeyError,
+    ValueError,
+    TypeError,
+    AttributeError,
+    IndexError,
+    RecursionError,
+    MemoryError,
+)
 
 
 def _read_zip(path: Path, raw: bytes) -> object:
@@ -219,8 +258,9 @@ def _read_zip(path: Path, raw: bytes) -> object:
     sizes = {info.filename: info.file_size for info in archive.infolist()}
     if f"{prefix}byteorder" in sizes and archive.read(f"{prefix}byteorder") != b"little":
         raise _refuse(path, "its tensors are stored big-endian")
-    unpickler = _RestrictedUnpickler(io.BytesIO(archive.read(pickles[0])), path,
-                                     lambda key: sizes.get(f"{prefix}data/{key}", 0), sum(sizes.values()))
+    unpickler = _RestrictedUnpickler(
+        io.BytesIO(archive.read(pickles[0])), path, lambda key: sizes.get(f"{prefix}data/{key}", 0), sum(sizes.values())
+    )
     root = unpickler.load()
     for key, storage in unpickler.storages.items():
         _fill(storage, archive.read(f"{prefix}data/{key}")[: storage.numel() * storage.element_size()])
@@ -294,8 +334,11 @@ def _read_torch_pickle(path: Path) -> tuple[dict[str, torch.Tensor], str]:
         elif isinstance(root, dict) and root and all(isinstance(v, torch.Tensor) for v in root.values()):
             tensors, layout = dict(root), "state dict"
         else:
-            raise _refuse(path, f"it holds a {getattr(root, 'pickled_as', type(root).__name__)}, not a "
-                                "torchxrayvision DenseNet or a state dict")
+            raise _refuse(
+                path,
+                f"it holds a {getattr(root, 'pickled_as', type(root).__name__)}, not a "
+                "torchxrayvision DenseNet or a state dict",
+            )
         if sum(tensor.numel() * tensor.element_size() for tensor in tensors.values()) > len(raw):
             raise _refuse(path, "its tensors add up to more bytes than the file holds")  # aliases, to be copied
     except _PARSE_ERRORS as error:
@@ -310,10 +353,14 @@ def _unshared(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     unshared = {}
     for name, tensor in tensors.items():
         storage = tensor.untyped_storage()
-        whole = (tensor.is_contiguous() and tensor.storage_offset() == 0
-                 and storage.nbytes() == tensor.numel() * tensor.element_size())
-        unshared[name] = tensor if whole and storage.data_ptr() not in used else tensor.clone(
-            memory_format=torch.contiguous_format)
+        whole = (
+            tensor.is_contiguous()
+            and tensor.storage_offset() == 0
+            and storage.nbytes() == tensor.numel() * tensor.element_size()
+        )
+        unshared[name] = (
+            tensor if whole and storage.data_ptr() not in used else tensor.clone(memory_format=torch.contiguous_format)
+        )
         used.add(storage.data_ptr())
     return unshared
 
@@ -338,8 +385,10 @@ def _read_safetensors(path: Path, file_sha256: str) -> XrvWeights:
     source = file_sha256
     if metadata.get("written_by") == CONVERTER_MARK:
         if tensors_sha256(tensors) != metadata.get("tensors_sha256"):
-            raise CxrbenchError(f"{path} was changed after `{CONVERT_COMMAND}` wrote it (its tensors no longer "
-                                "match the digest it records); convert the source file again")
+            raise CxrbenchError(
+                f"{path} was changed after `{CONVERT_COMMAND}` wrote it (its tensors no longer "
+                "match the digest it records); convert the source file again"
+            )
         source = metadata.get("source_sha256", file_sha256)
     return XrvWeights(tensors, "safetensors", file_sha256, source)
 
@@ -371,8 +420,9 @@ def import_torchxrayvision() -> ModuleType:
         with warnings.catch_warnings():  # torchxrayvision.models calls warnings.filterwarnings("ignore")
             import torchxrayvision
     except ImportError as error:
-        raise UnavailableError(f"the xrv-densenet feature space needs torchxrayvision ({error}); "
-                               f"install it: {INSTALL_HINT}") from None
+        raise UnavailableError(
+            f"the xrv-densenet feature space needs torchxrayvision ({error}); install it: {INSTALL_HINT}"
+        ) from None
     return torchxrayvision
 
 
@@ -387,8 +437,9 @@ def densenet_from_tensors(tensors: dict[str, torch.Tensor], origin: str | Path) 
     tensors = {name: value for name, value in tensors.items() if name != "op_threshs"}
     classifier = tensors.get("classifier.weight")
     if classifier is None or classifier.dim() != 2:
-        raise CxrbenchError(f"{origin} holds no DenseNet classifier.weight; it is not torchxrayvision DenseNet "
-                            f"weights; {ACCEPTED}")
+        raise CxrbenchError(
+            f"{origin} holds no DenseNet classifier.weight; it is not torchxrayvision DenseNet weights; {ACCEPTED}"
+        )
     with torch.device("meta"):  # no random init to throw away: the file's tensors become the parameters
         model = xrv.models.DenseNet(weights=None, num_classes=classifier.shape[0], in_channels=1)
     try:
@@ -397,9 +448,11 @@ def densenet_from_tensors(tensors: dict[str, torch.Tensor], origin: str | Path) 
         detail = str(error).splitlines()[-1].strip().rstrip(".")[:240]
         raise CxrbenchError(f"{origin} does not fit torchxrayvision's DenseNet-121: {detail}; {ACCEPTED}") from None
     if result.missing_keys or result.unexpected_keys:
-        names = (["missing " + k for k in result.missing_keys] + ["unexpected " + k for k in result.unexpected_keys])
-        raise CxrbenchError(f"{origin} does not fit torchxrayvision's DenseNet-121 ({len(names)} tensors differ, "
-                            f"e.g. {', '.join(names[:3])}); {ACCEPTED}")
+        names = ["missing " + k for k in result.missing_keys] + ["unexpected " + k for k in result.unexpected_keys]
+        raise CxrbenchError(
+            f"{origin} does not fit torchxrayvision's DenseNet-121 ({len(names)} tensors differ, "
+            f"e.g. {', '.join(names[:3])}); {ACCEPTED}"
+        )
     return model.eval()
 
 
@@ -415,8 +468,12 @@ def convert_xrv_weights(src: str | Path, dst: str | Path) -> XrvWeights:
         raise CxrbenchError(f"convert-weights would overwrite its source {src}; give another destination")
     weights = read_xrv_weights(src)
     densenet_from_tensors(weights.tensors, src)
-    metadata = {"written_by": CONVERTER_MARK, "source_sha256": weights.source_sha256,
-                "source_layout": weights.layout, "tensors_sha256": tensors_sha256(weights.tensors)}
+    metadata = {
+        "written_by": CONVERTER_MARK,
+        "source_sha256": weights.source_sha256,
+        "source_layout": weights.layout,
+        "tensors_sha256": tensors_sha256(weights.tensors),
+    }
     dst.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(dst, lambda tmp: save_file(weights.tensors, str(tmp), metadata=metadata), suffix=".safetensors")
     return weights

@@ -21,8 +21,8 @@ from cxrbench.models import MODELS
 from cxrbench.models.adapter import Conditioning, FitContext, GenerationLog, ModelAdapter
 from cxrbench.models.gan.cgan_networks import ConditionalGenerator
 from cxrbench.models.gan.cgan_training import CganSettings, train_cgan
-from cxrbench.models.settings import resolve_preset
 from cxrbench.models.gan.training import to_uint8
+from cxrbench.models.settings import resolve_preset
 from cxrbench.tasks import FINDINGS
 from cxrbench.tasks.task import Condition
 
@@ -30,8 +30,15 @@ from cxrbench.tasks.task import Condition
 # study's 300k training images, for 256 px.
 PRESETS: dict[str, CganSettings] = {
     "cpu": CganSettings(),
-    "gpu": CganSettings(latent_dim=512, fmap_base=8192, fmap_max=512, train_images=300_000, batch_size=32,
-                        r1_every=16, checkpoint_every=2000),
+    "gpu": CganSettings(
+        latent_dim=512,
+        fmap_base=8192,
+        fmap_max=512,
+        train_images=300_000,
+        batch_size=32,
+        r1_every=16,
+        checkpoint_every=2000,
+    ),
 }
 
 
@@ -60,31 +67,44 @@ class ConditionalGanAdapter(ModelAdapter):
 
     def fit(self, context: FitContext) -> None:
         if context.resolution < 8 or context.resolution & (context.resolution - 1):
-            raise CxrbenchError(f"cgan needs a power-of-two resolution (got {context.resolution}); "
-                                "use --resolution 32, 64, 128 or 256")
+            raise CxrbenchError(
+                f"cgan needs a power-of-two resolution (got {context.resolution}); use --resolution 32, 64, 128 or 256"
+            )
         self.resolution = context.resolution
         self.label_pool = context.train.labels.clone()
-        self.generator = train_cgan(context.train.images, context.train.labels, self.settings, context.seed,
-                                    context.device, context.work_dir, context.progress)
+        self.generator = train_cgan(
+            context.train.images,
+            context.train.labels,
+            self.settings,
+            context.seed,
+            context.device,
+            context.work_dir,
+            context.progress,
+        )
         self.device = context.device
 
     def save(self, directory: Path) -> None:
-        tensors = {**{f"generator.{k}": v for k, v in self._generator().state_dict().items()},
-                   "label_pool": self.label_pool}
-        save_checkpoint(directory, tensors, {"model": "cgan", "resolution": self.resolution,
-                                             "gan": self.settings.to_dict()})
+        tensors = {
+            **{f"generator.{k}": v for k, v in self._generator().state_dict().items()},
+            "label_pool": self.label_pool,
+        }
+        save_checkpoint(
+            directory, tensors, {"model": "cgan", "resolution": self.resolution, "gan": self.settings.to_dict()}
+        )
 
     def load(self, directory: Path) -> None:
         tensors, config = load_checkpoint(directory)
         if config.get("model") != "cgan":
-            raise CxrbenchError(f"checkpoint {directory} is not a cgan checkpoint; pass one written by "
-                                "`cxrbench train cgan`")
+            raise CxrbenchError(
+                f"checkpoint {directory} is not a cgan checkpoint; pass one written by `cxrbench train cgan`"
+            )
         self.settings = CganSettings(**config["gan"])
         self.resolution = int(config["resolution"])
         self.label_pool = tensors.pop("label_pool")
-        self.generator = ConditionalGenerator(self.resolution, self.settings.latent_dim, self.settings.fmap_base,
-                                              self.settings.fmap_max)
-        self.generator.load_state_dict({k[len("generator."):]: v for k, v in tensors.items()})
+        self.generator = ConditionalGenerator(
+            self.resolution, self.settings.latent_dim, self.settings.fmap_base, self.settings.fmap_max
+        )
+        self.generator.load_state_dict({k[len("generator.") :]: v for k, v in tensors.items()})
         self.generator.eval().requires_grad_(False)
 
     def place(self, device: torch.device) -> None:
@@ -102,9 +122,10 @@ class ConditionalGanAdapter(ModelAdapter):
             b = min(batch_size, n - start)
             z = torch.randn(b, self.settings.latent_dim, generator=rng).to(self.device)
             with torch.no_grad():
-                yield to_uint8(g(z, labels[start:start + b].to(self.device)))
-        self._log = GenerationLog([{"index": i, "labels": dict(zip(FINDINGS, row))}
-                                   for i, row in enumerate(labels.tolist())], {})
+                yield to_uint8(g(z, labels[start : start + b].to(self.device)))
+        self._log = GenerationLog(
+            [{"index": i, "labels": dict(zip(FINDINGS, row))} for i, row in enumerate(labels.tolist())], {}
+        )
 
     def generation_log(self) -> GenerationLog | None:
         return self._log
@@ -112,8 +133,10 @@ class ConditionalGanAdapter(ModelAdapter):
     def _matching_rows(self, condition: Condition) -> np.ndarray:
         keep = condition.matches(self.label_pool.numpy())
         if not keep.any():
-            raise UnavailableError(f"cgan: no training image has the labels of {condition.key} "
-                                   f"({condition.target}), so the model cannot be conditioned on them")
+            raise UnavailableError(
+                f"cgan: no training image has the labels of {condition.key} "
+                f"({condition.target}), so the model cannot be conditioned on them"
+            )
         return np.flatnonzero(keep)
 
     def _generator(self) -> ConditionalGenerator:

@@ -42,9 +42,16 @@ class DiffusionSmallAdapter(ModelAdapter):
     trainable = True
     trains_per_condition = False  # one model over every finding's labels, whatever --tasks selects
 
-    def __init__(self, preset: str = "cpu", network: dict | None = None, training: dict | None = None,
-                 steps: int = 50, guidance: float = 6.0, scheduler: str = "ddpm",
-                 prompt_file: str | None = None) -> None:
+    def __init__(
+        self,
+        preset: str = "cpu",
+        network: dict | None = None,
+        training: dict | None = None,
+        steps: int = 50,
+        guidance: float = 6.0,
+        scheduler: str = "ddpm",
+        prompt_file: str | None = None,
+    ) -> None:
         self.network = network_config(preset, network)
         self.training = with_settings("diffusion-small training", TrainingConfig(), training or {})
         self.settings = SamplingSettings(steps, guidance, scheduler, None)
@@ -64,19 +71,32 @@ class DiffusionSmallAdapter(ModelAdapter):
         if images.shape[-1] != self.network.sample_size:  # the real images' filter, as for every resize
             from cxrbench.data.preprocess import to_square
 
-            images = torch.stack([torch.from_numpy(to_square(i[0].numpy(), self.network.sample_size))[None]
-                                  for i in images])
-        self.summary = train(parts, images, context.train.labels, self.training, context.seed, context.device,
-                             context.work_dir, context.progress)
+            images = torch.stack(
+                [torch.from_numpy(to_square(i[0].numpy(), self.network.sample_size))[None] for i in images]
+            )
+        self.summary = train(
+            parts,
+            images,
+            context.train.labels,
+            self.training,
+            context.seed,
+            context.device,
+            context.work_dir,
+            context.progress,
+        )
         self.resolution = context.resolution
         self.generator = TextGenerator(parts, self.settings, torch.device("cpu"))
 
     def save(self, directory: Path) -> None:
         from accelerate import PartialState
 
-        about = {"model": "diffusion-small", "resolution": self.resolution,
-                 "network": dataclasses.asdict(self.network), "training": dataclasses.asdict(self.training),
-                 "training_summary": self.summary}
+        about = {
+            "model": "diffusion-small",
+            "resolution": self.resolution,
+            "network": dataclasses.asdict(self.network),
+            "training": dataclasses.asdict(self.training),
+            "training_summary": self.summary,
+        }
         state = PartialState()  # under `accelerate launch` every process trained the same weights: one writes
         if state.is_main_process:
             save_pipeline(directory, self._parts(), extra={"cxrbench": about})
@@ -86,8 +106,10 @@ class DiffusionSmallAdapter(ModelAdapter):
         index = Path(directory) / INDEX
         about = json.loads(index.read_text()).get("cxrbench") if index.is_file() else None
         if not about or about.get("model") != "diffusion-small":
-            raise CxrbenchError(f"{directory} was not written by diffusion-small; train it with `cxrbench train "
-                                "diffusion-small` or load other pipelines with the roentgen model")
+            raise CxrbenchError(
+                f"{directory} was not written by diffusion-small; train it with `cxrbench train "
+                "diffusion-small` or load other pipelines with the roentgen model"
+            )
         self.generator = TextGenerator(load_pipeline(directory), self.settings, torch.device("cpu"))
         self.resolution = int(about["resolution"])
 

@@ -14,10 +14,10 @@ from typing import Iterator
 
 import torch
 
+from cxrbench.checkpoint import load_checkpoint, save_checkpoint
 from cxrbench.errors import CxrbenchError
 from cxrbench.models import MODELS
 from cxrbench.models.adapter import Conditioning, FitContext, ModelAdapter
-from cxrbench.checkpoint import load_checkpoint, save_checkpoint
 from cxrbench.tasks.task import Condition
 
 
@@ -65,8 +65,16 @@ class PcaGaussianAdapter(ModelAdapter):
         self.resolution = context.resolution
 
     def save(self, directory: Path) -> None:
-        save_checkpoint(directory, self.state, {"model": "pca-gaussian", "components": self.components,
-                                                "resolution": self.resolution, "targets": self.targets})
+        save_checkpoint(
+            directory,
+            self.state,
+            {
+                "model": "pca-gaussian",
+                "components": self.components,
+                "resolution": self.resolution,
+                "targets": self.targets,
+            },
+        )
 
     def load(self, directory: Path) -> None:
         self.state, config = load_checkpoint(directory)
@@ -75,8 +83,10 @@ class PcaGaussianAdapter(ModelAdapter):
 
     def generate(self, condition: Condition, n: int, seed: int, batch_size: int) -> Iterator[torch.Tensor]:
         if self.targets.get(condition.key) != list(condition.target):
-            raise CxrbenchError(f"pca-gaussian was not fitted for {condition.key} with target {condition.target}; "
-                                "train it with the same tasks and --absent setting")
+            raise CxrbenchError(
+                f"pca-gaussian was not fitted for {condition.key} with target {condition.target}; "
+                "train it with the same tasks and --absent setting"
+            )
         mean = self.state[f"{condition.key}/mean"]
         loadings = self.state[f"{condition.key}/loadings"]
         noise_std = self.state[f"{condition.key}/noise_std"]

@@ -15,7 +15,6 @@ from typing import Iterator
 
 import torch
 
-from cxrbench.seeds import derive_seed
 from cxrbench.checkpoint import load_checkpoint, save_checkpoint
 from cxrbench.errors import ConfigError, CxrbenchError
 from cxrbench.metrics.cxr_classifier import ClassifierRecipe, CxrClassifier, train_classifier
@@ -24,8 +23,9 @@ from cxrbench.models.adapter import Conditioning, FitContext, GenerationLog, Mod
 from cxrbench.models.gan.lco import LcoSettings, latent_class_optimisation
 from cxrbench.models.gan.pggan_networks import PgganGenerator
 from cxrbench.models.gan.pggan_training import PgganSettings, train_pggan
-from cxrbench.models.settings import resolve_preset, with_settings
 from cxrbench.models.gan.training import to_uint8
+from cxrbench.models.settings import resolve_preset, with_settings
+from cxrbench.seeds import derive_seed
 from cxrbench.tasks import FINDINGS
 from cxrbench.tasks.task import Condition
 
@@ -51,8 +51,9 @@ class PgganLcoAdapter(ModelAdapter):
     trainable = True
     trains_per_condition = False  # one model over every finding's labels, whatever --tasks selects
 
-    def __init__(self, preset: str = "cpu", pggan: dict | None = None, lco: dict | None = None,
-                 classifier_epochs: int = 8) -> None:
+    def __init__(
+        self, preset: str = "cpu", pggan: dict | None = None, lco: dict | None = None, classifier_epochs: int = 8
+    ) -> None:
         self.settings = resolve_preset("pggan-lco", PRESETS, preset, pggan or {})
         self.lco = with_settings("pggan-lco lco", LcoSettings(), lco or {})
         if not 0.5 <= self.lco.threshold < 1.0:
@@ -69,32 +70,48 @@ class PgganLcoAdapter(ModelAdapter):
 
     def fit(self, context: FitContext) -> None:
         if context.resolution < 8 or context.resolution & (context.resolution - 1):
-            raise CxrbenchError(f"pggan-lco grows by doublings and needs a power-of-two resolution (got "
-                                f"{context.resolution}); use --resolution 32, 64, 128 or 256")
+            raise CxrbenchError(
+                f"pggan-lco grows by doublings and needs a power-of-two resolution (got "
+                f"{context.resolution}); use --resolution 32, 64, 128 or 256"
+            )
         self.resolution = context.resolution
-        self.generator = train_pggan(context.train.images, self.settings, context.seed, context.device,
-                                     context.work_dir, context.progress)
+        self.generator = train_pggan(
+            context.train.images, self.settings, context.seed, context.device, context.work_dir, context.progress
+        )
         # Another seed (so another initialisation and data order) than the evaluator's.
-        self.classifier = train_classifier(context.train, self.recipe, derive_seed(context.seed, "lco-classifier"),
-                                           context.device, context.progress)
+        self.classifier = train_classifier(
+            context.train, self.recipe, derive_seed(context.seed, "lco-classifier"), context.device, context.progress
+        )
         self.device = context.device
 
     def save(self, directory: Path) -> None:
-        tensors = {**{f"generator.{k}": v for k, v in self._generator().state_dict().items()},
-                   **{f"classifier.{k}": v for k, v in self._classifier().state_dict().items()}}
-        save_checkpoint(directory, tensors, {"model": "pggan-lco", "resolution": self.resolution,
-                                             "pggan": self.settings.to_dict(), "classifier": self.recipe.to_dict()})
+        tensors = {
+            **{f"generator.{k}": v for k, v in self._generator().state_dict().items()},
+            **{f"classifier.{k}": v for k, v in self._classifier().state_dict().items()},
+        }
+        save_checkpoint(
+            directory,
+            tensors,
+            {
+                "model": "pggan-lco",
+                "resolution": self.resolution,
+                "pggan": self.settings.to_dict(),
+                "classifier": self.recipe.to_dict(),
+            },
+        )
 
     def load(self, directory: Path) -> None:
         tensors, config = load_checkpoint(directory)
         if config.get("model") != "pggan-lco":
-            raise CxrbenchError(f"checkpoint {directory} is not a pggan-lco checkpoint; pass one written by "
-                                "`cxrbench train pggan-lco`")
+            raise CxrbenchError(
+                f"checkpoint {directory} is not a pggan-lco checkpoint; pass one written by `cxrbench train pggan-lco`"
+            )
         self.settings = PgganSettings(**config["pggan"])
         self.recipe = ClassifierRecipe(**{**config["classifier"], "widths": tuple(config["classifier"]["widths"])})
         self.resolution = int(config["resolution"])
-        self.generator = PgganGenerator(self.resolution, self.settings.latent_dim, self.settings.fmap_base,
-                                        self.settings.fmap_max)
+        self.generator = PgganGenerator(
+            self.resolution, self.settings.latent_dim, self.settings.fmap_base, self.settings.fmap_max
+        )
         self.generator.load_state_dict(_part(tensors, "generator."))
         self.classifier = CxrClassifier(self.recipe)
         self.classifier.load_state_dict(_part(tensors, "classifier."))
@@ -115,18 +132,28 @@ class PgganLcoAdapter(ModelAdapter):
         self._log = None
         for start in range(0, n, batch_size):
             z = torch.randn(min(batch_size, n - start), self.settings.latent_dim, generator=rng).to(self.device)
-            result = latent_class_optimisation(lambda latent: g(latent, top), classifier, z, condition.target,
-                                               self.lco)
-            for steps, success, probabilities in zip(result.steps.tolist(), result.success.tolist(),
-                                                     result.probabilities.tolist()):
-                records.append({"index": len(records), "steps": steps, "success": success,
-                                "probabilities": dict(zip(FINDINGS, (round(p, 5) for p in probabilities)))})
+            result = latent_class_optimisation(lambda latent: g(latent, top), classifier, z, condition.target, self.lco)
+            for steps, success, probabilities in zip(
+                result.steps.tolist(), result.success.tolist(), result.probabilities.tolist()
+            ):
+                records.append(
+                    {
+                        "index": len(records),
+                        "steps": steps,
+                        "success": success,
+                        "probabilities": dict(zip(FINDINGS, (round(p, 5) for p in probabilities))),
+                    }
+                )
             yield to_uint8(result.images)
         seconds = time.perf_counter() - started
-        self._log = GenerationLog(records, {
-            "lco_success_rate": sum(r["success"] for r in records) / len(records),
-            "lco_mean_steps": sum(r["steps"] for r in records) / len(records),
-            "lco_seconds_per_image": seconds / len(records)})
+        self._log = GenerationLog(
+            records,
+            {
+                "lco_success_rate": sum(r["success"] for r in records) / len(records),
+                "lco_mean_steps": sum(r["steps"] for r in records) / len(records),
+                "lco_seconds_per_image": seconds / len(records),
+            },
+        )
 
     def generation_log(self) -> GenerationLog | None:
         return self._log
@@ -143,4 +170,4 @@ class PgganLcoAdapter(ModelAdapter):
 
 
 def _part(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
-    return {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+    return {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}

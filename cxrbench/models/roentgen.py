@@ -22,8 +22,10 @@ from cxrbench.models.diffusion.prompts import read_prompt_file
 from cxrbench.models.diffusion.sampler import DTYPES, check_device_dtype
 from cxrbench.tasks.task import Condition
 
-HOW_TO_GIVE = ("pass --model-path DIR or set [model_options.roentgen] model_path = \"DIR\" to RoentGen or another "
-               "Stable-Diffusion-1.x diffusers directory (nothing is downloaded)")
+HOW_TO_GIVE = (
+    'pass --model-path DIR or set [model_options.roentgen] model_path = "DIR" to RoentGen or another '
+    "Stable-Diffusion-1.x diffusers directory (nothing is downloaded)"
+)
 
 
 @MODELS.register("roentgen")
@@ -40,9 +42,16 @@ class RoentgenAdapter(ModelAdapter):
     conditioning = Conditioning.TEXT
     trainable = False  # weights come from model_path; the runner has nothing to train or cache
 
-    def __init__(self, model_path: str | None = None, steps: int = 75, guidance: float = 4.0,
-                 scheduler: str = "saved", resolution: int | None = 512, dtype: str = "float32",
-                 prompt_file: str | None = None) -> None:
+    def __init__(
+        self,
+        model_path: str | None = None,
+        steps: int = 75,
+        guidance: float = 4.0,
+        scheduler: str = "saved",
+        resolution: int | None = 512,
+        dtype: str = "float32",
+        prompt_file: str | None = None,
+    ) -> None:
         self.model_path = Path(model_path).expanduser() if model_path else None
         if self.model_path is not None:
             check_pipeline_dir(self.model_path)  # a directory given but incomplete is the user's to fix now

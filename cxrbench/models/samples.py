@@ -43,8 +43,10 @@ class SampleSource:
 
     def __post_init__(self) -> None:
         if not self.path.exists():
-            raise ConfigError(f"samples {self.name}: {self.path} does not exist; give a folder laid out as "
-                              "TASK/CONDITION/*.png or a CSV listing file,label")
+            raise ConfigError(
+                f"samples {self.name}: {self.path} does not exist; give a folder laid out as "
+                "TASK/CONDITION/*.png or a CSV listing file,label"
+            )
 
     @cached_property
     def listing(self) -> dict[str, list[Path]]:
@@ -59,8 +61,10 @@ class SampleSource:
                 if files:
                     out[f"{task_dir.name}/{condition_dir.name}"] = files
         if not out:
-            raise ConfigError(f"samples {self.name}: {self.path} holds no TASK/CONDITION/*.png images; lay it out "
-                              "as TASK/CONDITION/*.png (e.g. pleural_effusion/present/0001.png) or give a CSV")
+            raise ConfigError(
+                f"samples {self.name}: {self.path} holds no TASK/CONDITION/*.png images; lay it out "
+                "as TASK/CONDITION/*.png (e.g. pleural_effusion/present/0001.png) or give a CSV"
+            )
         return out
 
     def _csv_listing(self) -> dict[str, list[Path]]:
@@ -68,14 +72,18 @@ class SampleSource:
             reader = csv.DictReader(handle)
             missing = [c for c in CSV_COLUMNS if c not in (reader.fieldnames or [])]
             if missing:
-                raise ConfigError(f"samples {self.name}: {self.path.name} lacks the column(s) {', '.join(missing)}; "
-                                  "a samples CSV has file,label[,prompt] with label = TASK/CONDITION")
+                raise ConfigError(
+                    f"samples {self.name}: {self.path.name} lacks the column(s) {', '.join(missing)}; "
+                    "a samples CSV has file,label[,prompt] with label = TASK/CONDITION"
+                )
             out: dict[str, list[Path]] = {}
             for line, row in enumerate(reader, start=2):
                 label = (row["label"] or "").strip()
                 if label.count("/") != 1:
-                    raise ConfigError(f"samples {self.name}: {self.path.name} row {line}: label {label!r} is not "
-                                      "TASK/CONDITION (e.g. pleural_effusion/present)")
+                    raise ConfigError(
+                        f"samples {self.name}: {self.path.name} row {line}: label {label!r} is not "
+                        "TASK/CONDITION (e.g. pleural_effusion/present)"
+                    )
                 out.setdefault(label, []).append(self.path.parent / row["file"].strip())
         for files in out.values():
             for file in files:
@@ -98,8 +106,10 @@ class SampleSource:
         files = self.listing.get(condition.key, [])
         if len(files) < n:
             where = self.path if self.path.is_file() else self.path / condition.key
-            raise UnavailableError(f"samples {self.name} has {len(files)} images for {condition.key} in {where}, "
-                                   f"the run needs {n}; add images or lower --n-samples to {len(files)}")
+            raise UnavailableError(
+                f"samples {self.name} has {len(files)} images for {condition.key} in {where}, "
+                f"the run needs {n}; add images or lower --n-samples to {len(files)}"
+            )
         return torch.from_numpy(read_squares(files[:n], resolution)[:, None])
 
 

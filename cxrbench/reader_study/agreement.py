@@ -63,7 +63,7 @@ def _fleiss_from_counts(counts: np.ndarray) -> np.ndarray:
     n = counts.sum(axis=2)[:, :1]  # raters per item
     agreement = ((counts * (counts - 1)).sum(axis=2) / (n * (n - 1))).mean(axis=1)
     shares = counts.sum(axis=1) / counts.sum(axis=(1, 2))[:, None]
-    chance = (shares ** 2).sum(axis=1)
+    chance = (shares**2).sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(chance < 1, (agreement - chance) / (1 - chance), np.nan)
 
@@ -89,8 +89,9 @@ def _percentile(values: np.ndarray) -> tuple[float, float] | tuple[None, None]:
     return float(low), float(high)
 
 
-def cohen_kappa_interval(a, b, weights: str, seed: int, categories: tuple[int, ...] = SCALE,
-                         resamples: int = BOOTSTRAP) -> tuple[float | None, float | None]:
+def cohen_kappa_interval(
+    a, b, weights: str, seed: int, categories: tuple[int, ...] = SCALE, resamples: int = BOOTSTRAP
+) -> tuple[float | None, float | None]:
     """Percentile bootstrap interval of Cohen's kappa over the shared cases."""
     k, n = len(categories), len(a)
     codes = _codes(a, categories) * k + _codes(b, categories)
@@ -100,8 +101,9 @@ def cohen_kappa_interval(a, b, weights: str, seed: int, categories: tuple[int, .
     return _percentile(_cohen_from_tables(tables, _weights(k, weights)))
 
 
-def fleiss_kappa_interval(counts: np.ndarray, seed: int,
-                          resamples: int = BOOTSTRAP) -> tuple[float | None, float | None]:
+def fleiss_kappa_interval(
+    counts: np.ndarray, seed: int, resamples: int = BOOTSTRAP
+) -> tuple[float | None, float | None]:
     """Percentile bootstrap interval of Fleiss' kappa over items (rows of ``counts``)."""
     counts = np.asarray(counts, dtype=float)
     picks = np.random.default_rng(seed).integers(0, len(counts), size=(resamples, len(counts)))

@@ -17,8 +17,7 @@ import re
 from pathlib import Path
 
 from cxrbench.errors import MissingDependencyError
-from cxrbench.reader_study.design import (LABELS, QUESTIONS, REASONS, SCALE, Design, ReaderStudyError,
-                                          reason_problem)
+from cxrbench.reader_study.design import LABELS, QUESTIONS, REASONS, SCALE, Design, ReaderStudyError, reason_problem
 from cxrbench.reader_study.store import Answer, AnswerStore
 from cxrbench.reader_study.study import IMAGES, Study
 
@@ -57,13 +56,22 @@ def create_app(study_dir: Path):
         following = next((item_id for item_id in order if item_id not in done), None)
         item = None
         if following is not None:
-            item = {"id": following, "finding": served[following]["finding"],
-                    "images": [f"image/{image}.png" for image in served[following]["images"]]}
-        return {"reader": reader, "design": study.design.value, "question": QUESTIONS[study.design],
-                "labels": LABELS[study.design],
-                # pairs, not an object: JSON objects are sent with sorted keys, the protocol has an order
-                "reasons": [[r, k] for r, k in REASONS.items()] if study.design is Design.PAIRED else [],
-                "total": len(order), "answered": len(done), "item": item}
+            item = {
+                "id": following,
+                "finding": served[following]["finding"],
+                "images": [f"image/{image}.png" for image in served[following]["images"]],
+            }
+        return {
+            "reader": reader,
+            "design": study.design.value,
+            "question": QUESTIONS[study.design],
+            "labels": LABELS[study.design],
+            # pairs, not an object: JSON objects are sent with sorted keys, the protocol has an order
+            "reasons": [[r, k] for r, k in REASONS.items()] if study.design is Design.PAIRED else [],
+            "total": len(order),
+            "answered": len(done),
+            "item": item,
+        }
 
     @app.get("/r/<token>")
     def page(token: str):
@@ -82,15 +90,22 @@ def create_app(study_dir: Path):
         if problem:
             return flask.jsonify({"error": problem}), 400
         seconds = float(body["seconds"])
-        store.add(Answer(reader, body["item"], int(body["response"]), body.get("reason") or None,
-                         round(seconds, 3), source="app"))
+        store.add(
+            Answer(
+                reader, body["item"], int(body["response"]), body.get("reason") or None, round(seconds, 3), source="app"
+            )
+        )
         return flask.jsonify(state(reader))
 
     @app.get("/r/<token>/answers")
     def own_answers(token: str):
         reader = reader_of(token)
-        return flask.jsonify([{"item": a.item, "response": a.response, "reason": a.reason, "seconds": a.seconds}
-                              for a in store.answers(reader)])
+        return flask.jsonify(
+            [
+                {"item": a.item, "response": a.response, "reason": a.reason, "seconds": a.seconds}
+                for a in store.answers(reader)
+            ]
+        )
 
     @app.get("/r/<token>/image/<name>")
     def image(token: str, name: str):
@@ -122,8 +137,7 @@ def _answer_problem(study: Study, body: object) -> str | None:
     if not isinstance(response, int) or isinstance(response, bool) or response not in SCALE:
         return "response must be 1, 2, 3, 4 or 5"
     seconds = body.get("seconds")
-    if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or not math.isfinite(seconds) \
-            or seconds < 0:
+    if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or not math.isfinite(seconds) or seconds < 0:
         return "seconds must be a number of seconds, 0 or more"
     reason = body.get("reason") or None
     if study.design is Design.PAIRED and response != 3 and reason is None:

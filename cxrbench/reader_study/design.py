@@ -46,7 +46,11 @@ LABELS: dict[Design, tuple[str, ...]] = {
 }
 # Reasons for a non-neutral paired answer, with the key that picks each one in the app.
 REASONS: dict[str, str] = {
-    "soft_tissue": "s", "bone_structure": "b", "external_devices": "e", "image_artifacts": "a", "other": "o",
+    "soft_tissue": "s",
+    "bone_structure": "b",
+    "external_devices": "e",
+    "image_artifacts": "a",
+    "other": "o",
 }
 REAL = "real"  # the model name of real images in keys and rows (a run model of that name is refused)
 READER_ID = re.compile(r"^[a-z0-9_]{1,32}$")  # ids end up in metric names: no dots, dashes or spaces

@@ -6,7 +6,7 @@ The documented CSV schema (header row first; row numbers in errors count it as r
 | ---         | ---      | ---    |
 | reader_id   | yes      | 1-32 of a-z, 0-9, _ |
 | item_id     | yes      | an item id of the study (served/items.json) |
-| response    | yes      | the side chosen: real/synthetic (single), left/right (paired), no/yes (finding), or cannot_tell; or the five-point code 1..5 |
+| response    | yes      | real/synthetic (single), left/right (paired), no/yes (finding), cannot_tell; or a code 1..5 |
 | confidence  | no       | definitely or probably for a side; empty for cannot_tell and for codes 1..5 |
 | reason      | no       | paired decisions: soft_tissue, bone_structure, external_devices, image_artifacts, other |
 | seconds     | no       | response time in seconds (empty: unknown) |
@@ -22,8 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cxrbench.names import split_names
-from cxrbench.reader_study.design import (NEUTRAL, READER_ID, SCALE, SIDES, Design, ReaderStudyError,
-                                          reason_problem)
+from cxrbench.reader_study.design import NEUTRAL, READER_ID, SCALE, SIDES, Design, ReaderStudyError, reason_problem
 from cxrbench.reader_study.store import Answer, AnswerStore, now, read_answer_file
 from cxrbench.reader_study.study import Study
 
@@ -52,8 +51,9 @@ def parse_columns(text: str | None) -> dict[str, str]:
         if not sep or not column.strip():
             raise ReaderStudyError(f"--columns part {part!r} must look like schema_name=csv_column")
         if name.strip() not in COLUMNS:
-            raise ReaderStudyError(f"--columns names unknown schema column {name.strip()!r}; "
-                                   f"schema columns: {', '.join(COLUMNS)}")
+            raise ReaderStudyError(
+                f"--columns names unknown schema column {name.strip()!r}; schema columns: {', '.join(COLUMNS)}"
+            )
         mapping[name.strip()] = column.strip()
     return mapping
 
@@ -73,8 +73,9 @@ def five_point(design: Design, response: str, confidence: str) -> int:
         return NEUTRAL
     low, high = SIDES[design]
     if response not in (low, high):
-        raise ValueError(f"response {response!r} is not one of {low}, {high}, {CANNOT_TELL} or 1..5 "
-                         f"for the {design.value} design")
+        raise ValueError(
+            f"response {response!r} is not one of {low}, {high}, {CANNOT_TELL} or 1..5 for the {design.value} design"
+        )
     if confidence not in CONFIDENCE:
         raise ValueError(f"confidence {confidence!r} must be definitely or probably for response {response!r}")
     return 1 + CONFIDENCE[confidence] if response == low else 5 - CONFIDENCE[confidence]
@@ -99,8 +100,9 @@ def _check(study: Study, reader: str, item: str, response: int, reason: str | No
         raise ValueError(problem)
 
 
-def read_csv(study: Study, path: Path,
-             columns: dict[str, str] | None = None) -> tuple[list[tuple[int, Answer]], list[str]]:
+def read_csv(
+    study: Study, path: Path, columns: dict[str, str] | None = None
+) -> tuple[list[tuple[int, Answer]], list[str]]:
     """(row number, answer) of the good rows of a CSV file and the problems of its bad rows ("row N: ...";
     the header is row 1)."""
     mapping = {name: (columns or {}).get(name, name) for name in COLUMNS}
@@ -111,11 +113,14 @@ def read_csv(study: Study, path: Path,
     with handle:
         reader = csv.DictReader(handle)
         header = reader.fieldnames or []
-        missing = [f"{mapping[n]!r}" + (f" (for {n})" if mapping[n] != n else "")
-                   for n in REQUIRED if mapping[n] not in header]
+        missing = [
+            f"{mapping[n]!r}" + (f" (for {n})" if mapping[n] != n else "") for n in REQUIRED if mapping[n] not in header
+        ]
         if missing:
-            raise ReaderStudyError(f"{path} has no column {', '.join(missing)}; its columns: "
-                                   f"{', '.join(header) or '(none)'}; map them with --columns")
+            raise ReaderStudyError(
+                f"{path} has no column {', '.join(missing)}; its columns: "
+                f"{', '.join(header) or '(none)'}; map them with --columns"
+            )
         answers, problems = [], []
         for number, row in enumerate(reader, start=2):
             if None in row:
@@ -126,8 +131,20 @@ def read_csv(study: Study, path: Path,
                 response = five_point(study.design, field["response"], field["confidence"])
                 reason = field["reason"].lower() or None
                 _check(study, field["reader_id"], field["item_id"], response, reason)
-                answers.append((number, Answer(field["reader_id"], field["item_id"], response, reason,
-                                               _seconds(field["seconds"]), now(), f"csv:{Path(path).name}")))
+                answers.append(
+                    (
+                        number,
+                        Answer(
+                            field["reader_id"],
+                            field["item_id"],
+                            response,
+                            reason,
+                            _seconds(field["seconds"]),
+                            now(),
+                            f"csv:{Path(path).name}",
+                        ),
+                    )
+                )
             except ValueError as error:
                 problems.append(f"row {number}: {error}")
     return answers, problems
@@ -142,8 +159,20 @@ def read_database(study: Study, path: Path) -> tuple[list[tuple[int, Answer]], l
             if not isinstance(answer.response, int) or answer.response not in SCALE:
                 raise ValueError(f"response {answer.response!r} is not on the scale 1..5")
             _check(study, str(answer.reader), str(answer.item), answer.response, answer.reason)
-            answers.append((number, Answer(answer.reader, answer.item, answer.response, answer.reason or None,
-                                           _seconds(answer.seconds), answer.answered_at or now(), answer.source)))
+            answers.append(
+                (
+                    number,
+                    Answer(
+                        answer.reader,
+                        answer.item,
+                        answer.response,
+                        answer.reason or None,
+                        _seconds(answer.seconds),
+                        answer.answered_at or now(),
+                        answer.source,
+                    ),
+                )
+            )
         except (ValueError, TypeError) as error:
             problems.append(f"row {number}: {error}")
     return answers, problems
@@ -176,14 +205,25 @@ def import_answers(study: Study, paths: list[Path], columns: dict[str, str] | No
             key = (answer.reader, answer.item)
             where = f"{path.name} row {number}"
             if key in seen:
-                problems.append((path.name, number, f"row {number}: reader {answer.reader} answers item "
-                                                    f"{answer.item} again (first in {seen[key]})"))
+                problems.append(
+                    (
+                        path.name,
+                        number,
+                        f"row {number}: reader {answer.reader} answers item {answer.item} again (first in {seen[key]})",
+                    )
+                )
                 continue
             seen[key] = where
             if key in stored:
                 if not stored[key].same_answer(answer):
-                    problems.append((path.name, number, f"row {number}: reader {answer.reader} already has a "
-                                                        f"different stored answer for item {answer.item}"))
+                    problems.append(
+                        (
+                            path.name,
+                            number,
+                            f"row {number}: reader {answer.reader} already has a "
+                            f"different stored answer for item {answer.item}",
+                        )
+                    )
                 else:
                     same += 1
                 continue

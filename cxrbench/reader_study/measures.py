@@ -31,45 +31,84 @@ class ReaderMeasure:
 
     def schema(self, suffix: str = "") -> dict:
         """The declaration the leaderboard reads (the same keys as ``Metric.schema``)."""
-        return {"name": self.name + (f".{suffix}" if suffix else ""),
-                "display_name": self.display_name + (f" ({suffix})" if suffix else ""),
-                "description": self.description + (f" Reader(s) {suffix} only." if suffix else " Pooled over readers."),
-                "direction": self.direction, "feature_space": "reader-study", "scope": "condition",
-                "uses_real": True, "min_samples": 1, "interval": self.interval,
-                "headline": PER_READER_HEADLINE if suffix else HEADLINE}
+        return {
+            "name": self.name + (f".{suffix}" if suffix else ""),
+            "display_name": self.display_name + (f" ({suffix})" if suffix else ""),
+            "description": self.description + (f" Reader(s) {suffix} only." if suffix else " Pooled over readers."),
+            "direction": self.direction,
+            "feature_space": "reader-study",
+            "scope": "condition",
+            "uses_real": True,
+            "min_samples": 1,
+            "interval": self.interval,
+            "headline": PER_READER_HEADLINE if suffix else HEADLINE,
+        }
 
 
 def _measures() -> dict[str, ReaderMeasure]:
     realism = {
-        "accuracy": ("accuracy", "Share of correct real/synthetic decisions (cannot-tell answers left out); "
-                     "0.5 is chance.", "lower"),
-        "p_value": ("accuracy p (pooled binomial)", "Two-sided exact binomial test of the accuracy against 0.5, "
-                    "pooled over readers: it assumes independent answers, which overstates the evidence when "
-                    "readers differ (the MRMC rows do not); a high p means the readers were not shown to beat "
-                    "chance.", "higher"),
-        "auc": ("AUC", "Mann-Whitney AUC of the five-point responses for telling synthetic from real; 0.5 is "
-                "chance.", "lower"),
+        "accuracy": (
+            "accuracy",
+            "Share of correct real/synthetic decisions (cannot-tell answers left out); 0.5 is chance.",
+            "lower",
+        ),
+        "p_value": (
+            "accuracy p (pooled binomial)",
+            "Two-sided exact binomial test of the accuracy against 0.5, "
+            "pooled over readers: it assumes independent answers, which overstates the evidence when "
+            "readers differ (the MRMC rows do not); a high p means the readers were not shown to beat "
+            "chance.",
+            "higher",
+        ),
+        "auc": (
+            "AUC",
+            "Mann-Whitney AUC of the five-point responses for telling synthetic from real; 0.5 is chance.",
+            "lower",
+        ),
         "fooled": ("fooled", "Share of answers that took the synthetic image for the real one.", "higher"),
         "undecided": ("cannot tell", "Share of 'cannot tell' answers.", "higher"),
         **_kappas("the five-point responses", "lower"),
         **_orh("auc", "AUC of telling the model's images from real ones", "lower"),
     }
     per_design = {
-        Design.SINGLE: {**realism,
-                        "sensitivity": ("sensitivity", "Synthetic images called synthetic / decided synthetic items.",
-                                        "lower"),
-                        "specificity": ("specificity", "Real images called real / decided real items (the same real "
-                                        "images for every model).", "lower")},
-        Design.PAIRED: {**realism, **{f"reason.{r}": (f"gave away: {r.replace('_', ' ')}",
-                                                      f"Share of pairs where the synthetic image was picked with the "
-                                                      f"reason '{r.replace('_', ' ')}'.", "lower") for r in REASONS}},
+        Design.SINGLE: {
+            **realism,
+            "sensitivity": ("sensitivity", "Synthetic images called synthetic / decided synthetic items.", "lower"),
+            "specificity": (
+                "specificity",
+                "Real images called real / decided real items (the same real images for every model).",
+                "lower",
+            ),
+        },
+        Design.PAIRED: {
+            **realism,
+            **{
+                f"reason.{r}": (
+                    f"gave away: {r.replace('_', ' ')}",
+                    f"Share of pairs where the synthetic image was picked with the reason '{r.replace('_', ' ')}'.",
+                    "lower",
+                )
+                for r in REASONS
+            },
+        },
         Design.FINDING: {
-            "agreement": ("finding agreement", "Share of decided answers that match the intended condition "
-                          "(present: sensitivity, absent: specificity); 0.5 is chance.", "higher"),
-            "p_value": ("agreement p (pooled binomial)", "Two-sided exact binomial test of the agreement against "
-                        "0.5, pooled over readers (assumes independent answers).", "lower"),
-            "auc": ("finding AUC", "Mann-Whitney AUC of 'is the finding present?' for present against absent "
-                    "images.", "higher"),
+            "agreement": (
+                "finding agreement",
+                "Share of decided answers that match the intended condition "
+                "(present: sensitivity, absent: specificity); 0.5 is chance.",
+                "higher",
+            ),
+            "p_value": (
+                "agreement p (pooled binomial)",
+                "Two-sided exact binomial test of the agreement against "
+                "0.5, pooled over readers (assumes independent answers).",
+                "lower",
+            ),
+            "auc": (
+                "finding AUC",
+                "Mann-Whitney AUC of 'is the finding present?' for present against absent images.",
+                "higher",
+            ),
             "undecided": ("cannot tell", "Share of 'cannot tell' answers.", "lower"),
             **_kappas("the finding", "higher"),
             **_orh("auc", "finding AUC (intended-present against intended-absent images)", "higher"),
@@ -80,33 +119,64 @@ def _measures() -> dict[str, ReaderMeasure]:
     for design, measures in per_design.items():
         for measure, (display, description, direction, *interval) in measures.items():
             name = f"{PREFIX}{design.value}.{measure}"
-            out[name] = ReaderMeasure(name, f"Readers ({design.value}): {display}", description, direction,
-                                      per_reader=measure in PER_READER, interval=(interval or ["wilson"])[0])
+            out[name] = ReaderMeasure(
+                name,
+                f"Readers ({design.value}): {display}",
+                description,
+                direction,
+                per_reader=measure in PER_READER,
+                interval=(interval or ["wilson"])[0],
+            )
     return out
 
 
 def _kappas(what: str, direction: str) -> dict[str, tuple]:
     """Fleiss' kappa and the three Cohen's kappas, with bootstrap intervals over items."""
-    out = {"fleiss_kappa": ("Fleiss kappa", f"Agreement of all readers on {what}, beyond chance; bootstrap "
-                            "interval over items.", direction, "bootstrap")}
-    for weights, display in (("", "Cohen kappa"), ("_linear", "Cohen kappa (linear)"),
-                             ("_quadratic", "Cohen kappa (quadratic)")):
+    out = {
+        "fleiss_kappa": (
+            "Fleiss kappa",
+            f"Agreement of all readers on {what}, beyond chance; bootstrap interval over items.",
+            direction,
+            "bootstrap",
+        )
+    }
+    for weights, display in (
+        ("", "Cohen kappa"),
+        ("_linear", "Cohen kappa (linear)"),
+        ("_quadratic", "Cohen kappa (quadratic)"),
+    ):
         kind = weights.strip("_") or "nominal"
-        out[f"cohen_kappa{weights}"] = (display, f"Agreement of two readers on {what} beyond chance, {kind} "
-                                        "weights; bootstrap interval over items.", direction, "bootstrap")
+        out[f"cohen_kappa{weights}"] = (
+            display,
+            f"Agreement of two readers on {what} beyond chance, {kind} weights; bootstrap interval over items.",
+            direction,
+            "bootstrap",
+        )
     return out
 
 
 def _orh(fom: str, what: str, direction: str) -> dict[str, tuple]:
     """The three MRMC (Obuchowski-Rockette-Hillis, random readers and cases) measures of one figure of merit."""
     return {
-        f"orh_{fom}": (f"MRMC {fom}", f"Reader-averaged {what}; 95% interval treating readers and cases as "
-                       "random (ORH).", direction, "orh-rrrc"),
-        f"orh_{fom}_diff": (f"MRMC {fom} - best", f"The model's reader-averaged {what} minus the best competitor's "
-                            "in the cell; 95% ORH interval.", direction, "orh-rrrc"),
-        f"orh_{fom}_p": (f"MRMC {fom} p vs best", "ORH p-value (random readers and cases) of the difference from "
-                         "the best competitor; a low p means the model is shown to differ from the best.",
-                         "higher", ""),
+        f"orh_{fom}": (
+            f"MRMC {fom}",
+            f"Reader-averaged {what}; 95% interval treating readers and cases as random (ORH).",
+            direction,
+            "orh-rrrc",
+        ),
+        f"orh_{fom}_diff": (
+            f"MRMC {fom} - best",
+            f"The model's reader-averaged {what} minus the best competitor's in the cell; 95% ORH interval.",
+            direction,
+            "orh-rrrc",
+        ),
+        f"orh_{fom}_p": (
+            f"MRMC {fom} p vs best",
+            "ORH p-value (random readers and cases) of the difference from "
+            "the best competitor; a low p means the model is shown to differ from the best.",
+            "higher",
+            "",
+        ),
     }
 
 
@@ -126,5 +196,5 @@ def reader_schema(metric: str) -> dict | None:
         if metric == name:
             return READER_MEASURES[name].schema()
         if metric.startswith(name + "."):
-            return READER_MEASURES[name].schema(metric[len(name) + 1:])
+            return READER_MEASURES[name].schema(metric[len(name) + 1 :])
     return None

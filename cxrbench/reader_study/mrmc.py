@@ -31,8 +31,14 @@ import numpy as np
 from scipy import stats
 
 from cxrbench.reader_study.design import ReaderStudyError
-from cxrbench.reader_study.mrmc_data import (AUC, FigureOfMerit, Ratings, delong_covariance, figures,
-                                             jackknife_covariance)
+from cxrbench.reader_study.mrmc_data import (
+    AUC,
+    FigureOfMerit,
+    Ratings,
+    delong_covariance,
+    figures,
+    jackknife_covariance,
+)
 
 COVARIANCES = ("jackknife", "delong")
 ANALYSES = ("RRRC", "FRRC", "RRFC")
@@ -112,19 +118,27 @@ class OrAnalysis:
             if d.label == f"{a} - {b}":
                 return d
             if d.label == f"{b} - {a}":
-                return Estimate(f"{a} - {b}", -d.value, d.stderr, d.df, -d.ci_high, -d.ci_low,
-                                None if d.statistic is None else -d.statistic, d.p_value)
+                return Estimate(
+                    f"{a} - {b}",
+                    -d.value,
+                    d.stderr,
+                    d.df,
+                    -d.ci_high,
+                    -d.ci_low,
+                    None if d.statistic is None else -d.statistic,
+                    d.p_value,
+                )
         return None
 
 
-def or_analysis(data: Ratings, fom: FigureOfMerit = AUC, covariance: str = "jackknife",
-                alpha: float = 0.05) -> OrAnalysis:
+def or_analysis(
+    data: Ratings, fom: FigureOfMerit = AUC, covariance: str = "jackknife", alpha: float = 0.05
+) -> OrAnalysis:
     """The full ORH analysis (RRRC, FRRC, RRFC) of ``data`` for one figure of merit."""
     if covariance not in COVARIANCES:
         raise ReaderStudyError(f"unknown covariance method {covariance!r}; choose one of {', '.join(COVARIANCES)}")
     if covariance == "delong" and fom.name != "auc":
-        raise ReaderStudyError("DeLong covariances exist for the empirical AUC only; use the jackknife for "
-                               f"{fom.name}")
+        raise ReaderStudyError(f"DeLong covariances exist for the empirical AUC only; use the jackknife for {fom.name}")
     theta = figures(data, fom)
     cov = jackknife_covariance(data, fom) if covariance == "jackknife" else delong_covariance(data)
     n_t, n_r = theta.shape
@@ -151,7 +165,7 @@ def _components(theta: np.ndarray, cov: np.ndarray) -> Components:
     ms_t = n_r * ((theta.mean(axis=1) - grand) ** 2).sum() / (n_t - 1) if n_t > 1 else math.nan
     ms_r = n_t * ((theta.mean(axis=0) - grand) ** 2).sum() / (n_r - 1) if n_r > 1 else math.nan
     resid = theta - theta.mean(axis=1, keepdims=True) - theta.mean(axis=0, keepdims=True) + grand
-    ms_tr = (resid ** 2).sum() / ((n_t - 1) * (n_r - 1)) if n_t > 1 and n_r > 1 else math.nan
+    ms_tr = (resid**2).sum() / ((n_t - 1) * (n_r - 1)) if n_t > 1 and n_r > 1 else math.nan
     var_r = (ms_r - ms_tr) / n_t - cov1 + cov3 if n_t > 1 else ms_r - var + cov2
     var_tr = ms_tr - var + cov1 + cov2 - cov3
     return Components(var_r, var_tr, var, cov1, cov2, cov3, ms_t, ms_r, ms_tr)
@@ -159,13 +173,14 @@ def _components(theta: np.ndarray, cov: np.ndarray) -> Components:
 
 def _treatment_covariances(cov: np.ndarray, t: int, n_r: int) -> tuple[float, float]:
     """(Var_t, Cov2_t): the mean error variance and the mean covariance of two readers under treatment t."""
-    block = cov[t * n_r:(t + 1) * n_r, t * n_r:(t + 1) * n_r]
+    block = cov[t * n_r : (t + 1) * n_r, t * n_r : (t + 1) * n_r]
     off = ~np.eye(n_r, dtype=bool)
     return float(np.diag(block).mean()), float(block[off].mean()) if n_r > 1 else 0.0
 
 
-def _interval(label: str, value: float, stderr: float, df: float | None, alpha: float, clip: bool,
-              test: bool) -> Estimate:
+def _interval(
+    label: str, value: float, stderr: float, df: float | None, alpha: float, clip: bool, test: bool
+) -> Estimate:
     quantile = stats.norm.ppf(1 - alpha / 2) if df is None else stats.t.ppf(1 - alpha / 2, df)
     low, high = value - quantile * stderr, value + quantile * stderr
     if clip:
@@ -175,8 +190,16 @@ def _interval(label: str, value: float, stderr: float, df: float | None, alpha: 
         statistic = value / stderr if stderr > 0 else math.copysign(math.inf, value) if value else math.nan
         tail = stats.norm.sf(abs(statistic)) if df is None else stats.t.sf(abs(statistic), df)
         p = float(2 * tail) if not math.isnan(statistic) else math.nan
-    return Estimate(label, float(value), float(stderr), None if df is None else float(df), float(low), float(high),
-                    None if statistic is None else float(statistic), p)
+    return Estimate(
+        label,
+        float(value),
+        float(stderr),
+        None if df is None else float(df),
+        float(low),
+        float(high),
+        None if statistic is None else float(statistic),
+        p,
+    )
 
 
 def _pairs(treatments: tuple[str, ...]):
@@ -185,7 +208,7 @@ def _pairs(treatments: tuple[str, ...]):
 
 def _hillis_df(numerator: float, ms: float, df_ms: float) -> float:
     """Satterthwaite-type df of Hillis: numerator^2 / (ms^2 / df_ms); infinite when ms is 0."""
-    return math.inf if ms == 0 else numerator ** 2 / (ms ** 2 / df_ms)
+    return math.inf if ms == 0 else numerator**2 / (ms**2 / df_ms)
 
 
 def _rrrc(data: Ratings, theta, comps: Components, per_treatment, alpha) -> Inference:
@@ -198,15 +221,26 @@ def _rrrc(data: Ratings, theta, comps: Components, per_treatment, alpha) -> Infe
         f = comps.ms_t / den if den > 0 else math.nan
         test = GlobalTest("F", f, n_t - 1, ddf, _f_sf(f, n_t - 1, ddf), den)
         se = math.sqrt(2 * den / n_r)
-        differences = [_interval(f"{data.treatments[a]} - {data.treatments[b]}", means[a] - means[b], se,
-                                 ddf, alpha, clip=False, test=True) for a, b in _pairs(data.treatments)]
+        differences = [
+            _interval(
+                f"{data.treatments[a]} - {data.treatments[b]}",
+                means[a] - means[b],
+                se,
+                ddf,
+                alpha,
+                clip=False,
+                test=True,
+            )
+            for a, b in _pairs(data.treatments)
+        ]
     treatments = []
     for t in range(n_t):
         ms_r_t = ((theta[t] - means[t]) ** 2).sum() / (n_r - 1)
         cov2_t = max(per_treatment[t][1], 0.0)
         df = _hillis_df(ms_r_t + n_r * cov2_t, ms_r_t, n_r - 1)
-        treatments.append(_interval(data.treatments[t], means[t], math.sqrt(ms_r_t / n_r + cov2_t), df, alpha,
-                                    clip=True, test=False))
+        treatments.append(
+            _interval(data.treatments[t], means[t], math.sqrt(ms_r_t / n_r + cov2_t), df, alpha, clip=True, test=False)
+        )
     return Inference("RRRC", test, differences, treatments)
 
 
@@ -217,11 +251,22 @@ def _frrc(data: Ratings, theta, cov, comps: Components, per_treatment, alpha) ->
     if n_t > 1:
         den = comps.var - comps.cov1 + (n_r - 1) * (comps.cov2 - comps.cov3)
         chi2 = (n_t - 1) * comps.ms_t / den if den > 0 else math.nan
-        test = GlobalTest("chi2", chi2, n_t - 1, None,
-                          float(stats.chi2.sf(chi2, n_t - 1)) if not math.isnan(chi2) else math.nan, den)
+        test = GlobalTest(
+            "chi2", chi2, n_t - 1, None, float(stats.chi2.sf(chi2, n_t - 1)) if not math.isnan(chi2) else math.nan, den
+        )
         se = math.sqrt(2 * den / n_r) if den > 0 else math.nan
-        differences = [_interval(f"{data.treatments[a]} - {data.treatments[b]}", means[a] - means[b], se,
-                                 None, alpha, clip=False, test=True) for a, b in _pairs(data.treatments)]
+        differences = [
+            _interval(
+                f"{data.treatments[a]} - {data.treatments[b]}",
+                means[a] - means[b],
+                se,
+                None,
+                alpha,
+                clip=False,
+                test=True,
+            )
+            for a, b in _pairs(data.treatments)
+        ]
         for r, reader in enumerate(data.readers):
             idx = np.arange(n_t) * n_r + r  # this reader's groups
             block = cov[np.ix_(idx, idx)]
@@ -229,14 +274,42 @@ def _frrc(data: Ratings, theta, cov, comps: Components, per_treatment, alpha) ->
             cov1_r = float(block[~np.eye(n_t, dtype=bool)].mean())
             se_r = math.sqrt(max(2 * (var_r - cov1_r), 0.0))
             reader_differences += [
-                _interval(f"{reader}: {data.treatments[a]} - {data.treatments[b]}", theta[a, r] - theta[b, r], se_r,
-                          None, alpha, clip=False, test=True) for a, b in _pairs(data.treatments)]
-    treatments = [_interval(data.treatments[t], means[t],
-                            math.sqrt((per_treatment[t][0] + (n_r - 1) * max(per_treatment[t][1], 0.0)) / n_r),
-                            None, alpha, clip=True, test=False) for t in range(n_t)]
-    readers = [_interval(f"{data.readers[r]}: {data.treatments[t]}", theta[t, r],
-                         math.sqrt(cov[t * n_r + r, t * n_r + r]), None, alpha, clip=True, test=False)
-               for t in range(n_t) for r in range(n_r)]
+                _interval(
+                    f"{reader}: {data.treatments[a]} - {data.treatments[b]}",
+                    theta[a, r] - theta[b, r],
+                    se_r,
+                    None,
+                    alpha,
+                    clip=False,
+                    test=True,
+                )
+                for a, b in _pairs(data.treatments)
+            ]
+    treatments = [
+        _interval(
+            data.treatments[t],
+            means[t],
+            math.sqrt((per_treatment[t][0] + (n_r - 1) * max(per_treatment[t][1], 0.0)) / n_r),
+            None,
+            alpha,
+            clip=True,
+            test=False,
+        )
+        for t in range(n_t)
+    ]
+    readers = [
+        _interval(
+            f"{data.readers[r]}: {data.treatments[t]}",
+            theta[t, r],
+            math.sqrt(cov[t * n_r + r, t * n_r + r]),
+            None,
+            alpha,
+            clip=True,
+            test=False,
+        )
+        for t in range(n_t)
+        for r in range(n_r)
+    ]
     return Inference("FRRC", test, differences, treatments, reader_differences, readers)
 
 
@@ -249,11 +322,30 @@ def _rrfc(data: Ratings, theta, comps: Components, alpha) -> Inference:
         f = comps.ms_t / comps.ms_tr if comps.ms_tr > 0 else math.nan
         test = GlobalTest("F", f, n_t - 1, ddf, _f_sf(f, n_t - 1, ddf), comps.ms_tr)
         se = math.sqrt(2 * comps.ms_tr / n_r)
-        differences = [_interval(f"{data.treatments[a]} - {data.treatments[b]}", means[a] - means[b], se,
-                                 ddf, alpha, clip=False, test=True) for a, b in _pairs(data.treatments)]
-    treatments = [_interval(data.treatments[t], means[t],
-                            math.sqrt(((theta[t] - means[t]) ** 2).sum() / (n_r - 1) / n_r), n_r - 1, alpha,
-                            clip=True, test=False) for t in range(n_t)]
+        differences = [
+            _interval(
+                f"{data.treatments[a]} - {data.treatments[b]}",
+                means[a] - means[b],
+                se,
+                ddf,
+                alpha,
+                clip=False,
+                test=True,
+            )
+            for a, b in _pairs(data.treatments)
+        ]
+    treatments = [
+        _interval(
+            data.treatments[t],
+            means[t],
+            math.sqrt(((theta[t] - means[t]) ** 2).sum() / (n_r - 1) / n_r),
+            n_r - 1,
+            alpha,
+            clip=True,
+            test=False,
+        )
+        for t in range(n_t)
+    ]
     return Inference("RRFC", test, differences, treatments)
 
 

@@ -65,8 +65,10 @@ class Ratings:
                 raise ReaderStudyError(f"case {case!r} is given both truths 0 and 1; each case has one truth")
             ratings = table.setdefault((treatment, reader), {})
             if case in ratings:
-                raise ReaderStudyError(f"reader {reader!r} rated case {case!r} twice under {treatment!r}; "
-                                       "keep one rating per reader, treatment and case")
+                raise ReaderStudyError(
+                    f"reader {reader!r} rated case {case!r} twice under {treatment!r}; "
+                    "keep one rating per reader, treatment and case"
+                )
             ratings[case] = float(rating)
         if not table:
             raise ReaderStudyError("no ratings; an MRMC analysis needs at least one reader rating cases")
@@ -86,8 +88,10 @@ class Ratings:
                 group = Group(t, r, idx, labels[idx], np.array([table[(t, r)][c] for c in read]))
                 if group.truth.min() == group.truth.max():
                     kind = "positive" if group.truth[0] else "negative"
-                    raise ReaderStudyError(f"reader {r!r} under {t!r} read only {kind} cases; each reader needs "
-                                           "positive and negative cases per treatment")
+                    raise ReaderStudyError(
+                        f"reader {r!r} under {t!r} read only {kind} cases; each reader needs "
+                        "positive and negative cases per treatment"
+                    )
                 groups.append(group)
         return cls(treatments, readers, cases, labels, tuple(groups))
 
@@ -100,9 +104,13 @@ class Ratings:
         used = np.unique(np.concatenate([g.cases for g in kept]))
         new_index = -np.ones(len(self.cases), dtype=int)
         new_index[used] = np.arange(len(used))
-        return Ratings(tuple(t for t in self.treatments if t in treatments), self.readers,
-                       tuple(self.cases[i] for i in used), self.truth[used],
-                       tuple(Group(g.treatment, g.reader, new_index[g.cases], g.truth, g.rating) for g in kept))
+        return Ratings(
+            tuple(t for t in self.treatments if t in treatments),
+            self.readers,
+            tuple(self.cases[i] for i in used),
+            self.truth[used],
+            tuple(Group(g.treatment, g.reader, new_index[g.cases], g.truth, g.rating) for g in kept),
+        )
 
     @cached_property
     def factorial(self) -> bool:
@@ -207,8 +215,10 @@ def jackknife_covariance(data: Ratings, fom: FigureOfMerit) -> np.ndarray:
 def delong_covariance(data: Ratings) -> np.ndarray:
     """DeLong covariance of the groups' empirical AUCs, float [G, G]; factorial designs only."""
     if not data.factorial:
-        raise ReaderStudyError("DeLong covariances need every reader to rate every case under every treatment; "
-                               "use the jackknife (--cov jackknife) for this design")
+        raise ReaderStudyError(
+            "DeLong covariances need every reader to rate every case under every treatment; "
+            "use the jackknife (--cov jackknife) for this design"
+        )
     v10, v01 = [], []
     for g in data.groups:
         psi = _kernel(g.truth, g.rating)

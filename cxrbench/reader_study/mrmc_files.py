@@ -50,17 +50,28 @@ def _csv_records(path: Path) -> list[tuple]:
             header[header.index("treatment")] = "modality"
         missing = [c for c in CSV_COLUMNS if c not in header]
         if missing:
-            raise ReaderStudyError(f"{path.name}: missing column(s) {', '.join(missing)}; an MRMC CSV has "
-                                   f"the columns {', '.join(CSV_COLUMNS)}")
+            raise ReaderStudyError(
+                f"{path.name}: missing column(s) {', '.join(missing)}; an MRMC CSV has "
+                f"the columns {', '.join(CSV_COLUMNS)}"
+            )
         reader.fieldnames = header
         records = []
         for line, row in enumerate(reader, start=2):
             try:
-                records.append((row["modality"].strip(), row["reader"].strip(), row["case"].strip(),
-                                int(row["truth"]), float(row["rating"])))
+                records.append(
+                    (
+                        row["modality"].strip(),
+                        row["reader"].strip(),
+                        row["case"].strip(),
+                        int(row["truth"]),
+                        float(row["rating"]),
+                    )
+                )
             except (TypeError, ValueError):
-                raise ReaderStudyError(f"{path.name} row {line}: truth must be 0 or 1 and rating a number, got "
-                                       f"truth={row.get('truth')!r} rating={row.get('rating')!r}") from None
+                raise ReaderStudyError(
+                    f"{path.name} row {line}: truth must be 0 or 1 and rating a number, got "
+                    f"truth={row.get('truth')!r} rating={row.get('rating')!r}"
+                ) from None
     return records
 
 
@@ -72,8 +83,9 @@ def _lrc_records(path: Path) -> list[tuple]:
     modalities = [m.strip('"') for m in lines[2].split()]
     flags = lines[3].split()
     if len(flags) != len(modalities) or any(f.upper() not in ("L", "S") for f in flags):
-        raise ReaderStudyError(f"{path.name} line 4: expected one L or S per modality ({len(modalities)}), got "
-                               f"{lines[3]!r}")
+        raise ReaderStudyError(
+            f"{path.name} line 4: expected one L or S per modality ({len(modalities)}), got {lines[3]!r}"
+        )
     signs = [1.0 if f.upper() == "L" else -1.0 for f in flags]
     records, position, reader = [], 4, lines[1]
     while True:
@@ -84,8 +96,9 @@ def _lrc_records(path: Path) -> list[tuple]:
                 try:
                     ratings = [float(tokens[i]) for i in range(len(modalities))]
                 except (IndexError, ValueError):
-                    raise ReaderStudyError(f"{path.name}: line {lines[position]!r} does not start with "
-                                           f"{len(modalities)} ratings") from None
+                    raise ReaderStudyError(
+                        f"{path.name}: line {lines[position]!r} does not start with {len(modalities)} ratings"
+                    ) from None
                 count += 1
                 for modality, sign, rating in zip(modalities, signs, ratings):
                     records.append((modality, reader, f"{kind}-{count}", truth, sign * rating))

@@ -47,8 +47,10 @@ class Pilot:
         except ValueError:
             given = {}
         if sorted(given) != sorted(names):
-            raise ReaderStudyError(f"--components needs exactly {', '.join(f'{n}=NUMBER' for n in names)}, "
-                                   f"separated by commas; got {text!r}")
+            raise ReaderStudyError(
+                f"--components needs exactly {', '.join(f'{n}=NUMBER' for n in names)}, "
+                f"separated by commas; got {text!r}"
+            )
         return cls(int(given["cases"]), given["var_tr"], given["var"], given["cov1"], given["cov2"], given["cov3"])
 
     @classmethod
@@ -60,8 +62,7 @@ class Pilot:
         return cls(analysis.n_cases, c.var_tr, c.var, c.cov1, c.cov2, c.cov3, effect)
 
 
-def power(pilot: Pilot, readers: int, cases: int, effect: float, analysis: str = "RRRC",
-          alpha: float = 0.05) -> float:
+def power(pilot: Pilot, readers: int, cases: int, effect: float, analysis: str = "RRRC", alpha: float = 0.05) -> float:
     """The power to detect a difference ``effect`` between two treatments with ``readers`` x ``cases``."""
     if readers < 2 or cases < 2:
         raise ReaderStudyError("power needs at least 2 readers and 2 cases")
@@ -70,7 +71,7 @@ def power(pilot: Pilot, readers: int, cases: int, effect: float, analysis: str =
     var_tr = max(pilot.var_tr, 0.0)
     if analysis == "RRRC":
         den = var_tr + scale * (pilot.var - pilot.cov1 + (readers - 1) * cov_diff)
-        ddf = den ** 2 / ((var_tr + scale * (pilot.var - pilot.cov1 - cov_diff)) ** 2 / (readers - 1))
+        ddf = den**2 / ((var_tr + scale * (pilot.var - pilot.cov1 - cov_diff)) ** 2 / (readers - 1))
     elif analysis == "FRRC":
         den = scale * (pilot.var - pilot.cov1 + (readers - 1) * cov_diff)
         ddf = cases - 1
@@ -80,15 +81,18 @@ def power(pilot: Pilot, readers: int, cases: int, effect: float, analysis: str =
     else:
         raise ReaderStudyError(f"unknown analysis {analysis!r}; choose RRRC, FRRC or RRFC")
     if den <= 0:
-        raise ReaderStudyError("the pilot's variance components give no error variance; the pilot is too small "
-                               "or its readers agree perfectly")
-    noncentrality = effect ** 2 * readers / 2 / den
+        raise ReaderStudyError(
+            "the pilot's variance components give no error variance; the pilot is too small "
+            "or its readers agree perfectly"
+        )
+    noncentrality = effect**2 * readers / 2 / den
     critical = stats.f.ppf(1 - alpha, 1, ddf)
     return float(stats.ncf.sf(critical, 1, ddf, noncentrality))
 
 
-def cases_needed(pilot: Pilot, readers: int, effect: float, target: float = 0.8, analysis: str = "RRRC",
-                 alpha: float = 0.05) -> tuple[int, float] | None:
+def cases_needed(
+    pilot: Pilot, readers: int, effect: float, target: float = 0.8, analysis: str = "RRRC", alpha: float = 0.05
+) -> tuple[int, float] | None:
     """The fewest cases (2..2000) whose power reaches ``target``, with that power; None if none does."""
     for cases in range(2, MAX_CASES + 1):
         achieved = power(pilot, readers, cases, effect, analysis, alpha)

@@ -19,12 +19,12 @@ import numpy as np
 from PIL import Image
 
 from cxrbench import __version__
-from cxrbench.run_dir import MANIFEST, SAMPLES, RunDirectory
-from cxrbench.seeds import derive_seed
 from cxrbench.config import RunConfig
 from cxrbench.names import split_names
 from cxrbench.reader_study.design import REAL, Design, ReaderStudyError, check_reader_id
 from cxrbench.reader_study.study import IMAGES, ITEMS, KEY, READERS, SERVED, STUDY, Study
+from cxrbench.run_dir import MANIFEST, SAMPLES, RunDirectory
+from cxrbench.seeds import derive_seed
 
 ID_BYTES = 6  # 12 hex characters per item or image id
 
@@ -58,8 +58,9 @@ def prepare_study(config: PrepareConfig) -> Study:
     if not readers:
         raise ReaderStudyError("give at least one reader id (--readers r1,r2,r3)")
     if (config.out / STUDY).exists():
-        raise ReaderStudyError(f"{config.out} already holds a study; choose another --out (answers are never "
-                               "overwritten)")
+        raise ReaderStudyError(
+            f"{config.out} already holds a study; choose another --out (answers are never overwritten)"
+        )
     manifest = _manifest(config.run_dir)
     sets = RunDirectory(config.run_dir).finished_sets()
     cells = _cells(config, sets)
@@ -83,11 +84,22 @@ def prepare_study(config: PrepareConfig) -> Study:
     (tmp / SERVED / ITEMS).write_text(json.dumps(items, indent=1))
     (tmp / KEY).write_text(json.dumps(dict(sorted(builder.key.items())), indent=1))
     (tmp / READERS).write_text(json.dumps({r: secrets.token_urlsafe(16) for r in readers}, indent=1))
-    facts = {"design": config.design.value, "seed": config.seed, "run": str(Path(config.run_dir).resolve()),
-             "models": sorted({m for m, _, _ in cells}), "tasks": sorted({t for _, t, _ in cells}),
-             "conditions": sorted({c for _, _, c in cells}), "n_items": config.n_items, "readers": list(readers),
-             "n_served_items": len(items), "dataset": run_config.data, "resolution": run_config.resolution,
-             "run_seed": run_config.seed, "n_samples": run_config.n_samples, "cxrbench_version": __version__}
+    facts = {
+        "design": config.design.value,
+        "seed": config.seed,
+        "run": str(Path(config.run_dir).resolve()),
+        "models": sorted({m for m, _, _ in cells}),
+        "tasks": sorted({t for _, t, _ in cells}),
+        "conditions": sorted({c for _, _, c in cells}),
+        "n_items": config.n_items,
+        "readers": list(readers),
+        "n_served_items": len(items),
+        "dataset": run_config.data,
+        "resolution": run_config.resolution,
+        "run_seed": run_config.seed,
+        "n_samples": run_config.n_samples,
+        "cxrbench_version": __version__,
+    }
     (tmp / STUDY).write_text(json.dumps(facts, indent=1))
     config.out.parent.mkdir(parents=True, exist_ok=True)
     if config.out.exists() and any(config.out.iterdir()):
@@ -112,16 +124,17 @@ def _pick(names: tuple[str, ...], available: list[str], what: str, run_dir: Path
         return available
     unknown = [n for n in wanted if n not in available]
     if unknown:
-        raise ReaderStudyError(f"{what} {unknown[0]!r} has no finished sample set in {run_dir}; "
-                               f"available: {', '.join(available) or '(none)'}")
+        raise ReaderStudyError(
+            f"{what} {unknown[0]!r} has no finished sample set in {run_dir}; "
+            f"available: {', '.join(available) or '(none)'}"
+        )
     return list(dict.fromkeys(wanted))
 
 
 def _cells(config: PrepareConfig, sets: dict[tuple[str, str, str], int]) -> list[tuple[str, str, str]]:
     """The (model, task, condition) cells of the study, each checked to hold n_items images."""
     if not sets:
-        raise ReaderStudyError(f"{config.run_dir} has no finished sample sets under {SAMPLES}/; "
-                               "finish the run first")
+        raise ReaderStudyError(f"{config.run_dir} has no finished sample sets under {SAMPLES}/; finish the run first")
     models = _pick(config.models, sorted({m for m, _, _ in sets}), "model", config.run_dir)
     tasks = _pick(config.tasks, sorted({t for _, t, _ in sets}), "task", config.run_dir)
     conditions = _pick(config.conditions, ["absent", "present"], "condition", config.run_dir)
@@ -133,8 +146,10 @@ def _cells(config: PrepareConfig, sets: dict[tuple[str, str, str], int]) -> list
             for condition in conditions:
                 n = sets.get((model, task, condition), 0)
                 if n < config.n_items:
-                    raise ReaderStudyError(f"{model} {task}/{condition} has {n} finished images in the run, fewer "
-                                           f"than --n {config.n_items}; lower --n or run with more --n-samples")
+                    raise ReaderStudyError(
+                        f"{model} {task}/{condition} has {n} finished images in the run, fewer "
+                        f"than --n {config.n_items}; lower --n or run with more --n-samples"
+                    )
                 cells.append((model, task, condition))
     return cells
 
@@ -150,8 +165,9 @@ def _real_pools(run_config, keys: list[tuple[str, str]]) -> dict[tuple[str, str]
     for task, condition in keys:
         wanted = TASKS.get(task).condition(condition, run_config.prompt_style, run_config.absent)
         index = reference.matching_index(wanted)
-        pools[(task, condition)] = _RealPool(reference.images[index, 0].numpy(),
-                                             [reference.image_ids[i] for i in index])
+        pools[(task, condition)] = _RealPool(
+            reference.images[index, 0].numpy(), [reference.image_ids[i] for i in index]
+        )
     return pools
 
 
@@ -207,17 +223,22 @@ class _Builder:
         chosen = self._draw(n_available, n, "synthetic", model, task, condition)
         if self.config.design is Design.PAIRED:
             if len(real.images) < n:
-                raise ReaderStudyError(f"the test split has {len(real.images)} real {task}/{condition} images, "
-                                       f"fewer than --n {n} pairs; lower --n")
+                raise ReaderStudyError(
+                    f"the test split has {len(real.images)} real {task}/{condition} images, "
+                    f"fewer than --n {n} pairs; lower --n"
+                )
             partners = self._draw(len(real.images), n, "partners", model, task, condition)
-            sides = np.random.default_rng(derive_seed(self.config.seed, "sides", model, task, condition)) \
-                .integers(0, 2, size=n)
+            sides = np.random.default_rng(derive_seed(self.config.seed, "sides", model, task, condition)).integers(
+                0, 2, size=n
+            )
         for j, index in enumerate(chosen):
             path = run.sample_file(model, task, condition, index)
             pixels = np.asarray(Image.open(path).convert("L"))
             if pixels.shape != real.images.shape[1:]:
-                raise ReaderStudyError(f"{path} is {pixels.shape[1]}x{pixels.shape[0]} px but the real images are "
-                                       f"{real.images.shape[2]}x{real.images.shape[1]}; the run folder is mixed")
+                raise ReaderStudyError(
+                    f"{path} is {pixels.shape[1]}x{pixels.shape[0]} px but the real images are "
+                    f"{real.images.shape[2]}x{real.images.shape[1]}; the run folder is mixed"
+                )
             source = f"{SAMPLES}/{model}/{task}/{condition}/{path.name}"
             item_id = self.ids.new()
             truth = {"model": model, "task": task, "condition": condition}
@@ -225,8 +246,7 @@ class _Builder:
                 synthetic, partner = self._image(pixels), self._image(real.images[partners[j]])
                 side = "right" if sides[j] else "left"
                 images = [partner, synthetic] if side == "right" else [synthetic, partner]
-                truth |= {"synthetic_side": side, "synthetic": source,
-                          "real": f"test:{real.image_ids[partners[j]]}"}
+                truth |= {"synthetic_side": side, "synthetic": source, "real": f"test:{real.image_ids[partners[j]]}"}
             else:
                 images = [self._image(pixels)]
                 truth |= {"kind": "synthetic", "source": source}
@@ -237,11 +257,18 @@ class _Builder:
         """n_items real images of one task and condition (single and finding designs)."""
         n = self.config.n_items
         if len(real.images) < n:
-            raise ReaderStudyError(f"the test split has {len(real.images)} real {task}/{condition} images, fewer "
-                                   f"than --n {n}; lower --n")
+            raise ReaderStudyError(
+                f"the test split has {len(real.images)} real {task}/{condition} images, fewer than --n {n}; lower --n"
+            )
         for index in self._draw(len(real.images), n, "real", task, condition):
             item_id = self.ids.new()
-            self.items.append({"id": item_id, "images": [self._image(real.images[index])],
-                               "finding": self._finding(task)})
-            self.key[item_id] = {"model": REAL, "task": task, "condition": condition, "kind": "real",
-                                 "source": f"test:{real.image_ids[index]}"}
+            self.items.append(
+                {"id": item_id, "images": [self._image(real.images[index])], "finding": self._finding(task)}
+            )
+            self.key[item_id] = {
+                "model": REAL,
+                "task": task,
+                "condition": condition,
+                "kind": "real",
+                "source": f"test:{real.image_ids[index]}",
+            }

@@ -39,13 +39,18 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import stats
 
-from cxrbench.seeds import derive_seed
-from cxrbench.reader_study.agreement import (WEIGHTS, cohen_kappa, cohen_kappa_interval, fleiss_kappa,
-                                             fleiss_kappa_interval)
+from cxrbench.reader_study.agreement import (
+    WEIGHTS,
+    cohen_kappa,
+    cohen_kappa_interval,
+    fleiss_kappa,
+    fleiss_kappa_interval,
+)
 from cxrbench.reader_study.design import REAL, REASONS, SCALE, Design, decision
 from cxrbench.reader_study.store import Answer
 from cxrbench.reader_study.study import Judgment, Study
 from cxrbench.reader_study.study_mrmc import CellAnalysis, study_analyses
+from cxrbench.seeds import derive_seed
 
 BOTH = "both"
 CONFIDENCE_LEVEL = 0.95
@@ -114,8 +119,9 @@ def auc(positive: list[int], negative: list[int]) -> float:
 
 
 # -- the study -----------------------------------------------------------------------------------------
-def _proportion(measure: str, cell: tuple[str, str, str], reader: str, k: int, n: int, n_real: int,
-                with_test: bool = False) -> list[Estimate]:
+def _proportion(
+    measure: str, cell: tuple[str, str, str], reader: str, k: int, n: int, n_real: int, with_test: bool = False
+) -> list[Estimate]:
     """The proportion k / n with its Wilson interval (and its binomial test), or nothing when n = 0."""
     if n == 0:
         return []
@@ -137,8 +143,16 @@ def _single(cell, reader, synthetic: list[Judgment], real: list[Judgment]) -> li
     out += _proportion("fooled", cell, reader, fn, len(synthetic), n_real)
     out += _proportion("undecided", cell, reader, calls_s[0] + calls_r[0], len(synthetic) + len(real), n_real)
     if synthetic and real:
-        out.append(Estimate("auc", *cell, reader, auc([j.response for j in synthetic], [j.response for j in real]),
-                            n=len(synthetic) + len(real), n_real=n_real))
+        out.append(
+            Estimate(
+                "auc",
+                *cell,
+                reader,
+                auc([j.response for j in synthetic], [j.response for j in real]),
+                n=len(synthetic) + len(real),
+                n_real=n_real,
+            )
+        )
     return out
 
 
@@ -165,8 +179,9 @@ def _finding(cell, reader, judgments: list[Judgment]) -> list[Estimate]:
     wanted = 1 if cell[2] == "present" else -1
     calls = [decision(j.response) for j in judgments]
     n_real = len({j.item for j in judgments}) if cell[0] == REAL else 0
-    out = _proportion("agreement", cell, reader, calls.count(wanted), calls.count(1) + calls.count(-1), n_real,
-                      with_test=True)
+    out = _proportion(
+        "agreement", cell, reader, calls.count(wanted), calls.count(1) + calls.count(-1), n_real, with_test=True
+    )
     out += _proportion("undecided", cell, reader, calls.count(0), len(judgments), n_real)
     return out
 
@@ -187,8 +202,19 @@ def _agreement(cell, judgments: list[Judgment], n_real: int, seed: int) -> list[
         value = fleiss_kappa(counts)
         if not math.isnan(value):
             low, high = fleiss_kappa_interval(counts, derive_seed(seed, "fleiss", *cell))
-            out.append(Estimate("fleiss_kappa", *cell, "", value, low, high, n=len(common) * len(readers),
-                                n_real=n_real, ci_method="bootstrap"))
+            out.append(
+                Estimate(
+                    "fleiss_kappa",
+                    *cell,
+                    "",
+                    value,
+                    low,
+                    high,
+                    n=len(common) * len(readers),
+                    n_real=n_real,
+                    ci_method="bootstrap",
+                )
+            )
     for a, b in itertools.combinations(readers, 2):
         shared = sorted(set(by_reader[a]) & set(by_reader[b]))
         if not shared:
@@ -200,13 +226,25 @@ def _agreement(cell, judgments: list[Judgment], n_real: int, seed: int) -> list[
                 continue
             low, high = cohen_kappa_interval(first, second, weights, derive_seed(seed, "cohen", weights, a, b, *cell))
             measure = "cohen_kappa" if weights == "nominal" else f"cohen_kappa_{weights}"
-            out.append(Estimate(measure, *cell, f"{a}-{b}", value, low, high, n=2 * len(shared), n_real=n_real,
-                                ci_method="bootstrap"))
+            out.append(
+                Estimate(
+                    measure,
+                    *cell,
+                    f"{a}-{b}",
+                    value,
+                    low,
+                    high,
+                    n=2 * len(shared),
+                    n_real=n_real,
+                    ci_method="bootstrap",
+                )
+            )
     return out
 
 
-def study_statistics(study: Study, answers: list[Answer], references: frozenset[str] = frozenset({REAL})
-                     ) -> StudyStatistics:
+def study_statistics(
+    study: Study, answers: list[Answer], references: frozenset[str] = frozenset({REAL})
+) -> StudyStatistics:
     """Every statistic of the study's answers (answers to items not in the key are ignored).
 
     ``references``: models that are never "the best model" of the MRMC comparisons (real images and
@@ -232,8 +270,9 @@ def study_statistics(study: Study, answers: list[Answer], references: frozenset[
                 estimates += _paired(cell, reader, mine)
             else:
                 estimates += _finding(cell, reader, mine)
-        n_real = len({j.item for j in cell_judgments if j.truth.get("kind") == "real"}) or \
-            len({j.truth["real"] for j in cell_judgments if "real" in j.truth})
+        n_real = len({j.item for j in cell_judgments if j.truth.get("kind") == "real"}) or len(
+            {j.truth["real"] for j in cell_judgments if "real" in j.truth}
+        )
         estimates += _agreement(cell, cell_judgments, n_real, study.seed)
     if design is Design.FINDING:
         estimates += _finding_auc(cells, readers)
@@ -249,8 +288,22 @@ def _mrmc_estimates(cell: CellAnalysis, references: frozenset[str]) -> list[Esti
     if rrrc is None:
         return []
     n = cell.n_cases * len(cell.analysis.readers)
-    out = [Estimate(f"orh_{cell.fom}", t.label, cell.task, cell.condition, "", t.value, t.ci_low, t.ci_high,
-                    n=n, n_real=cell.n_real, ci_method="orh-rrrc") for t in rrrc.treatments]
+    out = [
+        Estimate(
+            f"orh_{cell.fom}",
+            t.label,
+            cell.task,
+            cell.condition,
+            "",
+            t.value,
+            t.ci_low,
+            t.ci_high,
+            n=n,
+            n_real=cell.n_real,
+            ci_method="orh-rrrc",
+        )
+        for t in rrrc.treatments
+    ]
     competitors = [t for t in rrrc.treatments if t.label not in references]
     if not competitors:
         return out
@@ -260,10 +313,24 @@ def _mrmc_estimates(cell: CellAnalysis, references: frozenset[str]) -> list[Esti
         if t.label == best:
             continue
         d = cell.analysis.difference("RRRC", t.label, best)
-        out.append(Estimate(f"orh_{cell.fom}_diff", t.label, cell.task, cell.condition, "", d.value, d.ci_low,
-                            d.ci_high, n=n, n_real=cell.n_real, ci_method="orh-rrrc"))
-        out.append(Estimate(f"orh_{cell.fom}_p", t.label, cell.task, cell.condition, "", d.p_value, n=n,
-                            n_real=cell.n_real))
+        out.append(
+            Estimate(
+                f"orh_{cell.fom}_diff",
+                t.label,
+                cell.task,
+                cell.condition,
+                "",
+                d.value,
+                d.ci_low,
+                d.ci_high,
+                n=n,
+                n_real=cell.n_real,
+                ci_method="orh-rrrc",
+            )
+        )
+        out.append(
+            Estimate(f"orh_{cell.fom}_p", t.label, cell.task, cell.condition, "", d.p_value, n=n, n_real=cell.n_real)
+        )
     return [e for e in out if not math.isnan(e.value)]  # no p-value where the difference and its error are both 0
 
 
@@ -275,10 +342,23 @@ def _finding_auc(cells: dict, readers: list[str]) -> list[Estimate]:
             present = [j.response for j in cells.get((model, task, "present"), []) if not reader or j.reader == reader]
             absent = [j.response for j in cells.get((model, task, "absent"), []) if not reader or j.reader == reader]
             if present and absent:
-                n_real = len({j.item for c in ("present", "absent") for j in cells.get((model, task, c), [])}) \
-                    if model == REAL else 0
-                out.append(Estimate("auc", model, task, BOTH, reader, auc(present, absent),
-                                    n=len(present) + len(absent), n_real=n_real))
+                n_real = (
+                    len({j.item for c in ("present", "absent") for j in cells.get((model, task, c), [])})
+                    if model == REAL
+                    else 0
+                )
+                out.append(
+                    Estimate(
+                        "auc",
+                        model,
+                        task,
+                        BOTH,
+                        reader,
+                        auc(present, absent),
+                        n=len(present) + len(absent),
+                        n_real=n_real,
+                    )
+                )
     return out
 
 
@@ -291,8 +371,17 @@ def _reason_counts(cells: dict, readers: list[str]) -> list[dict]:
             counts = Counter(j.reason or "not given" for j in decided)
             for reason in [*REASONS, "not given"]:
                 if decided and (counts[reason] or reason != "not given"):
-                    out.append({"model": cell[0], "task": cell[1], "condition": cell[2], "reader": reader,
-                                "reason": reason, "count": counts[reason], "of": len(decided)})
+                    out.append(
+                        {
+                            "model": cell[0],
+                            "task": cell[1],
+                            "condition": cell[2],
+                            "reader": reader,
+                            "reason": reason,
+                            "count": counts[reason],
+                            "of": len(decided),
+                        }
+                    )
     return out
 
 
@@ -322,8 +411,10 @@ def rank_correlations(estimates: list[Estimate], metric_rows: list, design: Desi
                     continue
                 shared = sorted(set(cells) & set(metric_cells[(metric, model)]))
                 if shared:
-                    pairs[model] = (np.mean([cells[c] for c in shared]),
-                                    np.mean([metric_cells[(metric, model)][c] for c in shared]))
+                    pairs[model] = (
+                        np.mean([cells[c] for c in shared]),
+                        np.mean([metric_cells[(metric, model)][c] for c in shared]),
+                    )
             if len(pairs) < MIN_MODELS_FOR_CORRELATION:
                 continue
             models = tuple(sorted(pairs))
@@ -332,6 +423,9 @@ def rank_correlations(estimates: list[Estimate], metric_rows: list, design: Desi
                 out.append(Correlation(f"reader.{design.value}.{measure}", metric, None, None, models))
                 continue
             result = stats.spearmanr(x, y)
-            out.append(Correlation(f"reader.{design.value}.{measure}", metric, float(result.statistic),
-                                   float(result.pvalue), models))
+            out.append(
+                Correlation(
+                    f"reader.{design.value}.{measure}", metric, float(result.statistic), float(result.pvalue), models
+                )
+            )
     return out

@@ -68,9 +68,18 @@ class AnswerStore:
     def add(self, answer: Answer) -> bool:
         """Store ``answer`` at once; False when the reader had already answered that item (kept as it was)."""
         with closing(self._connect()) as db, db:
-            cursor = db.execute("INSERT OR IGNORE INTO answers VALUES (?, ?, ?, ?, ?, ?, ?)",
-                                (answer.reader, answer.item, answer.response, answer.reason or None, answer.seconds,
-                                 answer.answered_at or now(), answer.source))
+            cursor = db.execute(
+                "INSERT OR IGNORE INTO answers VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    answer.reader,
+                    answer.item,
+                    answer.response,
+                    answer.reason or None,
+                    answer.seconds,
+                    answer.answered_at or now(),
+                    answer.source,
+                ),
+            )
             return cursor.rowcount == 1
 
     def add_all(self, answers: list[Answer]) -> int:
@@ -78,9 +87,18 @@ class AnswerStore:
         with closing(self._connect()) as db, db:
             added = 0
             for answer in answers:
-                cursor = db.execute("INSERT OR IGNORE INTO answers VALUES (?, ?, ?, ?, ?, ?, ?)",
-                                    (answer.reader, answer.item, answer.response, answer.reason or None,
-                                     answer.seconds, answer.answered_at or now(), answer.source))
+                cursor = db.execute(
+                    "INSERT OR IGNORE INTO answers VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        answer.reader,
+                        answer.item,
+                        answer.response,
+                        answer.reason or None,
+                        answer.seconds,
+                        answer.answered_at or now(),
+                        answer.source,
+                    ),
+                )
                 added += cursor.rowcount
             return added
 
@@ -88,8 +106,11 @@ class AnswerStore:
         """All answers (or one reader's), in the order they were stored."""
         query = "SELECT reader, item, response, reason, seconds, answered_at, source FROM answers"
         with closing(self._connect()) as db:
-            rows = (db.execute(query + " WHERE reader = ? ORDER BY rowid", (reader,)) if reader is not None
-                    else db.execute(query + " ORDER BY rowid"))
+            rows = (
+                db.execute(query + " WHERE reader = ? ORDER BY rowid", (reader,))
+                if reader is not None
+                else db.execute(query + " ORDER BY rowid")
+            )
             return [Answer(*row) for row in rows.fetchall()]
 
     def answered(self, reader: str) -> set[str]:
@@ -102,8 +123,9 @@ def read_answer_file(path: Path) -> list[Answer]:
     """Every row of another study app's answers.sqlite, in stored order (read only)."""
     try:
         with closing(sqlite3.connect(f"file:{Path(path).resolve()}?mode=ro", uri=True)) as db:
-            rows = db.execute("SELECT reader, item, response, reason, seconds, answered_at, source "
-                              "FROM answers ORDER BY rowid").fetchall()
+            rows = db.execute(
+                "SELECT reader, item, response, reason, seconds, answered_at, source FROM answers ORDER BY rowid"
+            ).fetchall()
     except sqlite3.DatabaseError as error:
         from cxrbench.reader_study.design import ReaderStudyError
 

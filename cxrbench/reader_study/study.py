@@ -21,11 +21,18 @@ from pathlib import Path
 
 import numpy as np
 
-from cxrbench.seeds import derive_seed
 from cxrbench.reader_study.design import Design, ReaderStudyError
+from cxrbench.seeds import derive_seed
 
 STUDY, KEY, READERS, ANSWERS, SERVED, ITEMS, IMAGES = (
-    "study.json", "key.json", "readers.json", "answers.sqlite", "served", "items.json", "images")
+    "study.json",
+    "key.json",
+    "readers.json",
+    "answers.sqlite",
+    "served",
+    "items.json",
+    "images",
+)
 STATISTICS_JSON, STATISTICS_MD = "statistics.json", "statistics.md"
 
 
@@ -48,8 +55,9 @@ class Study:
 
     def __post_init__(self) -> None:
         if not (Path(self.root) / STUDY).is_file():
-            raise ReaderStudyError(f"{self.root} is not a reader study (no {STUDY}); "
-                                   "make one with `cxrbench reader-study prepare`")
+            raise ReaderStudyError(
+                f"{self.root} is not a reader study (no {STUDY}); make one with `cxrbench reader-study prepare`"
+            )
 
     @cached_property
     def facts(self) -> dict:
@@ -101,8 +109,9 @@ class Study:
 
     def judgments(self, answers) -> list[Judgment]:
         """The answers (store.Answer) to this study's items, with each item's truth; others are ignored."""
-        return [Judgment(a.reader, a.item, a.response, a.reason, self.key[a.item])
-                for a in answers if a.item in self.key]
+        return [
+            Judgment(a.reader, a.item, a.response, a.reason, self.key[a.item]) for a in answers if a.item in self.key
+        ]
 
     def order(self, reader: str) -> list[str]:
         """The item ids in the order ``reader`` sees them: a shuffle seeded by the study seed and the reader id."""

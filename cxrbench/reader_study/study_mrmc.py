@@ -60,8 +60,9 @@ def _records(design: Design, judgments) -> list[tuple]:
                 continue
             out.append((model, j.reader, j.item, 1, j.response, task, condition))
         elif design is Design.PAIRED:
-            out.append((model, j.reader, j.item, int(j.truth["synthetic_side"] == "right"), j.response, task,
-                        condition))
+            out.append(
+                (model, j.reader, j.item, int(j.truth["synthetic_side"] == "right"), j.response, task, condition)
+            )
         else:
             out.append((model, j.reader, j.item, int(condition == "present"), j.response, task, "both"))
     if design is Design.SINGLE:  # each real image is a negative case under every model of its cell
@@ -74,8 +75,9 @@ def _records(design: Design, judgments) -> list[tuple]:
     return out
 
 
-def _analyse(records: list[tuple], task: str, condition: str, fom: FigureOfMerit, lower: bool,
-             real_items: set[str]) -> CellAnalysis:
+def _analyse(
+    records: list[tuple], task: str, condition: str, fom: FigureOfMerit, lower: bool, real_items: set[str]
+) -> CellAnalysis:
     readers = sorted({r[1] for r in records})
     answered: dict[str, set[str]] = {}
     for r in records:
@@ -83,8 +85,15 @@ def _analyse(records: list[tuple], task: str, condition: str, fom: FigureOfMerit
     complete = {item for item, who in answered.items() if len(who) == len(readers)}
     kept = [r for r in records if r[2] in complete]
     left_out = len(answered) - len(complete)
-    base = dict(task=task, condition=condition, fom=fom.name, lower_is_better=lower, n_cases=len(complete),
-                n_real=len(complete & real_items), left_out=left_out)
+    base = dict(
+        task=task,
+        condition=condition,
+        fom=fom.name,
+        lower_is_better=lower,
+        n_cases=len(complete),
+        n_real=len(complete & real_items),
+        left_out=left_out,
+    )
     if len(readers) < 2:
         return CellAnalysis(analysis=None, note="needs 2 or more readers (readers and cases random)", **base)
     try:

@@ -9,55 +9,82 @@ P, A = Presence.PRESENT, Presence.ABSENT
 NO_FINDINGS = "no findings"
 NORMAL_REPORT = ("No acute cardiopulmonary process.", "The lungs are clear. Heart size is normal. No effusion.")
 
-ATELECTASIS = TASKS.register("atelectasis")(Task(
-    name="atelectasis",
-    display_name="Atelectasis",
-    bare_prompts={P: "atelectasis", A: NO_FINDINGS},
-    report_prompts={
-        P: ("Bibasilar atelectasis.", "Plate-like atelectasis at the left lung base."),
-        A: ("No atelectasis.",) + NORMAL_REPORT,
-    },
-    label_maps={"phantom": ("atelectasis",), "nih-cxr14": ("Atelectasis",), "chexpert": ("Atelectasis",),
-                "mimic-cxr-jpg": ("Atelectasis",), "folder": ("atelectasis",)},
-))
+ATELECTASIS = TASKS.register("atelectasis")(
+    Task(
+        name="atelectasis",
+        display_name="Atelectasis",
+        bare_prompts={P: "atelectasis", A: NO_FINDINGS},
+        report_prompts={
+            P: ("Bibasilar atelectasis.", "Plate-like atelectasis at the left lung base."),
+            A: ("No atelectasis.",) + NORMAL_REPORT,
+        },
+        label_maps={
+            "phantom": ("atelectasis",),
+            "nih-cxr14": ("Atelectasis",),
+            "chexpert": ("Atelectasis",),
+            "mimic-cxr-jpg": ("Atelectasis",),
+            "folder": ("atelectasis",),
+        },
+    )
+)
 
-LUNG_OPACITY = TASKS.register("lung_opacity")(Task(
-    name="lung_opacity",
-    display_name="Lung opacity",
-    bare_prompts={P: "lung opacity", A: NO_FINDINGS},
-    report_prompts={
-        P: ("Patchy airspace opacity in the right lower lobe.", "Multifocal patchy opacities."),
-        A: ("The lungs are clear without focal opacity.",) + NORMAL_REPORT,
-    },
-    # NIH has no lung-opacity label: its airspace labels stand in; Edema is left out on purpose
-    # (mostly interstitial, and it would tie this task to the cardiac one).
-    label_maps={"phantom": ("lung_opacity",), "nih-cxr14": ("Infiltration", "Consolidation", "Pneumonia"),
-                "chexpert": ("Lung Opacity",), "mimic-cxr-jpg": ("Lung Opacity",), "folder": ("lung_opacity",)},
-))
+LUNG_OPACITY = TASKS.register("lung_opacity")(
+    Task(
+        name="lung_opacity",
+        display_name="Lung opacity",
+        bare_prompts={P: "lung opacity", A: NO_FINDINGS},
+        report_prompts={
+            P: ("Patchy airspace opacity in the right lower lobe.", "Multifocal patchy opacities."),
+            A: ("The lungs are clear without focal opacity.",) + NORMAL_REPORT,
+        },
+        # NIH has no lung-opacity label: its airspace labels stand in; Edema is left out on purpose
+        # (mostly interstitial, and it would tie this task to the cardiac one).
+        label_maps={
+            "phantom": ("lung_opacity",),
+            "nih-cxr14": ("Infiltration", "Consolidation", "Pneumonia"),
+            "chexpert": ("Lung Opacity",),
+            "mimic-cxr-jpg": ("Lung Opacity",),
+            "folder": ("lung_opacity",),
+        },
+    )
+)
 
-PLEURAL_EFFUSION = TASKS.register("pleural_effusion")(Task(
-    name="pleural_effusion",
-    display_name="Pleural effusion",
-    bare_prompts={P: "pleural effusion", A: NO_FINDINGS},
-    report_prompts={
-        P: ("Small left pleural effusion.", "Moderate bilateral pleural effusions."),
-        A: ("No pleural effusion.",) + NORMAL_REPORT,
-    },
-    label_maps={"phantom": ("pleural_effusion",), "nih-cxr14": ("Effusion",), "chexpert": ("Pleural Effusion",),
-                "mimic-cxr-jpg": ("Pleural Effusion",), "folder": ("pleural_effusion",)},
-))
+PLEURAL_EFFUSION = TASKS.register("pleural_effusion")(
+    Task(
+        name="pleural_effusion",
+        display_name="Pleural effusion",
+        bare_prompts={P: "pleural effusion", A: NO_FINDINGS},
+        report_prompts={
+            P: ("Small left pleural effusion.", "Moderate bilateral pleural effusions."),
+            A: ("No pleural effusion.",) + NORMAL_REPORT,
+        },
+        label_maps={
+            "phantom": ("pleural_effusion",),
+            "nih-cxr14": ("Effusion",),
+            "chexpert": ("Pleural Effusion",),
+            "mimic-cxr-jpg": ("Pleural Effusion",),
+            "folder": ("pleural_effusion",),
+        },
+    )
+)
 
-ENLARGED_CARDIAC_SILHOUETTE = TASKS.register("enlarged_cardiac_silhouette")(Task(
-    name="enlarged_cardiac_silhouette",
-    display_name="Enlarged cardiac silhouette",
-    # The published study prompted RoentGen with "cardiomegaly" for this finding.
-    bare_prompts={P: "cardiomegaly", A: NO_FINDINGS},
-    report_prompts={
-        P: ("The cardiac silhouette is enlarged.", "Moderate cardiomegaly."),
-        A: ("Heart size is normal.",) + NORMAL_REPORT,
-    },
-    # Cardiomegaly, not "Enlarged Cardiomediastinum", which also counts mediastinal widening.
-    label_maps={"phantom": ("enlarged_cardiac_silhouette",), "nih-cxr14": ("Cardiomegaly",),
-                "chexpert": ("Cardiomegaly",), "mimic-cxr-jpg": ("Cardiomegaly",),
-                "folder": ("enlarged_cardiac_silhouette",)},
-))
+ENLARGED_CARDIAC_SILHOUETTE = TASKS.register("enlarged_cardiac_silhouette")(
+    Task(
+        name="enlarged_cardiac_silhouette",
+        display_name="Enlarged cardiac silhouette",
+        # The published study prompted RoentGen with "cardiomegaly" for this finding.
+        bare_prompts={P: "cardiomegaly", A: NO_FINDINGS},
+        report_prompts={
+            P: ("The cardiac silhouette is enlarged.", "Moderate cardiomegaly."),
+            A: ("Heart size is normal.",) + NORMAL_REPORT,
+        },
+        # Cardiomegaly, not "Enlarged Cardiomediastinum", which also counts mediastinal widening.
+        label_maps={
+            "phantom": ("enlarged_cardiac_silhouette",),
+            "nih-cxr14": ("Cardiomegaly",),
+            "chexpert": ("Cardiomegaly",),
+            "mimic-cxr-jpg": ("Cardiomegaly",),
+            "folder": ("enlarged_cardiac_silhouette",),
+        },
+    )
+)

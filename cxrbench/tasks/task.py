@@ -12,7 +12,6 @@ if TYPE_CHECKING:  # numpy is imported where labels are matched, so `cxrbench li
 # FINDINGS gives the column order of every multi-label vector (labels, targets, classifier outputs).
 from cxrbench.tasks import FINDINGS
 
-
 ABSENT_MEANINGS = ("negative", "no_finding")
 
 
@@ -105,5 +104,7 @@ class Task:
         return Condition(self.name, presence, tuple(target), prompts[0], prompts)
 
     def conditions(self, prompt_style: str = "bare", absent: str = "negative") -> tuple[Condition, Condition]:
-        return (self.condition(Presence.PRESENT, prompt_style, absent),
-                self.condition(Presence.ABSENT, prompt_style, absent))
+        return (
+            self.condition(Presence.PRESENT, prompt_style, absent),
+            self.condition(Presence.ABSENT, prompt_style, absent),
+        )

@@ -23,20 +23,45 @@ from cxrbench.reader_study.app import create_app
 from cxrbench.reader_study.design import Design
 from cxrbench.reader_study.prepare import PrepareConfig, prepare_study
 
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync"]
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def main(out: Path = Path(__file__).with_name("reader-study.png")) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         # Pixel-space precision needs no trained feature space: the run only has to write sample sets.
-        run = RunConfig(models=("pca-gaussian",), tasks=("pleural_effusion",), metrics=("precision",),
-                        metric_options={"precision": {"feature_space": "pixels"}}, resolution=64, n_samples=8,
-                        bootstrap=0, device="cpu", floor=False, out=root / "run", cache_dir=default_cache_root())
+        run = RunConfig(
+            models=("pca-gaussian",),
+            tasks=("pleural_effusion",),
+            metrics=("precision",),
+            metric_options={"precision": {"feature_space": "pixels"}},
+            resolution=64,
+            n_samples=8,
+            bootstrap=0,
+            device="cpu",
+            floor=False,
+            out=root / "run",
+            cache_dir=default_cache_root(),
+        )
         run_benchmark(run)
-        study = prepare_study(PrepareConfig(run_dir=root / "run", out=root / "study", design=Design.PAIRED, n_items=4,
-                                            readers=("r1",), cache_dir=default_cache_root()))
+        study = prepare_study(
+            PrepareConfig(
+                run_dir=root / "run",
+                out=root / "study",
+                design=Design.PAIRED,
+                n_items=4,
+                readers=("r1",),
+                cache_dir=default_cache_root(),
+            )
+        )
         server = make_server("127.0.0.1", 0, create_app(study.root), threaded=True)
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()

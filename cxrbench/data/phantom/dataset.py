@@ -81,8 +81,9 @@ class PhantomDataset(Dataset):
         return {**super().describe(), "n_images": self.n_images, "seed": self.seed, "version": PHANTOM_VERSION}
 
     def counts(self) -> dict:
-        labels = np.array([sample_findings(np.random.default_rng([self.seed, p, s, 1])).labels
-                           for p, s, _ in self._studies])
+        labels = np.array(
+            [sample_findings(np.random.default_rng([self.seed, p, s, 1])).labels for p, s, _ in self._studies]
+        )
         patients = np.array([p for p, _, _ in self._studies])
         return count_findings(labels, patients, np.array([split for _, _, split in self._studies]))
 

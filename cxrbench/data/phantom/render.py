@@ -96,7 +96,7 @@ def render(anatomy: Anatomy, findings: Findings, resolution: int, rng: np.random
     aortic_knob = _soft(1.0 - ((u - med - 0.01) ** 2 + (v + 0.36) ** 2) / 0.055**2, 4 * edge)
     air *= (1.0 - heart) * (1.0 - aortic_knob)
     # Hila and vascular markings: denser near the hila, mottled towards the periphery.
-    hila = np.exp(-((abs_u - med - 0.02) / 0.05) ** 2 / 2 - ((v + 0.05) / 0.12) ** 2 / 2)
+    hila = np.exp(-(((abs_u - med - 0.02) / 0.05) ** 2) / 2 - ((v + 0.05) / 0.12) ** 2 / 2)
     air *= (1.0 - 0.4 * hila) * (0.82 + 0.18 * _smooth_noise(rng, 12, size))
 
     # Findings that replace air with water density.

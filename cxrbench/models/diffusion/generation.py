@@ -7,11 +7,11 @@ from typing import Iterator
 
 import torch
 
-from cxrbench.seeds import derive_seed
 from cxrbench.models.adapter import GenerationLog
 from cxrbench.models.diffusion.pipeline_dir import PipelineParts
 from cxrbench.models.diffusion.prompts import condition_prompts
 from cxrbench.models.diffusion.sampler import DTYPES, check_sampling, image_size, sample, to_benchmark_images
+from cxrbench.seeds import derive_seed
 from cxrbench.tasks.task import Condition
 
 
@@ -36,9 +36,18 @@ def image_seed(seed: int, index: int) -> int:
     return derive_seed(seed, "image", str(index))
 
 
-def generate_condition(parts: PipelineParts, settings: SamplingSettings, condition: Condition,
-                       overrides: dict[str, tuple[str, ...]], n: int, seed: int, batch_size: int,
-                       resolution: int, device: torch.device, records: list[dict]) -> Iterator[torch.Tensor]:
+def generate_condition(
+    parts: PipelineParts,
+    settings: SamplingSettings,
+    condition: Condition,
+    overrides: dict[str, tuple[str, ...]],
+    n: int,
+    seed: int,
+    batch_size: int,
+    resolution: int,
+    device: torch.device,
+    records: list[dict],
+) -> Iterator[torch.Tensor]:
     """Yield uint8 [B, 1, resolution, resolution] batches, n images in all; append one record per image.
 
     Image i gets prompt prompts[i % len(prompts)] (the condition's templates in turn) and seed
@@ -49,8 +58,17 @@ def generate_condition(parts: PipelineParts, settings: SamplingSettings, conditi
         index = list(range(start, min(start + batch_size, n)))
         batch_prompts = [prompts[i % len(prompts)] for i in index]
         seeds = [image_seed(seed, i) for i in index]
-        images = sample(parts, batch_prompts, seeds, settings.steps, settings.guidance, settings.scheduler,
-                        settings.resolution, device, DTYPES[settings.dtype])
+        images = sample(
+            parts,
+            batch_prompts,
+            seeds,
+            settings.steps,
+            settings.guidance,
+            settings.scheduler,
+            settings.resolution,
+            device,
+            DTYPES[settings.dtype],
+        )
         records.extend({"index": i, "prompt": p, "seed": s} for i, p, s in zip(index, batch_prompts, seeds))
         yield to_benchmark_images(images, resolution)
 
@@ -62,12 +80,25 @@ class TextGenerator:
         self.parts, self.settings, self.device = parts, settings, device
         self.log: GenerationLog | None = None
 
-    def generate(self, condition: Condition, overrides: dict[str, tuple[str, ...]], n: int, seed: int,
-                 batch_size: int, resolution: int) -> Iterator[torch.Tensor]:
+    def generate(
+        self,
+        condition: Condition,
+        overrides: dict[str, tuple[str, ...]],
+        n: int,
+        seed: int,
+        batch_size: int,
+        resolution: int,
+    ) -> Iterator[torch.Tensor]:
         self.log = None
         records: list[dict] = []
-        yield from generate_condition(self.parts, self.settings, condition, overrides, n, seed, batch_size,
-                                      resolution, self.device, records)
-        self.log = GenerationLog(records, {**asdict(self.settings),
-                                           "generated_size": image_size(self.parts, self.settings.resolution),
-                                           "prompt_source": "prompt_file" if overrides else "task templates"})
+        yield from generate_condition(
+            self.parts, self.settings, condition, overrides, n, seed, batch_size, resolution, self.device, records
+        )
+        self.log = GenerationLog(
+            records,
+            {
+                **asdict(self.settings),
+                "generated_size": image_size(self.parts, self.settings.resolution),
+                "prompt_source": "prompt_file" if overrides else "task templates",
+            },
+        )

@@ -70,8 +70,10 @@ def _check_component(path: Path, name: str) -> None:
     if not folder.is_dir():
         raise ConfigError(f"{path} has no {name}/ folder; {FIX}")
     if name == "tokenizer":
-        if not ((folder / "tokenizer.json").is_file()
-                or ((folder / "vocab.json").is_file() and (folder / "merges.txt").is_file())):
+        if not (
+            (folder / "tokenizer.json").is_file()
+            or ((folder / "vocab.json").is_file() and (folder / "merges.txt").is_file())
+        ):
             raise ConfigError(f"{folder} has neither tokenizer.json nor vocab.json with merges.txt; {FIX}")
         return
     config = "scheduler_config.json" if name == "scheduler" else "config.json"
@@ -81,8 +83,9 @@ def _check_component(path: Path, name: str) -> None:
         stem = WEIGHTS[name]
         if not ((folder / f"{stem}.safetensors").is_file() or (folder / f"{stem}.safetensors.index.json").is_file()):
             others = sorted(p.name for p in folder.iterdir() if p.suffix in (".bin", ".safetensors", ".ckpt"))
-            found = f" (found only {', '.join(others)}; cxrbench reads {stem}.safetensors, never pickles)" \
-                if others else ""
+            found = (
+                f" (found only {', '.join(others)}; cxrbench reads {stem}.safetensors, never pickles)" if others else ""
+            )
             raise ConfigError(f"{folder} has no {stem}.safetensors{found}; {FIX}")
 
 
@@ -101,8 +104,14 @@ def load_pipeline(path: Path) -> PipelineParts:
     text_encoder = CLIPTextModel.from_pretrained(str(path / "text_encoder"), **local)
     vae = AutoencoderKL.from_pretrained(str(path / "vae"), **local) if has_vae else None
     scheduler_config = json.loads((path / "scheduler" / "scheduler_config.json").read_text())
-    parts = PipelineParts(unet, text_encoder, load_tokenizer(path / "tokenizer"), scheduler_config, vae,
-                          1 if has_vae else int(index.get("pixel_unshuffle", 1)))
+    parts = PipelineParts(
+        unet,
+        text_encoder,
+        load_tokenizer(path / "tokenizer"),
+        scheduler_config,
+        vae,
+        1 if has_vae else int(index.get("pixel_unshuffle", 1)),
+    )
     return parts.to(torch.device("cpu"), torch.float32)
 
 
@@ -111,6 +120,7 @@ def save_pipeline(directory: Path, parts: PipelineParts, extra: dict | None = No
 
     extra: more keys for ``model_index.json`` (e.g. what cxrbench trained it on).
     """
+
     def fill(staging: Path) -> None:
         parts.unet.save_pretrained(str(staging / "unet"), safe_serialization=True)
         parts.text_encoder.save_pretrained(str(staging / "text_encoder"), safe_serialization=True)
@@ -119,13 +129,19 @@ def save_pipeline(directory: Path, parts: PipelineParts, extra: dict | None = No
         (staging / "scheduler" / "scheduler_config.json").write_text(json.dumps(parts.scheduler_config, indent=2))
         if parts.vae is not None:
             parts.vae.save_pretrained(str(staging / "vae"), safe_serialization=True)
-        index = {"_class_name": "StableDiffusionPipeline", "unet": ["diffusers", "UNet2DConditionModel"],
-                 "text_encoder": ["transformers", "CLIPTextModel"], "tokenizer": ["transformers", "CLIPTokenizer"],
-                 "scheduler": ["diffusers", parts.scheduler_config["_class_name"]],
-                 "vae": ["diffusers", "AutoencoderKL"] if parts.vae is not None else [None, None],
-                 "safety_checker": [None, None], "feature_extractor": [None, None], "requires_safety_checker": False,
-                 **({} if parts.vae is not None else {"pixel_unshuffle": parts.pixel_unshuffle}), **(extra or {})}
+        index = {
+            "_class_name": "StableDiffusionPipeline",
+            "unet": ["diffusers", "UNet2DConditionModel"],
+            "text_encoder": ["transformers", "CLIPTextModel"],
+            "tokenizer": ["transformers", "CLIPTokenizer"],
+            "scheduler": ["diffusers", parts.scheduler_config["_class_name"]],
+            "vae": ["diffusers", "AutoencoderKL"] if parts.vae is not None else [None, None],
+            "safety_checker": [None, None],
+            "feature_extractor": [None, None],
+            "requires_safety_checker": False,
+            **({} if parts.vae is not None else {"pixel_unshuffle": parts.pixel_unshuffle}),
+            **(extra or {}),
+        }
         (staging / INDEX).write_text(json.dumps(index, indent=2))
 
     atomic_directory(directory, fill)
-

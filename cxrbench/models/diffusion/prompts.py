@@ -49,7 +49,9 @@ def condition_prompts(condition: Condition, overrides: dict[str, tuple[str, ...]
     """The prompts of ``condition``: the user's file where it has them, else the task's (``--prompt-style``)."""
     if overrides:
         if condition.key not in overrides:
-            raise ConfigError(f"the prompt file has no prompts for {condition.key}; add [{condition.task}] "
-                              f"{condition.presence.value} = [...]")
+            raise ConfigError(
+                f"the prompt file has no prompts for {condition.key}; add [{condition.task}] "
+                f"{condition.presence.value} = [...]"
+            )
         return overrides[condition.key]
     return condition.prompts or (condition.prompt,)

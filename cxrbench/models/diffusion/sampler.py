@@ -56,16 +56,19 @@ def make_scheduler(config: dict, name: str):
     class_name = config["_class_name"] if name == "saved" else SCHEDULERS[name]
     cls = getattr(diffusers, class_name, None)
     if cls is None or not issubclass(cls, diffusers.SchedulerMixin):
-        raise ConfigError(f"scheduler class {class_name!r} is not a diffusers scheduler; set scheduler to one of "
-                          f"{', '.join(SCHEDULERS)}")
+        raise ConfigError(
+            f"scheduler class {class_name!r} is not a diffusers scheduler; set scheduler to one of "
+            f"{', '.join(SCHEDULERS)}"
+        )
     return cls.from_config(config)
 
 
 @torch.no_grad()
 def encode_prompts(parts: PipelineParts, prompts: list[str], device: torch.device) -> torch.Tensor:
     """Text encoder hidden states [B, L, D] of ``prompts`` padded/truncated to the tokenizer's length."""
-    tokens = parts.tokenizer(prompts, padding="max_length", max_length=parts.tokenizer.model_max_length,
-                             truncation=True, return_tensors="pt")
+    tokens = parts.tokenizer(
+        prompts, padding="max_length", max_length=parts.tokenizer.model_max_length, truncation=True, return_tensors="pt"
+    )
     mask = tokens.attention_mask.to(device) if getattr(parts.text_encoder.config, "use_attention_mask", False) else None
     return parts.text_encoder(tokens.input_ids.to(device), attention_mask=mask)[0]
 
@@ -85,9 +88,17 @@ def image_size(parts: PipelineParts, resolution: int | None) -> int:
 
 
 @torch.no_grad()
-def sample(parts: PipelineParts, prompts: list[str], seeds: list[int], steps: int, guidance: float,
-           scheduler_name: str, resolution: int | None, device: torch.device,
-           dtype: torch.dtype = torch.float32) -> torch.Tensor:
+def sample(
+    parts: PipelineParts,
+    prompts: list[str],
+    seeds: list[int],
+    steps: int,
+    guidance: float,
+    scheduler_name: str,
+    resolution: int | None,
+    device: torch.device,
+    dtype: torch.dtype = torch.float32,
+) -> torch.Tensor:
     """Images for ``prompts`` (one seed each): float32 [B, C, H, W] in [0, 1] on the CPU, C = 1 or 3."""
     scheduler = make_scheduler(parts.scheduler_config, scheduler_name)
     size = image_size(parts, resolution)

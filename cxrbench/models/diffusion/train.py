@@ -20,11 +20,11 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
-from cxrbench.seeds import derive_seed
 from cxrbench.errors import ConfigError
 from cxrbench.files import atomic_write, atomic_write_text
 from cxrbench.models.diffusion.captions import caption
 from cxrbench.models.diffusion.pipeline_dir import PipelineParts
+from cxrbench.seeds import derive_seed
 
 STATE, STATE_INFO = "state.safetensors", "state.json"
 
@@ -53,8 +53,9 @@ class TrainingConfig:
         if self.steps < 1 or self.batch_size < 1 or self.checkpoint_every < 1:
             raise ConfigError("diffusion-small training steps, batch_size and checkpoint_every must be 1 or more")
         if not 0 <= self.prompt_dropout < 1 or not 0 <= self.report_fraction <= 1 or not 0 <= self.ema_decay < 1:
-            raise ConfigError("diffusion-small prompt_dropout and ema_decay must be in [0, 1), "
-                              "report_fraction in [0, 1]")
+            raise ConfigError(
+                "diffusion-small prompt_dropout and ema_decay must be in [0, 1), report_fraction in [0, 1]"
+            )
         if self.lr_schedule not in ("cosine", "constant"):
             raise ConfigError(f"lr_schedule {self.lr_schedule!r}; choose cosine or constant")
         if self.mixed_precision not in ("no", "fp16", "bf16"):
@@ -79,9 +80,16 @@ def to_model_space(images: torch.Tensor, patch: int) -> torch.Tensor:
     return torch.nn.functional.pixel_unshuffle(x, patch) if patch > 1 else x
 
 
-def train(parts: PipelineParts, images: torch.Tensor, labels: np.ndarray, config: TrainingConfig, seed: int,
-          device: torch.device, work_dir: Path | None,
-          progress: Callable[[int, int, str], None] = lambda done, total, text: None) -> dict:
+def train(
+    parts: PipelineParts,
+    images: torch.Tensor,
+    labels: np.ndarray,
+    config: TrainingConfig,
+    seed: int,
+    device: torch.device,
+    work_dir: Path | None,
+    progress: Callable[[int, int, str], None] = lambda done, total, text: None,
+) -> dict:
     """Train ``parts`` in place on uint8 images [N, 1, S, S] (S = the model's size) with labels [N, F].
 
     Ends with the EMA weights in ``parts`` (on the CPU, eval mode). Returns a summary (final loss,
@@ -91,7 +99,7 @@ def train(parts: PipelineParts, images: torch.Tensor, labels: np.ndarray, config
     from diffusers import DDPMScheduler
 
     if device.type != "cuda" and config.mixed_precision != "no":
-        raise ConfigError(f"mixed_precision {config.mixed_precision} needs a GPU; use mixed_precision = \"no\"")
+        raise ConfigError(f'mixed_precision {config.mixed_precision} needs a GPU; use mixed_precision = "no"')
     accelerator = Accelerator(cpu=device.type != "cuda", mixed_precision=config.mixed_precision)
     noise_schedule = DDPMScheduler.from_config(parts.scheduler_config)
     model = Denoiser(parts).train()
@@ -109,8 +117,10 @@ def train(parts: PipelineParts, images: torch.Tensor, labels: np.ndarray, config
         generator = torch.Generator().manual_seed(derive_seed(seed, "step", str(step), str(accelerator.process_index)))
         rng = random.Random(derive_seed(seed, "captions", str(step), str(accelerator.process_index)))
         index = torch.randint(len(data), (config.batch_size,), generator=generator)
-        captions = ["" if rng.random() < config.prompt_dropout else caption(labels[i], rng, config.report_fraction)
-                    for i in index.tolist()]
+        captions = [
+            "" if rng.random() < config.prompt_dropout else caption(labels[i], rng, config.report_fraction)
+            for i in index.tolist()
+        ]
         timesteps = torch.randint(len(alphas), (config.batch_size,), generator=generator).to(accelerator.device)
         x0 = data[index.to(accelerator.device)]
         noise = torch.randn(x0.shape, generator=generator).to(accelerator.device)
@@ -132,8 +142,9 @@ def train(parts: PipelineParts, images: torch.Tensor, labels: np.ndarray, config
         if work_dir is not None and ((step + 1) % config.checkpoint_every == 0 or step + 1 == config.steps):
             accelerator.wait_for_everyone()
             if accelerator.is_main_process:
-                _save_state(work_dir, accelerator.unwrap_model(model), optimizer, schedule, ema, step + 1, seed,
-                            len(images))
+                _save_state(
+                    work_dir, accelerator.unwrap_model(model), optimizer, schedule, ema, step + 1, seed, len(images)
+                )
     if work_dir is not None and accelerator.is_main_process:  # finished: the weights are kept by the caller
         for name in (STATE, STATE_INFO):
             (work_dir / name).unlink(missing_ok=True)
@@ -163,15 +174,28 @@ def _token_cache(tokenizer) -> Callable[[list[str]], torch.Tensor]:
     def ids(captions: list[str]) -> torch.Tensor:
         for text in captions:
             if text not in cache:
-                cache[text] = tokenizer(text, padding="max_length", max_length=tokenizer.model_max_length,
-                                        truncation=True, return_tensors="pt").input_ids[0]
+                cache[text] = tokenizer(
+                    text,
+                    padding="max_length",
+                    max_length=tokenizer.model_max_length,
+                    truncation=True,
+                    return_tensors="pt",
+                ).input_ids[0]
         return torch.stack([cache[text] for text in captions])
 
     return ids
 
 
-def _save_state(work_dir: Path, model: torch.nn.Module, optimizer, schedule, ema: list[torch.Tensor], step: int,
-                seed: int, n_images: int) -> None:
+def _save_state(
+    work_dir: Path,
+    model: torch.nn.Module,
+    optimizer,
+    schedule,
+    ema: list[torch.Tensor],
+    step: int,
+    seed: int,
+    n_images: int,
+) -> None:
     """Weights, EMA and optimiser moments as safetensors, the rest as JSON; written atomically."""
     work_dir.mkdir(parents=True, exist_ok=True)
     tensors = {f"model/{k}": v for k, v in model.state_dict().items()}
@@ -179,15 +203,29 @@ def _save_state(work_dir: Path, model: torch.nn.Module, optimizer, schedule, ema
     optimizer_state = optimizer.state_dict()
     for index, state in optimizer_state["state"].items():
         tensors |= {f"optimizer/{index}/{k}": torch.as_tensor(v) for k, v in state.items()}
-    info = {"step": step, "seed": seed, "n_images": n_images, "param_groups": optimizer_state["param_groups"],
-            "schedule": schedule.state_dict()}
-    atomic_write(work_dir / STATE,
-                 lambda tmp: save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp)))
+    info = {
+        "step": step,
+        "seed": seed,
+        "n_images": n_images,
+        "param_groups": optimizer_state["param_groups"],
+        "schedule": schedule.state_dict(),
+    }
+    atomic_write(
+        work_dir / STATE,
+        lambda tmp: save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp)),
+    )
     atomic_write_text(work_dir / STATE_INFO, json.dumps(info))
 
 
-def _resume(work_dir: Path | None, model: torch.nn.Module, optimizer, schedule, ema: list[torch.Tensor], seed: int,
-            n_images: int) -> int:
+def _resume(
+    work_dir: Path | None,
+    model: torch.nn.Module,
+    optimizer,
+    schedule,
+    ema: list[torch.Tensor],
+    seed: int,
+    n_images: int,
+) -> int:
     """Load the saved state of the same seed and data into the arguments; returns its step (0: none)."""
     if work_dir is None or not (work_dir / STATE_INFO).is_file() or not (work_dir / STATE).is_file():
         return 0
@@ -195,7 +233,7 @@ def _resume(work_dir: Path | None, model: torch.nn.Module, optimizer, schedule, 
     if info.get("seed") != seed or info.get("n_images") != n_images:
         return 0  # another training's state: start afresh (it is overwritten at the first checkpoint)
     tensors = load_file(str(work_dir / STATE))
-    model.load_state_dict({k[len("model/"):]: v for k, v in tensors.items() if k.startswith("model/")})
+    model.load_state_dict({k[len("model/") :]: v for k, v in tensors.items() if k.startswith("model/")})
     for i, e in enumerate(ema):
         e.copy_(tensors[f"ema/{i}"])
     state: dict[int, dict] = {}

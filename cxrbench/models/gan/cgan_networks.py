@@ -13,8 +13,16 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from cxrbench.models.gan.layers import (EqualConv2d, EqualLinear, channels_at, downsample, lrelu,
-                                        minibatch_stddev, pixel_norm, upsample)
+from cxrbench.models.gan.layers import (
+    EqualConv2d,
+    EqualLinear,
+    channels_at,
+    downsample,
+    lrelu,
+    minibatch_stddev,
+    pixel_norm,
+    upsample,
+)
 from cxrbench.models.gan.pggan_networks import levels_for
 from cxrbench.tasks import FINDINGS
 
@@ -58,14 +66,17 @@ class ConditionalGenerator(nn.Module):
     def __init__(self, resolution: int, latent_dim: int, fmap_base: int, fmap_max: int) -> None:
         super().__init__()
         self.latent_dim = latent_dim
-        widths = [channels_at(4 * 2 ** i, fmap_base, fmap_max) for i in range(levels_for(resolution))]
+        widths = [channels_at(4 * 2**i, fmap_base, fmap_max) for i in range(levels_for(resolution))]
         self.embed = LabelEmbedding(latent_dim)
         self.mapping = nn.ModuleList([EqualLinear(2 * latent_dim, latent_dim), EqualLinear(latent_dim, latent_dim)])
         self.constant = nn.Parameter(torch.randn(1, widths[0], 4, 4))
         self.first = StyledConv(widths[0], widths[0], latent_dim)
         self.blocks = nn.ModuleList(
-            nn.ModuleList([StyledConv(widths[i - 1], widths[i], latent_dim), StyledConv(widths[i], widths[i], latent_dim)])
-            for i in range(1, len(widths)))
+            nn.ModuleList(
+                [StyledConv(widths[i - 1], widths[i], latent_dim), StyledConv(widths[i], widths[i], latent_dim)]
+            )
+            for i in range(1, len(widths))
+        )
         self.to_image = EqualConv2d(widths[-1], 1, 1, gain=1.0)
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -85,12 +96,13 @@ class ProjectionDiscriminator(nn.Module):
 
     def __init__(self, resolution: int, fmap_base: int, fmap_max: int, mbstd_group: int = 4) -> None:
         super().__init__()
-        widths = [channels_at(4 * 2 ** i, fmap_base, fmap_max) for i in range(levels_for(resolution))]
+        widths = [channels_at(4 * 2**i, fmap_base, fmap_max) for i in range(levels_for(resolution))]
         self.mbstd_group = mbstd_group
         self.from_image = EqualConv2d(1, widths[-1], 1)
         self.blocks = nn.ModuleList(
             nn.ModuleList([EqualConv2d(widths[i], widths[i], 3), EqualConv2d(widths[i], widths[i - 1], 3)])
-            for i in range(len(widths) - 1, 0, -1))
+            for i in range(len(widths) - 1, 0, -1)
+        )
         self.final_conv = EqualConv2d(widths[0] + 1, widths[0], 3)
         self.final_dense = EqualLinear(widths[0] * 16, widths[0])
         self.score = EqualLinear(widths[0], 1, gain=1.0)

@@ -10,8 +10,19 @@ import torch
 import torch.nn.functional as F
 
 from cxrbench.models.gan.cgan_networks import ConditionalGenerator, ProjectionDiscriminator
-from cxrbench.models.gan.training import (GRIDS, Ema, GanParts, StepRandomness, channels_last, finish_state,
-                                          resume_state, save_grid, save_state, to_uint8, to_unit)
+from cxrbench.models.gan.training import (
+    GRIDS,
+    Ema,
+    GanParts,
+    StepRandomness,
+    channels_last,
+    finish_state,
+    resume_state,
+    save_grid,
+    save_state,
+    to_uint8,
+    to_unit,
+)
 
 
 @dataclass(frozen=True)
@@ -40,8 +51,15 @@ class CganSettings:
         return asdict(self)
 
 
-def train_cgan(images: torch.Tensor, labels: torch.Tensor, settings: CganSettings, seed: int, device: torch.device,
-               work_dir: Path | None, progress: Callable[[int, int, str], None]) -> ConditionalGenerator:
+def train_cgan(
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    settings: CganSettings,
+    seed: int,
+    device: torch.device,
+    work_dir: Path | None,
+    progress: Callable[[int, int, str], None],
+) -> ConditionalGenerator:
     """Train on uint8 [N, 1, R, R] images with int8 labels [N, F]; returns the EMA generator.
 
     Generated images are conditioned on label rows drawn from the training labels, so the
@@ -50,13 +68,20 @@ def train_cgan(images: torch.Tensor, labels: torch.Tensor, settings: CganSetting
     resolution = images.shape[-1]
     total = max(1, settings.train_images // settings.batch_size)
     torch.manual_seed(seed)
-    g = channels_last(ConditionalGenerator(resolution, settings.latent_dim, settings.fmap_base,
-                                           settings.fmap_max).to(device))
+    g = channels_last(
+        ConditionalGenerator(resolution, settings.latent_dim, settings.fmap_base, settings.fmap_max).to(device)
+    )
     d = channels_last(ProjectionDiscriminator(resolution, settings.fmap_base, settings.fmap_max).to(device))
     betas = (settings.beta1, settings.beta2)
-    parts = GanParts(g, d, Ema(g, settings.ema_decay),
-                     [torch.optim.Adam(g.parameters(), lr=settings.learning_rate, betas=betas),
-                      torch.optim.Adam(d.parameters(), lr=settings.learning_rate, betas=betas)])
+    parts = GanParts(
+        g,
+        d,
+        Ema(g, settings.ema_decay),
+        [
+            torch.optim.Adam(g.parameters(), lr=settings.learning_rate, betas=betas),
+            torch.optim.Adam(d.parameters(), lr=settings.learning_rate, betas=betas),
+        ],
+    )
     real_images, labels = to_unit(images), labels.long()
     randomness = StepRandomness(images.shape[0], settings.batch_size, seed)
     grid_rng = randomness.generator(-1)

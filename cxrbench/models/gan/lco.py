@@ -47,8 +47,13 @@ def quantised(x: torch.Tensor) -> torch.Tensor:
     return x + (q - x).detach()
 
 
-def latent_class_optimisation(generate: Callable[[torch.Tensor], torch.Tensor], classifier: CxrClassifier,
-                              z: torch.Tensor, target: tuple[int | None, ...], settings: LcoSettings) -> LcoResult:
+def latent_class_optimisation(
+    generate: Callable[[torch.Tensor], torch.Tensor],
+    classifier: CxrClassifier,
+    z: torch.Tensor,
+    target: tuple[int | None, ...],
+    settings: LcoSettings,
+) -> LcoResult:
     """Optimise each row of ``z`` so that ``classifier(generate(z))`` matches ``target``.
 
     generate: z [B, d] -> float images [B, 1, H, W] in about [-1, 1]. target: one entry per
@@ -69,8 +74,7 @@ def latent_class_optimisation(generate: Callable[[torch.Tensor], torch.Tensor], 
         if step == settings.steps or not bool(active.any()):
             break
         steps += active.long()
-        bce = F.binary_cross_entropy_with_logits(logits[:, columns], wanted.expand(len(z), -1),
-                                                 reduction="none").sum(1)
+        bce = F.binary_cross_entropy_with_logits(logits[:, columns], wanted.expand(len(z), -1), reduction="none").sum(1)
         prior = (z.norm(dim=1) / radius - 1.0).pow(2)
         loss = ((bce + settings.prior_weight * prior) * active).sum()
         frozen = z.detach().clone()

@@ -11,8 +11,16 @@ import math
 import torch
 from torch import nn
 
-from cxrbench.models.gan.layers import (EqualConv2d, EqualLinear, channels_at, downsample, lrelu,
-                                        minibatch_stddev, pixel_norm, upsample)
+from cxrbench.models.gan.layers import (
+    EqualConv2d,
+    EqualLinear,
+    channels_at,
+    downsample,
+    lrelu,
+    minibatch_stddev,
+    pixel_norm,
+    upsample,
+)
 
 
 def levels_for(resolution: int) -> int:
@@ -29,13 +37,14 @@ class PgganGenerator(nn.Module):
     def __init__(self, resolution: int, latent_dim: int, fmap_base: int, fmap_max: int) -> None:
         super().__init__()
         self.latent_dim = latent_dim
-        widths = [channels_at(4 * 2 ** i, fmap_base, fmap_max) for i in range(levels_for(resolution))]
+        widths = [channels_at(4 * 2**i, fmap_base, fmap_max) for i in range(levels_for(resolution))]
         # The published first layer: a dense layer to 4x4 (gain sqrt(2)/4), then a 3x3 conv.
         self.dense = EqualLinear(latent_dim, widths[0] * 16, gain=math.sqrt(2) / 4)
         self.first_conv = EqualConv2d(widths[0], widths[0], 3)
         self.blocks = nn.ModuleList(
             nn.ModuleList([EqualConv2d(widths[i - 1], widths[i], 3), EqualConv2d(widths[i], widths[i], 3)])
-            for i in range(1, len(widths)))
+            for i in range(1, len(widths))
+        )
         self.to_image = nn.ModuleList(EqualConv2d(w, 1, 1, gain=1.0) for w in widths)
 
     def forward(self, z: torch.Tensor, level: int, alpha: float = 1.0) -> torch.Tensor:
@@ -59,13 +68,14 @@ class PgganDiscriminator(nn.Module):
 
     def __init__(self, resolution: int, fmap_base: int, fmap_max: int, mbstd_group: int = 4) -> None:
         super().__init__()
-        widths = [channels_at(4 * 2 ** i, fmap_base, fmap_max) for i in range(levels_for(resolution))]
+        widths = [channels_at(4 * 2**i, fmap_base, fmap_max) for i in range(levels_for(resolution))]
         self.mbstd_group = mbstd_group
         self.from_image = nn.ModuleList(EqualConv2d(1, w, 1) for w in widths)
         # blocks[i - 1] takes level i (2^(i+2) px) down to level i - 1.
         self.blocks = nn.ModuleList(
             nn.ModuleList([EqualConv2d(widths[i], widths[i], 3), EqualConv2d(widths[i], widths[i - 1], 3)])
-            for i in range(1, len(widths)))
+            for i in range(1, len(widths))
+        )
         self.final_conv = EqualConv2d(widths[0] + 1, widths[0], 3)
         self.final_dense = EqualLinear(widths[0] * 16, widths[0])
         self.score = EqualLinear(widths[0], 1, gain=1.0)

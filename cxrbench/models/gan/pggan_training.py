@@ -9,10 +9,21 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from cxrbench.models.gan.pggan_networks import PgganDiscriminator, PgganGenerator, levels_for
-from cxrbench.models.gan.training import (GRIDS, Ema, GanParts, StepRandomness, channels_last, finish_state,
-                                          resume_state, save_grid, save_state, to_uint8, to_unit)
 from cxrbench.models.gan.layers import downsample, upsample
+from cxrbench.models.gan.pggan_networks import PgganDiscriminator, PgganGenerator, levels_for
+from cxrbench.models.gan.training import (
+    GRIDS,
+    Ema,
+    GanParts,
+    StepRandomness,
+    channels_last,
+    finish_state,
+    resume_state,
+    save_grid,
+    save_state,
+    to_uint8,
+    to_unit,
+)
 
 
 @dataclass(frozen=True)
@@ -54,8 +65,14 @@ def phases(levels: int) -> list[tuple[int, bool]]:
     return schedule
 
 
-def train_pggan(images: torch.Tensor, settings: PgganSettings, seed: int, device: torch.device,
-                work_dir: Path | None, progress: Callable[[int, int, str], None]) -> PgganGenerator:
+def train_pggan(
+    images: torch.Tensor,
+    settings: PgganSettings,
+    seed: int,
+    device: torch.device,
+    work_dir: Path | None,
+    progress: Callable[[int, int, str], None],
+) -> PgganGenerator:
     """Train on uint8 [N, 1, R, R] images; returns the EMA generator (eval mode, on ``device``).
 
     Resumes from ``work_dir`` when it holds the state of the same settings and seed.
@@ -83,12 +100,13 @@ def train_pggan(images: torch.Tensor, settings: PgganSettings, seed: int, device
         real = channels_last(_real_batch(pyramid, level, alpha, randomness.batch(step)).to(device))
         generator = randomness.generator(step)
         penalty_weight = settings.gp_weight * settings.gp_every if step % settings.gp_every == 0 else 0.0
-        d_loss = _critic_step(g, d, parts.optimisers[1], real, level, alpha, settings, penalty_weight, generator,
-                              device)
+        d_loss = _critic_step(
+            g, d, parts.optimisers[1], real, level, alpha, settings, penalty_weight, generator, device
+        )
         g_loss = _generator_step(g, d, parts.optimisers[0], real.shape[0], level, alpha, settings, generator, device)
         parts.ema.update(g)
         step += 1
-        size = 4 * 2 ** level
+        size = 4 * 2**level
         progress(step, total, f"pggan {size}px{' fade-in' if fading else ''} D {d_loss:.2f} G {g_loss:.2f}")
         if work_dir is not None and (step % settings.checkpoint_every == 0 or step == total):
             save_state(work_dir, identity, step, parts)
@@ -102,8 +120,10 @@ def train_pggan(images: torch.Tensor, settings: PgganSettings, seed: int, device
 
 def _optimisers(g, d, settings: PgganSettings) -> list[torch.optim.Optimizer]:
     betas = (settings.beta1, settings.beta2)
-    return [torch.optim.Adam(g.parameters(), lr=settings.learning_rate, betas=betas),
-            torch.optim.Adam(d.parameters(), lr=settings.learning_rate, betas=betas)]
+    return [
+        torch.optim.Adam(g.parameters(), lr=settings.learning_rate, betas=betas),
+        torch.optim.Adam(d.parameters(), lr=settings.learning_rate, betas=betas),
+    ]
 
 
 def _pyramid(x: torch.Tensor, levels: int) -> list[torch.Tensor]:
@@ -126,8 +146,9 @@ def _latents(n: int, dim: int, generator: torch.Generator, device: torch.device)
     return torch.randn(n, dim, generator=generator).to(device)
 
 
-def _critic_step(g, d, optimiser, real, level, alpha, settings: PgganSettings, penalty_weight: float, generator,
-                 device) -> float:
+def _critic_step(
+    g, d, optimiser, real, level, alpha, settings: PgganSettings, penalty_weight: float, generator, device
+) -> float:
     """D loss = D(fake) - D(real) + penalty_weight * GP + drift * D(real)^2 (WGAN-GP with drift)."""
     b = real.shape[0]
     with torch.no_grad():

@@ -9,10 +9,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from cxrbench.seeds import derive_seed
 from cxrbench.checkpoint import load_torch_tensors
 from cxrbench.errors import CxrbenchError
 from cxrbench.files import atomic_save_png, atomic_write
+from cxrbench.seeds import derive_seed
 
 STATE_FILE = "state.pt"
 GRIDS = "grids"
@@ -44,8 +44,10 @@ class StepRandomness:
 
     def __init__(self, n: int, batch_size: int, seed: int) -> None:
         if n < batch_size:
-            raise CxrbenchError(f"{n} training images are fewer than one batch of {batch_size}; "
-                                "lower the model's batch_size or use more training images")
+            raise CxrbenchError(
+                f"{n} training images are fewer than one batch of {batch_size}; "
+                "lower the model's batch_size or use more training images"
+            )
         self.n, self.batch_size, self.seed = n, batch_size, seed
         self.per_epoch = n // batch_size
         self._epoch, self._order = -1, torch.empty(0, dtype=torch.long)
@@ -55,9 +57,10 @@ class StepRandomness:
         epoch, position = divmod(step, self.per_epoch)
         if epoch != self._epoch:
             self._epoch = epoch
-            self._order = torch.randperm(self.n, generator=torch.Generator().manual_seed(
-                derive_seed(self.seed, "epoch", str(epoch))))
-        return self._order[position * self.batch_size:(position + 1) * self.batch_size]
+            self._order = torch.randperm(
+                self.n, generator=torch.Generator().manual_seed(derive_seed(self.seed, "epoch", str(epoch)))
+            )
+        return self._order[position * self.batch_size : (position + 1) * self.batch_size]
 
     def generator(self, step: int) -> torch.Generator:
         """The generator for the latents and penalties of step ``step``."""
@@ -98,9 +101,15 @@ class GanParts:
 def save_state(work_dir: Path, identity: dict, step: int, parts: GanParts) -> None:
     """Write the training state after ``step`` steps atomically (a kill leaves the previous one)."""
     work_dir.mkdir(parents=True, exist_ok=True)
-    state = {"identity": identity, "step": step, "g": parts.g.state_dict(), "d": parts.d.state_dict(),
-             "ema": parts.ema.model.state_dict(), "ema_updates": parts.ema.updates,
-             "optimisers": [o.state_dict() for o in parts.optimisers]}
+    state = {
+        "identity": identity,
+        "step": step,
+        "g": parts.g.state_dict(),
+        "d": parts.d.state_dict(),
+        "ema": parts.ema.model.state_dict(),
+        "ema_updates": parts.ema.updates,
+        "optimisers": [o.state_dict() for o in parts.optimisers],
+    }
     atomic_write(work_dir / STATE_FILE, lambda tmp: torch.save(state, tmp))
 
 
@@ -138,6 +147,6 @@ def save_grid(path: Path, images: torch.Tensor, columns: int = 8) -> None:
     grid = torch.zeros(rows * h, columns * w, dtype=torch.uint8)
     for i, image in enumerate(images[:, 0]):
         r, c = divmod(i, columns)
-        grid[r * h:(r + 1) * h, c * w:(c + 1) * w] = image
+        grid[r * h : (r + 1) * h, c * w : (c + 1) * w] = image
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_save_png(path, grid.numpy())
