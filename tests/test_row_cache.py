@@ -67,5 +67,46 @@ def test_a_changed_metric_source_is_a_new_key(tmp_path, monkeypatch):
     before = row_cache.code_digest(metric)
     module.write_text(module.read_text() + "# a changed formula would be here\n")
     row_cache._source_digest.cache_clear()  # a new process reads the files anew
+    row_cache.code_files.cache_clear()
     assert row_cache.code_digest(metric) != before
     sys.modules.pop("my_kid")
+
+
+def test_the_code_key_follows_what_the_metric_imports_and_nothing_else(tmp_path, monkeypatch):
+    import importlib
+    import inspect
+    import sys
+
+    from cxrbench.benchmark import row_cache
+    from cxrbench.metrics.metric_kid import KernelDistance
+
+    files = {f.split("cxrbench/")[-1] for f in row_cache.code_files(inspect.getfile(KernelDistance))}
+    assert {"metrics/metric_kid.py", "metrics/kid.py", "metrics/metric.py"} <= files  # its formula, its base
+    assert not files & {"metrics/metric_cmmd.py", "metrics/extractor_radiomics.py", "benchmark/runner.py"}
+
+    # a plugin package: the metric's module imports a helper of its own package; another module is unrelated
+    package = tmp_path / "mykidpkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "helper.py").write_text("SCALE = 1.0\n")
+    (package / "unrelated.py").write_text("X = 1\n")
+    (package / "metric.py").write_text(
+        "from cxrbench.metrics.metric_kid import KernelDistance\n\n\nclass HelpedKid(KernelDistance):\n"
+        "    def scale(self):\n        from mykidpkg.helper import SCALE\n\n        return SCALE\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    metric = importlib.import_module("mykidpkg.metric").HelpedKid(feature_space="pixels")
+
+    def fresh_digest() -> str:  # a new process reads the files anew
+        row_cache._source_digest.cache_clear()
+        row_cache.code_files.cache_clear()
+        return row_cache.code_digest(metric)
+
+    before = fresh_digest()
+    (package / "unrelated.py").write_text("X = 2\n")
+    (package / "new_module.py").write_text("Y = 1\n")
+    assert fresh_digest() == before  # code the metric does not import keeps its rows
+    (package / "helper.py").write_text("SCALE = 2.0\n")
+    assert fresh_digest() != before  # a helper it imports (lazily, inside a method) does not
+    for name in ("mykidpkg.metric", "mykidpkg"):
+        sys.modules.pop(name)

@@ -3,8 +3,10 @@
 Key: the metric (name, class, constructor options), a sha256 of every input array it reads (real,
 fake and training outputs, by name, with dtype and shape), the condition, the bootstrap count,
 seed and interval method, the feature space's identity, the resolution, the cxrbench version and
-a digest of the code that computes the number (the metric's module and the modules of
-``cxrbench.metrics``, ``metrics/bootstrap.py`` included). A changed image, feature, option,
+a digest of the code that computes the number (the modules of the metric's class and its bases and,
+transitively, every cxrbench module, or module of the plugin's own package, they import;
+``metrics/bootstrap.py`` among them). A new or edited module that the metric does not import keeps
+its rows. A changed image, feature, option,
 version or metric code gets a new key: editing a metric never reuses a number of the old code. Stored: value and
 interval as a
 float64 array (NaN for "no interval"), written atomically under ``cache_dir/rows``.
@@ -12,9 +14,12 @@ float64 array (NaN for "no interval"), written atomically under ``cache_dir/rows
 
 from __future__ import annotations
 
+import ast
 import hashlib
+import importlib.util
 import inspect
 import math
+import sys
 from functools import cache
 from pathlib import Path
 from typing import Callable
@@ -49,17 +54,64 @@ def _source_digest(*files: str) -> str:
     return digest.hexdigest()
 
 
+def _imported_modules(path: str, package: str) -> set[str]:
+    """The modules of ``package`` (or of cxrbench) that the source file ``path`` imports, lazy imports too.
+    ``from a.b import c`` counts a.b and, when it is a module, a.b.c."""
+    found = set()
+    for node in ast.walk(ast.parse(Path(path).read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return {name for name in found if name.split(".")[0] in ("cxrbench", package)}
+
+
+@cache
+def code_files(*start: str) -> tuple[str, ...]:
+    """The source files ``start`` and every file of cxrbench or of their own top-level package that they
+    import, directly or through each other: the code a number computed there depends on."""
+    packages = {_package_of(f) for f in start}
+    seen, todo = set(), list(start)
+    while todo:
+        path = todo.pop()
+        if path in seen or not path.endswith(".py"):
+            continue
+        seen.add(path)
+        for package in packages:
+            for name in _imported_modules(path, package):
+                try:
+                    spec = importlib.util.find_spec(name)
+                except (ImportError, ValueError):  # a name that is an attribute, not a module
+                    continue
+                if spec is not None and spec.origin and spec.origin.endswith(".py"):
+                    todo.append(spec.origin)
+    return tuple(sorted(seen))
+
+
+def _package_of(path: str) -> str:
+    """The top-level package a source file belongs to ('' for a module outside any package)."""
+    folder, name = Path(path).parent, ""
+    while (folder / "__init__.py").is_file():
+        folder, name = folder.parent, folder.name
+    return name or Path(path).stem
+
+
 def code_digest(metric: Metric) -> str:
-    """The source of ``metric``'s class (a plugin's too) and of every cxrbench metrics module."""
-    import cxrbench.metrics as package
+    """The source of ``metric``'s class and its bases (a plugin's too) and of every module they import, with
+    the bootstrap and the scoring module that combines them into a row's numbers."""
+    from cxrbench.benchmark import scoring
+    from cxrbench.metrics import bootstrap
 
     own = []
     for cls in type(metric).__mro__:
+        if cls.__module__.split(".")[0] in sys.stdlib_module_names:  # object, abc.ABC: not ours to key on
+            continue
         try:
             own.append(inspect.getfile(cls))
-        except TypeError:  # object and other built-ins, or a class typed into an interactive session
+        except TypeError:  # a class typed into an interactive session
             continue
-    return _source_digest(*own, *map(str, Path(package.__file__).parent.glob("*.py")))
+    return _source_digest(*code_files(*own, bootstrap.__file__), scoring.__file__)
 
 
 def cached_numbers(
