@@ -1,0 +1,3 @@
+from cxrbench.cli.application import main
+
+main()

@@ -1,0 +1,177 @@
+"""Flag helpers shared by the commands: the config from TOML and flags, data and feature-space options,
+output folders, progress."""
+
+from __future__ import annotations
+
+import errno
+import os
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Optional
+
+from cxrbench.errors import OutputFolderError
+
+WRITE_ERRNOS = {errno.EACCES, errno.EROFS, errno.ENOSPC, errno.EDQUOT}
+
+
+def within(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents or path in folder.parents  # parents: created with mkdir
+
+
+@contextmanager
+def writing_to(out: Optional[Path], cache: Optional[Path] = None):
+    """Turn a failed write into the output folder or cache into one line naming the folder and the fix.
+
+    Only the errno values in WRITE_ERRNOS, and only for files in (or above) those folders or for
+    writes on open files (which carry no file name); every other OSError stays a traceback. What
+    was finished before the failure stays: each row and sample set is written atomically.
+    """
+    try:
+        yield
+    except OSError as error:
+        if error.errno not in WRITE_ERRNOS:
+            raise
+        folders = {name: Path(os.path.abspath(f)) for name, f in (("out", out), ("cache", cache)) if f is not None}
+        target = Path(os.path.abspath(error.filename)) if error.filename else None
+        where = next((name for name, folder in folders.items() if target is None or within(target, folder)), None)
+        if where is None:
+            raise
+        folder = folders[where] if target is None else (target if target.is_dir() else target.parent)
+        other = "point CXRBENCH_CACHE at another folder" if where == "cache" else "choose another --out"
+        problem = (
+            "no space left (disk full or quota)"
+            if error.errno in (errno.ENOSPC, errno.EDQUOT)
+            else f"no permission to write ({error.strerror})"
+        )
+        fix = "free space" if error.errno in (errno.ENOSPC, errno.EDQUOT) else "make it writable"
+        raise OutputFolderError(
+            f"cannot write to {folder}: {problem}; {fix} or {other}, then rerun the same command "
+            "(finished results are kept)"
+        ) from None
+
+
+def base_config(config_file: Optional[Path]):
+    from cxrbench.cache import default_cache_root
+    from cxrbench.config import RunConfig, load_config
+
+    base = load_config(config_file) if config_file else RunConfig()
+    if base.cache_dir == RunConfig().cache_dir:
+        base = base.with_overrides(cache_dir=default_cache_root())
+    return with_inception_weights(base, os.environ.get("CXRBENCH_INCEPTION_WEIGHTS"))
+
+
+def with_data_option(config, name: str, value: object):
+    """``config`` with one dataset option set, unless ``value`` is None."""
+    if value is None:
+        return config
+    return config.with_overrides(data_options={**config.data_options, name: value})
+
+
+def with_model_path(config, path: Optional[str]):
+    """``config`` with roentgen's pipeline directory set, unless ``path`` is None."""
+    if not path:
+        return config
+    options = {**config.model_options.get("roentgen", {}), "model_path": path}
+    return config.with_overrides(model_options={**config.model_options, "roentgen": options})
+
+
+def unpublished_weights_notes(identities: dict[str, dict]) -> list[str]:
+    """One note per feature space whose identity says its weights are not the published ones
+    (``identities``: space -> a row's comparability, or the manifest's facts of that space)."""
+    from cxrbench.metrics.feature_extractor import PUBLISHED_WEIGHTS_FIELD
+
+    return [
+        f"note: {space} ran with weights that are not its published ones (sha256 "
+        f"{facts.get('weights_sha256', '')[:8]}...): its rows say {PUBLISHED_WEIGHTS_FIELD}: false and are not "
+        "comparable with values published in that space"
+        for space, facts in identities.items()
+        if facts.get(PUBLISHED_WEIGHTS_FIELD) is False
+    ]
+
+
+FEATURE_OPTION_HELP = (
+    "an option of a feature space, NAME.KEY=VALUE (repeatable), e.g. xrv-densenet.weights=PATH; "
+    "VALUE is read as TOML (numbers, true/false), else as text; the same as "
+    "[feature_options.NAME] KEY = VALUE in --config"
+)
+
+
+def feature_option(text: str) -> tuple[str, str, object]:
+    """``"xrv-densenet.weights=/w.pt"`` -> ("xrv-densenet", "weights", "/w.pt"); a bad form is a one-line error."""
+    from cxrbench.config import tomllib
+    from cxrbench.errors import ConfigError
+
+    target, equals, raw = text.partition("=")
+    name, dot, key = target.strip().rpartition(".")
+    if not equals or not dot or not name or not key:
+        raise ConfigError(f"--feature-option {text!r} must look like NAME.KEY=VALUE, e.g. xrv-densenet.weights=PATH")
+    try:
+        value = tomllib.loads(f"v = {raw.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw.strip()  # a path or other text, without quotes
+    return name, key.strip(), value
+
+
+def with_feature_options(options: dict[str, dict], given: Optional[list[str]]) -> dict[str, dict]:
+    """``options`` ([feature_options] tables) with the --feature-option settings on top."""
+    from cxrbench.metrics import FEATURE_EXTRACTORS
+
+    merged = {name: dict(table) for name, table in options.items()}
+    for text in given or []:
+        name, key, value = feature_option(text)
+        FEATURE_EXTRACTORS.entry(name)  # a typo is refused ("did you mean ...?"), never ignored
+        merged.setdefault(name, {})[key] = value
+    return merged
+
+
+def with_data_and_spaces(
+    config,
+    data: Optional[str],
+    data_root: Optional[str],
+    on_bad_image: Optional[str],
+    inception_weights: Optional[str],
+    feature_options: Optional[list[str]],
+):
+    """``config`` with the dataset and feature-space flags that `run` and `validate-metrics` share
+    (flags win over --config; None leaves a setting as it is)."""
+    config = config.with_overrides(data=data, data_root=data_root)
+    config = with_data_option(with_inception_weights(config, inception_weights), "on_bad_image", on_bad_image)
+    if feature_options:
+        config = config.with_overrides(feature_options=with_feature_options(config.feature_options, feature_options))
+    return config
+
+
+def with_inception_weights(config, path: Optional[str]):
+    """``config`` with the FID Inception weights file set, unless ``path`` is None."""
+    if not path:
+        return config
+    inception = {**config.feature_options.get("inception-v3", {}), "weights": path}
+    return config.with_overrides(feature_options={**config.feature_options, "inception-v3": inception})
+
+
+PROGRESS_SECONDS = "CXRBENCH_PROGRESS_SECONDS"  # how often a log (no terminal) gets a progress line
+
+
+def reporter():
+    """Progress for the user: bars in a terminal; in a log file, a timestamped line per step and every
+    $CXRBENCH_PROGRESS_SECONDS (default 30) during long steps."""
+    from cxrbench.benchmark.progress import terminal_or_log
+    from cxrbench.errors import ConfigError
+
+    text = os.environ.get(PROGRESS_SECONDS, "30")
+    try:
+        interval = float(text)
+    except ValueError:
+        interval = 0.0
+    if not interval > 0:
+        raise ConfigError(f"{PROGRESS_SECONDS}={text!r} must be a number of seconds above 0")
+    return terminal_or_log(interval)
+
+
+def processes_for(device: str):
+    """This process's place among those `accelerate launch` started (the only one without it)."""
+    import torch
+
+    from cxrbench.benchmark.distributed import Processes
+
+    return Processes.from_accelerate(cpu=device == "cpu" or not torch.cuda.is_available())
