@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 SEPARATOR = "@"
+# What `cxrbench evaluate` scores when no --metrics is given (its config and its help read this one tuple).
+EVALUATE_METRICS = ("fd", "kid", "precision", "recall", "density", "coverage")
 
 
 @dataclass(frozen=True)

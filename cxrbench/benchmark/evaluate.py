@@ -26,7 +26,7 @@ from cxrbench.data.preprocess import read_squares
 from cxrbench.errors import ConfigError, UnavailableError
 from cxrbench.leaderboard.markdown import render_markdown
 from cxrbench.leaderboard.table import build_leaderboard
-from cxrbench.metric_ids import SEPARATOR
+from cxrbench.metric_ids import EVALUATE_METRICS, SEPARATOR
 from cxrbench.metrics import FEATURE_EXTRACTORS, METRICS
 from cxrbench.metrics.feature_cache import cached_extract
 from cxrbench.metrics.feature_extractor import ExtractorContext
@@ -38,7 +38,6 @@ from cxrbench.run_lock import run_lock
 from cxrbench.tasks.task import Condition, Presence
 
 FOLDER_TASK, FOLDER_CONDITION = "folder", "all"
-DEFAULT_METRICS = ("fd", "kid", "precision", "recall", "density", "coverage")
 SPACE_THAT_WORKS_HERE = "pixels"  # needs neither weights nor labelled training data
 SHOWN_REASONS = 3  # distinct reasons named in the nothing-scored message; the rows hold them all
 
@@ -55,7 +54,7 @@ class EvaluateConfig:
     real: Path
     fake: Path
     out: Path
-    metrics: tuple[str, ...] = DEFAULT_METRICS
+    metrics: tuple[str, ...] = EVALUATE_METRICS
     features: str | None = None
     resolution: int | None = None
     seed: int = 0

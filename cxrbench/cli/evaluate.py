@@ -20,6 +20,7 @@ from cxrbench.cli.options import (
     writing_to,
 )
 from cxrbench.errors import CxrbenchError
+from cxrbench.metric_ids import EVALUATE_METRICS
 from cxrbench.names import split_names
 
 
@@ -27,9 +28,10 @@ def evaluate(
     real: Path = typer.Option(..., help="folder of real images (PNG, JPEG or DICOM)"),
     fake: Path = typer.Option(..., help="folder of synthetic images"),
     out: Path = typer.Option(..., help="folder for results.jsonl, leaderboard.md and manifest.json"),
-    metrics: str = typer.Option(
-        "fd,kid,precision,recall,density,coverage",
-        help="metrics separated by commas, each NAME or NAME@SPACE (e.g. fd@xrv-densenet)",
+    metrics: Optional[str] = typer.Option(
+        None,
+        help="metrics separated by commas, each NAME or NAME@SPACE (e.g. fd@xrv-densenet); default: "
+        + ",".join(EVALUATE_METRICS),
     ),
     features: Optional[str] = typer.Option(
         None,
@@ -68,7 +70,7 @@ def evaluate(
         real=real,
         fake=fake,
         out=out,
-        metrics=split_names(metrics),
+        metrics=split_names(metrics) or EVALUATE_METRICS,
         features=features,
         resolution=resolution,
         seed=seed,
