@@ -57,6 +57,15 @@ def _overview_lines(text):
     return [line for line in overview.splitlines() if line.startswith("| ")][1:]
 
 
+def test_the_terminal_summary_shows_the_first_columns_with_values_in_rank_order():
+    from cxrbench.leaderboard.text import overview_summary
+
+    headers, rows = overview_summary(build_leaderboard(_rows()), 4)
+    assert headers[:2] == ["rank", "model"] and len(headers) == 4  # FID has no value anywhere: left out
+    assert [row[:2] for row in rows] == [["1", "good"], ["2", "a|b"], ["3", "bad"], ["ref", "real-holdout"]]
+    assert rows[0][2] == "5" and overview_summary(build_leaderboard(_rows()), 1)[0][2:] == [headers[2]]
+
+
 def test_ranked_by_headline_metric_with_references_apart():
     board = build_leaderboard(_rows())
     assert board.overview.models == ["good", "a|b", "bad", "real-holdout"]

@@ -116,24 +116,14 @@ def _print_summary(summary) -> None:
     from rich.table import Table
 
     from cxrbench.leaderboard.table import build_leaderboard
-    from cxrbench.leaderboard.text import header, number
+    from cxrbench.leaderboard.text import overview_summary
 
-    board = build_leaderboard(summary.rows)
-    overview = board.overview
-    # The headline metrics that have values; the full table is in leaderboard.md.
-    shown = [i for i in range(len(overview.columns)) if any(overview.row(m)[i] is not None for m in overview.models)][
-        :SUMMARY_COLUMNS
-    ]
+    headers, rows = overview_summary(build_leaderboard(summary.rows), SUMMARY_COLUMNS)
     view = Table(title="cxrbench: mean over tasks and conditions (all metrics: leaderboard.md)")
-    view.add_column("rank")
-    view.add_column("model", no_wrap=True)
-    for i in shown:
-        view.add_column(header(board, overview.columns[i]), justify="right")
-    for model in overview.models:
-        cells = overview.row(model)
-        view.add_row(
-            overview.rank_label(model), model, *(number(None if cells[i] is None else cells[i].value) for i in shown)
-        )
+    for i, name in enumerate(headers):
+        view.add_column(name, no_wrap=i == 1, justify="right" if i > 1 else "left")
+    for row in rows:
+        view.add_row(*row)
     console = Console()
     console.print(view)
     for space, facts in summary.manifest.get("feature_spaces", {}).items():

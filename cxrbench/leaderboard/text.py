@@ -69,3 +69,19 @@ def intro(board: Leaderboard) -> str:
         "Intervals are clipped to the range each metric can take. The overview is the mean over every task "
         "and condition (no interval: see the per-finding tables). " + ranking_note(board)
     ).strip()
+
+
+def overview_summary(board: Leaderboard, columns: int) -> tuple[list[str], list[list[str]]]:
+    """The overview's first ``columns`` headline columns that have values, as text: headers (rank, model,
+    the columns) and one row per model (what `cxrbench run` prints; the full table is leaderboard.md)."""
+    overview = board.overview
+    shown = [i for i in range(len(overview.columns)) if any(overview.row(m)[i] is not None for m in overview.models)]
+    shown = shown[:columns]
+    headers = ["rank", "model", *(header(board, overview.columns[i]) for i in shown)]
+    rows = []
+    for model in overview.models:
+        cells = overview.row(model)
+        rows.append(
+            [overview.rank_label(model), model, *(number(None if cells[i] is None else cells[i].value) for i in shown)]
+        )
+    return headers, rows
