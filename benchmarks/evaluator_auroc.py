@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from cxrbench.benchmark.progress import Reporter
-from cxrbench.benchmark.runner import build_dataset, load_splits
+from cxrbench.benchmark.setup import build_dataset, load_splits
 from cxrbench.benchmark.spaces import prepare_spaces
 from cxrbench.cache import default_cache_root
 from cxrbench.config import load_config

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cxrbench.benchmark.runner import build_dataset, real_halves, run_benchmark
+from cxrbench.benchmark.runner import run_benchmark
+from cxrbench.benchmark.setup import build_dataset, real_halves
 from cxrbench.errors import ConfigError
 from cxrbench.metrics import METRICS
 from cxrbench.metrics.metric import BOTH, Scope

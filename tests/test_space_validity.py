@@ -24,7 +24,7 @@ from conftest import NIH_SAMPLE, TINY_PHANTOM, tiny_toml_text
 from test_bad_input import cli
 
 from cxrbench.benchmark import degradations, validation
-from cxrbench.benchmark.runner import real_halves
+from cxrbench.benchmark.setup import real_halves
 from cxrbench.benchmark.space_validity import CHECKS, check_size, check_space, make_probes
 from cxrbench.cli import main
 from cxrbench.data.phantom.dataset import PhantomDataset

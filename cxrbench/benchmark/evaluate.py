@@ -16,8 +16,8 @@ import torch
 
 from cxrbench import __version__
 from cxrbench.benchmark.manifest import package_versions
-from cxrbench.benchmark.runner import resolve_device
 from cxrbench.benchmark.scoring import RowKey, score_row
+from cxrbench.benchmark.setup import resolve_device
 from cxrbench.benchmark.spaces import Spaces, condition_inputs, prepare_spaces, space_names
 from cxrbench.config import RunConfig
 from cxrbench.data.image_io import IMAGE_SUFFIXES, BadImageError, read_image

@@ -1,7 +1,7 @@
 """`cxrbench export-references`: the real reference images of every cell of a finished run, as PNGs.
 
 The metrics of a run compare each sample set with the same real images of its task and condition
-(the reference half of the test split, up to n_samples of the condition: ``runner.reference_index``).
+(the reference half of the test split, up to n_samples of the condition: ``setup.reference_index``).
 This writes them as OUT/TASK/CONDITION/00000.png... with a ``references.csv`` (file, label,
 image_id), for users who score their images with other tools, or train on the same split.
 """
@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 
 from cxrbench.benchmark.progress import Reporter
-from cxrbench.benchmark.runner import build_dataset, load_splits, real_halves, reference_index, run_conditions
+from cxrbench.benchmark.setup import build_dataset, load_splits, real_halves, reference_index, run_conditions
 from cxrbench.config import RunConfig
 from cxrbench.errors import ConfigError
 from cxrbench.files import atomic_save_png

@@ -16,6 +16,16 @@ from cxrbench.benchmark.manifest import package_versions
 from cxrbench.benchmark.model_store import check_checkpoint, ready_adapter
 from cxrbench.benchmark.progress import Reporter
 from cxrbench.benchmark.scoring import RowKey, model_row, score_row, unavailable_row
+from cxrbench.benchmark.setup import (
+    build_dataset,
+    build_metrics,
+    fit_context,
+    load_splits,
+    real_halves,
+    reference_index,
+    resolve_device,
+    run_conditions,
+)
 from cxrbench.benchmark.space_validity import (
     FAILED,
     SpaceVerdict,
@@ -27,8 +37,7 @@ from cxrbench.benchmark.space_validity import (
 )
 from cxrbench.benchmark.spaces import condition_inputs, finding_inputs, prepare_spaces, space_names
 from cxrbench.config import RunConfig
-from cxrbench.data import DATASETS
-from cxrbench.data.dataset import SPLITS, Dataset
+from cxrbench.data.dataset import Dataset
 from cxrbench.data.image_set import ImageSet
 from cxrbench.errors import AdapterError, ConfigError, UnavailableError
 from cxrbench.files import atomic_write_text
@@ -37,9 +46,8 @@ from cxrbench.leaderboard.table import build_leaderboard
 from cxrbench.metrics.feature_cache import cached_extract
 from cxrbench.metrics.feature_extractor import ExtractorContext, FeatureExtractor
 from cxrbench.metrics.metric import BOTH, Metric, MetricInputs, ModelMetric, ModelMetricContext, Scope
-from cxrbench.metrics.selection import build_metrics as selected_metrics
 from cxrbench.models import FLOOR_MODEL, MODELS
-from cxrbench.models.adapter import Conditioning, FitContext, ModelAdapter
+from cxrbench.models.adapter import Conditioning, ModelAdapter
 from cxrbench.models.samples import SampleFolderAdapter, SampleSource
 from cxrbench.results import OK, UNAVAILABLE, ResultRow, append_row, read_rows, row_line
 from cxrbench.run_dir import REAL_OWNER, RunDirectory, write_generation
@@ -56,62 +64,6 @@ class RunSummary:
     run_dir: RunDirectory
     rows: list[ResultRow]
     manifest: dict = field(default_factory=dict)
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` -> CUDA when present, else CPU; asking for CUDA without one is a user error."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"--device {name} was asked for but no CUDA device is visible; use --device cpu or auto")
-    return torch.device(name)
-
-
-def build_dataset(config: RunConfig) -> Dataset:
-    """The dataset named in the config, with its root and options."""
-    options = dict(config.data_options)
-    if config.data_root is not None:
-        options["root"] = config.data_root
-    return DATASETS.build(config.data, options)[0]
-
-
-def load_splits(dataset: Dataset, resolution: int, cache_dir: Path, reporter: Reporter) -> dict[str, ImageSet]:
-    """The train, val and test splits at ``resolution``."""
-    splits = {}
-    with reporter.step("loading real images", len(SPLITS)) as update:
-        for i, split in enumerate(SPLITS):
-            splits[split] = dataset.load(split, resolution, cache_dir)
-            update(i + 1, len(SPLITS), split)
-    return splits
-
-
-def real_halves(test: ImageSet, seed: int) -> tuple[ImageSet, ImageSet]:
-    """The test split cut by patient into the metrics' reference set and the held-out set."""
-    return test.split_by_patient(derive_seed(seed, "test-halves"))
-
-
-def run_conditions(config: RunConfig) -> list[Condition]:
-    """Both conditions of every selected task, with the run's prompt style and meaning of absent."""
-    return [
-        c
-        for name in TASKS.resolve(config.tasks)
-        for c in TASKS.get(name).conditions(config.prompt_style, config.absent)
-    ]
-
-
-def fit_context(
-    config: RunConfig, model: str, train: ImageSet, holdout: ImageSet, device: torch.device, progress
-) -> FitContext:
-    """What ``model`` may train on; its seed depends only on the run seed and its name."""
-    return FitContext(
-        train=train,
-        holdout=holdout,
-        conditions=tuple(run_conditions(config)),
-        resolution=config.resolution,
-        device=device,
-        seed=derive_seed(config.seed, model, "fit"),
-        progress=progress,
-    )
 
 
 def collect_images(
@@ -163,11 +115,6 @@ def build_adapter(model: str, config: RunConfig, sources: dict[str, SampleSource
     return MODELS.build(model, config.model_options.get(model, {}))
 
 
-def build_metrics(config: RunConfig) -> list[Metric]:
-    """The selected metrics (``fd@rad-dino``, ``precision``, ``fid``...), built with their options."""
-    return selected_metrics(config.metrics, config.metric_options)
-
-
 @dataclass
 class Scoring:
     """What every cell of a run is scored against (built once per run)."""
@@ -190,14 +137,6 @@ class Scoring:
     def ready(self, space: str) -> FeatureExtractor | None:
         extractor = self.spaces.get(space)
         return extractor if isinstance(extractor, FeatureExtractor) else None
-
-
-def reference_index(reference: ImageSet, condition: Condition, config: RunConfig) -> np.ndarray:
-    """The same real reference images for every model: up to n of the condition, without replacement."""
-    candidates = reference.matching_index(condition)
-    return np.sort(
-        np.random.default_rng(derive_seed(config.seed, condition.key)).permutation(candidates)[: config.n_samples]
-    )
 
 
 def run_benchmark(

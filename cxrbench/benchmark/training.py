@@ -8,14 +8,8 @@ from pathlib import Path
 
 from cxrbench.benchmark.model_store import ready_adapter
 from cxrbench.benchmark.progress import Reporter
-from cxrbench.benchmark.runner import (
-    build_dataset,
-    collect_images,
-    fit_context,
-    load_splits,
-    real_halves,
-    resolve_device,
-)
+from cxrbench.benchmark.runner import collect_images
+from cxrbench.benchmark.setup import build_dataset, fit_context, load_splits, real_halves, resolve_device
 from cxrbench.config import RunConfig
 from cxrbench.data.dataset import Dataset
 from cxrbench.data.image_set import ImageSet

@@ -28,7 +28,7 @@ import torch
 
 from cxrbench.benchmark.degradations import add_noise, blur
 from cxrbench.benchmark.progress import Reporter
-from cxrbench.benchmark.runner import build_dataset, build_metrics, load_splits, real_halves, resolve_device
+from cxrbench.benchmark.setup import build_dataset, build_metrics, load_splits, real_halves, resolve_device
 from cxrbench.benchmark.space_validity import PASSED, check_space, make_probes, reads_distribution
 from cxrbench.benchmark.spaces import condition_inputs, prepare_spaces, space_names
 from cxrbench.config import RunConfig

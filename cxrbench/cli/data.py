@@ -25,7 +25,7 @@ def data_check(
     from rich.console import Console
     from rich.table import Table
 
-    from cxrbench.benchmark.runner import build_dataset
+    from cxrbench.benchmark.setup import build_dataset
     from cxrbench.tasks import FINDINGS
 
     cfg = with_data_option(base_config(config).with_overrides(data=data, data_root=data_root), "view", view)

@@ -156,7 +156,7 @@ def _cells(config: PrepareConfig, sets: dict[tuple[str, str, str], int]) -> list
 
 def _real_pools(run_config, keys: list[tuple[str, str]]) -> dict[tuple[str, str], "_RealPool"]:
     """The real test-split images of each task and condition (the metrics' reference half)."""
-    from cxrbench.benchmark.runner import build_dataset, real_halves
+    from cxrbench.benchmark.setup import build_dataset, real_halves
     from cxrbench.tasks import TASKS
 
     dataset = build_dataset(run_config)

@@ -1,0 +1,92 @@
+"""Setting up a run, shared by the runner and the commands beside it (evaluate, export-references,
+validate-metrics, train, reader-study prepare): the device, the dataset and its splits, the real halves,
+the conditions, the metrics, the reference rows of a cell and a model's fit context."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from cxrbench.benchmark.progress import Reporter
+from cxrbench.config import RunConfig
+from cxrbench.data import DATASETS
+from cxrbench.data.dataset import SPLITS, Dataset
+from cxrbench.data.image_set import ImageSet
+from cxrbench.errors import ConfigError
+from cxrbench.metrics.metric import Metric
+from cxrbench.metrics.selection import build_metrics as selected_metrics
+from cxrbench.models.adapter import FitContext
+from cxrbench.seeds import derive_seed
+from cxrbench.tasks import TASKS
+from cxrbench.tasks.task import Condition
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` -> CUDA when present, else CPU; asking for CUDA without one is a user error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"--device {name} was asked for but no CUDA device is visible; use --device cpu or auto")
+    return torch.device(name)
+
+
+def build_dataset(config: RunConfig) -> Dataset:
+    """The dataset named in the config, with its root and options."""
+    options = dict(config.data_options)
+    if config.data_root is not None:
+        options["root"] = config.data_root
+    return DATASETS.build(config.data, options)[0]
+
+
+def load_splits(dataset: Dataset, resolution: int, cache_dir: Path, reporter: Reporter) -> dict[str, ImageSet]:
+    """The train, val and test splits at ``resolution``."""
+    splits = {}
+    with reporter.step("loading real images", len(SPLITS)) as update:
+        for i, split in enumerate(SPLITS):
+            splits[split] = dataset.load(split, resolution, cache_dir)
+            update(i + 1, len(SPLITS), split)
+    return splits
+
+
+def real_halves(test: ImageSet, seed: int) -> tuple[ImageSet, ImageSet]:
+    """The test split cut by patient into the metrics' reference set and the held-out set."""
+    return test.split_by_patient(derive_seed(seed, "test-halves"))
+
+
+def run_conditions(config: RunConfig) -> list[Condition]:
+    """Both conditions of every selected task, with the run's prompt style and meaning of absent."""
+    return [
+        c
+        for name in TASKS.resolve(config.tasks)
+        for c in TASKS.get(name).conditions(config.prompt_style, config.absent)
+    ]
+
+
+def fit_context(
+    config: RunConfig, model: str, train: ImageSet, holdout: ImageSet, device: torch.device, progress
+) -> FitContext:
+    """What ``model`` may train on; its seed depends only on the run seed and its name."""
+    return FitContext(
+        train=train,
+        holdout=holdout,
+        conditions=tuple(run_conditions(config)),
+        resolution=config.resolution,
+        device=device,
+        seed=derive_seed(config.seed, model, "fit"),
+        progress=progress,
+    )
+
+
+def build_metrics(config: RunConfig) -> list[Metric]:
+    """The selected metrics (``fd@rad-dino``, ``precision``, ``fid``...), built with their options."""
+    return selected_metrics(config.metrics, config.metric_options)
+
+
+def reference_index(reference: ImageSet, condition: Condition, config: RunConfig) -> np.ndarray:
+    """The same real reference images for every model: up to n of the condition, without replacement."""
+    candidates = reference.matching_index(condition)
+    return np.sort(
+        np.random.default_rng(derive_seed(config.seed, condition.key)).permutation(candidates)[: config.n_samples]
+    )
