@@ -55,74 +55,52 @@ def _rows(out: Path) -> list[dict]:
 
 
 @pytest.mark.slow
-def test_the_metric_guide_runs_as_a_plugin_in_any_space(tmp_path, session_cache):
-    env, group, name = install_guide(REPO / "docs" / "adding-a-metric.md", tmp_path / "site")
-    assert (group, name) == ("cxrbench.metrics", "mean_gap")
-    listed = run_cli("list", "metrics", env=env)
-    assert listed.returncode == 0, listed.stderr
-    assert re.search(r"mean_gap\s.*plugin:cxrbench-mean-gap", listed.stdout)
-
-    config = tmp_path / "tiny.toml"
-    config.write_text(tiny_toml_text(session_cache))
-    out = tmp_path / "run"
-    args = ("run", "--models", "pca-gaussian,noise", "--metrics", "mean_gap@pixels,fd@pixels")
-    result = run_cli(*args, "--config", str(config), "--out", str(out), env=env)
-    assert result.returncode == 0, result.stderr
-    mine = [r for r in _rows(out) if r["metric"] == "mean_gap@pixels"]
-    assert {(r["model"], r["condition"]) for r in mine} >= {
-        (m, c) for m in ("pca-gaussian", "noise") for c in ("present", "absent")
-    }
-    run = RunDirectory(out)
-    for row in mine:  # the declared formula, on the images the row was scored on
-        real = run.read_features("pixels", REAL_OWNER, row["task"], row["condition"])["features"]
-        fake = run.read_features("pixels", row["model"], row["task"], row["condition"])["features"]
-        assert row["value"] == pytest.approx(float(np.linalg.norm(real.mean(0) - fake.mean(0))), rel=1e-12)
-        assert row["ci_low"] <= row["value"] <= row["ci_high"] and row["direction"] == "lower"
-    assert "Mean gap (pixels) ↓" in (out / "leaderboard.md").read_text()
-
-
-@pytest.mark.slow
-def test_the_feature_space_guide_runs_as_a_plugin_with_weights_in_the_published_layout(tmp_path, session_cache):
+def test_the_metric_and_feature_space_guides_run_as_plugins_together(tmp_path, session_cache):
     import torch
     from safetensors.torch import save_file
     from torchvision.models import resnet50
 
-    env, group, name = install_guide(REPO / "docs" / "adding-a-feature-space.md", tmp_path / "site")
-    assert (group, name) == ("cxrbench.feature_extractors", "resnet50")
+    site = tmp_path / "site"
+    metric_env, *metric_entry = install_guide(REPO / "docs" / "adding-a-metric.md", site)
+    space_env, *space_entry = install_guide(REPO / "docs" / "adding-a-feature-space.md", site)
+    assert metric_entry == ["cxrbench.metrics", "mean_gap"] and metric_env == space_env
+    assert space_entry == ["cxrbench.feature_extractors", "resnet50"]
+    listed = run_cli("list", "metrics", env=metric_env)
+    assert listed.returncode == 0, listed.stderr
+    assert re.search(r"mean_gap\s.*plugin:cxrbench-mean-gap", listed.stdout)
+
     torch.manual_seed(0)  # random weights in torchvision's state-dict layout: nothing can be downloaded here
     weights = tmp_path / "resnet50.safetensors"
     save_file({k: v.contiguous() for k, v in resnet50(weights=None).state_dict().items()}, str(weights))
-
     config = tmp_path / "tiny.toml"
     config.write_text(tiny_toml_text(session_cache))
     out = tmp_path / "run"
-    args = ("run", "--models", "pca-gaussian", "--metrics", "fd@resnet50,precision@resnet50", "--n-samples", "10")
+    metrics = "mean_gap@pixels,mean_gap@resnet50,fd@resnet50,precision@resnet50"  # the plugin metric in both
     result = run_cli(
-        *args,
-        "--feature-option",
-        f"resnet50.weights={weights}",
-        "--feature-option",
-        "resnet50.size=64",
-        "--config",
-        str(config),
-        "--out",
-        str(out),
-        env=env,
+        *("run", "--models", "pca-gaussian", "--metrics", metrics, "--n-samples", "10", "--config", str(config)),
+        *("--feature-option", f"resnet50.weights={weights}", "--feature-option", "resnet50.size=64"),
+        *("--out", str(out)),
+        env=metric_env,
     )
     assert result.returncode == 0, result.stderr
-    mine = [r for r in _rows(out) if r["metric"] in ("fd@resnet50", "precision@resnet50")]
-    assert {(r["model"], r["condition"]) for r in mine} == {
-        (m, c) for m in ("pca-gaussian", "real-holdout") for c in ("present", "absent")
-    }  # the real-vs-real floor runs with every model
-    assert all(r["status"] == "ok" and r["value"] is not None for r in mine)
-    assert all(r["comparability"]["dim"] == 2048 and r["validity"] in ("passed", "failed") for r in mine)
-    assert all("64px" in r["comparability"]["preprocessing"] for r in mine)  # the size option (64 px: CPU time)
-    features = RunDirectory(out).read_features("resnet50", "pca-gaussian", "pleural_effusion", "present")
-    assert features["features"].shape == (10, 2048)
-    manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["feature_spaces"]["resnet50"]["weights_sha256"] == mine[0]["comparability"]["weights_sha256"]
+    rows, run = _rows(out), RunDirectory(out)
+    cells = {(m, c) for m in ("pca-gaussian", "real-holdout") for c in ("present", "absent")}  # the floor runs too
+    for metric in metrics.split(","):
+        assert {(r["model"], r["condition"]) for r in rows if r["metric"] == metric} == cells, metric
+    for row in (r for r in rows if r["metric"].startswith("mean_gap@")):  # the declared formula, on its images
+        space = row["feature_space"]
+        real = run.read_features(space, REAL_OWNER, row["task"], row["condition"])["features"]
+        fake = run.read_features(space, row["model"], row["task"], row["condition"])["features"]
+        assert row["value"] == pytest.approx(float(np.linalg.norm(real.mean(0) - fake.mean(0))), rel=1e-12)
+        assert row["ci_low"] <= row["value"] <= row["ci_high"] and row["direction"] == "lower"
+    board = (out / "leaderboard.md").read_text()
+    assert "Mean gap (pixels) ↓" in board and "Mean gap (resnet50) ↓" in board and "FD (resnet50) ↓" in board
 
-    missing = run_cli(*args, "--config", str(config), "--out", str(tmp_path / "none"), env=env)
-    assert missing.returncode == 0, missing.stderr  # no weights: its rows are unavailable, with the fix
-    reasons = {r["reason"] for r in _rows(tmp_path / "none") if r["metric"] == "fd@resnet50"}
-    assert len(reasons) == 1 and "set weights = " in reasons.pop()
+    spaced = [r for r in rows if r["feature_space"] == "resnet50"]
+    assert all(r["comparability"]["dim"] == 2048 and "64px" in r["comparability"]["preprocessing"] for r in spaced)
+    assert all(r["validity"] in ("passed", "failed") for r in spaced)  # checked like every space
+    assert run.read_features("resnet50", "pca-gaussian", "pleural_effusion", "present")["features"].shape == (10, 2048)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert {r["comparability"]["weights_sha256"] for r in spaced} == {
+        manifest["feature_spaces"]["resnet50"]["weights_sha256"]
+    }
