@@ -144,14 +144,20 @@ class Registry(Generic[T]):
         Options are constructor arguments; an unknown one is refused with the list of valid ones
         (no ``**kwargs`` swallowing typos).
         """
+        options = self.check_options(name, options)
+        cls = self.get(name)
+        signature = inspect.signature(cls.__init__)
+        bound = signature.bind_partial(None, **options)
+        bound.apply_defaults()
+        return cls(**options), {k: v for k, v in bound.arguments.items() if k in _option_names(signature)}
+
+    def check_options(self, name: str, options: dict | None = None) -> dict:
+        """``options`` if the constructor of ``name`` takes them (names, required ones, annotated types), else
+        a one-line ConfigError; nothing is built, so a run can check every option before any work."""
         cls = self.get(name)
         options = dict(options or {})
         signature = inspect.signature(cls.__init__)
-        known = [
-            p
-            for p, param in signature.parameters.items()
-            if p != "self" and param.kind not in (param.VAR_POSITIONAL, param.VAR_KEYWORD)
-        ]
+        known = _option_names(signature)
         unknown = sorted(set(options) - set(known))
         if unknown:
             raise ConfigError(
@@ -168,9 +174,7 @@ class Registry(Generic[T]):
                     f"{self.kind} {name!r} option {option} = {value!r} ({type(value).__name__}) has "
                     f"the wrong type; it must be {expected}"
                 )
-        bound = signature.bind_partial(None, **options)
-        bound.apply_defaults()
-        return cls(**options), {k: v for k, v in bound.arguments.items() if k in known}
+        return options
 
     def resolve(self, spec: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
         """Expand ``all`` / ``a,b`` / a list into validated names (unknown names raise)."""
@@ -249,6 +253,15 @@ def _import_target(target: str) -> object:
     for part in attribute.split("."):
         obj = getattr(obj, part)
     return obj
+
+
+def _option_names(signature: inspect.Signature) -> list[str]:
+    """A constructor's named arguments: the options of a component (no self, *args or **kwargs)."""
+    return [
+        p
+        for p, param in signature.parameters.items()
+        if p != "self" and param.kind not in (param.VAR_POSITIONAL, param.VAR_KEYWORD)
+    ]
 
 
 def unknown_name_message(kind: str, name: str, known: list[str]) -> str:

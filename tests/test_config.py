@@ -68,3 +68,46 @@ def test_validity_n_changes_no_comparable_setting():
     assert RunConfig(validity_n=20).comparable() == RunConfig().comparable()
     with pytest.raises(ConfigError, match="validity_n 9 is too small; use at least 10"):
         RunConfig(validity_n=9)
+
+
+def test_one_generic_setter_writes_every_option_table_and_checks_names():
+    from cxrbench.cli.options import with_settings
+
+    given = [
+        "model.pca-gaussian.components=8",
+        "metric.utility.epochs=1",
+        "feature.clip.weights=/w/clip",
+        "data.view=both",
+        "feature.clip.batch_size=4",
+    ]
+    config = with_settings(RunConfig(data_options={"n_images": 700}), given)
+    assert config.model_options == {"pca-gaussian": {"components": 8}}
+    assert config.metric_options == {"utility": {"epochs": 1}}
+    assert config.feature_options == {"clip": {"weights": "/w/clip", "batch_size": 4}}  # TOML values, else text
+    assert config.data_options == {"n_images": 700, "view": "both"}  # on top of the config's own table
+    shortcut = with_settings(RunConfig(), ["clip.weights=/w/clip"], "--feature-option", "feature")
+    assert shortcut.feature_options == {"clip": {"weights": "/w/clip"}}  # --feature-option is the same setter
+
+    with pytest.raises(ConfigError, match="the section must be one of model, metric, feature, data"):
+        with_settings(RunConfig(), ["models.cgan.epochs=1"])
+    with pytest.raises(ConfigError, match="must look like SECTION.NAME.KEY=VALUE"):
+        with_settings(RunConfig(), ["model.cgan.epochs"])
+    with pytest.raises(ConfigError, match="did you mean 'pca-gaussian'"):
+        with_settings(RunConfig(), ["model.pca-gausian.components=8"])
+
+
+def test_a_mistyped_option_given_with_set_stops_the_run_before_any_work(capsys, tmp_path):
+    from test_bad_input import cli
+
+    code, _, err = cli(
+        capsys,
+        "run",
+        "--models",
+        "pca-gaussian",
+        "--set",
+        "model.pca-gaussian.componets=8",
+        "--out",
+        str(tmp_path / "run"),
+    )
+    assert code == 2 and "componets" in err and "components" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "run").exists()

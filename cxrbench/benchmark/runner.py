@@ -43,6 +43,7 @@ from cxrbench.errors import AdapterError, ConfigError, UnavailableError
 from cxrbench.files import atomic_write_text
 from cxrbench.leaderboard.markdown import render_markdown
 from cxrbench.leaderboard.table import build_leaderboard
+from cxrbench.metrics import FEATURE_EXTRACTORS
 from cxrbench.metrics.feature_cache import cached_extract
 from cxrbench.metrics.feature_extractor import ExtractorContext, FeatureExtractor
 from cxrbench.metrics.metric import BOTH, Metric, MetricInputs, ModelMetric, ModelMetricContext, Scope
@@ -155,6 +156,11 @@ def run_benchmark(
         build_dataset(config),
     )
     plan.dataset.describe()  # reads and checks its table: a bad dataset stops before --out is touched
+    for model in plan.models:  # a mistyped option stops the run here, not after the data and the spaces
+        if model in MODELS:
+            MODELS.check_options(model, config.model_options.get(model, {}))
+    for space, options in config.feature_options.items():
+        FEATURE_EXTRACTORS.check_options(space, options)
     run_dir = RunDirectory(config.out)
     if not processes.is_main:
         return _run(config, plan, reporter or Reporter(), processes, run_dir)

@@ -12,11 +12,12 @@ import typer
 
 from cxrbench.cli.options import (
     FEATURE_OPTION_HELP,
+    SET_HELP,
     base_config,
     reporter,
     unpublished_weights_notes,
     with_data_and_spaces,
-    with_feature_options,
+    with_settings,
     writing_to,
 )
 from cxrbench.errors import CxrbenchError
@@ -59,6 +60,7 @@ def evaluate(
     """Score a folder of synthetic images against a folder of real ones (like torch-fidelity's CLI)."""
     from cxrbench.benchmark.evaluate import EvaluateConfig, evaluate_folders, nothing_scored
     from cxrbench.cache import default_cache_root
+    from cxrbench.config import RunConfig
     from cxrbench.leaderboard.text import number
 
     weights = inception_weights or os.environ.get("CXRBENCH_INCEPTION_WEIGHTS")
@@ -78,7 +80,9 @@ def evaluate(
         device=device,
         cache_dir=default_cache_root(),
         name=name,
-        feature_options=with_feature_options(spaces, feature_options),
+        feature_options=with_settings(
+            RunConfig(feature_options=spaces), feature_options, "--feature-option", "feature"
+        ).feature_options,  # RunConfig checks the space names
     )
     with writing_to(out, config.cache_dir):
         rows = evaluate_folders(config)
@@ -108,6 +112,7 @@ def validate_metrics_command(
     config: Optional[Path] = typer.Option(
         None, "--config", help="TOML file with the settings of `run` (data, data_options, metrics, feature_options)"
     ),
+    settings: Optional[list[str]] = typer.Option(None, "--set", help=SET_HELP),
 ) -> None:
     """Sanity-check the metrics on a dataset, each in its feature space (floor, blur/noise, the noise model,
     the run's validity check, mode dropping, memorisation); exit 1 on a failure."""
@@ -115,7 +120,9 @@ def validate_metrics_command(
     from cxrbench.run_dir import atomic_write_text
 
     cfg = base_config(config).with_overrides(resolution=resolution, seed=seed, device=device)
-    cfg = with_data_and_spaces(cfg, data, data_root, on_bad_image, inception_weights, feature_options)
+    cfg = with_settings(
+        with_data_and_spaces(cfg, data, data_root, on_bad_image, inception_weights, feature_options), settings
+    )
     with writing_to(out.parent, cfg.cache_dir):
         report = validate_metrics(cfg, n, reporter())
         out.parent.mkdir(parents=True, exist_ok=True)

@@ -92,36 +92,56 @@ def unpublished_weights_notes(identities: dict[str, dict]) -> list[str]:
 FEATURE_OPTION_HELP = (
     "an option of a feature space, NAME.KEY=VALUE (repeatable), e.g. xrv-densenet.weights=PATH; "
     "VALUE is read as TOML (numbers, true/false), else as text; the same as "
-    "[feature_options.NAME] KEY = VALUE in --config"
+    "[feature_options.NAME] KEY = VALUE in --config (a shortcut for --set feature.NAME.KEY=VALUE)"
 )
+SET_HELP = (
+    "a setting of one component, SECTION.NAME.KEY=VALUE (repeatable): model.cgan.train_images=20000, "
+    "metric.utility.epochs=1, feature.clip.weights=DIR, or data.KEY=VALUE (data.view=both); VALUE is read "
+    "as TOML (numbers, true/false), else as text; the same as [model_options.NAME] KEY = VALUE (metric_options, "
+    "feature_options, data_options) in --config"
+)
+# --set's sections and the RunConfig table each one writes
+SECTIONS = {"model": "model_options", "metric": "metric_options", "feature": "feature_options", "data": "data_options"}
 
 
-def feature_option(text: str) -> tuple[str, str, object]:
-    """``"xrv-densenet.weights=/w.pt"`` -> ("xrv-densenet", "weights", "/w.pt"); a bad form is a one-line error."""
+def setting(text: str, flag: str = "--set", section: str | None = None) -> tuple[str, str | None, str, object]:
+    """``"model.cgan.train_images=20000"`` -> ("model_options", "cgan", "train_images", 20000); ``"data.view=both"``
+    -> ("data_options", None, "view", "both"). ``section`` given: ``text`` has no section (``--feature-option``'s
+    NAME.KEY=VALUE). A bad form is a one-line error naming ``flag``."""
     from cxrbench.config import tomllib
     from cxrbench.errors import ConfigError
 
     target, equals, raw = text.partition("=")
-    name, dot, key = target.strip().rpartition(".")
-    if not equals or not dot or not name or not key:
-        raise ConfigError(f"--feature-option {text!r} must look like NAME.KEY=VALUE, e.g. xrv-densenet.weights=PATH")
+    target = target.strip()
+    if section is None:
+        section, _, target = target.partition(".")
+    form = "NAME.KEY=VALUE" if flag == "--feature-option" else "SECTION.NAME.KEY=VALUE or data.KEY=VALUE"
+    if section not in SECTIONS:
+        raise ConfigError(f"{flag} {text!r}: the section must be one of {', '.join(SECTIONS)}; it looks like {form}")
+    name, dot, key = target.rpartition(".") if section != "data" else (None, ".", target)
+    if not equals or not dot or name == "" or not key.strip():
+        raise ConfigError(f"{flag} {text!r} must look like {form}, e.g. model.cgan.train_images=20000")
     try:
         value = tomllib.loads(f"v = {raw.strip()}")["v"]
     except tomllib.TOMLDecodeError:
         value = raw.strip()  # a path or other text, without quotes
-    return name, key.strip(), value
+    return SECTIONS[section], name, key.strip(), value
 
 
-def with_feature_options(options: dict[str, dict], given: Optional[list[str]]) -> dict[str, dict]:
-    """``options`` ([feature_options] tables) with the --feature-option settings on top."""
-    from cxrbench.metrics import FEATURE_EXTRACTORS
-
-    merged = {name: dict(table) for name, table in options.items()}
-    for text in given or []:
-        name, key, value = feature_option(text)
-        FEATURE_EXTRACTORS.entry(name)  # a typo is refused ("did you mean ...?"), never ignored
-        merged.setdefault(name, {})[key] = value
-    return merged
+def with_settings(config, texts: Optional[list[str]], flag: str = "--set", section: str | None = None):
+    """``config`` with each ``--set`` (or ``--feature-option``) on top of its tables; the config checks every
+    component name ("did you mean ...?"), and each component its option names when it is built."""
+    tables: dict[str, dict] = {}
+    for text in texts or []:
+        table, name, key, value = setting(text, flag, section)
+        current = tables.setdefault(
+            table, {k: dict(v) if isinstance(v, dict) else v for k, v in getattr(config, table).items()}
+        )
+        if name is None:
+            current[key] = value
+        else:
+            current.setdefault(name, {})[key] = value
+    return config.with_overrides(**tables) if tables else config
 
 
 def with_data_and_spaces(
@@ -136,9 +156,7 @@ def with_data_and_spaces(
     (flags win over --config; None leaves a setting as it is)."""
     config = config.with_overrides(data=data, data_root=data_root)
     config = with_data_option(with_inception_weights(config, inception_weights), "on_bad_image", on_bad_image)
-    if feature_options:
-        config = config.with_overrides(feature_options=with_feature_options(config.feature_options, feature_options))
-    return config
+    return with_settings(config, feature_options, "--feature-option", "feature")
 
 
 def with_inception_weights(config, path: Optional[str]):

@@ -9,12 +9,14 @@ import typer
 
 from cxrbench.cli.options import (
     FEATURE_OPTION_HELP,
+    SET_HELP,
     base_config,
     processes_for,
     reporter,
     unpublished_weights_notes,
     with_data_and_spaces,
     with_model_path,
+    with_settings,
     writing_to,
 )
 
@@ -52,6 +54,7 @@ def run(
         None, "--floor/--no-floor", help="add the real-vs-real reference (real-holdout) to the models"
     ),
     config: Optional[Path] = typer.Option(None, "--config", help="TOML file with the same settings"),
+    settings: Optional[list[str]] = typer.Option(None, "--set", help=SET_HELP),
 ) -> None:
     """Train (or load) the models, generate per-finding image sets, score them, write the leaderboard."""
     from cxrbench.benchmark.progress import Reporter
@@ -74,7 +77,7 @@ def run(
         floor=floor,
     )
     cfg = with_data_and_spaces(cfg, data, data_root, on_bad_image, inception_weights, feature_options)
-    cfg = with_model_path(cfg, model_path)
+    cfg = with_settings(with_model_path(cfg, model_path), settings)
     cfg = _with_samples(cfg, samples, models_given=models is not None or _sets_models(config))
     processes = processes_for(cfg.device)
     with writing_to(cfg.out, cfg.cache_dir):
@@ -162,6 +165,7 @@ def train(
     seed: Optional[int] = typer.Option(None, help="training seed (default 0)"),
     device: Optional[str] = typer.Option(None, help="auto, cpu, cuda or cuda:N"),
     config: Optional[Path] = typer.Option(None, "--config", help="TOML file (model_options are read from it)"),
+    settings: Optional[list[str]] = typer.Option(None, "--set", help=SET_HELP),
 ) -> None:
     """Train one model on the training split and save its checkpoint."""
     from cxrbench.benchmark.training import train_model
@@ -169,6 +173,7 @@ def train(
     cfg = base_config(config).with_overrides(
         models=model, data=data, data_root=data_root, resolution=resolution, seed=seed, device=device
     )
+    cfg = with_settings(cfg, settings)
     with writing_to(out, cfg.cache_dir):
         path = train_model(cfg, model, out, reporter())
     typer.echo(f"saved {model} to {path}")
@@ -188,6 +193,7 @@ def generate(
     seed: Optional[int] = typer.Option(None, help="seed (default 0)"),
     device: Optional[str] = typer.Option(None, help="auto, cpu, cuda or cuda:N"),
     config: Optional[Path] = typer.Option(None, "--config", help="TOML file with the same settings"),
+    settings: Optional[list[str]] = typer.Option(None, "--set", help=SET_HELP),
 ) -> None:
     """Generate N images of one task and condition into a folder of PNGs."""
     from cxrbench.benchmark.training import generate_images
@@ -197,7 +203,7 @@ def generate(
     )
     if checkpoint is not None:
         cfg = cfg.with_overrides(checkpoints={**cfg.checkpoints, model: str(checkpoint)})
-    cfg = with_model_path(cfg, model_path)
+    cfg = with_settings(with_model_path(cfg, model_path), settings)
     with writing_to(out, cfg.cache_dir):
         written = generate_images(cfg, model, task, condition, n, out, reporter())
     typer.echo(f"wrote {written} images to {out}")
