@@ -87,6 +87,8 @@ def test_one_generic_setter_writes_every_option_table_and_checks_names():
     assert config.data_options == {"n_images": 700, "view": "both"}  # on top of the config's own table
     shortcut = with_settings(RunConfig(), ["clip.weights=/w/clip"], "--feature-option", "feature")
     assert shortcut.feature_options == {"clip": {"weights": "/w/clip"}}  # --feature-option is the same setter
+    with pytest.raises(ConfigError, match=r"--feature-option 'clip' must look like NAME.KEY=VALUE, e.g. xrv-densenet"):
+        with_settings(RunConfig(), ["clip"], "--feature-option", "feature")
 
     with pytest.raises(ConfigError, match="the section must be one of model, metric, feature, data"):
         with_settings(RunConfig(), ["models.cgan.epochs=1"])

@@ -115,12 +115,16 @@ def setting(text: str, flag: str = "--set", section: str | None = None) -> tuple
     target = target.strip()
     if section is None:
         section, _, target = target.partition(".")
-    form = "NAME.KEY=VALUE" if flag == "--feature-option" else "SECTION.NAME.KEY=VALUE or data.KEY=VALUE"
+    form, example = (
+        ("NAME.KEY=VALUE", "xrv-densenet.weights=PATH")
+        if flag == "--feature-option"
+        else ("SECTION.NAME.KEY=VALUE or data.KEY=VALUE", "model.cgan.train_images=20000")
+    )
     if section not in SECTIONS:
         raise ConfigError(f"{flag} {text!r}: the section must be one of {', '.join(SECTIONS)}; it looks like {form}")
     name, dot, key = target.rpartition(".") if section != "data" else (None, ".", target)
     if not equals or not dot or name == "" or not key.strip():
-        raise ConfigError(f"{flag} {text!r} must look like {form}, e.g. model.cgan.train_images=20000")
+        raise ConfigError(f"{flag} {text!r} must look like {form}, e.g. {example}")
     try:
         value = tomllib.loads(f"v = {raw.strip()}")["v"]
     except tomllib.TOMLDecodeError:
@@ -130,7 +134,7 @@ def setting(text: str, flag: str = "--set", section: str | None = None) -> tuple
 
 def with_settings(config, texts: Optional[list[str]], flag: str = "--set", section: str | None = None):
     """``config`` with each ``--set`` (or ``--feature-option``) on top of its tables; the config checks every
-    component name ("did you mean ...?"), and each component its option names when it is built."""
+    component name ("did you mean ...?"), and the run each component's option names before any work."""
     tables: dict[str, dict] = {}
     for text in texts or []:
         table, name, key, value = setting(text, flag, section)
