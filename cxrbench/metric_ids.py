@@ -19,18 +19,19 @@ EVALUATE_METRICS = ("fd", "kid", "precision", "recall", "density", "coverage")
 
 @dataclass(frozen=True)
 class Alias:
-    """An old name for one metric in one space, with the display name and rank it had."""
+    """An old name for one metric in one space, with the display name and the order (in its metric's family)
+    it had."""
 
     metric: str
     space: str
     display_name: str
-    headline: int
+    order: int
 
 
 ALIASES = {
-    "fid": Alias("fd", "inception-v3", "FID", 10),
-    "cxr_fd": Alias("fd", "cxr-evaluator", "CXR-FD", 20),
-    "cxr_kid": Alias("kid", "cxr-evaluator", "CXR-KID", 21),
+    "fid": Alias("fd", "inception-v3", "FID", 0),
+    "cxr_fd": Alias("fd", "cxr-evaluator", "CXR-FD", 10),
+    "cxr_kid": Alias("kid", "cxr-evaluator", "CXR-KID", 11),
 }
 # Rows of cxrbench 0.1 named a metric alone; these are any-space now, their space is the row's.
 _BARE_ANY_SPACE = ("fd", "kid", "precision", "recall", "density", "coverage")

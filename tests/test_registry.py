@@ -85,12 +85,15 @@ def test_tasks_are_the_four_findings_with_two_conditions():
 
 
 def test_metric_declarations_are_complete():
+    from cxrbench.metrics.metric import FAMILIES
+
     for name in METRICS.names():
         metric = METRICS.build(name)[0]
         schema = metric.schema()
         assert schema["metric"] == name and schema["name"] == metric.id
         assert schema["direction"] in ("lower", "higher")
         assert schema["feature_space"] in FEATURE_EXTRACTORS or schema["scope"] == "model"
+        assert schema["family"] in FAMILIES and isinstance(schema["order"], int)  # its column group and place
         if metric.any_space:  # computed in any space: its rows say which
             assert metric.id == f"{name}@{metric.default_space}" and metric.default_space in FEATURE_EXTRACTORS
 

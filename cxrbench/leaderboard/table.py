@@ -127,16 +127,33 @@ def metric_schemas(rows: list[ResultRow]) -> dict[str, dict]:
                 "description": "",
                 "direction": row.direction,
                 "feature_space": row.feature_space,
-                "headline": 100,
+                "family": "",  # undeclared: first within its space's group, as before families
+                "order": 0,
+                "default_space": False,
             }
     has_values = {r.metric for r in rows if r.status == OK}
 
     def order(item: tuple[str, dict]) -> tuple:
         name, schema = item
-        extra = schema["headline"] >= 100  # outside the default spaces: grouped by space
-        return name not in has_values, extra, schema["feature_space"] if extra else "", schema["headline"], name
+        extra = not schema["default_space"]  # outside the default spaces: grouped by space
+        return (
+            name not in has_values,
+            extra,
+            schema["feature_space"] if extra else "",
+            _family_rank(schema["family"]),
+            schema["order"],
+            name,
+        )
 
     return dict(sorted(schemas.items(), key=order))
+
+
+def _family_rank(family: str) -> int:
+    """Where a family's columns stand: metrics.metric.FAMILIES in order, then the reader measures; an
+    undeclared metric ("") first."""
+    from cxrbench.metrics.metric import FAMILIES
+
+    return -1 if not family else FAMILIES.index(family) if family in FAMILIES else len(FAMILIES)
 
 
 def rows_frame(rows: list[ResultRow]) -> pd.DataFrame:

@@ -83,6 +83,10 @@ class Statistic:
     batch: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
 
 
+# The leaderboard's column groups, in their order; a metric declares its family and its order within it.
+FAMILIES = ("distance", "conditional", "utility", "coverage", "diversity", "memorisation")
+
+
 class Metric(ABC):
     """A number computed from extractor outputs of real and synthetic images.
 
@@ -105,7 +109,10 @@ class Metric(ABC):
     uses_train: ClassVar[bool] = False
     min_samples: ClassVar[int] = 2
     interval: ClassVar[str] = "percentile"  # bootstrap interval method (see metrics/bootstrap.py)
-    headline: ClassVar[int] = 100  # leaderboard order: lowest first; the first available one ranks models
+    # Its group of leaderboard columns (one of FAMILIES) and its place in it, lowest first; the first column
+    # with values ranks the models. Undeclared (""): shown after the declared ones, grouped by space.
+    family: ClassVar[str] = ""
+    order: ClassVar[int] = 0
     any_space: ClassVar[bool] = False  # True: computed in any feature space, its rows' id is NAME@SPACE
     default_space: ClassVar[str] = ""  # where a bare name is computed (any-space metrics)
     max_resamples: ClassVar[int | None] = None  # a cap on bootstrap resamples, for costly statistics
@@ -153,11 +160,11 @@ class Metric(ABC):
         Outside its default space an any-space metric is shown with the space's name, e.g.
         "FD (rad-dino)"; the old per-space names keep their display names ("FID", "CXR-FD").
         """
-        display, headline = self.display_name, self.headline
+        display, order, own_space = self.display_name, self.order, True
         if self.any_space and (alias := alias_of(self.name, self.feature_space)) is not None:
-            display, headline = alias.display_name, alias.headline
+            display, order = alias.display_name, alias.order
         elif self.any_space and self.feature_space != self.default_space:
-            display, headline = f"{self.display_name} ({self.feature_space})", self.headline + 100
+            display, own_space = f"{self.display_name} ({self.feature_space})", False
         return {
             "name": self.id,
             "metric": self.name,
@@ -169,7 +176,9 @@ class Metric(ABC):
             "uses_real": self.uses_real,
             "min_samples": self.min_samples,
             "interval": self.interval,
-            "headline": headline,
+            "family": self.family,
+            "order": order,
+            "default_space": own_space and bool(self.family),  # False: after the others, grouped by space
             "valid_range": list(self.valid_range),
             "chance": self.chance,
         }

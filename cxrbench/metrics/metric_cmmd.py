@@ -28,7 +28,7 @@ class Cmmd(SpaceMetric):
     default_space = "clip"
     min_samples = 2
     interval = "bias-shifted"  # a resample's repeated rows add k(x, x) = 1 terms: replicates drift upward
-    headline = 12
+    family, order = "distance", 2
 
     def __init__(
         self,

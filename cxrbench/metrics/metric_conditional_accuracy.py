@@ -29,7 +29,7 @@ class ConditionalAccuracy(Metric):
     direction = Direction.HIGHER
     feature_space = "cxr-evaluator"
     needs = ("calls",)
-    headline = 31
+    family, order = "conditional", 1
     uses_real = False
 
     def compute(self, inputs: MetricInputs) -> float:
@@ -53,7 +53,7 @@ class ConditionalAuroc(Metric):
     feature_space = "cxr-evaluator"
     needs = ("probabilities",)
     scope = Scope.FINDING
-    headline = 30
+    family, order = "conditional", 0
     uses_real = False
 
     def compute(self, inputs: MetricInputs) -> float:

@@ -55,7 +55,7 @@ class Diversity(Metric):
     needs = ("images",)
     uses_real = False
     min_samples = GROUP
-    headline = 60
+    family, order = "diversity", 0
 
     def compute(self, inputs: MetricInputs) -> float:
         return self.statistic(inputs).estimate

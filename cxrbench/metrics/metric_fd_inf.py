@@ -36,7 +36,7 @@ class FrechetDistanceInfinity(SpaceMetric):
     min_samples = 10
     interval = "bias-shifted"
     max_resamples = 100
-    headline = 22
+    family, order = "distance", 12  # after CXR-FD and CXR-KID (metric_ids.ALIASES)
 
     def __init__(
         self, feature_space: str | None = None, subsample: Literal["both", "generated"] = "both", seed: int = 0

@@ -62,7 +62,7 @@ class FrechetRadiomicDistance(SpaceMetric):
     needs = ("features",)
     min_samples = 10  # as fd: its covariances need rows; compare rows of equal n
     interval = "bias-shifted"  # resampled Frechet distances are biased upward (metrics/bootstrap.py)
-    headline = 25  # after FID, KID, CMMD and the cxr-evaluator columns (CXR-FD, CXR-KID, FD∞)
+    family, order = "distance", 15  # after FID, KID, CMMD and the cxr-evaluator columns (CXR-FD, CXR-KID, FD∞)
 
     def __init__(self, feature_space: str | None = None, paper_log: bool = False) -> None:
         super().__init__(feature_space)

@@ -23,7 +23,7 @@ class FrechetDistance(SpaceMetric):
     needs = ("features",)
     min_samples = 10  # FD depends strongly on n: compare only rows with equal n_real / n_fake
     interval = "bias-shifted"  # resampled FD is biased upward; see metrics/bootstrap.py
-    headline = 10
+    family, order = "distance", 0
 
     def compute(self, inputs: MetricInputs) -> float:
         return frechet_distance_features(inputs.real["features"], inputs.fake["features"])

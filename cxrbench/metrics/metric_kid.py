@@ -21,7 +21,7 @@ class KernelDistance(SpaceMetric):
     display_name = "KID"
     description = "unbiased MMD^2 (cubic polynomial kernel) of the feature space's features, mean over 100 subsets"
     default_space = "inception-v3"
-    headline = 11
+    family, order = "distance", 1
 
     direction = Direction.LOWER
     needs = ("features",)

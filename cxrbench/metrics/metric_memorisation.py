@@ -69,7 +69,7 @@ class NearCopies(_Memorisation):
         "percentile of held-out real images' distances (pixels space); a memoriser scores 1"
     )
     direction = Direction.LOWER
-    headline = 70
+    family, order = "memorisation", 0
 
     def _value(self, real_dcr: np.ndarray, fake_dcr: np.ndarray) -> float:
         return float(np.mean(fake_dcr < self.copy_factor * np.quantile(real_dcr, 0.01)))
@@ -97,7 +97,7 @@ class DcrRatio(_Memorisation):
         "held-out real images (pixels space); below 1: closer to the training set than unseen data"
     )
     direction = Direction.HIGHER
-    headline = 71
+    family, order = "memorisation", 1
 
     def _value(self, real_dcr: np.ndarray, fake_dcr: np.ndarray) -> float:
         median_real = float(np.median(real_dcr))

@@ -21,6 +21,7 @@ from cxrbench.metrics.prdc import coverage_indicators, density_counts, precision
 class _ManifoldMetric(SpaceMetric):
     default_space = "cxr-evaluator"
     direction = Direction.HIGHER
+    family = "coverage"  # fidelity and coverage of the real distribution (PRDC)
     needs = ("features",)
     per_point: Callable[..., np.ndarray]
     k: int
@@ -53,7 +54,7 @@ class Precision(_ManifoldMetric):
     display_name = "Precision"
     description = "fraction of synthetic images within (<=) the 3-NN ball of some real image (fidelity)"
     min_samples = 4
-    per_point, k, scores_fakes, headline = precision_indicators, 3, True, 50
+    per_point, k, scores_fakes, order = precision_indicators, 3, True, 0
 
 
 @METRICS.register("recall")
@@ -65,7 +66,7 @@ class Recall(_ManifoldMetric):
     display_name = "Recall"
     description = "fraction of real images within (<=) the 3-NN ball of some synthetic image (diversity)"
     min_samples = 4
-    per_point, k, scores_fakes, headline = recall_indicators, 3, False, 51
+    per_point, k, scores_fakes, order = recall_indicators, 3, False, 1
 
 
 @METRICS.register("density")
@@ -77,7 +78,7 @@ class Density(_ManifoldMetric):
     display_name = "Density"
     description = "mean number of real 5-NN balls strictly containing a synthetic image, over 5 (about 1 for real data)"
     min_samples = 6
-    per_point, k, scores_fakes, headline = density_counts, 5, True, 52
+    per_point, k, scores_fakes, order = density_counts, 5, True, 2
 
 
 @METRICS.register("coverage")
@@ -89,4 +90,4 @@ class Coverage(_ManifoldMetric):
     display_name = "Coverage"
     description = "fraction of real images whose 5-NN ball strictly contains their nearest synthetic image"
     min_samples = 6
-    per_point, k, scores_fakes, headline = coverage_indicators, 5, False, 53
+    per_point, k, scores_fakes, order = coverage_indicators, 5, False, 3

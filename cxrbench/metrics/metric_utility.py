@@ -130,7 +130,7 @@ class Utility(_Utility):
     chance = 0.5
     display_name = "TSTR AUROC"
     description = "AUROC on real test images of a classifier trained only on the model's synthetic images"
-    headline = 40
+    family, order = "utility", 0
     kinds = (SYNTHETIC,)
 
     def _statistic(self, scores, labels):
@@ -145,7 +145,7 @@ class UtilityRatio(_Utility):
     valid_range = (0.0, None)
     display_name = "TSTR/TRTR"
     description = "train-on-synthetic AUROC divided by train-on-real AUROC, same recipe and real test images"
-    headline = 41
+    family, order = "utility", 1
     kinds = (SYNTHETIC, REAL)
 
     def _statistic(self, scores, labels):
@@ -169,7 +169,7 @@ class UtilityAugmented(_Utility):
     description = (
         "AUROC on real test images of a classifier trained on the real training split plus the synthetic images"
     )
-    headline = 42
+    family, order = "utility", 2
     kinds = (AUGMENTED,)
 
     def _statistic(self, scores, labels):

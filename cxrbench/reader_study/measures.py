@@ -16,8 +16,6 @@ PREFIX = "reader."
 # Measures with a row per reader (or pair) in results.jsonl; the rest stay pooled there, keeping the
 # leaderboard readable (statistics.md has every measure per reader).
 PER_READER = frozenset({"accuracy", "agreement", "auc", "fooled", "cohen_kappa", "cohen_kappa_quadratic"})
-HEADLINE = 200  # after the automated metrics; one reader's rows after the pooled ones
-PER_READER_HEADLINE = 300
 
 
 @dataclass(frozen=True)
@@ -41,7 +39,9 @@ class ReaderMeasure:
             "uses_real": True,
             "min_samples": 1,
             "interval": self.interval,
-            "headline": PER_READER_HEADLINE if suffix else HEADLINE,
+            "family": "reader",  # after the automated metrics (leaderboard/table.py)
+            "order": 1 if suffix else 0,  # one reader's rows after the pooled ones
+            "default_space": False,  # grouped apart, under the reader-study space
         }
 
 
