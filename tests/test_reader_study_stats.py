@@ -9,9 +9,9 @@ import pytest
 from reader_study_helpers import write_study
 from scipy import stats
 
+from cxrbench.metrics.reader_measures import reader_schema
 from cxrbench.reader_study.agreement import cohen_kappa, fleiss_kappa
 from cxrbench.reader_study.design import REAL
-from cxrbench.reader_study.measures import reader_schema
 from cxrbench.reader_study.statistics import auc, binomial_p, rank_correlations, study_statistics, wilson_interval
 from cxrbench.reader_study.store import Answer
 
@@ -235,3 +235,10 @@ def test_kappa_bootstrap_intervals_equal_a_loop_over_the_same_resamples():
     assert fleiss_kappa_interval(counts, seed=5) == pytest.approx(
         tuple(np.quantile([v for v in loop if not math.isnan(v)], [0.025, 0.975]))
     )
+
+
+def test_the_measure_declarations_name_every_design_and_only_those():
+    from cxrbench.metrics.reader_measures import PREFIX, READER_MEASURES
+    from cxrbench.reader_study.design import Design
+
+    assert {name[len(PREFIX) :].split(".")[0] for name in READER_MEASURES} == {d.value for d in Design}

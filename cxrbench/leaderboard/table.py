@@ -110,8 +110,8 @@ def metric_schemas(rows: list[ResultRow]) -> dict[str, dict]:
     Order: metrics with values first; then by headline, which puts an any-space metric outside its
     default space after the default ones, grouped by space (one space's columns stand together).
     """
+    from cxrbench.metrics.reader_measures import reader_schema
     from cxrbench.metrics.selection import metric_for_id
-    from cxrbench.reader_study.measures import reader_schema
 
     schemas = {}
     for name in dict.fromkeys(r.metric for r in rows):

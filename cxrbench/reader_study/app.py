@@ -17,7 +17,8 @@ import re
 from pathlib import Path
 
 from cxrbench.errors import MissingDependencyError
-from cxrbench.reader_study.design import LABELS, QUESTIONS, REASONS, SCALE, Design, ReaderStudyError, reason_problem
+from cxrbench.metrics.reader_measures import REASONS
+from cxrbench.reader_study.design import LABELS, QUESTIONS, SCALE, Design, ReaderStudyError, reason_problem
 from cxrbench.reader_study.store import Answer, AnswerStore
 from cxrbench.reader_study.study import IMAGES, Study
 

@@ -14,6 +14,7 @@ import re
 from enum import Enum
 
 from cxrbench.errors import CxrbenchError
+from cxrbench.metrics.reader_measures import REASONS  # declared with the measures they name
 
 
 class ReaderStudyError(CxrbenchError):
@@ -43,14 +44,6 @@ LABELS: dict[Design, tuple[str, ...]] = {
     Design.SINGLE: ("definitely real", "probably real", "cannot tell", "probably synthetic", "definitely synthetic"),
     Design.PAIRED: ("definitely left", "probably left", "cannot tell", "probably right", "definitely right"),
     Design.FINDING: ("definitely not", "probably not", "cannot tell", "probably yes", "definitely yes"),
-}
-# Reasons for a non-neutral paired answer, with the key that picks each one in the app.
-REASONS: dict[str, str] = {
-    "soft_tissue": "s",
-    "bone_structure": "b",
-    "external_devices": "e",
-    "image_artifacts": "a",
-    "other": "o",
 }
 REAL = "real"  # the model name of real images in keys and rows (a run model of that name is refused)
 READER_ID = re.compile(r"^[a-z0-9_]{1,32}$")  # ids end up in metric names: no dots, dashes or spaces

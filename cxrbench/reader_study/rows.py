@@ -15,8 +15,8 @@ from pathlib import Path
 
 from cxrbench import __version__
 from cxrbench.leaderboard.text import number
+from cxrbench.metrics.reader_measures import READER_MEASURES, metric_name, reader_schema
 from cxrbench.reader_study.design import REAL, ReaderStudyError
-from cxrbench.reader_study.measures import READER_MEASURES, metric_name, reader_schema
 from cxrbench.reader_study.mrmc_report import analysis_dict, analysis_markdown
 from cxrbench.reader_study.statistics import Estimate, StudyStatistics, rank_correlations, study_statistics
 from cxrbench.reader_study.store import AnswerStore

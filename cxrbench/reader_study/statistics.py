@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import stats
 
+from cxrbench.metrics.reader_measures import REASONS
 from cxrbench.reader_study.agreement import (
     WEIGHTS,
     cohen_kappa,
@@ -46,7 +47,7 @@ from cxrbench.reader_study.agreement import (
     fleiss_kappa,
     fleiss_kappa_interval,
 )
-from cxrbench.reader_study.design import REAL, REASONS, SCALE, Design, decision
+from cxrbench.reader_study.design import REAL, SCALE, Design, decision
 from cxrbench.reader_study.store import Answer
 from cxrbench.reader_study.study import Judgment, Study
 from cxrbench.reader_study.study_mrmc import CellAnalysis, study_analyses

@@ -1,5 +1,9 @@
 """Declarations of the reader measures: display name, description and direction, for the leaderboard.
 
+Here, beside the other metric declarations, so the leaderboard reads them without importing the
+reader-study package (which is above it); the designs are named by the values of
+``reader_study.design.Design``, and the paired design's reasons are declared here.
+
 Row metric names are ``reader.DESIGN.MEASURE`` (pooled over readers), ``reader.DESIGN.MEASURE.READER``
 (one reader) and ``reader.DESIGN.cohen_kappa.A-B`` (a pair of readers). Directions are from a
 generator's point of view, like every leaderboard column: for realism (single, paired) lower reader
@@ -10,9 +14,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cxrbench.reader_study.design import REASONS, Design
-
 PREFIX = "reader."
+# Reasons for a non-neutral paired answer, with the key that picks each one in the app.
+REASONS: dict[str, str] = {
+    "soft_tissue": "s",
+    "bone_structure": "b",
+    "external_devices": "e",
+    "image_artifacts": "a",
+    "other": "o",
+}
 # Measures with a row per reader (or pair) in results.jsonl; the rest stay pooled there, keeping the
 # leaderboard readable (statistics.md has every measure per reader).
 PER_READER = frozenset({"accuracy", "agreement", "auc", "fooled", "cohen_kappa", "cohen_kappa_quadratic"})
@@ -71,7 +81,7 @@ def _measures() -> dict[str, ReaderMeasure]:
         **_orh("auc", "AUC of telling the model's images from real ones", "lower"),
     }
     per_design = {
-        Design.SINGLE: {
+        "single": {
             **realism,
             "sensitivity": ("sensitivity", "Synthetic images called synthetic / decided synthetic items.", "lower"),
             "specificity": (
@@ -80,7 +90,7 @@ def _measures() -> dict[str, ReaderMeasure]:
                 "lower",
             ),
         },
-        Design.PAIRED: {
+        "paired": {
             **realism,
             **{
                 f"reason.{r}": (
@@ -91,7 +101,7 @@ def _measures() -> dict[str, ReaderMeasure]:
                 for r in REASONS
             },
         },
-        Design.FINDING: {
+        "finding": {
             "agreement": (
                 "finding agreement",
                 "Share of decided answers that match the intended condition "
@@ -118,10 +128,10 @@ def _measures() -> dict[str, ReaderMeasure]:
     out = {}
     for design, measures in per_design.items():
         for measure, (display, description, direction, *interval) in measures.items():
-            name = f"{PREFIX}{design.value}.{measure}"
+            name = f"{PREFIX}{design}.{measure}"
             out[name] = ReaderMeasure(
                 name,
-                f"Readers ({design.value}): {display}",
+                f"Readers ({design}): {display}",
                 description,
                 direction,
                 per_reader=measure in PER_READER,
@@ -183,9 +193,9 @@ def _orh(fom: str, what: str, direction: str) -> dict[str, tuple]:
 READER_MEASURES: dict[str, ReaderMeasure] = _measures()
 
 
-def metric_name(design: Design, measure: str, reader: str = "") -> str:
+def metric_name(design: str, measure: str, reader: str = "") -> str:
     """The results.jsonl metric name of a measure, pooled (reader "") or for one reader or pair."""
-    return f"{PREFIX}{design.value}.{measure}" + (f".{reader}" if reader else "")
+    return f"{PREFIX}{getattr(design, 'value', design)}.{measure}" + (f".{reader}" if reader else "")
 
 
 def reader_schema(metric: str) -> dict | None:
