@@ -57,58 +57,59 @@ def test_list_every_kind(kind, name):
     assert result.returncode == 0 and name in result.stdout
 
 
-def test_train_then_generate_from_the_checkpoint(tmp_path, tiny_toml):
+def test_train_then_generate_from_the_checkpoint(tmp_path, tiny_toml, capsys):
+    from test_bad_input import cli  # in this process: three commands without three interpreter start-ups
+
     checkpoint = tmp_path / "ckpt"
-    trained = run_cli("train", "pca-gaussian", "--out", str(checkpoint), "--config", str(tiny_toml))
-    assert trained.returncode == 0, trained.stderr
+    code, _, err = cli(capsys, "train", "pca-gaussian", "--out", str(checkpoint), "--config", str(tiny_toml))
+    assert code == 0, err
     assert (checkpoint / "model.safetensors").is_file() and json.loads((checkpoint / "config.json").read_text())
     out = tmp_path / "pngs"
-    made = run_cli(
-        "generate",
-        "pca-gaussian",
-        "--task",
-        "pleural_effusion",
-        "--condition",
-        "present",
-        "--n",
-        "5",
-        "--out",
-        str(out),
-        "--checkpoint",
-        str(checkpoint),
-        "--config",
-        str(tiny_toml),
+    code, _, err = cli(
+        capsys,
+        *("generate", "pca-gaussian", "--task", "pleural_effusion", "--condition", "present", "--n", "5"),
+        *("--out", str(out), "--checkpoint", str(checkpoint), "--config", str(tiny_toml)),
     )
-    assert made.returncode == 0, made.stderr
+    assert code == 0, err
     assert len(list(out.glob("*.png"))) == 5
-    refused = run_cli("train", "noise", "--out", str(tmp_path / "n"), "--config", str(tiny_toml))
-    assert refused.returncode == 2 and "not trainable" in refused.stderr
+    code, _, err = cli(capsys, "train", "noise", "--out", str(tmp_path / "n"), "--config", str(tiny_toml))
+    assert code == 2 and "not trainable" in err
 
 
-def test_run_prints_a_summary_and_writes_the_run(tmp_path, tiny_toml):
-    out = tmp_path / "run"
-    result = run_cli("run", "--models", "all", "--out", str(out), "--config", str(tiny_toml))
+@pytest.fixture(scope="module")
+def all_run(tmp_path_factory, session_cache):
+    """`cxrbench run --models all` on the tiny phantom, once for this module's tests: (folder, process)."""
+    from conftest import tiny_toml_text
+
+    root = tmp_path_factory.mktemp("all-run")
+    (root / "tiny.toml").write_text(tiny_toml_text(session_cache))
+    result = run_cli("run", "--models", "all", "--out", str(root / "run"), "--config", str(root / "tiny.toml"))
+    return root / "run", result
+
+
+def test_run_prints_a_summary_and_writes_the_run(all_run):
+    out, result = all_run
     assert result.returncode == 0, result.stderr
     assert "pca-gaussian" in result.stdout and "CXR-FD" in result.stdout and "test AUROC" in result.stdout
     assert {p.name for p in out.iterdir()} >= {"results.jsonl", "leaderboard.md", "manifest.json", "samples"}
 
 
-def test_leaderboard_formats_publish_and_compare(tmp_path, tiny_toml):
-    run = tmp_path / "run"
-    assert (
-        run_cli("run", "--models", "noise,pca-gaussian", "--out", str(run), "--config", str(tiny_toml)).returncode == 0
-    )
+def test_leaderboard_formats_publish_and_compare(all_run, tmp_path, capsys):
+    from test_bad_input import cli  # in this process: the commands read a finished run, nothing to isolate
+
+    run = all_run[0]
+    assert all_run[1].returncode == 0, all_run[1].stderr
     for fmt, marker in (("md", "### Overview"), ("latex", r"\toprule"), ("csv", "model,task,condition")):
-        result = run_cli("leaderboard", str(run), "--format", fmt)
-        assert result.returncode == 0, result.stderr
-        assert marker in result.stdout
+        code, stdout, err = cli(capsys, "leaderboard", str(run), "--format", fmt)
+        assert code == 0, err
+        assert marker in stdout
     out = tmp_path / "board.tex"
-    assert run_cli("leaderboard", str(run), "--format", "latex", "--out", str(out)).returncode == 0
+    assert cli(capsys, "leaderboard", str(run), "--format", "latex", "--out", str(out))[0] == 0
     assert out.read_text().startswith("% cxrbench leaderboard")
-    site = run_cli("leaderboard", "publish", str(run), "--out", str(tmp_path / "site"))
-    assert site.returncode == 0 and (tmp_path / "site" / "index.html").is_file()
-    assert run_cli("leaderboard", "publish", str(run)).returncode == 2
-    compared = run_cli("compare", str(run), str(run))
-    assert compared.returncode == 0 and "overlap" in compared.stdout
-    missing = run_cli("leaderboard", str(tmp_path / "nothing"))
-    assert missing.returncode == 2 and "has no results.jsonl" in missing.stderr
+    assert cli(capsys, "leaderboard", "publish", str(run), "--out", str(tmp_path / "site"))[0] == 0
+    assert (tmp_path / "site" / "index.html").is_file()
+    assert cli(capsys, "leaderboard", "publish", str(run))[0] == 2
+    code, stdout, _ = cli(capsys, "compare", str(run), str(run))
+    assert code == 0 and "overlap" in stdout
+    code, _, err = cli(capsys, "leaderboard", str(tmp_path / "nothing"))
+    assert code == 2 and "has no results.jsonl" in err

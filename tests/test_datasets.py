@@ -388,10 +388,14 @@ def test_benchmark_runs_on_the_nih_sample(nih_sample, tiny_config):
         n_samples=10,
         bootstrap=0,
         models="pca-gaussian,real-holdout",
+        metrics="fd@cxr-evaluator,frd@radiomics,memorisation",  # each space on real radiographs; utility elsewhere
     )
     summary = run_benchmark(config)
-    rows = [r for r in summary.rows if r.metric == "fd@cxr-evaluator"]
-    assert {r.dataset for r in rows} == {"nih-cxr14"} and all(r.status == "ok" and r.value > 0 for r in rows)
+    for metric in ("fd@cxr-evaluator", "frd@radiomics"):
+        rows = [r for r in summary.rows if r.metric == metric]
+        assert len(rows) == 4 and {r.dataset for r in rows} == {"nih-cxr14"}
+        assert all(r.status == "ok" and r.value > 0 for r in rows)
+    assert {r.status for r in summary.rows if r.metric == "memorisation"} == {"ok"}
     assert summary.manifest["dataset"]["counts"]["train"]["images"] > 900
 
 

@@ -7,7 +7,7 @@ import json
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import TINY_MODELS, run_cli
+from conftest import TINY_MODELS
 from torch import nn
 
 from cxrbench.benchmark.runner import collect_images
@@ -252,29 +252,20 @@ def test_odd_resolution_is_a_clear_error(phantom):
         adapter.fit(context)
 
 
-def test_train_cli_resumable_with_grids_then_generate_records(tmp_path, tiny_toml):
+def test_train_cli_resumable_with_grids_then_generate_records(tmp_path, tiny_toml, capsys):
+    from test_bad_input import cli  # in this process: two commands without two interpreter start-ups
+
     checkpoint = tmp_path / "pggan"
-    trained = run_cli("train", "pggan-lco", "--out", str(checkpoint), "--config", str(tiny_toml))
-    assert trained.returncode == 0, trained.stderr
+    code, _, err = cli(capsys, "train", "pggan-lco", "--out", str(checkpoint), "--config", str(tiny_toml))
+    assert code == 0, err
     assert json.loads((checkpoint / "config.json").read_text())["model"] == "pggan-lco"
     assert list((tmp_path / "pggan.training" / "grids").glob("*.png"))
     out = tmp_path / "pngs"
-    made = run_cli(
-        "generate",
-        "pggan-lco",
-        "--task",
-        "pleural_effusion",
-        "--condition",
-        "absent",
-        "--n",
-        "4",
-        "--out",
-        str(out),
-        "--checkpoint",
-        str(checkpoint),
-        "--config",
-        str(tiny_toml),
+    code, _, err = cli(
+        capsys,
+        *("generate", "pggan-lco", "--task", "pleural_effusion", "--condition", "absent", "--n", "4"),
+        *("--out", str(out), "--checkpoint", str(checkpoint), "--config", str(tiny_toml)),
     )
-    assert made.returncode == 0, made.stderr
+    assert code == 0, err
     facts = json.loads((out / "generation.json").read_text())
     assert len(facts["records"]) == 4 and "lco_success_rate" in facts["summary"]

@@ -218,46 +218,33 @@ def test_paired_comparison_recomputes_the_rows_and_brackets_the_difference(small
     assert result.returncode == 0 and "B worse" in result.stdout
 
 
-def test_evaluate_scores_two_folders_and_refuses_metrics_it_cannot_compute(tmp_path):
+def test_evaluate_scores_two_folders_and_refuses_metrics_it_cannot_compute(tmp_path, capsys):
+    from test_bad_input import cli  # in this process: four commands without four interpreter start-ups
+
     _write_pngs(tmp_path / "real", _smooth_images(4, 16))
     _write_pngs(tmp_path / "fake", _smooth_images(5, 16))
-    common = [
-        "evaluate",
-        "--real",
-        str(tmp_path / "real"),
-        "--fake",
-        str(tmp_path / "fake"),
-        "--out",
-        str(tmp_path / "out"),
-        "--bootstrap",
-        "10",
-        "--device",
-        "cpu",
-    ]
-    result = run_cli(*common, "--metrics", "precision,recall,density,coverage,fid", "--features", "pixels")
-    assert result.returncode == 0, result.stderr
+    folders = ["evaluate", "--real", str(tmp_path / "real"), "--fake", str(tmp_path / "fake")]
+    common = [*folders, "--out", str(tmp_path / "out"), "--bootstrap", "10", "--device", "cpu"]
+    code, _, err = cli(capsys, *common, "--metrics", "precision,recall,density,coverage,fid", "--features", "pixels")
+    assert code == 0, err
     rows = {r.metric: r for r in read_rows(tmp_path / "out" / "results.jsonl")}
     assert rows["precision@pixels"].status == "ok" and rows["precision@pixels"].feature_space == "pixels"
     assert rows["fd@pixels"].feature_space == "pixels"  # --features moves every distribution metric
     assert {r.model for r in rows.values()} == {"fake"}  # the fake folder's name, unless --name gives one
-    named = run_cli(
-        *common[:-6],
-        "--out",
-        str(tmp_path / "named"),
-        "--metrics",
-        "fd",
-        "--features",
-        "pixels",
-        "--bootstrap",
-        "0",
-        "--name",
-        "mygan",
-    )
-    assert named.returncode == 0, named.stderr
+    named = ("--out", str(tmp_path / "named"), "--metrics", "fd", "--features", "pixels", "--bootstrap", "0")
+    code, _, err = cli(capsys, *folders, *named, "--name", "mygan")
+    assert code == 0, err
     assert {r.model for r in read_rows(tmp_path / "named" / "results.jsonl")} == {"mygan"}
-    refused = run_cli(*common, "--metrics", "utility")
-    assert refused.returncode == 2 and "cxrbench run" in refused.stderr and len(refused.stderr.splitlines()) == 1
-    missing = run_cli(
-        "evaluate", "--real", str(tmp_path / "nope"), "--fake", str(tmp_path / "fake"), "--out", str(tmp_path / "o2")
+    code, _, err = cli(capsys, *common, "--metrics", "utility")
+    assert code == 2 and "cxrbench run" in err and len(err.strip().splitlines()) == 1
+    code, _, err = cli(
+        capsys,
+        "evaluate",
+        "--real",
+        str(tmp_path / "nope"),
+        "--fake",
+        str(tmp_path / "fake"),
+        "--out",
+        str(tmp_path / "o2"),
     )
-    assert missing.returncode == 2 and "does not exist" in missing.stderr
+    assert code == 2 and "does not exist" in err
