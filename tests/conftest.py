@@ -111,6 +111,31 @@ def tiny_config(tmp_path, session_cache):
     return make
 
 
+def fake_install(
+    site: Path,
+    distribution: str,
+    entry_points: dict[str, dict[str, str]],
+    files: dict[str, str] | None = None,
+    version: str = "0.1.0",
+    paths: tuple[Path, ...] = (),
+) -> dict[str, str]:
+    """A package "installed" as pip leaves one, for plugin tests (HELM's technique): ``files`` (path relative
+    to ``site`` -> text) and a DIST-VERSION.dist-info folder with METADATA and entry_points.txt (group ->
+    name -> "module:attr"). Returns the environment whose PYTHONPATH puts ``site`` (then ``paths``) first."""
+    for relative, text in (files or {}).items():
+        (site / relative).parent.mkdir(parents=True, exist_ok=True)
+        (site / relative).write_text(text)
+    dist = site / f"{distribution.replace('-', '_')}-{version}.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {distribution}\nVersion: {version}\n")
+    (dist / "entry_points.txt").write_text(
+        "".join(
+            f"[{group}]\n" + "".join(f"{n} = {t}\n" for n, t in names.items()) for group, names in entry_points.items()
+        )
+    )
+    return {"PYTHONPATH": os.pathsep.join([str(site), *map(str, paths), os.environ.get("PYTHONPATH", "")])}
+
+
 def run_cli(*args: str, env: dict | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
     """Run ``python -m cxrbench.cli ARGS`` in a subprocess and capture its output."""
     full_env = {**os.environ, **(env or {})}

@@ -9,12 +9,11 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import json
-import os
 import re
 import sys
 
 import pytest
-from conftest import REPO, run_cli, tiny_toml_text
+from conftest import REPO, fake_install, run_cli, tiny_toml_text
 
 from cxrbench.errors import ConfigError
 
@@ -30,17 +29,9 @@ def guide_adapter() -> str:
 
 def install_from_guide(site, version: str = "0.0.1") -> dict:
     """A package `docs_adapter` holding the guide's code, "installed" with a dist-info entry point."""
-    package = site / "docs_adapter"
-    package.mkdir(parents=True)
-    (package / "__init__.py").write_text("")
-    (package / "adapter.py").write_text(guide_adapter())
-    dist = site / f"docs_adapter-{version}.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text(f"Metadata-Version: 2.1\nName: docs-adapter\nVersion: {version}\n")
-    (dist / "entry_points.txt").write_text(
-        "[cxrbench.models]\ndocs-mean = docs_adapter.adapter:ConditionalMeanAdapter\n"
-    )
-    return {"PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])}
+    files = {"docs_adapter/__init__.py": "", "docs_adapter/adapter.py": guide_adapter()}
+    entry = {"cxrbench.models": {"docs-mean": "docs_adapter.adapter:ConditionalMeanAdapter"}}
+    return fake_install(site, "docs-adapter", entry, files, version)
 
 
 def test_the_guide_shows_the_example_package_file():

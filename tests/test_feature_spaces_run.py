@@ -11,13 +11,12 @@ find its entry point the way an installed package is found.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from conftest import run_cli, tiny_toml_text
+from conftest import fake_install, run_cli, tiny_toml_text
 from hf_helpers import TINY, write_local_copy
 from PIL import Image
 from test_bad_input import cli
@@ -111,15 +110,8 @@ def hf_copies(tmp_path_factory) -> dict[str, Path]:
 
 def _fake_plugin_install(site: Path) -> dict[str, str]:
     """The module and its *.dist-info/entry_points.txt in ``site``; the environment that puts it on sys.path."""
-    site.mkdir(parents=True)
-    (site / "cxrbench_block_stats.py").write_text(PLUGIN_MODULE)
-    dist = site / "cxrbench_block_stats-0.1.0.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: cxrbench-block-stats\nVersion: 0.1.0\n")
-    (dist / "entry_points.txt").write_text(
-        "[cxrbench.feature_extractors]\nmyspace = cxrbench_block_stats:BlockStatsExtractor\n"
-    )
-    return {"PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])}
+    entry = {"cxrbench.feature_extractors": {"myspace": "cxrbench_block_stats:BlockStatsExtractor"}}
+    return fake_install(site, "cxrbench-block-stats", entry, {"cxrbench_block_stats.py": PLUGIN_MODULE})
 
 
 @pytest.mark.slow

@@ -7,21 +7,15 @@ with entry_points.txt on sys.path (as HELM's tests do), plus the package source 
 from __future__ import annotations
 
 import json
-import os
 
-from conftest import REPO, run_cli, tiny_toml_text
+from conftest import REPO, fake_install, run_cli, tiny_toml_text
 
 EXAMPLE = REPO / "examples" / "cxrbench-example-adapter"
 
 
 def _fake_install(site):
-    dist = site / "cxrbench_example_adapter-0.1.0.dist-info"
-    dist.mkdir(parents=True)
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: cxrbench-example-adapter\nVersion: 0.1.0\n")
-    (dist / "entry_points.txt").write_text(
-        "[cxrbench.models]\nexample-mean = cxrbench_example_adapter.adapter:ConditionalMeanAdapter\n"
-    )
-    return {"PYTHONPATH": os.pathsep.join([str(site), str(EXAMPLE / "src"), os.environ.get("PYTHONPATH", "")])}
+    entry = {"cxrbench.models": {"example-mean": "cxrbench_example_adapter.adapter:ConditionalMeanAdapter"}}
+    return fake_install(site, "cxrbench-example-adapter", entry, paths=(EXAMPLE / "src",))
 
 
 def test_entry_point_in_example_pyproject_matches_the_fake_install():
@@ -52,11 +46,7 @@ def test_plugin_is_listed_and_runs(tmp_path, session_cache):
 
 
 def test_plugin_name_clash_is_a_clear_error(tmp_path):
-    site = tmp_path / "site"
-    dist = site / "clash-0.1.dist-info"
-    dist.mkdir(parents=True)
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: clash\nVersion: 0.1\n")
-    (dist / "entry_points.txt").write_text("[cxrbench.models]\nnoise = clash:Noise\n")
-    result = run_cli("list", "models", env={"PYTHONPATH": str(site)})
+    env = fake_install(tmp_path / "site", "clash", {"cxrbench.models": {"noise": "clash:Noise"}}, version="0.1")
+    result = run_cli("list", "models", env=env)
     assert result.returncode == 2
     assert "plugin clash registers model 'noise'" in result.stderr

@@ -8,14 +8,13 @@ tests/test_docs_adapter.py).
 from __future__ import annotations
 
 import json
-import os
 import re
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import REPO, run_cli, tiny_toml_text
+from conftest import REPO, fake_install, run_cli, tiny_toml_text
 
 from cxrbench.run_dir import REAL_OWNER, RunDirectory
 
@@ -37,17 +36,9 @@ def install_guide(guide: Path, site: Path) -> tuple[dict, str, str]:
     entry_points = tomllib.loads(_block(guide, "2.", "toml"))["project"]["entry-points"]
     ((group, names),) = entry_points.items()
     ((name, target),) = names.items()
-    module = target.split(":")[0]
-    package, file = module.split(".")
-    (site / package).mkdir(parents=True)
-    (site / package / "__init__.py").write_text("")
-    (site / package / f"{file}.py").write_text(_block(guide, "1.", "python"))
-    distribution = package.replace("_", "-")
-    dist = site / f"{package}-0.1.0.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {distribution}\nVersion: 0.1.0\n")
-    (dist / "entry_points.txt").write_text(f"[{group}]\n{name} = {target}\n")
-    return {"PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])}, group, name
+    package, file = target.split(":")[0].split(".")
+    files = {f"{package}/__init__.py": "", f"{package}/{file}.py": _block(guide, "1.", "python")}
+    return fake_install(site, package.replace("_", "-"), {group: {name: target}}, files), group, name
 
 
 def _rows(out: Path) -> list[dict]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shlex
 import sys
 from pathlib import Path
@@ -17,6 +16,8 @@ from cxrbench.cli.options import (
     reporter,
     unpublished_weights_notes,
     with_data_and_spaces,
+    with_inception_weights,
+    with_option,
     with_settings,
     writing_to,
 )
@@ -60,14 +61,12 @@ def evaluate(
     """Score a folder of synthetic images against a folder of real ones (like torch-fidelity's CLI)."""
     from cxrbench.benchmark.evaluate import EvaluateConfig, evaluate_folders, nothing_scored
     from cxrbench.cache import default_cache_root
-    from cxrbench.config import RunConfig
     from cxrbench.leaderboard.text import number
 
-    weights = inception_weights or os.environ.get("CXRBENCH_INCEPTION_WEIGHTS")
-    inception = {**({"weights": weights} if weights else {}), **({} if inception_verify else {"verify": False})}
-    spaces = base_config(config_file).feature_options if config_file else {}
-    if inception:
-        spaces = {**spaces, "inception-v3": {**spaces.get("inception-v3", {}), **inception}}
+    # the run's own helpers: --config's tables, $CXRBENCH_INCEPTION_WEIGHTS and the flags on top
+    settings = with_inception_weights(base_config(config_file), inception_weights)
+    settings = with_option(settings, "feature_options", "inception-v3", "verify", None if inception_verify else False)
+    settings = with_settings(settings, feature_options, "--feature-option", "feature")
     config = EvaluateConfig(
         real=real,
         fake=fake,
@@ -80,9 +79,7 @@ def evaluate(
         device=device,
         cache_dir=default_cache_root(),
         name=name,
-        feature_options=with_settings(
-            RunConfig(feature_options=spaces), feature_options, "--feature-option", "feature"
-        ).feature_options,  # RunConfig checks the space names
+        feature_options=settings.feature_options,
     )
     with writing_to(out, config.cache_dir):
         rows = evaluate_folders(config)

@@ -60,19 +60,27 @@ def base_config(config_file: Optional[Path]):
     return with_inception_weights(base, os.environ.get("CXRBENCH_INCEPTION_WEIGHTS"))
 
 
-def with_data_option(config, name: str, value: object):
-    """``config`` with one dataset option set, unless ``value`` is None."""
+def with_option(config, table: str, name: str | None, key: str, value: object):
+    """``config`` with one entry of an option table set (``name`` None: ``data_options`` itself); None leaves
+    it as it is. Every flag that sets an option (--set and its shortcuts) comes here."""
     if value is None:
         return config
-    return config.with_overrides(data_options={**config.data_options, name: value})
+    current = {k: dict(v) if isinstance(v, dict) else v for k, v in getattr(config, table).items()}
+    if name is None:
+        current[key] = value
+    else:
+        current.setdefault(name, {})[key] = value
+    return config.with_overrides(**{table: current})
+
+
+def with_data_option(config, name: str, value: object):
+    """``config`` with one dataset option set, unless ``value`` is None."""
+    return with_option(config, "data_options", None, name, value)
 
 
 def with_model_path(config, path: Optional[str]):
-    """``config`` with roentgen's pipeline directory set, unless ``path`` is None."""
-    if not path:
-        return config
-    options = {**config.model_options.get("roentgen", {}), "model_path": path}
-    return config.with_overrides(model_options={**config.model_options, "roentgen": options})
+    """``config`` with roentgen's pipeline directory set, unless ``path`` is None (--model-path)."""
+    return with_option(config, "model_options", "roentgen", "model_path", path or None)
 
 
 def unpublished_weights_notes(identities: dict[str, dict]) -> list[str]:
@@ -135,17 +143,9 @@ def setting(text: str, flag: str = "--set", section: str | None = None) -> tuple
 def with_settings(config, texts: Optional[list[str]], flag: str = "--set", section: str | None = None):
     """``config`` with each ``--set`` (or ``--feature-option``) on top of its tables; the config checks every
     component name ("did you mean ...?"), and the run each component's option names before any work."""
-    tables: dict[str, dict] = {}
     for text in texts or []:
-        table, name, key, value = setting(text, flag, section)
-        current = tables.setdefault(
-            table, {k: dict(v) if isinstance(v, dict) else v for k, v in getattr(config, table).items()}
-        )
-        if name is None:
-            current[key] = value
-        else:
-            current.setdefault(name, {})[key] = value
-    return config.with_overrides(**tables) if tables else config
+        config = with_option(config, *setting(text, flag, section))
+    return config
 
 
 def with_data_and_spaces(
@@ -165,10 +165,7 @@ def with_data_and_spaces(
 
 def with_inception_weights(config, path: Optional[str]):
     """``config`` with the FID Inception weights file set, unless ``path`` is None."""
-    if not path:
-        return config
-    inception = {**config.feature_options.get("inception-v3", {}), "weights": path}
-    return config.with_overrides(feature_options={**config.feature_options, "inception-v3": inception})
+    return with_option(config, "feature_options", "inception-v3", "weights", path or None)
 
 
 PROGRESS_SECONDS = "CXRBENCH_PROGRESS_SECONDS"  # how often a log (no terminal) gets a progress line
