@@ -35,6 +35,7 @@ from cxrbench.metrics.selection import build_metric, check_spec, metric_for_id, 
 from cxrbench.results import OK, ResultRow, append_row, read_rows
 from cxrbench.run_dir import RunDirectory, atomic_write_text
 from cxrbench.run_lock import run_lock
+from cxrbench.tasks import FINDINGS
 from cxrbench.tasks.task import Condition, Presence
 
 FOLDER_TASK, FOLDER_CONDITION = "folder", "all"
@@ -111,7 +112,7 @@ def evaluate_folders(config: EvaluateConfig) -> list[ResultRow]:
     real = read_folder(config.real, config.resolution)
     fake = read_folder(config.fake, real.shape[-1])
     device = resolve_device(config.device)
-    empty = ImageSet(real[:0], torch.zeros(0, 4, dtype=torch.int8), (), ())
+    empty = ImageSet(real[:0], torch.zeros(0, len(FINDINGS), dtype=torch.int8), (), ())
     context = ExtractorContext(empty, empty, empty, device, config.seed, config.cache_dir or Path(), "folders")
     spaces = prepare_spaces(space_names(metrics), config.feature_options, context)  # weights checked first too
     with run_lock(Path(config.out)):  # one process per output folder, as for `cxrbench run`
@@ -141,7 +142,7 @@ def _evaluate(
         resolution=int(real.shape[-1]),
         cache_dir=config.cache_dir,
     )  # None: no row cache
-    condition = Condition(FOLDER_TASK, Presence.PRESENT, (None,) * 4, "")
+    condition = Condition(FOLDER_TASK, Presence.PRESENT, (None,) * len(FINDINGS), "")
     key = RowKey(
         config.name or config.fake.name or "fake", FOLDER_TASK, FOLDER_CONDITION, False, config.real.name or "real"
     )

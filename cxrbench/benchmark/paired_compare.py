@@ -12,6 +12,7 @@ from pathlib import Path
 
 from cxrbench.leaderboard.store import load_results
 from cxrbench.results import OK
+from cxrbench.tasks import FINDINGS
 
 
 @dataclass(frozen=True)
@@ -41,11 +42,12 @@ class PairedChange:
         return "B better" if (self.delta < 0) == (self.direction == "lower") else "B worse"
 
 
-def _run_metrics(run: Path) -> tuple[dict, int]:
-    """Metric options and bootstrap count recorded in a run's manifest."""
+def _run_settings(run: Path) -> tuple[dict, int, tuple[str, ...]]:
+    """Metric options, bootstrap count and label columns (findings) recorded in a run's manifest."""
     manifest = json.loads((Path(run) / "manifest.json").read_text())
     config = manifest.get("config", {})
-    return config.get("metric_options", {}), int(config.get("bootstrap", 1000))
+    findings = tuple(manifest.get("dataset", {}).get("findings", FINDINGS))  # older manifests: the four
+    return config.get("metric_options", {}), int(config.get("bootstrap", 1000)), findings
 
 
 def paired_compare(
@@ -69,7 +71,7 @@ def paired_compare(
 
     run_b = run_b or run_a
     dir_a, dir_b = RunDirectory(run_a), RunDirectory(run_b)
-    options, resamples = _run_metrics(run_a)
+    options, resamples, findings = _run_settings(run_a)
     rows_a = {r.key[1:]: r for r in load_results([run_a]).rows if r.model == model_a and r.status == OK}
     rows_b = {r.key[1:]: r for r in load_results([run_b]).rows if r.model == model_b and r.status == OK}
     if not rows_a or not rows_b:
@@ -83,7 +85,7 @@ def paired_compare(
             continue
         space = metric.feature_space
         presences = ("present", "absent") if condition == BOTH else (condition,)
-        task_conditions = {c.presence.value: c for c in TASKS.get(task).conditions()}
+        task_conditions = {c.presence.value: c for c in TASKS.get(task).conditions(findings=findings)}
 
         def fake(directory, model):
             sets = [(task_conditions[p], directory.read_features(space, model, task, p)) for p in presences]

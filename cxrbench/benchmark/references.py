@@ -33,7 +33,7 @@ def export_references(run_dir: Path, out: Path, cache_dir: Path, reporter: Repor
     splits = load_splits(build_dataset(config), config.resolution, config.cache_dir, reporter or Reporter())
     reference, _ = real_halves(splits["test"], config.seed)
     counts, lines = {}, []
-    for condition in run_conditions(config):
+    for condition in run_conditions(config, reference.findings):
         index = reference_index(reference, condition, config)
         folder = out / condition.task / condition.presence.value
         folder.mkdir(parents=True, exist_ok=True)

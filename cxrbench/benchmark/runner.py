@@ -25,6 +25,7 @@ from cxrbench.benchmark.setup import (
     reference_index,
     resolve_device,
     run_conditions,
+    run_tasks,
 )
 from cxrbench.benchmark.space_validity import (
     FAILED,
@@ -149,11 +150,12 @@ def run_benchmark(
     config. The main process holds the run directory's lock and writes the rows, the manifest and
     the leaderboard; sample sets are shared out between the processes (benchmark/distributed.py).
     """
+    dataset = build_dataset(config)
     plan = RunPlan(
         run_models(config),
-        [TASKS.get(name) for name in TASKS.resolve(config.tasks)],
+        [TASKS.get(name) for name in run_tasks(config, dataset.findings)],
         build_metrics(config),
-        build_dataset(config),
+        dataset,
     )
     plan.dataset.describe()  # reads and checks its table: a bad dataset stops before --out is touched
     for model in plan.models:  # a mistyped option stops the run here, not after the data and the spaces
@@ -208,6 +210,9 @@ def _run(
     if processes.is_main:
         for folder in run_dir.recover():
             reporter.note(f"put back the run that an interrupted --no-resume had set aside in {folder.name}")
+        unlabelled = [t for t in TASKS.resolve(config.tasks) if t not in dataset.findings]  # only with "all"
+        if unlabelled:
+            reporter.note(f"tasks {', '.join(unlabelled)} left out: dataset {dataset.name} does not label them")
         if config.resume:  # before any work: a run made with other settings or data is refused
             recorded = run_dir.check_resume(config.comparable(), manifest["dataset"], manifest["samples"])
             manifest["samples"] = {**recorded, **manifest["samples"]}  # kept: its rows stay in the folder
@@ -253,7 +258,7 @@ def _run(
         if processes.is_main:
             run_dir.prepare(config.resume)
             atomic_write_text(run_dir.manifest, json.dumps(manifest, indent=2, default=str))
-    conditions = run_conditions(config)
+    conditions = run_conditions(config, dataset.findings)
     real_index = {condition: reference_index(reference, condition, config) for condition in conditions}
     if processes.is_main:  # kept in the run folder for `cxrbench compare`
         for condition, index in real_index.items():

@@ -18,8 +18,9 @@ from cxrbench.errors import ConfigError
 from cxrbench.metrics.metric import Metric
 from cxrbench.metrics.selection import build_metrics as selected_metrics
 from cxrbench.models.adapter import FitContext
+from cxrbench.names import split_names
 from cxrbench.seeds import derive_seed
-from cxrbench.tasks import TASKS
+from cxrbench.tasks import TASKS, label_findings
 from cxrbench.tasks.task import Condition
 
 
@@ -33,11 +34,24 @@ def resolve_device(name: str) -> torch.device:
 
 
 def build_dataset(config: RunConfig) -> Dataset:
-    """The dataset named in the config, with its root and options."""
+    """The dataset named in the config, with its root and options, labelling the findings of the run's tasks.
+
+    A task named in the config that the dataset does not label is a ConfigError; ``all`` takes only the tasks
+    it labels, so that an installed plugin task does not stop a run on a dataset without its label.
+    """
     options = dict(config.data_options)
     if config.data_root is not None:
         options["root"] = config.data_root
-    return DATASETS.build(config.data, options)[0]
+    dataset = DATASETS.build(config.data, options)[0]
+    tasks = TASKS.resolve(config.tasks)
+    if "all" in split_names(config.tasks):
+        tasks = tuple(t for t in tasks if dataset.labels_finding(t))
+    return dataset.labelling(label_findings(tasks))
+
+
+def run_tasks(config: RunConfig, findings: tuple[str, ...]) -> tuple[str, ...]:
+    """The selected tasks among ``findings`` (a dataset's, from ``build_dataset``), in the config's order."""
+    return tuple(t for t in TASKS.resolve(config.tasks) if t in findings)
 
 
 def load_splits(dataset: Dataset, resolution: int, cache_dir: Path, reporter: Reporter) -> dict[str, ImageSet]:
@@ -55,12 +69,13 @@ def real_halves(test: ImageSet, seed: int) -> tuple[ImageSet, ImageSet]:
     return test.split_by_patient(derive_seed(seed, "test-halves"))
 
 
-def run_conditions(config: RunConfig) -> list[Condition]:
-    """Both conditions of every selected task, with the run's prompt style and meaning of absent."""
+def run_conditions(config: RunConfig, findings: tuple[str, ...]) -> list[Condition]:
+    """Both conditions of every selected task, over the label columns ``findings``, with the run's prompt style
+    and meaning of absent."""
     return [
         c
-        for name in TASKS.resolve(config.tasks)
-        for c in TASKS.get(name).conditions(config.prompt_style, config.absent)
+        for name in run_tasks(config, findings)
+        for c in TASKS.get(name).conditions(config.prompt_style, config.absent, findings)
     ]
 
 
@@ -71,7 +86,7 @@ def fit_context(
     return FitContext(
         train=train,
         holdout=holdout,
-        conditions=tuple(run_conditions(config)),
+        conditions=tuple(run_conditions(config, train.findings)),
         resolution=config.resolution,
         device=device,
         seed=derive_seed(config.seed, model, "fit"),

@@ -60,9 +60,9 @@ def generate_images(
         presence = Presence(condition)
     except ValueError:
         raise ConfigError(f"unknown condition {condition!r}; choose present or absent") from None
-    wanted = TASKS.get(task).condition(presence, config.prompt_style, config.absent)
     adapter, options = MODELS.build(name, config.model_options.get(name, {}))
-    dataset, train, holdout = _real_data(config, reporter)
+    dataset, train, holdout = _real_data(config, reporter)  # refuses a task the dataset does not label
+    wanted = TASKS.get(task).condition(presence, config.prompt_style, config.absent, train.findings)
     with reporter.step(f"preparing {name}") as update:
         context = fit_context(config, name, train, holdout, resolve_device(config.device), update)
         ready_adapter(

@@ -203,8 +203,7 @@ def _mode_drops(ref, held, rng: np.random.Generator) -> list[tuple[str, torch.Te
     """Per finding: a real set of m held-out images, the same m without the finding's positives, and
     which reference images show the finding."""
     drops = []
-    for finding in FINDINGS:
-        column = FINDINGS.index(finding)
+    for column, finding in enumerate(held.findings):
         keep = np.flatnonzero(held.labels[:, column].numpy() != 1)
         full = held.images[torch.from_numpy(np.sort(rng.permutation(len(held))[: len(keep)]))]
         drops.append((finding, full, held.images[torch.from_numpy(keep)], ref.labels[:, column].numpy() == 1))

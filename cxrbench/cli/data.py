@@ -26,7 +26,6 @@ def data_check(
     from rich.table import Table
 
     from cxrbench.benchmark.setup import build_dataset
-    from cxrbench.tasks import FINDINGS
 
     cfg = with_data_option(base_config(config).with_overrides(data=data, data_root=data_root), "view", view)
     dataset = build_dataset(cfg)
@@ -35,10 +34,10 @@ def data_check(
     counts = dataset.counts()
     left_out = f" ({len(problems)} bad {'file' if len(problems) == 1 else 'files'} left out)" if problems else ""
     table = Table(title=f"{cfg.data}: images present / absent / uncertain per split{left_out}")
-    for column in ("split", "images", "patients", *FINDINGS):
+    for column in ("split", "images", "patients", *dataset.findings):
         table.add_column(column, justify="right")
     for split, facts in counts.items():
-        cells = [f"{facts[f]['present']} / {facts[f]['absent']} / {facts[f]['uncertain']}" for f in FINDINGS]
+        cells = [f"{facts[f]['present']} / {facts[f]['absent']} / {facts[f]['uncertain']}" for f in dataset.findings]
         table.add_row(split, str(facts["images"]), str(facts["patients"]), *cells)
     console.print(table)
     for problem in problems:

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from cxrbench.data import DATASETS
-from cxrbench.data.table_dataset import TableDataset, findings_from_source, read_csv
+from cxrbench.data.table_dataset import TableDataset, read_csv
 from cxrbench.errors import CxrbenchError
 
 OBSERVATIONS = (
@@ -27,6 +27,17 @@ OBSERVATIONS = (
     "Fracture",
     "Support Devices",
 )
+
+# The CheXpert labeller's observations, shared by CheXpert and MIMIC-CXR-JPG.
+LABEL_MAP = {
+    "atelectasis": ("Atelectasis",),
+    "lung_opacity": ("Lung Opacity",),
+    "pleural_effusion": ("Pleural Effusion",),
+    # Cardiomegaly, not "Enlarged Cardiomediastinum", which also counts mediastinal widening.
+    "enlarged_cardiac_silhouette": ("Cardiomegaly",),
+    # every observation under its own name too, for plugin tasks ("Pleural Effusion" -> pleural_effusion)
+    **{o.lower().replace(" ", "_"): (o,) for o in OBSERVATIONS if o != "No Finding"},
+}
 
 
 def read_chexpert_labels(table: pd.DataFrame, source: str) -> pd.DataFrame:
@@ -61,6 +72,7 @@ class CheXpertDataset(TableDataset):
     """
 
     name = "chexpert"
+    label_map = LABEL_MAP
 
     def read_records(self) -> pd.DataFrame:
         parts = []
@@ -94,5 +106,5 @@ class CheXpertDataset(TableDataset):
                     "row": np.arange(len(table)) + 2,
                 }
             )
-            parts.append(pd.concat([records, findings_from_source(labels, self.name)], axis=1))
+            parts.append(pd.concat([records, self.findings_from(labels)], axis=1))
         return pd.concat(parts, ignore_index=True)

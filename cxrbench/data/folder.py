@@ -6,22 +6,17 @@ import numpy as np
 import pandas as pd
 
 from cxrbench.data import DATASETS
-from cxrbench.data.table_dataset import (
-    UNKNOWN_VIEW,
-    CsvFixes,
-    TableDataset,
-    findings_from_source,
-    read_csv,
-)
+from cxrbench.data.table_dataset import UNKNOWN_VIEW, CsvFixes, TableDataset, read_csv
 from cxrbench.errors import CxrbenchError
-from cxrbench.tasks import FINDINGS
+from cxrbench.tasks import TASKS
 
 
 @DATASETS.register("folder")
 class FolderDataset(TableDataset):
     """Your own images: root/labels.csv with a path column (relative to root) and one column per finding.
 
-    csv: the CSV's name in the root. columns: finding -> CSV column (default: the finding names).
+    csv: the CSV's name in the root. columns: finding -> CSV column (default: the finding names; any
+    task's finding, plugins' too, is labelled this way).
     Labels: 1 present, 0 absent, -1 uncertain, blank absent. Optional columns: patient_column
     (default: each image its own patient), view_column (without one, no view filter is applied),
     split_column (train / val / test; rows left blank are split by patient). Paths ending in .dcm
@@ -48,17 +43,24 @@ class FolderDataset(TableDataset):
     ) -> None:
         super().__init__(root, view, uncertain, split_seed, split_fractions, aspect, on_bad_image)
         self.csv, self.path_column = csv, path_column
-        self.columns = {finding: (columns or {}).get(finding, finding) for finding in FINDINGS}
-        unknown = sorted(set(columns or {}) - set(FINDINGS))
+        self.mapped = dict(columns or {})
+        unknown = sorted(set(self.mapped) - set(TASKS.names()))
         if unknown:
-            raise CxrbenchError(f"folder: columns maps unknown findings {unknown}; use {', '.join(FINDINGS)}")
+            raise CxrbenchError(f"folder: columns maps unknown findings {unknown}; use {', '.join(TASKS.names())}")
         self.patient_column, self.view_column, self.split_column = patient_column, view_column, split_column
+
+    def labels_finding(self, finding: str) -> bool:
+        return True  # a column of the CSV, named after the finding or mapped with `columns`
+
+    @property
+    def label_map(self) -> dict[str, tuple[str, ...]]:  # type: ignore[override]
+        return {finding: (self.mapped.get(finding, finding),) for finding in self.findings}
 
     def _csv_columns(self) -> tuple[str, ...]:
         """The columns the CSV must have with these options: the path, one per finding, the optional ones."""
         return (
             self.path_column,
-            *self.columns.values(),
+            *(column for (column,) in self.label_map.values()),
             *(c for c in (self.patient_column, self.view_column, self.split_column) if c),
         )
 
@@ -86,7 +88,7 @@ class FolderDataset(TableDataset):
         if table.empty:
             raise CxrbenchError(f"folder: {path} has no rows below its header; {fixes.empty}")
         source = pd.DataFrame(index=table.index)
-        for finding, column in self.columns.items():
+        for (column,) in self.label_map.values():
             values = pd.to_numeric(table[column].replace("", "0"), errors="coerce")
             bad = ~values.isin([1, 0, -1])
             if bad.any():
@@ -95,7 +97,7 @@ class FolderDataset(TableDataset):
                     f"folder: {self.csv} row {row + 2}, column {column!r}: label "
                     f"{table[column].iloc[row]} is not 1, 0, -1 or blank"
                 )
-            source[finding] = values
+            source[column] = values
         split = table[self.split_column].replace("", None) if self.split_column else None
         records = pd.DataFrame(
             {
@@ -108,4 +110,4 @@ class FolderDataset(TableDataset):
                 "row": np.arange(len(table)) + 2,
             }
         )
-        return pd.concat([records, findings_from_source(source, self.name)], axis=1)
+        return pd.concat([records, self.findings_from(source)], axis=1)

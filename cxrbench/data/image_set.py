@@ -15,10 +15,11 @@ class ImageSet:
     """Images with their labels.
 
     images: uint8 tensor [N, 1, H, W] (0 = black, 255 = white, radiographic convention: dense is bright).
-    labels: int8 tensor [N, len(FINDINGS)], 1 = finding present, 0 = absent, -1 = uncertain (an uncertain
+    labels: int8 tensor [N, len(findings)], 1 = finding present, 0 = absent, -1 = uncertain (an uncertain
     image belongs to neither condition of that finding).
     image_ids / patient_ids: one string each per image.
     meta: optional per-image metadata columns (each a list of N values).
+    findings: the finding of each label column.
     """
 
     images: torch.Tensor
@@ -26,13 +27,14 @@ class ImageSet:
     image_ids: tuple[str, ...]
     patient_ids: tuple[str, ...]
     meta: dict[str, list] = field(default_factory=dict)
+    findings: tuple[str, ...] = FINDINGS
 
     def __post_init__(self) -> None:
         n = self.images.shape[0]
         if self.images.dtype != torch.uint8 or self.images.ndim != 4 or self.images.shape[1] != 1:
             raise ValueError(f"images must be uint8 [N, 1, H, W], got {self.images.dtype} {tuple(self.images.shape)}")
-        if tuple(self.labels.shape) != (n, len(FINDINGS)):
-            raise ValueError(f"labels must be [N, {len(FINDINGS)}], got {tuple(self.labels.shape)}")
+        if tuple(self.labels.shape) != (n, len(self.findings)):
+            raise ValueError(f"labels must be [N, {len(self.findings)}], got {tuple(self.labels.shape)}")
         if len(self.image_ids) != n or len(self.patient_ids) != n:
             raise ValueError("image_ids and patient_ids need one entry per image")
 
@@ -53,6 +55,7 @@ class ImageSet:
             image_ids=tuple(self.image_ids[i] for i in idx),
             patient_ids=tuple(self.patient_ids[i] for i in idx),
             meta={k: [v[i] for i in idx] for k, v in self.meta.items()},
+            findings=self.findings,
         )
 
     def matching_index(self, condition: Condition) -> np.ndarray:

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 
 from cxrbench.data import DATASETS
-from cxrbench.data.chexpert import read_chexpert_labels
-from cxrbench.data.table_dataset import TableDataset, findings_from_source, read_csv
+from cxrbench.data.chexpert import LABEL_MAP, read_chexpert_labels
+from cxrbench.data.table_dataset import TableDataset, read_csv
 from cxrbench.errors import CxrbenchError
 
 _SPLIT_NAMES = {"train": "train", "validate": "val", "test": "test"}
@@ -23,6 +23,7 @@ class MimicCxrJpgDataset(TableDataset):
     """
 
     name = "mimic-cxr-jpg"
+    label_map = LABEL_MAP
 
     def _csv(self, kind: str, columns: tuple[str, ...]) -> pd.DataFrame:
         for suffix in (".csv", ".csv.gz"):
@@ -60,4 +61,4 @@ class MimicCxrJpgDataset(TableDataset):
                 "row": joined["row"],
             }
         )
-        return pd.concat([records, findings_from_source(joined, self.name)], axis=1)
+        return pd.concat([records, self.findings_from(joined)], axis=1)

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from cxrbench.data import DATASETS
-from cxrbench.data.table_dataset import TableDataset, findings_from_source, read_csv
+from cxrbench.data.table_dataset import TableDataset, read_csv
 from cxrbench.errors import CxrbenchError
 
 NIH_LABELS = (
@@ -26,6 +26,17 @@ NIH_LABELS = (
     "Pneumothorax",
 )
 
+LABEL_MAP = {
+    "atelectasis": ("Atelectasis",),
+    # NIH has no lung-opacity label: its airspace labels stand in; Edema is left out on purpose (mostly
+    # interstitial, and it would tie this finding to the cardiac one).
+    "lung_opacity": ("Infiltration", "Consolidation", "Pneumonia"),
+    "pleural_effusion": ("Effusion",),
+    "enlarged_cardiac_silhouette": ("Cardiomegaly",),
+    # every NIH label under its own name too, for plugin tasks (a pneumothorax task finds "pneumothorax")
+    **{label.lower(): (label,) for label in NIH_LABELS},
+}
+
 
 @DATASETS.register("nih-cxr14")
 class NihCxr14Dataset(TableDataset):
@@ -38,6 +49,7 @@ class NihCxr14Dataset(TableDataset):
     """
 
     name = "nih-cxr14"
+    label_map = LABEL_MAP
 
     def read_records(self) -> pd.DataFrame:
         candidates = sorted(self.root.glob("Data_Entry_2017*.csv"))
@@ -69,7 +81,7 @@ class NihCxr14Dataset(TableDataset):
                 "row": np.arange(len(table)) + 2,  # 1-based, after the header line
             }
         )
-        return pd.concat([records, findings_from_source(source, self.name)], axis=1)
+        return pd.concat([records, self.findings_from(source)], axis=1)
 
     def _official_splits(self, names: pd.Series) -> pd.Series:
         test_list = self.root / "test_list.txt"

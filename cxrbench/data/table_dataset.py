@@ -25,7 +25,6 @@ from cxrbench.data.preprocess import ASPECT_POLICIES, to_square
 from cxrbench.data.splits import assign_splits
 from cxrbench.errors import ConfigError, CxrbenchError
 from cxrbench.files import atomic_write
-from cxrbench.tasks import FINDINGS, TASKS
 
 VIEWS = ("PA", "AP", "both")
 UNCERTAIN_POLICIES = ("ignore", "negative", "positive")
@@ -70,20 +69,6 @@ def read_csv(
     return table
 
 
-def findings_from_source(source: pd.DataFrame, dataset: str) -> pd.DataFrame:
-    """Map source label columns (1 positive, 0 negative, -1 uncertain, NaN not mentioned) to FINDINGS.
-
-    A finding is positive when any source label mapped to it is positive, else uncertain when any is
-    uncertain, else negative ("not mentioned" counts as negative). The maps live in the tasks.
-    """
-    out = {}
-    for finding in FINDINGS:
-        columns = list(TASKS.get(finding).label_maps[dataset])
-        values = source[columns].astype(float)
-        out[finding] = np.where((values == 1).any(axis=1), 1, np.where((values == -1).any(axis=1), -1, 0))
-    return pd.DataFrame(out, index=source.index).astype(np.int8)
-
-
 class TableDataset(Dataset):
     """A dataset on disk described by a table of records.
 
@@ -93,6 +78,9 @@ class TableDataset(Dataset):
     split_seed / split_fractions: patient-level assignment of records without an official split.
     aspect: "crop" (centre square, default) or "pad". on_bad_image: "fail" (default) stops before any
     work with every bad file listed; "skip" drops them and counts them in the manifest.
+
+    A subclass declares its ``label_map`` and turns its source labels into finding columns with
+    ``findings_from``.
     """
 
     def __init__(
@@ -133,14 +121,33 @@ class TableDataset(Dataset):
 
     @abstractmethod
     def read_records(self) -> pd.DataFrame:
-        """One row per image: RECORD_COLUMNS plus FINDINGS columns (1, 0, -1), before any filtering."""
+        """One row per image: RECORD_COLUMNS plus one column per finding of ``self.findings`` (1, 0, -1),
+        before any filtering."""
+
+    def findings_from(self, source: pd.DataFrame) -> pd.DataFrame:
+        """Source label columns (1 positive, 0 negative, -1 uncertain, NaN not mentioned) -> one int8 column
+        per finding of ``self.findings``, through ``label_map``.
+
+        A finding is positive when any source label mapped to it is positive, else uncertain when any is
+        uncertain, else negative ("not mentioned" counts as negative).
+        """
+        out = {}
+        for finding in self.findings:
+            values = source[list(self.label_map[finding])].astype(float)
+            out[finding] = np.where((values == 1).any(axis=1), 1, np.where((values == -1).any(axis=1), -1, 0))
+        return pd.DataFrame(out, index=source.index).astype(np.int8)
+
+    def labelling(self, findings: tuple[str, ...]) -> "TableDataset":
+        super().labelling(findings)
+        self._records, self._fingerprint, self._decoded, self._decodes = None, None, {}, None  # labels changed
+        return self
 
     # -- records --------------------------------------------------------------------------------
     def records(self) -> pd.DataFrame:
         """Filtered, labelled and split records (cached in memory)."""
         if self._records is None:
             table = self.read_records()
-            missing = [c for c in (*RECORD_COLUMNS, *FINDINGS) if c not in table]
+            missing = [c for c in (*RECORD_COLUMNS, *self.findings) if c not in table]
             if missing:
                 raise CxrbenchError(f"{self.name} records lack columns {missing}")
             self._check_paths(table)
@@ -151,7 +158,7 @@ class TableDataset(Dataset):
                 raise CxrbenchError(f"{self.name}: no {self.view} images under {self.root}; try view='both'")
             if self.uncertain != "ignore":
                 replacement = 0 if self.uncertain == "negative" else 1
-                table[list(FINDINGS)] = table[list(FINDINGS)].replace(-1, replacement)
+                table[list(self.findings)] = table[list(self.findings)].replace(-1, replacement)
             table["split"] = assign_splits(table, self.split_fractions, self.split_seed)
             self._records = table.reset_index(drop=True)
         return self._records
@@ -202,7 +209,7 @@ class TableDataset(Dataset):
         add(
             "labels",
             pd.util.hash_pandas_object(
-                table[["image_id", "patient_id", "split", *FINDINGS]], index=False
+                table[["image_id", "patient_id", "split", *self.findings]], index=False
             ).values.tobytes(),
         )
         for path in table["path"]:
@@ -231,7 +238,10 @@ class TableDataset(Dataset):
         if self._decodes is not None:
             table = table[self._decodes]
         return count_findings(
-            table[list(FINDINGS)].to_numpy(), table["patient_id"].to_numpy(), table["split"].to_numpy()
+            table[list(self.findings)].to_numpy(),
+            table["patient_id"].to_numpy(),
+            table["split"].to_numpy(),
+            self.findings,
         )
 
     # -- pixels ----------------------------------------------------------------------------------
@@ -244,10 +254,11 @@ class TableDataset(Dataset):
         part = table.iloc[rows]
         return ImageSet(
             images=torch.from_numpy(np.array(pixels[rows]))[:, None],
-            labels=torch.from_numpy(part[list(FINDINGS)].to_numpy(dtype=np.int8).copy()),
+            labels=torch.from_numpy(part[list(self.findings)].to_numpy(dtype=np.int8).copy()),
             image_ids=tuple(part["image_id"].astype(str)),
             patient_ids=tuple(part["patient_id"].astype(str)),
             meta={"view": list(part["view"]), "source_row": [f"{s}:{r}" for s, r in zip(part["source"], part["row"])]},
+            findings=self.findings,
         )
 
     def check(self) -> list[str]:

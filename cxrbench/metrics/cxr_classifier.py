@@ -136,9 +136,9 @@ class _Residual(nn.Module):
 
 
 class CxrClassifier(nn.Module):
-    """Conv-BN-ReLU-pool stages, global average pooling, a linear head over FINDINGS."""
+    """Conv-BN-ReLU-pool stages, global average pooling, a linear head with one output per finding."""
 
-    def __init__(self, recipe: ClassifierRecipe) -> None:
+    def __init__(self, recipe: ClassifierRecipe, n_findings: int = len(FINDINGS)) -> None:
         super().__init__()
         self.input_size = recipe.input_size
         self.standardise = recipe.standardise
@@ -149,7 +149,7 @@ class CxrClassifier(nn.Module):
             channels = width
         # one stage of blocks = 1 unrolled, so 0.1 checkpoints (body.0 = conv, body.1 = BN, ...) still load
         self.body = nn.Sequential(*(m for s in stages for m in s)) if recipe.blocks == 1 else nn.Sequential(*stages)
-        self.head = nn.Linear(channels, len(FINDINGS))
+        self.head = nn.Linear(channels, n_findings)
         self.dropout = nn.Dropout(recipe.dropout)
         self.embedding_dim = channels
 
@@ -201,8 +201,8 @@ def affine_augment(x: torch.Tensor, recipe: ClassifierRecipe, generator: torch.G
 
 
 def positive_weights(labels: torch.Tensor) -> torch.Tensor:
-    """Per finding, known negatives / known positives of int8 [N, len(FINDINGS)] labels (1 where a
-    finding has no positive), float [len(FINDINGS)]."""
+    """Per finding, known negatives / known positives of int8 [N, F] labels (1 where a finding has no
+    positive), float [F]."""
     positives = (labels == 1).sum(0).float()
     negatives = (labels == 0).sum(0).float()
     return torch.where(positives > 0, negatives / positives.clamp(min=1.0), torch.ones_like(positives))
@@ -215,10 +215,10 @@ def train_classifier(
     device: torch.device,
     progress: Callable[[int, int, str], None] = lambda done, total, text: None,
 ) -> CxrClassifier:
-    """Train on ``data`` (multi-label BCE over known labels, Adam, one-cycle schedule); deterministic
-    for ``seed`` on a device."""
+    """Train on ``data`` (multi-label BCE over known labels, Adam, one-cycle schedule), one output per label
+    column; deterministic for ``seed`` on a device."""
     torch.manual_seed(seed)
-    model = CxrClassifier(recipe).to(device)
+    model = CxrClassifier(recipe, len(data.findings)).to(device)
     optimiser_class = torch.optim.AdamW if recipe.decoupled_decay else torch.optim.Adam
     optimiser = optimiser_class(model.parameters(), lr=recipe.learning_rate, weight_decay=recipe.weight_decay)
     generator = torch.Generator().manual_seed(seed)
@@ -262,19 +262,24 @@ def cached_classifier(
     """The classifier saved in ``directory`` with its config, else ``train()``'s, saved there first."""
     if (directory / WEIGHTS_FILE).is_file():
         tensors, config = load_checkpoint(directory)
-        model = CxrClassifier(recipe)
-        model.load_state_dict(tensors)
-        return model.to(device).eval(), config
+        return classifier_from(recipe, tensors).to(device).eval(), config
     model, config = train()
     save_checkpoint(directory, model.state_dict(), config)
     return model, config
+
+
+def classifier_from(recipe: ClassifierRecipe, tensors: dict[str, torch.Tensor]) -> CxrClassifier:
+    """The classifier of ``recipe`` holding the state dict ``tensors`` (its head says how many findings)."""
+    model = CxrClassifier(recipe, int(tensors["head.weight"].shape[0]))
+    model.load_state_dict(tensors)
+    return model
 
 
 @torch.no_grad()
 def run_classifier(
     model: CxrClassifier, images: torch.Tensor, device: torch.device, batch_size: int = 256
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Embeddings [N, D] and sigmoid probabilities [N, len(FINDINGS)] (float64, on the CPU)."""
+    """Embeddings [N, D] and sigmoid probabilities [N, F] (one per finding; float64, on the CPU)."""
     embeddings, probabilities = [], []
     for batch in images.split(batch_size):
         e = model.embed(model.preprocess(batch).to(device))

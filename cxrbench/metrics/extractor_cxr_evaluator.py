@@ -43,7 +43,7 @@ class CxrEvaluatorExtractor(FeatureExtractor):
         # a dict (``[feature_options.cxr-evaluator.recipe]`` in a config) overrides fields of the default
         self.recipe = recipe if isinstance(recipe, ClassifierRecipe) else recipe_with(recipe or {})
         self.model: CxrClassifier | None = None
-        self.thresholds = np.full(len(FINDINGS), 0.5)
+        self.thresholds = np.full(len(FINDINGS), 0.5)  # until ``prepare``: one per label column of the run
         self.test_auroc: dict[str, float] = {}
         self.key = ""
 
@@ -63,11 +63,13 @@ class CxrEvaluatorExtractor(FeatureExtractor):
         _, val_probs = run_classifier(model, context.val.images, self.device)
         val_labels = context.val.labels.numpy()
         thresholds = [
-            youden_threshold(*_known(val_probs[:, i].numpy(), val_labels[:, i])) for i in range(len(FINDINGS))
+            youden_threshold(*_known(val_probs[:, i].numpy(), val_labels[:, i])) for i in range(val_labels.shape[1])
         ]
         _, test_probs = run_classifier(model, context.test.images, self.device)
         test_labels = context.test.labels.numpy()
-        test_auroc = {f: auroc(*_known(test_probs[:, i].numpy(), test_labels[:, i])) for i, f in enumerate(FINDINGS)}
+        test_auroc = {
+            f: auroc(*_known(test_probs[:, i].numpy(), test_labels[:, i])) for i, f in enumerate(context.test.findings)
+        }
         return model, {
             "recipe": self.recipe.to_dict(),
             "thresholds": thresholds,

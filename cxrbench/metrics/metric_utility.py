@@ -32,7 +32,6 @@ from cxrbench.metrics.cxr_classifier import (
 )
 from cxrbench.metrics.feature_cache import images_digest
 from cxrbench.metrics.metric import Direction, MetricValue, ModelMetric, ModelMetricContext, Statistic
-from cxrbench.tasks import FINDINGS
 
 SYNTHETIC, REAL, AUGMENTED = "synthetic", "real", "augmented"
 
@@ -45,7 +44,7 @@ def synthetic_set(fake: dict) -> ImageSet:
         images.append(batch)
         labels.append(torch.tensor([target] * len(batch), dtype=torch.int8))
     ids = tuple(f"synthetic-{i}" for i in range(sum(len(b) for b in images)))
-    return ImageSet(torch.cat(images), torch.cat(labels), ids, ids)
+    return ImageSet(torch.cat(images), torch.cat(labels), ids, ids, findings=next(iter(fake)).findings)
 
 
 class _Utility(ModelMetric):
@@ -80,7 +79,7 @@ class _Utility(ModelMetric):
         return cached_classifier(directory, self.recipe, context.device, train)[0]
 
     def _test_scores(self, context: ModelMetricContext, *kinds: str) -> list[np.ndarray]:
-        """Test-set probabilities [N, len(FINDINGS)] of the classifier trained on each of ``kinds``."""
+        """Test-set probabilities [N, F] (one per label column) of the classifier trained on each of ``kinds``."""
         sources = {
             SYNTHETIC: lambda: synthetic_set(context.fake),
             REAL: lambda: context.train,
@@ -98,7 +97,7 @@ class _Utility(ModelMetric):
         scores = self._test_scores(context, *self.kinds)
         results = {}
         for task in dict.fromkeys(c.task for c in context.fake):
-            index = FINDINGS.index(task)
+            index = context.test.findings.index(task)
             labels = context.test.labels[:, index].numpy()
             known = labels >= 0
             statistic = self._statistic([s[known, index] for s in scores], labels[known].astype(bool))
@@ -113,6 +112,7 @@ def _concat(a: ImageSet, b: ImageSet) -> ImageSet:
         torch.cat([a.labels, b.labels]),
         a.image_ids + b.image_ids,
         a.patient_ids + b.patient_ids,
+        findings=a.findings,
     )
 
 

@@ -58,7 +58,7 @@ class ConditionalGanAdapter(ModelAdapter):
         self.settings = resolve_preset("cgan", PRESETS, preset, gan or {})
         self.resolution = 0
         self.generator: ConditionalGenerator | None = None
-        self.label_pool = torch.empty(0, len(FINDINGS), dtype=torch.int8)  # the training labels
+        self.label_pool = torch.empty(0, len(FINDINGS), dtype=torch.int8)  # the training labels [N, F]
         self.device = torch.device("cpu")
         self._log: GenerationLog | None = None
 
@@ -102,7 +102,11 @@ class ConditionalGanAdapter(ModelAdapter):
         self.resolution = int(config["resolution"])
         self.label_pool = tensors.pop("label_pool")
         self.generator = ConditionalGenerator(
-            self.resolution, self.settings.latent_dim, self.settings.fmap_base, self.settings.fmap_max
+            self.resolution,
+            self.settings.latent_dim,
+            self.settings.fmap_base,
+            self.settings.fmap_max,
+            self.label_pool.shape[1],
         )
         self.generator.load_state_dict({k[len("generator.") :]: v for k, v in tensors.items()})
         self.generator.eval().requires_grad_(False)
@@ -124,7 +128,7 @@ class ConditionalGanAdapter(ModelAdapter):
             with torch.no_grad():
                 yield to_uint8(g(z, labels[start : start + b].to(self.device)))
         self._log = GenerationLog(
-            [{"index": i, "labels": dict(zip(FINDINGS, row))} for i, row in enumerate(labels.tolist())], {}
+            [{"index": i, "labels": dict(zip(condition.findings, row))} for i, row in enumerate(labels.tolist())], {}
         )
 
     def generation_log(self) -> GenerationLog | None:

@@ -65,7 +65,7 @@ class DiffusionSmallAdapter(ModelAdapter):
         return {"network": dataclasses.asdict(self.network), "training": dataclasses.asdict(self.training)}
 
     def fit(self, context: FitContext) -> None:
-        texts = vocabulary_texts() + [p for ps in self.prompts.values() for p in ps]
+        texts = vocabulary_texts(context.train.findings) + [p for ps in self.prompts.values() for p in ps]
         parts = build_small(self.network, texts, context.seed)
         images = context.train.images
         if images.shape[-1] != self.network.sample_size:  # the real images' filter, as for every resize
@@ -83,6 +83,7 @@ class DiffusionSmallAdapter(ModelAdapter):
             context.device,
             context.work_dir,
             context.progress,
+            context.train.findings,
         )
         self.resolution = context.resolution
         self.generator = TextGenerator(parts, self.settings, torch.device("cpu"))

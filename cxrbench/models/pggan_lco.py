@@ -17,7 +17,7 @@ import torch
 
 from cxrbench.checkpoint import load_checkpoint, save_checkpoint
 from cxrbench.errors import ConfigError, CxrbenchError
-from cxrbench.metrics.cxr_classifier import ClassifierRecipe, CxrClassifier, train_classifier
+from cxrbench.metrics.cxr_classifier import ClassifierRecipe, CxrClassifier, classifier_from, train_classifier
 from cxrbench.models import MODELS
 from cxrbench.models.adapter import Conditioning, FitContext, GenerationLog, ModelAdapter
 from cxrbench.models.gan.lco import LcoSettings, latent_class_optimisation
@@ -26,7 +26,6 @@ from cxrbench.models.gan.pggan_training import PgganSettings, train_pggan
 from cxrbench.models.gan.training import to_uint8
 from cxrbench.models.settings import resolve_preset, with_settings
 from cxrbench.seeds import derive_seed
-from cxrbench.tasks import FINDINGS
 from cxrbench.tasks.task import Condition
 
 # "cpu": fits the default run on two CPU cores at 64 px. "gpu": the published PGGAN recipe
@@ -113,8 +112,7 @@ class PgganLcoAdapter(ModelAdapter):
             self.resolution, self.settings.latent_dim, self.settings.fmap_base, self.settings.fmap_max
         )
         self.generator.load_state_dict(_part(tensors, "generator."))
-        self.classifier = CxrClassifier(self.recipe)
-        self.classifier.load_state_dict(_part(tensors, "classifier."))
+        self.classifier = classifier_from(self.recipe, _part(tensors, "classifier."))
         self.generator.eval().requires_grad_(False)
         self.classifier.eval().requires_grad_(False)
 
@@ -141,7 +139,7 @@ class PgganLcoAdapter(ModelAdapter):
                         "index": len(records),
                         "steps": steps,
                         "success": success,
-                        "probabilities": dict(zip(FINDINGS, (round(p, 5) for p in probabilities))),
+                        "probabilities": dict(zip(condition.findings, (round(p, 5) for p in probabilities))),
                     }
                 )
             yield to_uint8(result.images)

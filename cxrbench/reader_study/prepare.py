@@ -163,7 +163,7 @@ def _real_pools(run_config, keys: list[tuple[str, str]]) -> dict[tuple[str, str]
     reference, _ = real_halves(dataset.load("test", run_config.resolution, run_config.cache_dir), run_config.seed)
     pools = {}
     for task, condition in keys:
-        wanted = TASKS.get(task).condition(condition, run_config.prompt_style, run_config.absent)
+        wanted = TASKS.get(task).condition(condition, run_config.prompt_style, run_config.absent, reference.findings)
         index = reference.matching_index(wanted)
         pools[(task, condition)] = _RealPool(
             reference.images[index, 0].numpy(), [reference.image_ids[i] for i in index]

@@ -18,13 +18,6 @@ ATELECTASIS = TASKS.register("atelectasis")(
             P: ("Bibasilar atelectasis.", "Plate-like atelectasis at the left lung base."),
             A: ("No atelectasis.",) + NORMAL_REPORT,
         },
-        label_maps={
-            "phantom": ("atelectasis",),
-            "nih-cxr14": ("Atelectasis",),
-            "chexpert": ("Atelectasis",),
-            "mimic-cxr-jpg": ("Atelectasis",),
-            "folder": ("atelectasis",),
-        },
     )
 )
 
@@ -36,15 +29,6 @@ LUNG_OPACITY = TASKS.register("lung_opacity")(
         report_prompts={
             P: ("Patchy airspace opacity in the right lower lobe.", "Multifocal patchy opacities."),
             A: ("The lungs are clear without focal opacity.",) + NORMAL_REPORT,
-        },
-        # NIH has no lung-opacity label: its airspace labels stand in; Edema is left out on purpose
-        # (mostly interstitial, and it would tie this task to the cardiac one).
-        label_maps={
-            "phantom": ("lung_opacity",),
-            "nih-cxr14": ("Infiltration", "Consolidation", "Pneumonia"),
-            "chexpert": ("Lung Opacity",),
-            "mimic-cxr-jpg": ("Lung Opacity",),
-            "folder": ("lung_opacity",),
         },
     )
 )
@@ -58,13 +42,6 @@ PLEURAL_EFFUSION = TASKS.register("pleural_effusion")(
             P: ("Small left pleural effusion.", "Moderate bilateral pleural effusions."),
             A: ("No pleural effusion.",) + NORMAL_REPORT,
         },
-        label_maps={
-            "phantom": ("pleural_effusion",),
-            "nih-cxr14": ("Effusion",),
-            "chexpert": ("Pleural Effusion",),
-            "mimic-cxr-jpg": ("Pleural Effusion",),
-            "folder": ("pleural_effusion",),
-        },
     )
 )
 
@@ -77,14 +54,6 @@ ENLARGED_CARDIAC_SILHOUETTE = TASKS.register("enlarged_cardiac_silhouette")(
         report_prompts={
             P: ("The cardiac silhouette is enlarged.", "Moderate cardiomegaly."),
             A: ("Heart size is normal.",) + NORMAL_REPORT,
-        },
-        # Cardiomegaly, not "Enlarged Cardiomediastinum", which also counts mediastinal widening.
-        label_maps={
-            "phantom": ("enlarged_cardiac_silhouette",),
-            "nih-cxr14": ("Cardiomegaly",),
-            "chexpert": ("Cardiomegaly",),
-            "mimic-cxr-jpg": ("Cardiomegaly",),
-            "folder": ("enlarged_cardiac_silhouette",),
         },
     )
 )

@@ -1,4 +1,4 @@
-"""The benchmark's unit of work: a finding, its two conditions, prompts and label maps."""
+"""The benchmark's unit of work: a finding, its two conditions and their prompts."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # numpy is imported where labels are matched, so `cxrbench list` stays light
     import numpy as np
 
-# FINDINGS gives the column order of every multi-label vector (labels, targets, classifier outputs).
+# FINDINGS: the default label columns of every multi-label vector (labels, targets, classifier outputs).
 from cxrbench.tasks import FINDINGS
 
 ABSENT_MEANINGS = ("negative", "no_finding")
@@ -26,8 +26,8 @@ class Presence(str, Enum):
 class Condition:
     """What a generator is asked for: one finding present or absent.
 
-    ``target`` is the multi-label vector in ``FINDINGS`` order: 1 = wanted, 0 = unwanted,
-    None = left free (the other findings keep their natural prevalence).
+    ``target`` is the multi-label vector over ``findings`` (the run's label columns): 1 = wanted,
+    0 = unwanted, None = left free (the other findings keep their natural prevalence).
     """
 
     task: str
@@ -35,10 +35,13 @@ class Condition:
     target: tuple[int | None, ...]
     prompt: str
     prompts: tuple[str, ...] = ()
+    # Out of the repr, which keys cached rows: ``target`` already has one entry per finding, and a value
+    # depends on the findings only through it and ``finding_index``.
+    findings: tuple[str, ...] = field(default=FINDINGS, repr=False)
 
     @property
     def finding_index(self) -> int:
-        return FINDINGS.index(self.task)
+        return self.findings.index(self.task)
 
     @property
     def present(self) -> bool:
@@ -65,34 +68,36 @@ class Task:
 
     ``bare_prompts`` are the prompts of Schuit et al. (arXiv 2508.07128): the finding's bare name
     for ``present`` and "no findings" for ``absent``. ``report_prompts`` read like report sentences.
-    ``label_maps`` maps a dataset name to the source labels that make this finding positive.
+    Which source labels make the finding positive is each dataset's ``label_map``.
     """
 
     name: str
     display_name: str
     bare_prompts: dict[Presence, str]
     report_prompts: dict[Presence, tuple[str, ...]]
-    label_maps: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
-    @property
-    def index(self) -> int:
-        return FINDINGS.index(self.name)
-
-    def condition(self, presence: Presence | str, prompt_style: str = "bare", absent: str = "negative") -> Condition:
+    def condition(
+        self,
+        presence: Presence | str,
+        prompt_style: str = "bare",
+        absent: str = "negative",
+        findings: tuple[str, ...] = FINDINGS,
+    ) -> Condition:
         """The condition ``presence`` of this task, with the prompt of ``prompt_style`` (bare|report).
 
         absent: what ``absent`` asks for: "negative" (this finding negative, the others free) or
-        "no_finding" (the stricter reference: all four findings negative).
+        "no_finding" (the stricter reference: every finding negative). findings: the run's label columns
+        (``label_findings`` of its tasks), this task among them.
         """
         presence = Presence(presence)
         if absent not in ABSENT_MEANINGS:
             from cxrbench.errors import ConfigError
 
             raise ConfigError(f"unknown absent meaning {absent!r}; choose {' or '.join(ABSENT_MEANINGS)}")
-        target: list[int | None] = [None] * len(FINDINGS)
+        target: list[int | None] = [None] * len(findings)
         if presence is Presence.ABSENT and absent == "no_finding":
-            target = [0] * len(FINDINGS)
-        target[self.index] = 1 if presence is Presence.PRESENT else 0
+            target = [0] * len(findings)
+        target[findings.index(self.name)] = 1 if presence is Presence.PRESENT else 0
         if prompt_style == "bare":
             prompts: tuple[str, ...] = (self.bare_prompts[presence],)
         elif prompt_style == "report":
@@ -101,10 +106,12 @@ class Task:
             from cxrbench.errors import ConfigError
 
             raise ConfigError(f"unknown prompt style {prompt_style!r}; choose 'bare' or 'report'")
-        return Condition(self.name, presence, tuple(target), prompts[0], prompts)
+        return Condition(self.name, presence, tuple(target), prompts[0], prompts, tuple(findings))
 
-    def conditions(self, prompt_style: str = "bare", absent: str = "negative") -> tuple[Condition, Condition]:
+    def conditions(
+        self, prompt_style: str = "bare", absent: str = "negative", findings: tuple[str, ...] = FINDINGS
+    ) -> tuple[Condition, Condition]:
         return (
-            self.condition(Presence.PRESENT, prompt_style, absent),
-            self.condition(Presence.ABSENT, prompt_style, absent),
+            self.condition(Presence.PRESENT, prompt_style, absent, findings),
+            self.condition(Presence.ABSENT, prompt_style, absent, findings),
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from functools import lru_cache
@@ -17,6 +18,7 @@ from cxrbench.data.phantom.anatomy import sample_anatomy
 from cxrbench.data.phantom.findings import sample_findings
 from cxrbench.data.phantom.render import render
 from cxrbench.errors import ConfigError
+from cxrbench.tasks import FINDINGS
 
 PHANTOM_VERSION = 3  # bump when rendering changes, so cached work keyed on the fingerprint is redone
 _SPLIT_FRACTIONS = {"train": 0.6, "val": 0.1, "test": 0.3}
@@ -48,6 +50,7 @@ class PhantomDataset(Dataset):
     """
 
     name = "phantom"
+    label_map = {finding: (finding,) for finding in FINDINGS}  # the ground truth it draws (findings.py)
 
     def __init__(self, n_images: int = 6000, seed: int = 0) -> None:
         if n_images < 20:
@@ -72,6 +75,8 @@ class PhantomDataset(Dataset):
 
     def fingerprint(self) -> str:
         spec = {"dataset": "phantom", "version": PHANTOM_VERSION, "n_images": self.n_images, "seed": self.seed}
+        if self.findings != FINDINGS:  # only then, so that every earlier fingerprint stays
+            spec["findings"] = list(self.findings)
         return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
 
     def fingerprint_parts(self) -> dict[str, str]:
@@ -85,7 +90,12 @@ class PhantomDataset(Dataset):
             [sample_findings(np.random.default_rng([self.seed, p, s, 1])).labels for p, s, _ in self._studies]
         )
         patients = np.array([p for p, _, _ in self._studies])
-        return count_findings(labels, patients, np.array([split for _, _, split in self._studies]))
+        splits = np.array([split for _, _, split in self._studies])
+        return count_findings(labels[:, self._columns()], patients, splits, self.findings)
+
+    def _columns(self) -> list[int]:
+        """The columns of ``findings`` among the four the phantom draws."""
+        return [FINDINGS.index(f) for f in self.findings]
 
     def load(self, split: str, resolution: int, cache_dir: Path | None = None) -> ImageSet:
         # Rendering is faster than reading a cache back, so the phantom only memoises in memory.
@@ -93,14 +103,17 @@ class PhantomDataset(Dataset):
             raise ConfigError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
         if not 32 <= resolution <= 1024:
             raise ConfigError(f"phantom resolution {resolution} is out of range; choose 32 to 1024")
-        return _render_split(self.seed, tuple(self._studies), split, resolution)
+        rendered = _render_split(self.seed, tuple(self._studies), split, resolution)
+        if self.findings == FINDINGS:
+            return rendered
+        return dataclasses.replace(rendered, labels=rendered.labels[:, self._columns()], findings=self.findings)
 
 
 @lru_cache(maxsize=8)
 def _render_split(seed: int, studies: tuple[tuple[int, int, str], ...], split: str, resolution: int) -> ImageSet:
     chosen = [(p, s) for p, s, sp in studies if sp == split]
     images = np.empty((len(chosen), 1, resolution, resolution), dtype=np.uint8)
-    labels = np.empty((len(chosen), 4), dtype=np.int8)
+    labels = np.empty((len(chosen), len(FINDINGS)), dtype=np.int8)
     meta: dict[str, list] = {}
     for i, (patient, study) in enumerate(chosen):
         images[i, 0], info = render_image(seed, patient, study, resolution)

@@ -16,18 +16,21 @@ from cxrbench.tasks import FINDINGS, TASKS
 from cxrbench.tasks.task import Presence
 
 
-def vocabulary_texts() -> list[str]:
-    """Every bare and report prompt of every task: the words the small model's tokenizer knows."""
+def vocabulary_texts(findings: tuple[str, ...] = FINDINGS) -> list[str]:
+    """Every bare and report prompt of the tasks of ``findings`` (a run's label columns): the words the small
+    model's tokenizer knows."""
     texts = []
-    for name in TASKS.names():
+    for name in findings:
         task = TASKS.get(name)
         texts += list(task.bare_prompts.values()) + [p for ps in task.report_prompts.values() for p in ps]
     return texts
 
 
-def caption(labels: np.ndarray, rng: random.Random, report_fraction: float) -> str:
-    """A caption for one label row (int, FINDINGS order; 1 present, 0 absent, -1 uncertain)."""
-    tasks = [TASKS.get(name) for name in FINDINGS]
+def caption(
+    labels: np.ndarray, rng: random.Random, report_fraction: float, findings: tuple[str, ...] = FINDINGS
+) -> str:
+    """A caption for one label row (int, one per finding of ``findings``; 1 present, 0 absent, -1 uncertain)."""
+    tasks = [TASKS.get(name) for name in findings]
     report = rng.random() < report_fraction
     present = [t for t, label in zip(tasks, labels) if label == 1]
     if not present:

@@ -25,6 +25,7 @@ from cxrbench.files import atomic_write, atomic_write_text
 from cxrbench.models.diffusion.captions import caption
 from cxrbench.models.diffusion.pipeline_dir import PipelineParts
 from cxrbench.seeds import derive_seed
+from cxrbench.tasks import FINDINGS
 
 STATE, STATE_INFO = "state.safetensors", "state.json"
 
@@ -89,8 +90,10 @@ def train(
     device: torch.device,
     work_dir: Path | None,
     progress: Callable[[int, int, str], None] = lambda done, total, text: None,
+    findings: tuple[str, ...] = FINDINGS,
 ) -> dict:
-    """Train ``parts`` in place on uint8 images [N, 1, S, S] (S = the model's size) with labels [N, F].
+    """Train ``parts`` in place on uint8 images [N, 1, S, S] (S = the model's size) with labels [N, F], one
+    column per finding of ``findings``.
 
     Ends with the EMA weights in ``parts`` (on the CPU, eval mode). Returns a summary (final loss,
     steps run now, step resumed from).
@@ -118,7 +121,7 @@ def train(
         rng = random.Random(derive_seed(seed, "captions", str(step), str(accelerator.process_index)))
         index = torch.randint(len(data), (config.batch_size,), generator=generator)
         captions = [
-            "" if rng.random() < config.prompt_dropout else caption(labels[i], rng, config.report_fraction)
+            "" if rng.random() < config.prompt_dropout else caption(labels[i], rng, config.report_fraction, findings)
             for i in index.tolist()
         ]
         timesteps = torch.randint(len(alphas), (config.batch_size,), generator=generator).to(accelerator.device)

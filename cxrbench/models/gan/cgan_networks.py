@@ -38,9 +38,9 @@ def condition_index(labels: torch.Tensor) -> torch.Tensor:
 class LabelEmbedding(nn.Module):
     """Sum over findings of one learned vector per (finding, state): [B, F] -> [B, dim]."""
 
-    def __init__(self, dim: int) -> None:
+    def __init__(self, dim: int, n_findings: int = len(FINDINGS)) -> None:
         super().__init__()
-        self.table = nn.Embedding(STATES * len(FINDINGS), dim)
+        self.table = nn.Embedding(STATES * n_findings, dim)
         nn.init.normal_(self.table.weight)
 
     def forward(self, labels: torch.Tensor) -> torch.Tensor:
@@ -63,11 +63,13 @@ class StyledConv(nn.Module):
 class ConditionalGenerator(nn.Module):
     """(z [B, latent], labels [B, F]) -> images [B, 1, R, R] in about [-1, 1]."""
 
-    def __init__(self, resolution: int, latent_dim: int, fmap_base: int, fmap_max: int) -> None:
+    def __init__(
+        self, resolution: int, latent_dim: int, fmap_base: int, fmap_max: int, n_findings: int = len(FINDINGS)
+    ) -> None:
         super().__init__()
         self.latent_dim = latent_dim
         widths = [channels_at(4 * 2**i, fmap_base, fmap_max) for i in range(levels_for(resolution))]
-        self.embed = LabelEmbedding(latent_dim)
+        self.embed = LabelEmbedding(latent_dim, n_findings)
         self.mapping = nn.ModuleList([EqualLinear(2 * latent_dim, latent_dim), EqualLinear(latent_dim, latent_dim)])
         self.constant = nn.Parameter(torch.randn(1, widths[0], 4, 4))
         self.first = StyledConv(widths[0], widths[0], latent_dim)
@@ -94,7 +96,9 @@ class ConditionalGenerator(nn.Module):
 class ProjectionDiscriminator(nn.Module):
     """(images [B, 1, R, R], labels [B, F]) -> logits [B] (real vs generated, for this condition)."""
 
-    def __init__(self, resolution: int, fmap_base: int, fmap_max: int, mbstd_group: int = 4) -> None:
+    def __init__(
+        self, resolution: int, fmap_base: int, fmap_max: int, mbstd_group: int = 4, n_findings: int = len(FINDINGS)
+    ) -> None:
         super().__init__()
         widths = [channels_at(4 * 2**i, fmap_base, fmap_max) for i in range(levels_for(resolution))]
         self.mbstd_group = mbstd_group
@@ -106,7 +110,7 @@ class ProjectionDiscriminator(nn.Module):
         self.final_conv = EqualConv2d(widths[0] + 1, widths[0], 3)
         self.final_dense = EqualLinear(widths[0] * 16, widths[0])
         self.score = EqualLinear(widths[0], 1, gain=1.0)
-        self.project = LabelEmbedding(widths[0])
+        self.project = LabelEmbedding(widths[0], n_findings)
 
     def forward(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         x = lrelu(self.from_image(images))

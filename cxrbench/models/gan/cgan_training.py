@@ -68,10 +68,15 @@ def train_cgan(
     resolution = images.shape[-1]
     total = max(1, settings.train_images // settings.batch_size)
     torch.manual_seed(seed)
+    n_findings = labels.shape[1]
     g = channels_last(
-        ConditionalGenerator(resolution, settings.latent_dim, settings.fmap_base, settings.fmap_max).to(device)
+        ConditionalGenerator(resolution, settings.latent_dim, settings.fmap_base, settings.fmap_max, n_findings).to(
+            device
+        )
     )
-    d = channels_last(ProjectionDiscriminator(resolution, settings.fmap_base, settings.fmap_max).to(device))
+    d = channels_last(
+        ProjectionDiscriminator(resolution, settings.fmap_base, settings.fmap_max, n_findings=n_findings).to(device)
+    )
     betas = (settings.beta1, settings.beta2)
     parts = GanParts(
         g,
