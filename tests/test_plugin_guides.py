@@ -1,8 +1,8 @@
 """The extension guides' code is a working plugin: each guide's module, "installed" through the entry point the
 guide gives (a *.dist-info folder on sys.path, as pip leaves one), runs in `cxrbench run`.
 
-docs/adding-a-metric.md and docs/adding-a-feature-space.md (docs/adding-a-model.md has its own test,
-tests/test_docs_adapter.py).
+docs/adding-a-metric.md, docs/adding-a-feature-space.md, docs/adding-a-dataset.md and docs/adding-a-task.md
+(docs/adding-a-model.md has its own test, tests/test_docs_adapter.py).
 """
 
 from __future__ import annotations
@@ -14,7 +14,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import REPO, fake_install, run_cli, tiny_toml_text
+from conftest import (
+    REPO,
+    TINY_FEATURES,
+    TINY_MODELS,
+    fake_install,
+    options_toml,
+    run_cli,
+)
 
 from cxrbench.run_dir import REAL_OWNER, RunDirectory
 
@@ -45,53 +52,120 @@ def _rows(out: Path) -> list[dict]:
     return [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
 
 
+# PadChest's words for the phantom's four findings (the plugin's label map reads them back)
+PADCHEST_WORDS = ("laminar atelectasis", "infiltrates", "pleural effusion", "cardiomegaly")
+
+
+def _padchest_folder(root: Path, n: int = 400) -> int:
+    """``n`` phantom images in PadChest's release layout (16-bit PNGs under IMAGEDIR/, the labels CSV), one in
+    ten a lateral view, about 40 % with pneumothorax; returns how many are frontal."""
+    from PIL import Image
+
+    from cxrbench.data.phantom.dataset import render_image
+
+    rng = np.random.default_rng(0)
+    lines, frontal = ["ImageID,ImageDir,PatientID,Projection,Labels"], 0
+    for i in range(n):
+        image, info = render_image(seed=5, patient=i, study=0, resolution=64)
+        words = [w for w, label in zip(PADCHEST_WORDS, info["labels"]) if label] + ["pneumothorax"] * (
+            rng.random() < 0.4
+        )
+        folder = root / str(i % 3)
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(image.astype(np.uint16) * 257).save(folder / f"img{i}.png")
+        projection = "L" if i % 10 == 9 else "PA"
+        frontal += projection == "PA"
+        lines.append(f'img{i}.png,{i % 3},patient{i},{projection},"{words or ["normal"]}"')
+    (root / "PADCHEST_chest_x_ray_images_labels_160K_01.02.19.csv").write_text("\n".join(lines) + "\n")
+    return frontal
+
+
+GUIDES = {  # guide -> (entry-point group, name)
+    "adding-a-dataset.md": ("cxrbench.datasets", "padchest"),
+    "adding-a-task.md": ("cxrbench.tasks", "pneumothorax"),
+    "adding-a-metric.md": ("cxrbench.metrics", "mean_gap"),
+    "adding-a-feature-space.md": ("cxrbench.feature_extractors", "resnet50"),
+}
+FIVE = ["atelectasis", "lung_opacity", "pleural_effusion", "enlarged_cardiac_silhouette", "pneumothorax"]
+
+
 @pytest.mark.slow
-def test_the_metric_and_feature_space_guides_run_as_plugins_together(tmp_path, session_cache):
+def test_the_four_guides_run_as_plugins_together_end_to_end(tmp_path, session_cache):
+    """The PadChest dataset, the pneumothorax task, the mean_gap metric and the resnet50 space in one run."""
     import torch
     from safetensors.torch import save_file
     from torchvision.models import resnet50
 
     site = tmp_path / "site"
-    metric_env, *metric_entry = install_guide(REPO / "docs" / "adding-a-metric.md", site)
-    space_env, *space_entry = install_guide(REPO / "docs" / "adding-a-feature-space.md", site)
-    assert metric_entry == ["cxrbench.metrics", "mean_gap"] and metric_env == space_env
-    assert space_entry == ["cxrbench.feature_extractors", "resnet50"]
-    listed = run_cli("list", "metrics", env=metric_env)
-    assert listed.returncode == 0, listed.stderr
-    assert re.search(r"mean_gap\s.*plugin:cxrbench-mean-gap", listed.stdout)
+    for guide, entry in GUIDES.items():
+        env, *installed = install_guide(REPO / "docs" / guide, site)
+        assert tuple(installed) == entry, guide
+    for kind, name, dist in (("datasets", "padchest", "padchest"), ("tasks", "pneumothorax", "pneumothorax")):
+        listed = run_cli("list", kind, env=env)
+        assert re.search(rf"{name}\s.*plugin:cxrbench-{dist}", listed.stdout), listed.stdout + listed.stderr
+    root = tmp_path / "padchest"
+    frontal = _padchest_folder(root)
+    # --tasks all (the default) takes the plugin task where the dataset labels it
+    checked = run_cli("data", "check", "--data", "padchest", "--data-root", str(root), env={**env, "COLUMNS": "200"})
+    assert checked.returncode == 0, checked.stderr
+    assert "pneumothorax" in checked.stdout and "all images decode" in checked.stdout
 
     torch.manual_seed(0)  # random weights in torchvision's state-dict layout: nothing can be downloaded here
     weights = tmp_path / "resnet50.safetensors"
     save_file({k: v.contiguous() for k, v in resnet50(weights=None).state_dict().items()}, str(weights))
-    config = tmp_path / "tiny.toml"
-    config.write_text(tiny_toml_text(session_cache))
+    config = tmp_path / "padchest.toml"
+    config.write_text(
+        f'resolution = 32\nn_samples = 10\nbootstrap = 10\nvalidity_n = 10\ndevice = "cpu"\n'
+        f'cache_dir = "{session_cache}"\n'
+        + options_toml("model_options", TINY_MODELS)
+        + options_toml("feature_options", {**TINY_FEATURES, "resnet50": {"weights": str(weights), "size": 64}})
+    )
     out = tmp_path / "run"
-    metrics = "mean_gap@pixels,mean_gap@resnet50,fd@resnet50,precision@resnet50"  # the plugin metric in both
+    models = "pca-gaussian,cgan,diffusion-small"
+    spaced_metrics = "mean_gap@pixels,mean_gap@resnet50,fd@resnet50,precision@resnet50"  # the plugin metric in both
+    metrics = f"{spaced_metrics},conditional_accuracy"
     result = run_cli(
-        *("run", "--models", "pca-gaussian", "--metrics", metrics, "--n-samples", "10", "--config", str(config)),
-        *("--feature-option", f"resnet50.weights={weights}", "--feature-option", "resnet50.size=64"),
-        *("--out", str(out)),
-        env=metric_env,
+        *("run", "--data", "padchest", "--data-root", str(root), "--tasks", "pneumothorax", "--config", str(config)),
+        *("--models", models, "--metrics", metrics, "--out", str(out)),
+        env=env,
     )
     assert result.returncode == 0, result.stderr
     rows, run = _rows(out), RunDirectory(out)
-    cells = {(m, c) for m in ("pca-gaussian", "real-holdout") for c in ("present", "absent")}  # the floor runs too
+    assert {r["task"] for r in rows} == {"pneumothorax"}
+    cells = {(m, c) for m in (*models.split(","), "real-holdout") for c in ("present", "absent")}  # the floor too
     for metric in metrics.split(","):
-        assert {(r["model"], r["condition"]) for r in rows if r["metric"] == metric} == cells, metric
-    for row in (r for r in rows if r["metric"].startswith("mean_gap@")):  # the declared formula, on its images
+        assert {(r["model"], r["condition"]) for r in rows if r["metric"] == metric and r["status"] == "ok"} == cells
+
+    # the dataset: its label map gave the run five label columns, its lateral views were dropped
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["dataset"]["findings"] == FIVE
+    counts = manifest["dataset"]["counts"]
+    assert sum(counts[s]["images"] for s in ("train", "val", "test")) == frontal
+    assert counts["train"]["pneumothorax"]["present"] > 0
+    # the task: the evaluator learnt the fifth finding, the diffusion model was given its prompts
+    assert set(manifest["feature_spaces"]["cxr-evaluator"]["test_auroc"]) == set(FIVE)
+    for condition, prompt in (("present", "pneumothorax"), ("absent", "no findings")):
+        log = json.loads(
+            (out / "samples" / "diffusion-small" / "pneumothorax" / condition / "generation.json").read_text()
+        )
+        assert {r["prompt"] for r in log["records"]} == {prompt}
+    board = (out / "leaderboard.md").read_text()
+    assert "### pneumothorax" in board
+
+    # the metric: its declared formula on the stored features of its images, in both spaces
+    for row in (r for r in rows if r["metric"].startswith("mean_gap@")):
         space = row["feature_space"]
         real = run.read_features(space, REAL_OWNER, row["task"], row["condition"])["features"]
         fake = run.read_features(space, row["model"], row["task"], row["condition"])["features"]
         assert row["value"] == pytest.approx(float(np.linalg.norm(real.mean(0) - fake.mean(0))), rel=1e-12)
         assert row["ci_low"] <= row["value"] <= row["ci_high"] and row["direction"] == "lower"
-    board = (out / "leaderboard.md").read_text()
     assert "Mean gap (pixels) ↓" in board and "Mean gap (resnet50) ↓" in board and "FD (resnet50) ↓" in board
 
+    # the feature space: its option, its weights' hash on every row, checked like every space
     spaced = [r for r in rows if r["feature_space"] == "resnet50"]
     assert all(r["comparability"]["dim"] == 2048 and "64px" in r["comparability"]["preprocessing"] for r in spaced)
-    assert all(r["validity"] in ("passed", "failed") for r in spaced)  # checked like every space
-    assert run.read_features("resnet50", "pca-gaussian", "pleural_effusion", "present")["features"].shape == (10, 2048)
-    manifest = json.loads((out / "manifest.json").read_text())
+    assert all(r["validity"] in ("passed", "failed") for r in spaced)
+    assert run.read_features("resnet50", "cgan", "pneumothorax", "present")["features"].shape == (10, 2048)
     assert {r["comparability"]["weights_sha256"] for r in spaced} == {
         manifest["feature_spaces"]["resnet50"]["weights_sha256"]
     }
