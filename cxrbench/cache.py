@@ -1,10 +1,23 @@
-"""The one cache root and content-addressed keys; nothing is ever written into the package."""
+"""The one cache root and the one way every cache builds its keys; nothing is ever written into the package.
+
+Every cache entry is named by ``cache_key(kind, inputs, component, code)``: a sha256 over the cache's kind
+and format version (``FORMATS``), a content digest of the inputs, the identity of the component that
+computed it (its name, options, settings, weights) and a digest of the code that computed it
+(``code_digest``: its source files and every cxrbench module, or module of its own package, they import).
+A change to any of them is a new key, so an entry is never read back for other inputs or other code.
+docs/architecture.md has the table of what goes into each cache's key.
+"""
 
 from __future__ import annotations
 
+import ast
 import hashlib
+import importlib.util
+import inspect
 import json
 import os
+import sys
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,10 +36,96 @@ def default_cache_root() -> Path:
     return Path(base) / "cxrbench"
 
 
+# Each cache's format version: bump one when what it stores changes meaning, so old entries are not read back.
+FORMATS = {"datasets": 2, "evaluator": 2, "features": 2, "models": 2, "utility": 2, "rows": 2}
+
+
+def cache_key(kind: str, inputs: object, component: object, code: str) -> str:
+    """The name of a cache entry of ``kind`` (a key of FORMATS).
+
+    inputs: a content digest of what was computed from (image digests, a dataset fingerprint), or
+    JSON-serialisable parts made of them; component: the identity of what computed it (name, options,
+    settings, seed, weights hash); code: ``code_digest`` of the code that computed it.
+    """
+    return content_key(kind, FORMATS[kind], inputs, component, code)
+
+
 def content_key(*parts: object) -> str:
-    """A short stable hash of JSON-serialisable parts (used as a cache folder name)."""
+    """A short stable hash of JSON-serialisable parts (``cache_key``'s)."""
     text = json.dumps(parts, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+def code_digest(*files: str | Path, also: tuple[str | Path, ...] = ()) -> str:
+    """sha256 of the source files ``files``, of every file of cxrbench or of their own top-level package they
+    import (directly or through each other, lazy imports too), and of the files ``also`` (not followed)."""
+    return _source_digest(*code_files(*map(str, files)), *map(str, also))
+
+
+def class_files(cls: type) -> tuple[str, ...]:
+    """The source files of ``cls`` and of its bases, leaving out the standard library's (object, abc.ABC)."""
+    files = []
+    for base in cls.__mro__:
+        if base.__module__.split(".")[0] in sys.stdlib_module_names:
+            continue
+        try:
+            files.append(inspect.getfile(base))
+        except TypeError:  # a class typed into an interactive session
+            continue
+    return tuple(files)
+
+
+@cache
+def _source_digest(*files: str) -> str:
+    """sha256 over the given source files (names and bytes); computed once per process."""
+    digest = hashlib.sha256()
+    for file in sorted(set(files)):
+        digest.update(file.encode())
+        digest.update(Path(file).read_bytes())
+    return digest.hexdigest()
+
+
+def _imported_modules(path: str, package: str) -> set[str]:
+    """The modules of ``package`` (or of cxrbench) that the source file ``path`` imports, lazy imports too.
+    ``from a.b import c`` counts a.b and, when it is a module, a.b.c."""
+    found = set()
+    for node in ast.walk(ast.parse(Path(path).read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return {name for name in found if name.split(".")[0] in ("cxrbench", package)}
+
+
+@cache
+def code_files(*start: str) -> tuple[str, ...]:
+    """The source files ``start`` and every file of cxrbench or of their own top-level package that they
+    import, directly or through each other: the code a number computed there depends on."""
+    packages = {_package_of(f) for f in start}
+    seen, todo = set(), list(start)
+    while todo:
+        path = todo.pop()
+        if path in seen or not path.endswith(".py"):
+            continue
+        seen.add(path)
+        for package in packages:
+            for name in _imported_modules(path, package):
+                try:
+                    spec = importlib.util.find_spec(name)
+                except (ImportError, ValueError):  # a name that is an attribute, not a module
+                    continue
+                if spec is not None and spec.origin and spec.origin.endswith(".py"):
+                    todo.append(spec.origin)
+    return tuple(sorted(seen))
+
+
+def _package_of(path: str) -> str:
+    """The top-level package a source file belongs to ('' for a module outside any package)."""
+    folder, name = Path(path).parent, ""
+    while (folder / "__init__.py").is_file():
+        folder, name = folder.parent, folder.name
+    return name or Path(path).stem
 
 
 def save_arrays(path: Path, arrays: dict[str, np.ndarray]) -> None:

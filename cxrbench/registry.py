@@ -8,7 +8,6 @@ Third-party packages add components through an entry-point group such as ``cxrbe
 from __future__ import annotations
 
 import ast
-import hashlib
 import importlib
 import importlib.metadata
 import importlib.util
@@ -19,6 +18,7 @@ from importlib.metadata import entry_points
 from pathlib import Path, PurePath
 from typing import Callable, Generic, TypeVar
 
+from cxrbench.cache import code_digest
 from cxrbench.errors import ConfigError, CxrbenchError, UnknownNameError
 from cxrbench.names import closest, split_names
 
@@ -106,8 +106,8 @@ class Registry(Generic[T]):
 
     def identity(self, name: str) -> dict:
         """Which code ``name`` is: its source (builtin or plugin:DISTRIBUTION), that distribution's
-        version, and a digest of the module file that defines it, so that an edit shows (cache keys
-        and manifests record it)."""
+        version, and a digest of the module that defines it and of every module it imports (``cache.code_digest``),
+        so that an edit shows (cache keys and manifests record it)."""
         entry = self.entry(name)
         dist = entry.source.partition("plugin:")[2]
         if dist:
@@ -118,7 +118,8 @@ class Registry(Generic[T]):
         else:
             from cxrbench import __version__ as version
         origin = _module_file(entry.target.partition(":")[0])
-        code = hashlib.sha256(origin.read_bytes()).hexdigest()[:16] if origin else "unknown"
+        # its module and every module it imports (cxrbench's, its own package's): an edit anywhere they reach
+        code = code_digest(origin)[:16] if origin else "unknown"
         return {"source": entry.source, "version": version, "code": code}
 
     def get(self, name: str) -> T:

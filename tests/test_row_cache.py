@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from cxrbench import cache
 from cxrbench.benchmark.scoring import RowKey, scored_row
 from cxrbench.config import RunConfig
 from cxrbench.metrics.metric import MetricInputs
@@ -66,8 +67,8 @@ def test_a_changed_metric_source_is_a_new_key(tmp_path, monkeypatch):
     metric = importlib.import_module("my_kid").MyKid(feature_space="pixels")
     before = row_cache.code_digest(metric)
     module.write_text(module.read_text() + "# a changed formula would be here\n")
-    row_cache._source_digest.cache_clear()  # a new process reads the files anew
-    row_cache.code_files.cache_clear()
+    cache._source_digest.cache_clear()  # a new process reads the files anew
+    cache.code_files.cache_clear()
     assert row_cache.code_digest(metric) != before
     sys.modules.pop("my_kid")
 
@@ -80,7 +81,7 @@ def test_the_code_key_follows_what_the_metric_imports_and_nothing_else(tmp_path,
     from cxrbench.benchmark import row_cache
     from cxrbench.metrics.metric_kid import KernelDistance
 
-    files = {f.split("cxrbench/")[-1] for f in row_cache.code_files(inspect.getfile(KernelDistance))}
+    files = {f.split("cxrbench/")[-1] for f in cache.code_files(inspect.getfile(KernelDistance))}
     assert {"metrics/metric_kid.py", "metrics/kid.py", "metrics/metric.py"} <= files  # its formula, its base
     assert not files & {"metrics/metric_cmmd.py", "metrics/extractor_radiomics.py", "benchmark/runner.py"}
 
@@ -98,8 +99,8 @@ def test_the_code_key_follows_what_the_metric_imports_and_nothing_else(tmp_path,
     metric = importlib.import_module("mykidpkg.metric").HelpedKid(feature_space="pixels")
 
     def fresh_digest() -> str:  # a new process reads the files anew
-        row_cache._source_digest.cache_clear()
-        row_cache.code_files.cache_clear()
+        cache._source_digest.cache_clear()
+        cache.code_files.cache_clear()
         return row_cache.code_digest(metric)
 
     before = fresh_digest()

@@ -7,8 +7,7 @@ import hashlib
 import time
 from pathlib import Path
 
-from cxrbench import __version__
-from cxrbench.cache import content_key, sha256_file
+from cxrbench.cache import cache_key, sha256_file
 from cxrbench.checkpoint import WEIGHTS_FILE
 from cxrbench.errors import ConfigError, CxrbenchError
 from cxrbench.models import MODELS
@@ -87,23 +86,27 @@ def _ready(
 
 
 def weights_key(name: str, adapter: ModelAdapter, options: dict, context: FitContext, dataset_fingerprint: str) -> str:
-    """The cache key of a model's trained weights: its code (source, version, module digest), options and
-    resolved settings, the data, resolution and seed, and the run's conditions when its training uses them."""
+    """The cache key of a model's trained weights: the data (fingerprint, resolution, and the run's conditions
+    when its training uses them); the model (name, source and version, options, resolved settings, seed);
+    and its code (``MODELS.identity``: its module and every module it imports)."""
     targets = (
         sorted((c.key, c.target) for c in context.conditions)  # what the model is trained to produce
         if adapter.trains_per_condition
         else "every finding"
     )
-    return content_key(
-        name,
-        options,
-        adapter.training_settings(),
-        dataset_fingerprint,
-        context.resolution,
-        context.seed,
-        targets,
-        __version__,
-        MODELS.identity(name),
+    identity = MODELS.identity(name)
+    return cache_key(
+        "models",
+        {"dataset": dataset_fingerprint, "resolution": context.resolution, "targets": targets},
+        {
+            "name": name,
+            "source": identity["source"],
+            "version": identity["version"],
+            "options": options,
+            "settings": adapter.training_settings(),
+            "seed": context.seed,
+        },
+        identity["code"],
     )
 
 

@@ -18,6 +18,8 @@ import numpy as np
 import pandas as pd
 import torch
 
+from cxrbench.cache import cache_key, code_digest
+from cxrbench.data import image_io, preprocess
 from cxrbench.data.dataset import SPLITS, Dataset, count_findings
 from cxrbench.data.image_io import BadImageError, read_image
 from cxrbench.data.image_set import ImageSet
@@ -278,7 +280,12 @@ class TableDataset(Dataset):
     def _pixels(self, resolution: int, cache_dir: Path | None) -> tuple[np.ndarray, np.ndarray]:
         """All records decoded at ``resolution`` (memory-mapped from the cache when there is one) and a
         mask of the good ones."""
-        key = f"{self.fingerprint()}-{resolution}-{self.aspect}"
+        key = cache_key(
+            "datasets",
+            self.fingerprint(),
+            {"dataset": self.name, "resolution": resolution, "aspect": self.aspect},
+            code_digest(image_io.__file__, preprocess.__file__),  # the decoding and the square resize
+        )
         if key not in self._decoded:  # the three splits of one run decode the files once
             self._decoded[key] = self._decode(key, resolution, cache_dir)
         return self._decoded[key]

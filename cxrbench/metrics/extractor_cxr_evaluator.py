@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from cxrbench import __version__
-from cxrbench.cache import content_key
+from cxrbench.cache import cache_key, class_files, code_digest
 from cxrbench.errors import ConfigError
 from cxrbench.metrics import FEATURE_EXTRACTORS
 from cxrbench.metrics.auroc import auroc, youden_threshold
@@ -49,8 +49,11 @@ class CxrEvaluatorExtractor(FeatureExtractor):
 
     def prepare(self, context: ExtractorContext) -> None:
         self.device = context.device
-        self.key = content_key(
-            "cxr-evaluator", self.recipe.to_dict(), context.dataset_fingerprint, context.train.resolution, context.seed
+        self.key = cache_key(
+            "evaluator",
+            {"dataset": context.dataset_fingerprint, "resolution": context.train.resolution},
+            {"name": self.name, "recipe": self.recipe.to_dict(), "seed": context.seed},
+            code_digest(*class_files(type(self))),
         )
         directory = context.cache_dir / "extractors" / "cxr-evaluator" / self.key
         self.model, config = cached_classifier(directory, self.recipe, self.device, lambda: self._train(context))

@@ -1,8 +1,9 @@
 """Extractor outputs cached on disk, keyed by what they depend on and nothing else.
 
-Key: the sha256 of the image bytes (and shape), the extractor's identity (name, weights hash,
-preprocessing, dim) and the cxrbench version. A changed image, extractor or version gets a new
-key, so stale features are never reused. Files are written atomically (temporary, then rename).
+Key (``cache.cache_key("features", ...)``): the sha256 of the image bytes (and shape), the extractor's
+identity (name, weights hash, preprocessing, dim) and the digest of its code (its class's modules and every
+module they import). A changed image, extractor or code gets a new key, so stale features are never reused.
+Files are written atomically (temporary, then rename).
 """
 
 from __future__ import annotations
@@ -13,8 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from cxrbench import __version__
-from cxrbench.cache import content_key, load_arrays, save_arrays
+from cxrbench.cache import cache_key, class_files, code_digest, load_arrays, save_arrays
 from cxrbench.metrics.feature_extractor import FeatureExtractor
 
 
@@ -29,7 +29,7 @@ def cached_extract(extractor: FeatureExtractor, images: torch.Tensor, cache_dir:
     """``extractor.extract(images)``, read from or written to ``cache_dir/features`` (None: no cache)."""
     if cache_dir is None:
         return extractor.extract(images)
-    key = content_key(images_digest(images), extractor.identity(), __version__)
+    key = cache_key("features", images_digest(images), extractor.identity(), code_digest(*class_files(type(extractor))))
     path = Path(cache_dir) / "features" / extractor.name / f"{key}.npz"
     outputs = load_arrays(path)
     if outputs is None:

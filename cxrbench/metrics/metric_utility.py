@@ -18,7 +18,7 @@ import hashlib
 import numpy as np
 import torch
 
-from cxrbench.cache import content_key
+from cxrbench.cache import cache_key, class_files, code_digest
 from cxrbench.data.image_set import ImageSet
 from cxrbench.metrics import METRICS
 from cxrbench.metrics.auroc import auroc
@@ -62,9 +62,13 @@ class _Utility(ModelMetric):
         """The recipe trained on ``data`` (from the cache when these exact images were trained on before)."""
         seed = context.seed
         labels = hashlib.sha256(data.labels.numpy().tobytes()).hexdigest()
-        directory = (
-            context.cache_dir / "utility" / content_key(self.recipe.to_dict(), seed, images_digest(data.images), labels)
+        key = cache_key(
+            "utility",
+            {"images": images_digest(data.images), "labels": labels},
+            {"recipe": self.recipe.to_dict(), "seed": seed},
+            code_digest(*class_files(type(self))),
         )
+        directory = context.cache_dir / "utility" / key
 
         def train() -> tuple[CxrClassifier, dict]:
             model = train_classifier(
