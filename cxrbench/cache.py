@@ -77,12 +77,25 @@ def class_files(cls: type) -> tuple[str, ...]:
 
 @cache
 def _source_digest(*files: str) -> str:
-    """sha256 over the given source files (names and bytes); computed once per process."""
+    """sha256 over the given source files (names within their package, and bytes); computed once per process.
+
+    Names, not paths: the same code installed elsewhere (a clone, site-packages) gives the same keys.
+    """
+    named = sorted({(_name_in_package(file), file) for file in files})
     digest = hashlib.sha256()
-    for file in sorted(set(files)):
-        digest.update(file.encode())
+    for name, file in named:
+        digest.update(name.encode())
         digest.update(Path(file).read_bytes())
     return digest.hexdigest()
+
+
+def _name_in_package(path: str) -> str:
+    """'cxrbench/metrics/kid.py' for .../cxrbench/metrics/kid.py: the path below the top-level package's parent."""
+    file = Path(path).resolve()
+    folder = file.parent
+    while (folder / "__init__.py").is_file():
+        folder = folder.parent
+    return file.relative_to(folder).as_posix()
 
 
 def _imported_modules(path: str, package: str) -> set[str]:

@@ -58,3 +58,17 @@ def test_every_cache_builds_its_key_with_cache_key():
     # no module but cache.py hashes its own cache names
     users = {p.relative_to(REPO).as_posix() for p, s in sources.items() if re.search(r"\bcontent_key\(", s)}
     assert users == {"cxrbench/cache.py"}
+
+
+def test_the_code_digest_does_not_depend_on_where_the_code_is_installed(tmp_path):
+    import shutil
+
+    for place in ("here", "there"):
+        shutil.copytree(REPO / "cxrbench" / "metrics", tmp_path / place / "cxrbench" / "metrics")
+        shutil.copy(REPO / "cxrbench" / "__init__.py", tmp_path / place / "cxrbench" / "__init__.py")
+    cache._source_digest.cache_clear()
+    here, there = (str(tmp_path / p / "cxrbench" / "metrics" / "kid.py") for p in ("here", "there"))
+    assert cache._source_digest(here) == cache._source_digest(there)
+    assert cache._source_digest(here) != cache._source_digest(
+        str(tmp_path / "here" / "cxrbench" / "metrics" / "frechet.py")
+    )
