@@ -98,9 +98,10 @@ def _name_in_package(path: str) -> str:
     return file.relative_to(folder).as_posix()
 
 
-def _imported_modules(path: str, package: str) -> set[str]:
-    """The modules of ``package`` (or of cxrbench) that the source file ``path`` imports, lazy imports too.
-    ``from a.b import c`` counts a.b and, when it is a module, a.b.c."""
+@cache
+def _imported_files(path: str, package: str) -> tuple[str, ...]:
+    """The source files of the modules of ``package`` (or of cxrbench) that the source file ``path`` imports,
+    lazy imports too; ``from a.b import c`` counts a.b and, when it is a module, a.b.c. Once per process."""
     found = set()
     for node in ast.walk(ast.parse(Path(path).read_text(encoding="utf-8"))):
         if isinstance(node, ast.Import):
@@ -108,7 +109,17 @@ def _imported_modules(path: str, package: str) -> set[str]:
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             found.add(node.module)
             found.update(f"{node.module}.{alias.name}" for alias in node.names)
-    return {name for name in found if name.split(".")[0] in ("cxrbench", package)}
+    return tuple(filter(None, (_module_origin(n) for n in sorted(found) if n.split(".")[0] in ("cxrbench", package))))
+
+
+@cache
+def _module_origin(name: str) -> str | None:
+    """The .py file of module ``name``, or None (not a module: an attribute; or no source file)."""
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        return None
+    return spec.origin if spec is not None and spec.origin and spec.origin.endswith(".py") else None
 
 
 @cache
@@ -123,13 +134,7 @@ def code_files(*start: str) -> tuple[str, ...]:
             continue
         seen.add(path)
         for package in packages:
-            for name in _imported_modules(path, package):
-                try:
-                    spec = importlib.util.find_spec(name)
-                except (ImportError, ValueError):  # a name that is an attribute, not a module
-                    continue
-                if spec is not None and spec.origin and spec.origin.endswith(".py"):
-                    todo.append(spec.origin)
+            todo.extend(_imported_files(path, package))
     return tuple(sorted(seen))
 
 

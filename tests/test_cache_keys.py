@@ -40,6 +40,7 @@ def test_the_code_digest_follows_imports_into_the_components_own_package(tmp_pat
     def digest() -> str:
         cache._source_digest.cache_clear()  # a new process reads the files anew
         cache.code_files.cache_clear()
+        cache._imported_files.cache_clear()
         return code_digest(package / "adapter.py")
 
     files = {p.rsplit("/", 2)[-1] for p in cache.code_files(str(package / "adapter.py"))}

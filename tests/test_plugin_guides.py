@@ -1,8 +1,8 @@
 """The extension guides' code is a working plugin: each guide's module, "installed" through the entry point the
 guide gives (a *.dist-info folder on sys.path, as pip leaves one), runs in `cxrbench run`.
 
-docs/adding-a-metric.md, docs/adding-a-feature-space.md, docs/adding-a-dataset.md and docs/adding-a-task.md
-(docs/adding-a-model.md has its own test, tests/test_docs_adapter.py).
+docs/adding-a-metric.md, docs/adding-a-feature-space.md, docs/adding-a-dataset.md and docs/adding-a-task.md, in one
+run with the example model package of examples/ (docs/adding-a-model.md has its own test, tests/test_docs_adapter.py).
 """
 
 from __future__ import annotations
@@ -14,14 +14,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import (
-    REPO,
-    TINY_FEATURES,
-    TINY_MODELS,
-    fake_install,
-    options_toml,
-    run_cli,
-)
+from conftest import REPO, TINY_FEATURES, TINY_MODELS, fake_install, options_toml, run_cli
+from test_plugin import install_example_adapter
 
 from cxrbench.run_dir import REAL_OWNER, RunDirectory
 
@@ -98,17 +92,13 @@ def test_the_four_guides_run_as_plugins_together_end_to_end(tmp_path, session_ca
 
     site = tmp_path / "site"
     for guide, entry in GUIDES.items():
-        env, *installed = install_guide(REPO / "docs" / guide, site)
-        assert tuple(installed) == entry, guide
+        assert tuple(install_guide(REPO / "docs" / guide, site)[1:]) == entry, guide
+    env = install_example_adapter(site)  # and examples/cxrbench-example-adapter, a model plugin
     for kind, name, dist in (("datasets", "padchest", "padchest"), ("tasks", "pneumothorax", "pneumothorax")):
         listed = run_cli("list", kind, env=env)
         assert re.search(rf"{name}\s.*plugin:cxrbench-{dist}", listed.stdout), listed.stdout + listed.stderr
     root = tmp_path / "padchest"
     frontal = _padchest_folder(root)
-    # --tasks all (the default) takes the plugin task where the dataset labels it
-    checked = run_cli("data", "check", "--data", "padchest", "--data-root", str(root), env={**env, "COLUMNS": "200"})
-    assert checked.returncode == 0, checked.stderr
-    assert "pneumothorax" in checked.stdout and "all images decode" in checked.stdout
 
     torch.manual_seed(0)  # random weights in torchvision's state-dict layout: nothing can be downloaded here
     weights = tmp_path / "resnet50.safetensors"
@@ -117,13 +107,13 @@ def test_the_four_guides_run_as_plugins_together_end_to_end(tmp_path, session_ca
     config.write_text(
         f'resolution = 32\nn_samples = 10\nbootstrap = 10\nvalidity_n = 10\ndevice = "cpu"\n'
         f'cache_dir = "{session_cache}"\n'
-        + options_toml("model_options", TINY_MODELS)
+        + options_toml("model_options", {**TINY_MODELS, "example-mean": {"noise_std": 5.0}})
         + options_toml("feature_options", {**TINY_FEATURES, "resnet50": {"weights": str(weights), "size": 64}})
     )
     out = tmp_path / "run"
-    models = "pca-gaussian,cgan,diffusion-small"
+    models = "pca-gaussian,cgan,diffusion-small,example-mean"
     spaced_metrics = "mean_gap@pixels,mean_gap@resnet50,fd@resnet50,precision@resnet50"  # the plugin metric in both
-    metrics = f"{spaced_metrics},conditional_accuracy"
+    metrics = f"{spaced_metrics},conditional_accuracy,fd@cxr-evaluator"
     result = run_cli(
         *("run", "--data", "padchest", "--data-root", str(root), "--tasks", "pneumothorax", "--config", str(config)),
         *("--models", models, "--metrics", metrics, "--out", str(out)),
@@ -136,8 +126,12 @@ def test_the_four_guides_run_as_plugins_together_end_to_end(tmp_path, session_ca
     for metric in metrics.split(","):
         assert {(r["model"], r["condition"]) for r in rows if r["metric"] == metric and r["status"] == "ok"} == cells
 
-    # the dataset: its label map gave the run five label columns, its lateral views were dropped
+    # the model: its options recorded, its images scored
     manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["models"]["example-mean"]["options"] == {"noise_std": 5.0}
+    assert all(r["value"] > 0 for r in rows if r["model"] == "example-mean" and r["metric"] == "fd@cxr-evaluator")
+
+    # the dataset: its label map gave the run five label columns, its lateral views were dropped
     assert manifest["dataset"]["findings"] == FIVE
     counts = manifest["dataset"]["counts"]
     assert sum(counts[s]["images"] for s in ("train", "val", "test")) == frontal

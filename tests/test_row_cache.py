@@ -69,6 +69,7 @@ def test_a_changed_metric_source_is_a_new_key(tmp_path, monkeypatch):
     module.write_text(module.read_text() + "# a changed formula would be here\n")
     cache._source_digest.cache_clear()  # a new process reads the files anew
     cache.code_files.cache_clear()
+    cache._imported_files.cache_clear()
     assert row_cache.code_digest(metric) != before
     sys.modules.pop("my_kid")
 
@@ -101,6 +102,7 @@ def test_the_code_key_follows_what_the_metric_imports_and_nothing_else(tmp_path,
     def fresh_digest() -> str:  # a new process reads the files anew
         cache._source_digest.cache_clear()
         cache.code_files.cache_clear()
+        cache._imported_files.cache_clear()
         return row_cache.code_digest(metric)
 
     before = fresh_digest()

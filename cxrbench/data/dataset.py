@@ -17,9 +17,9 @@ SPLITS = ("train", "val", "test")
 # The parts a fingerprint may be made of, in the words a refusal uses when one of them changed.
 FINGERPRINT_PARTS = {
     "options": "its options (root, view, uncertain labels, splits, aspect)",
-    "labels": "its records (image ids, patients, splits or labels, or the findings the run's tasks need)",
+    "labels": "its records (image ids, patients, splits or labels)",  # the findings labelled among them
     "files": "its image files (a size or modification time)",
-    "spec": "its generator (version, size, seed or the findings the run's tasks need)",
+    "spec": "its generator (version, size or seed)",  # the findings labelled among them
 }
 
 
