@@ -20,7 +20,7 @@ def vocabulary_texts(findings: tuple[str, ...] = FINDINGS) -> list[str]:
     """Every bare and report prompt of the tasks of ``findings`` (a run's label columns): the words the small
     model's tokenizer knows."""
     texts = []
-    for name in findings:
+    for name in sorted(findings):  # sorted: the tokenizer's vocabulary does not depend on the label order
         task = TASKS.get(name)
         texts += list(task.bare_prompts.values()) + [p for ps in task.report_prompts.values() for p in ps]
     return texts
