@@ -44,6 +44,7 @@ def site(tmp_path_factory, session_cache):
     config = RunConfig(
         models=("pca-gaussian", "train-copy", "noise"),
         tasks=("pleural_effusion", "atelectasis"),
+        metrics=("cxr_fd", "precision", "recall", "fd_inf"),  # what the pages below are checked on
         resolution=32,
         n_samples=12,
         bootstrap=10,
