@@ -139,11 +139,8 @@ def code_files(*start: str) -> tuple[str, ...]:
 
 
 def _package_of(path: str) -> str:
-    """The top-level package a source file belongs to ('' for a module outside any package)."""
-    folder, name = Path(path).parent, ""
-    while (folder / "__init__.py").is_file():
-        folder, name = folder.parent, folder.name
-    return name or Path(path).stem
+    """The top-level package a source file belongs to (the module's own name outside any package)."""
+    return _name_in_package(path).split("/")[0].removesuffix(".py")
 
 
 def save_arrays(path: Path, arrays: dict[str, np.ndarray]) -> None:
