@@ -50,6 +50,13 @@ def cache_key(kind: str, inputs: object, component: object, code: str) -> str:
     return content_key(kind, FORMATS[kind], inputs, component, code)
 
 
+def settings_key(kind: str, inputs: object, component: object) -> str:
+    """``cache_key`` without the code: what reference weights are matched on (cxrbench/zoo). Weights shipped
+    with cxrbench were trained for these inputs and settings by the code their catalogue names; a run says
+    when that code differs from its own."""
+    return content_key(kind, FORMATS[kind], inputs, component)
+
+
 def content_key(*parts: object) -> str:
     """A short stable hash of JSON-serialisable parts (``cache_key``'s)."""
     text = json.dumps(parts, sort_keys=True, default=str)

@@ -31,7 +31,9 @@ class RunConfig:
     weight folders. floor: add the real-holdout reference (two disjoint real halves) to every run,
     so every metric shows its real-vs-real value. validity_n: the fewest images per set of each
     feature space's validity check (benchmark/space_validity.py); a smaller value makes the check
-    cheaper in a costly space and the verdict noisier.
+    cheaper in a costly space and the verdict noisier. reference_weights: a zoo folder (cxrbench/zoo) whose
+    weights a model or the evaluator loads instead of training when they were trained for the same data and
+    settings (default: the set shipped with cxrbench); retrain: train them even then, and even when cached.
     """
 
     models: tuple[str, ...] = ("all",)
@@ -58,6 +60,8 @@ class RunConfig:
     checkpoints: dict[str, str] = field(default_factory=dict)
     samples: dict[str, str] = field(default_factory=dict)
     validity_n: int = 100
+    reference_weights: str | None = None
+    retrain: bool = False
 
     def __post_init__(self) -> None:
         if not 32 <= self.resolution <= 1024:
@@ -96,6 +100,13 @@ class RunConfig:
         facts = {k: v for k, v in manifest["config"].items() if k not in ("out", "cache_dir")}
         return cls().with_overrides(**facts, cache_dir=cache_dir)
 
+    @property
+    def zoo(self) -> Path:
+        """The folder of reference weights this run may load (``reference_weights``, else the shipped set)."""
+        from cxrbench.zoo import PACKAGED
+
+        return Path(self.reference_weights).expanduser() if self.reference_weights else PACKAGED
+
     def to_dict(self) -> dict:
         return {
             f.name: (str(v) if isinstance(v, Path) else v)
@@ -124,6 +135,8 @@ class RunConfig:
             "floor",
             "validity_n",
             "samples",
+            "reference_weights",  # where weights come from is the manifest's record, not a setting of the rows
+            "retrain",
         }
         return json.loads(json.dumps({k: v for k, v in self.to_dict().items() if k not in skip}))
 

@@ -14,7 +14,19 @@ import cxrbench
 PACKAGE = Path(cxrbench.__file__).parent
 # lowest first; a unit is a subpackage or a top-level module of cxrbench
 LAYERS = (
-    ("__init__", "errors", "files", "names", "registry", "cache", "checkpoint", "metric_ids", "results", "seeds"),
+    (
+        "__init__",
+        "errors",
+        "files",
+        "names",
+        "registry",
+        "cache",
+        "checkpoint",
+        "metric_ids",
+        "results",
+        "seeds",
+        "zoo",
+    ),
     ("tasks",),
     ("data",),
     ("metrics",),

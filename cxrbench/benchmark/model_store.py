@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
+import shutil
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
-from cxrbench.cache import cache_key, sha256_file
+from cxrbench.cache import cache_key, settings_key, sha256_file
 from cxrbench.checkpoint import WEIGHTS_FILE
 from cxrbench.errors import ConfigError, CxrbenchError
 from cxrbench.models import MODELS
 from cxrbench.models.adapter import Conditioning, FitContext, ModelAdapter
+from cxrbench.zoo import find_reference
 
 PIPELINE_INDEX = "model_index.json"  # diffusers pipeline directories (diffusion-small) are checkpoints too
 
@@ -24,12 +28,15 @@ def ready_adapter(
     checkpoint: str | None,
     cache_dir: Path,
     dataset_fingerprint: str,
+    zoo: Path | None = None,
+    retrain: bool = False,
 ) -> dict:
     """Load, reuse or train ``adapter`` and place it on the context's device.
 
-    Returns what the manifest records about its weights.
+    zoo: a folder of reference weights (cxrbench/zoo; None: none); retrain: train even when reference or
+    cached weights match. Returns what the manifest records about its weights.
     """
-    info = _ready(name, adapter, options, context, checkpoint, cache_dir, dataset_fingerprint)
+    info = _ready(name, adapter, options, context, checkpoint, cache_dir, dataset_fingerprint, zoo, retrain)
     adapter.place(context.device)
     return info
 
@@ -53,6 +60,8 @@ def _ready(
     checkpoint: str | None,
     cache_dir: Path,
     dataset_fingerprint: str,
+    zoo: Path | None,
+    retrain: bool,
 ) -> dict:
     path = check_checkpoint(name, checkpoint)
     if path is not None:
@@ -64,8 +73,13 @@ def _ready(
     if not adapter.trainable:
         adapter.fit(context)
         return {"source": "samples" if adapter.conditioning is Conditioning.SAMPLES else "reference"}
-    directory = cache_dir / "models" / name / weights_key(name, adapter, options, context, dataset_fingerprint)
-    if _has_weights(directory):
+    key = WeightsKey.of(name, adapter, options, context, dataset_fingerprint)
+    reference = None if retrain else find_reference(zoo, name, "models", key.settings)
+    if reference is not None:
+        adapter.load(reference.directory)
+        return reference.manifest(key.code)
+    directory = cache_dir / "models" / name / key.cache
+    if _has_weights(directory) and not retrain:
         try:
             adapter.load(directory)
             return {"source": "cache", "path": str(directory), "sha256": _weights_hash(directory)}
@@ -73,6 +87,8 @@ def _ready(
             pass  # a damaged cache entry is rebuilt below
     # An interrupted training leaves its state here; the same command continues it.
     work_dir = directory.with_name(f"{directory.name}.training")
+    if retrain:
+        shutil.rmtree(work_dir, ignore_errors=True)  # --retrain trains from the start
     started = time.perf_counter()
     adapter.fit(dataclasses.replace(context, work_dir=work_dir))
     adapter.save(directory)
@@ -85,29 +101,44 @@ def _ready(
     return {**info, "training_dir": str(work_dir)} if work_dir.is_dir() else info  # sample grids, if any
 
 
-def weights_key(name: str, adapter: ModelAdapter, options: dict, context: FitContext, dataset_fingerprint: str) -> str:
-    """The cache key of a model's trained weights: the data (fingerprint, resolution, and the run's conditions
-    when its training uses them); the model (name, source and version, options, resolved settings, seed);
-    and its code (``MODELS.identity``: its module and every module it imports)."""
-    targets = (
-        sorted((c.key, c.target) for c in context.conditions)  # what the model is trained to produce
-        if adapter.trains_per_condition
-        else "every finding"
-    )
-    identity = MODELS.identity(name)
-    return cache_key(
-        "models",
-        {"dataset": dataset_fingerprint, "resolution": context.resolution, "targets": targets},
-        {
+@dataclass(frozen=True)
+class WeightsKey:
+    """The keys of a model's trained weights: ``cache`` names the cache entry, ``settings`` (the same parts
+    without the code) matches reference weights, ``code`` is the code digest that trains them."""
+
+    cache: str
+    settings: str
+    code: str
+    recipe: dict  # the inputs and component the keys hash, recorded in the zoo's catalogue
+
+    @classmethod
+    def of(
+        cls, name: str, adapter: ModelAdapter, options: dict, context: FitContext, dataset_fingerprint: str
+    ) -> WeightsKey:
+        """The data (fingerprint, resolution, and the run's conditions when its training uses them); the
+        model (name, source and version, options but its sampling options, resolved settings, seed); and its code
+        (``MODELS.identity``: its module and every module it imports)."""
+        targets = (
+            sorted((c.key, c.target) for c in context.conditions)  # what the model is trained to produce
+            if adapter.trains_per_condition
+            else "every finding"
+        )
+        identity = MODELS.identity(name)
+        inputs = {"dataset": dataset_fingerprint, "resolution": context.resolution, "targets": targets}
+        component = {
             "name": name,
             "source": identity["source"],
             "version": identity["version"],
-            "options": options,
+            "options": {k: v for k, v in options.items() if k not in adapter.sampling_options},
             "settings": adapter.training_settings(),
             "seed": context.seed,
-        },
-        identity["code"],
-    )
+        }
+        return cls(
+            cache_key("models", inputs, component, identity["code"]),
+            settings_key("models", inputs, component),
+            identity["code"],
+            json.loads(json.dumps({"inputs": inputs, "component": component})),
+        )
 
 
 def _has_weights(directory: Path) -> bool:

@@ -44,6 +44,7 @@ from cxrbench.errors import AdapterError, ConfigError, UnavailableError
 from cxrbench.files import atomic_write_text
 from cxrbench.leaderboard.markdown import render_markdown
 from cxrbench.leaderboard.table import build_leaderboard
+from cxrbench.leaderboard.text import weights_note
 from cxrbench.metrics import FEATURE_EXTRACTORS
 from cxrbench.metrics.feature_cache import cached_extract
 from cxrbench.metrics.feature_extractor import ExtractorContext, FeatureExtractor
@@ -57,6 +58,12 @@ from cxrbench.run_lock import run_lock
 from cxrbench.seeds import derive_seed
 from cxrbench.tasks import TASKS
 from cxrbench.tasks.task import Condition, Task
+
+# Reference weights trained by other code are still the weights they were (their sha256 is in the manifest).
+STALE_REFERENCE = (
+    "reference weights trained by an earlier version of its training code (manifest: code_matches false); "
+    "--retrain trains with this one, `cxrbench zoo rebuild` renews the set"
+)
 
 
 @dataclass
@@ -308,7 +315,11 @@ def _run(
                 config.checkpoints.get(model),
                 config.cache_dir,
                 dataset.fingerprint(),
+                config.zoo,
+                config.retrain,
             )
+        if weights.get("source") == "reference weights" and not weights["code_matches"]:
+            reporter.note(f"{model}: {STALE_REFERENCE}")
         manifest["models"][model] = {
             "options": full_options,
             "settings": adapter.training_settings(),
@@ -325,7 +336,8 @@ def _run(
     processes.wait()  # every row is written
     rows = read_rows(run_dir.results)
     if processes.is_main:
-        atomic_write_text(run_dir.leaderboard, render_markdown(build_leaderboard(rows)))
+        note = weights_note(manifest)
+        atomic_write_text(run_dir.leaderboard, render_markdown(build_leaderboard(rows), [note] if note else []))
         timings["total"] = time.perf_counter() - started
         atomic_write_text(run_dir.manifest, json.dumps(manifest, indent=2, default=str))
         run_dir.discard_previous()  # a run that made no sample set (every model unavailable) ends here
@@ -360,6 +372,8 @@ def _prepare_feature_spaces(
         seed=config.seed,
         cache_dir=config.cache_dir,
         dataset_fingerprint=dataset.fingerprint(),
+        zoo=config.zoo,
+        retrain=config.retrain,
     )
     spaces = prepare_spaces(space_names(metrics), config.feature_options, context, reporter.step)
     for name, space in spaces.items():
@@ -368,6 +382,9 @@ def _prepare_feature_spaces(
             manifest["feature_spaces"][name] = {"status": UNAVAILABLE, "reason": str(space)}
         else:
             manifest["feature_spaces"][name] = space.report()
+            source = manifest["feature_spaces"][name].get("weights_source", {})
+            if source.get("source") == "reference weights" and not source["code_matches"]:
+                reporter.note(f"{name}: {STALE_REFERENCE}")
     return spaces
 
 

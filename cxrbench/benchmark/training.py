@@ -66,7 +66,15 @@ def generate_images(
     with reporter.step(f"preparing {name}") as update:
         context = fit_context(config, name, train, holdout, resolve_device(config.device), update)
         ready_adapter(
-            name, adapter, options, context, config.checkpoints.get(name), config.cache_dir, dataset.fingerprint()
+            name,
+            adapter,
+            options,
+            context,
+            config.checkpoints.get(name),
+            config.cache_dir,
+            dataset.fingerprint(),
+            config.zoo,
+            config.retrain,
         )
     seed = derive_seed(config.seed, name, wanted.key)
     t0 = time.perf_counter()

@@ -11,6 +11,7 @@ from cxrbench.cli import evaluate, run, tables, tools
 from cxrbench.cli.application import app, main, usage_line
 from cxrbench.cli.data import data_app
 from cxrbench.cli.reader_study import reader_app
+from cxrbench.cli.zoo import zoo_app
 
 app.command("list")(tools.list_components)
 app.command()(run.run)
@@ -23,6 +24,7 @@ app.command()(run.train)
 app.command()(run.generate)
 app.add_typer(data_app, name="data")
 app.add_typer(reader_app, name="reader-study")
+app.add_typer(zoo_app, name="zoo")
 app.command("convert-weights")(tools.convert_weights)
 app.command()(tools.env)
 

@@ -53,6 +53,12 @@ def run(
     floor: Optional[bool] = typer.Option(
         None, "--floor/--no-floor", help="add the real-vs-real reference (real-holdout) to the models"
     ),
+    retrain: Optional[bool] = typer.Option(
+        None, "--retrain", help="train the models and the evaluator even when reference or cached weights match"
+    ),
+    reference_weights: Optional[str] = typer.Option(
+        None, help="a zoo folder of reference weights (default: the set shipped with cxrbench, docs/zoo.md)"
+    ),
     config: Optional[Path] = typer.Option(None, "--config", help="TOML file with the same settings"),
     settings: Optional[list[str]] = typer.Option(None, "--set", help=SET_HELP),
 ) -> None:
@@ -75,6 +81,8 @@ def run(
         absent=absent,
         resume=resume,
         floor=floor,
+        retrain=retrain,
+        reference_weights=reference_weights,
     )
     cfg = with_data_and_spaces(cfg, data, data_root, on_bad_image, inception_weights, feature_options)
     cfg = with_settings(with_model_path(cfg, model_path), settings)

@@ -65,12 +65,28 @@ def leaderboard(
         from cxrbench.leaderboard.table import build_leaderboards
 
         boards = build_leaderboards(merged.rows)
-        text = render_markdown(boards) if format is Format.md else render_latex(boards)
+        text = render_markdown(boards, _weights_notes(run_dirs)) if format is Format.md else render_latex(boards)
     if out is None:
         typer.echo(text)
     else:
         out.write_text(text, encoding="utf-8")
         typer.echo(f"wrote {out}")
+
+
+def _weights_notes(run_dirs: list[str]) -> list[str]:
+    """Where each run's weights came from, from its manifest (runs without one say nothing)."""
+    import json
+
+    from cxrbench.leaderboard.text import weights_note
+    from cxrbench.run_dir import MANIFEST
+
+    notes = []
+    for run_dir in run_dirs:
+        path = Path(run_dir) / MANIFEST
+        note = weights_note(json.loads(path.read_text())) if path.is_file() else None
+        if note:
+            notes.append(note if len(run_dirs) == 1 else f"{run_dir}: {note}")
+    return notes
 
 
 def compare(

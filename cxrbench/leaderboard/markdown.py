@@ -44,8 +44,9 @@ def _validity(board: Leaderboard) -> list[str]:
     return lines + [""]
 
 
-def render_markdown(boards: Leaderboard | list[Leaderboard]) -> str:
-    """Every leaderboard (one per setting) as one Markdown document."""
+def render_markdown(boards: Leaderboard | list[Leaderboard], notes: list[str] | tuple[str, ...] = ()) -> str:
+    """Every leaderboard (one per setting) as one Markdown document; ``notes`` (e.g. where the weights came
+    from, ``text.weights_note``) follow the first overview."""
     boards = [boards] if isinstance(boards, Leaderboard) else boards
     if not boards or not boards[0].overview.models:
         return "# cxrbench leaderboard\n\nNo results yet.\n"
@@ -55,6 +56,8 @@ def render_markdown(boards: Leaderboard | list[Leaderboard]) -> str:
             s = board.setting
             out += [f"## Setting: {s['dataset']}, {s['resolution']} px, n = {s['n']}, seed {s['seed']}", ""]
         out += [intro(board), "", "### Overview", "", _table(board, board.overview, False), ""]
+        if board is boards[0]:
+            out += [line for note in notes for line in (_escape(note), "")]
         out += _validity(board)
         if board.warnings:
             out += ["**Read with care:**", "", *[f"- {_escape(w)}" for w in board.warnings], ""]

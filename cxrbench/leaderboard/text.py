@@ -85,3 +85,30 @@ def overview_summary(board: Leaderboard, columns: int) -> tuple[list[str], list[
             [overview.rank_label(model), model, *(number(None if cells[i] is None else cells[i].value) for i in shown)]
         )
     return headers, rows
+
+
+# Where a run's trained weights came from (manifest ``weights.source``), as the leaderboard says it.
+WEIGHT_SOURCES = {
+    "reference weights": "reference weights shipped with cxrbench (docs/zoo.md)",
+    "trained": "trained by this run",
+    "cache": "trained earlier with the same code and settings (cache)",
+    "given": "a checkpoint given by the user",
+}
+
+
+def weights_note(manifest: dict) -> str | None:
+    """One sentence saying where each trained model's (and the evaluator's) weights came from; None when the
+    run used none (``manifest``: a run's manifest.json)."""
+    sources: dict[str, list[str]] = {}
+    for model, facts in manifest.get("models", {}).items():
+        source = facts.get("weights", {}).get("source")
+        if source in WEIGHT_SOURCES:
+            sources.setdefault(source, []).append(f"`{model}`")
+    for space, facts in manifest.get("feature_spaces", {}).items():
+        source = facts.get("weights_source", {}).get("source")
+        if source in WEIGHT_SOURCES:
+            sources.setdefault(source, []).append(f"the `{space}` feature space")
+    if not sources:
+        return None
+    parts = [f"{WEIGHT_SOURCES[source]} for {', '.join(names)}" for source, names in sources.items()]
+    return "Weights: " + "; ".join(parts) + "."

@@ -257,10 +257,15 @@ def train_classifier(
 
 
 def cached_classifier(
-    directory: Path, recipe: ClassifierRecipe, device: torch.device, train: Callable[[], tuple[CxrClassifier, dict]]
+    directory: Path,
+    recipe: ClassifierRecipe,
+    device: torch.device,
+    train: Callable[[], tuple[CxrClassifier, dict]],
+    retrain: bool = False,
 ) -> tuple[CxrClassifier, dict]:
-    """The classifier saved in ``directory`` with its config, else ``train()``'s, saved there first."""
-    if (directory / WEIGHTS_FILE).is_file():
+    """The classifier saved in ``directory`` with its config, else (or with ``retrain``) ``train()``'s, saved
+    there first."""
+    if (directory / WEIGHTS_FILE).is_file() and not retrain:
         tensors, config = load_checkpoint(directory)
         return classifier_from(recipe, tensors).to(device).eval(), config
     model, config = train()

@@ -8,7 +8,8 @@ import numpy as np
 import torch
 
 from cxrbench import __version__
-from cxrbench.cache import cache_key, class_files, code_digest
+from cxrbench.cache import cache_key, class_files, code_digest, settings_key, sha256_file
+from cxrbench.checkpoint import WEIGHTS_FILE, load_checkpoint
 from cxrbench.errors import ConfigError
 from cxrbench.metrics import FEATURE_EXTRACTORS
 from cxrbench.metrics.auroc import auroc, youden_threshold
@@ -17,11 +18,13 @@ from cxrbench.metrics.cxr_classifier import (
     ClassifierRecipe,
     CxrClassifier,
     cached_classifier,
+    classifier_from,
     run_classifier,
     train_classifier,
 )
 from cxrbench.metrics.feature_extractor import ExtractorContext, FeatureExtractor
 from cxrbench.tasks import FINDINGS
+from cxrbench.zoo import find_reference
 
 
 @FEATURE_EXTRACTORS.register("cxr-evaluator")
@@ -46,17 +49,33 @@ class CxrEvaluatorExtractor(FeatureExtractor):
         self.thresholds = np.full(len(FINDINGS), 0.5)  # until ``prepare``: one per label column of the run
         self.test_auroc: dict[str, float] = {}
         self.key = ""
+        self.weights: dict = {}  # where prepare found its weights (the manifest's record)
 
     def prepare(self, context: ExtractorContext) -> None:
         self.device = context.device
-        self.key = cache_key(
-            "evaluator",
-            {"dataset": context.dataset_fingerprint, "resolution": context.train.resolution},
-            {"name": self.name, "recipe": self.recipe.to_dict(), "seed": context.seed},
-            code_digest(*class_files(type(self))),
-        )
-        directory = context.cache_dir / "extractors" / "cxr-evaluator" / self.key
-        self.model, config = cached_classifier(directory, self.recipe, self.device, lambda: self._train(context))
+        inputs = {"dataset": context.dataset_fingerprint, "resolution": context.train.resolution}
+        component = {"name": self.name, "recipe": self.recipe.to_dict(), "seed": context.seed}
+        self.code = code = code_digest(*class_files(type(self)))
+        self.key = cache_key("evaluator", inputs, component, code)
+        self.settings_key = settings_key("evaluator", inputs, component)  # what reference weights match on
+        self.recipe_record = {"inputs": inputs, "component": component}  # what a zoo entry records
+        reference = None if context.retrain else find_reference(context.zoo, self.name, "evaluator", self.settings_key)
+        if reference is not None:
+            self.key = reference.record["cache_key"]  # these weights' identity: the key they were trained under
+            self.weights = reference.manifest(code)
+            tensors, config = load_checkpoint(reference.directory)
+            self.model = classifier_from(self.recipe, tensors).to(self.device).eval()
+        else:
+            self.directory = context.cache_dir / "extractors" / "cxr-evaluator" / self.key
+            cached = (self.directory / WEIGHTS_FILE).is_file() and not context.retrain
+            self.model, config = cached_classifier(
+                self.directory, self.recipe, self.device, lambda: self._train(context), context.retrain
+            )
+            self.weights = {
+                "source": "cache" if cached else "trained",
+                "path": str(self.directory),
+                "sha256": sha256_file(self.directory / WEIGHTS_FILE),
+            }
         self.thresholds = np.asarray(config["thresholds"])
         self.test_auroc = config["test_auroc"]
 
@@ -100,7 +119,12 @@ class CxrEvaluatorExtractor(FeatureExtractor):
         }
 
     def report(self) -> dict:
-        return {**self.identity(), "test_auroc": self.test_auroc, "thresholds": self.thresholds.tolist()}
+        return {
+            **self.identity(),
+            "test_auroc": self.test_auroc,
+            "thresholds": self.thresholds.tolist(),
+            "weights_source": self.weights,
+        }
 
 
 def recipe_with(overrides: dict) -> ClassifierRecipe:

@@ -18,7 +18,11 @@ PUBLISHED_WEIGHTS_FIELD = "published_weights"
 
 @dataclass(frozen=True)
 class ExtractorContext:
-    """What an extractor may use to get ready: real splits, device, cache, its options."""
+    """What an extractor may use to get ready: real splits, device, cache, its options.
+
+    zoo: a folder of reference weights an extractor trained here may load instead of training (cxrbench/zoo);
+    retrain: train even when reference or cached weights match.
+    """
 
     train: ImageSet
     val: ImageSet
@@ -29,6 +33,8 @@ class ExtractorContext:
     dataset_fingerprint: str
     options: dict = field(default_factory=dict)
     progress: Callable[[int, int, str], None] = lambda done, total, text: None
+    zoo: Path | None = None
+    retrain: bool = False
 
 
 class FeatureExtractor(ABC):

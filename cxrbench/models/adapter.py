@@ -82,6 +82,9 @@ class ModelAdapter(ABC):
     # weights' cache key. False (training reads every label whatever --tasks selects): a --tasks
     # subset reuses the weights a --models all run trained. True is the safe default.
     trains_per_condition: ClassVar[bool] = True
+    # Constructor options that change only how images are drawn from trained weights (a sampler, its steps):
+    # left out of the weights' cache key, so changing them reuses the trained (or reference) weights.
+    sampling_options: ClassVar[tuple[str, ...]] = ()
 
     def fit(self, context: FitContext) -> None:
         """Train (or receive reference images). Default: nothing to do."""

@@ -41,6 +41,7 @@ class DiffusionSmallAdapter(ModelAdapter):
     conditioning = Conditioning.TEXT
     trainable = True
     trains_per_condition = False  # one model over every finding's labels, whatever --tasks selects
+    sampling_options = ("steps", "guidance", "scheduler")
 
     def __init__(
         self,

@@ -49,6 +49,7 @@ class PgganLcoAdapter(ModelAdapter):
     conditioning = Conditioning.LATENT_SEARCH
     trainable = True
     trains_per_condition = False  # one model over every finding's labels, whatever --tasks selects
+    sampling_options = ("lco",)  # the latent search runs on the trained generator and classifier
 
     def __init__(
         self, preset: str = "cpu", pggan: dict | None = None, lco: dict | None = None, classifier_epochs: int = 8
