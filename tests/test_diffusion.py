@@ -231,3 +231,21 @@ def test_local_tokenizer_keeps_prompt_words_whole():
         "effusion</w>",
     ]
     assert len(tokenizer("a word it never saw", padding="max_length", max_length=8, truncation=True).input_ids) == 8
+
+
+def test_solvers_keep_a_clipped_schedule_clipped():
+    """A saved schedule that clips x0 (diffusion-small's) stays clipped in DPM-Solver++ and UniPC, which
+    threshold instead: their x0 estimate of a far-out sample is clamped to [-1, 1] as DDPM's is."""
+    from diffusers import DDPMScheduler
+
+    from cxrbench.models.diffusion.sampler import make_scheduler
+
+    clipped = dict(DDPMScheduler(clip_sample=True, beta_schedule="squaredcos_cap_v2").config)
+    unclipped = dict(DDPMScheduler(clip_sample=False).config)
+    for name in ("dpm-solver", "unipc"):
+        solver = make_scheduler(clipped, name)
+        assert solver.config.thresholding and solver.config.sample_max_value == 1.0
+        x0 = solver._threshold_sample(torch.full((1, 1, 2, 2), 5.0))
+        assert torch.equal(x0, torch.ones(1, 1, 2, 2))
+        assert not make_scheduler(unclipped, name).config.thresholding
+    assert make_scheduler(clipped, "ddpm").config.clip_sample  # a scheduler that clips keeps its own clipping

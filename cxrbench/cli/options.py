@@ -103,7 +103,7 @@ FEATURE_OPTION_HELP = (
     "[feature_options.NAME] KEY = VALUE in --config (a shortcut for --set feature.NAME.KEY=VALUE)"
 )
 SET_HELP = (
-    "a setting of one component, SECTION.NAME.KEY=VALUE (repeatable): model.cgan.train_images=20000, "
+    "a setting of one component, SECTION.NAME.KEY=VALUE (repeatable): model.pca-gaussian.components=32, "
     "metric.utility.epochs=1, feature.clip.weights=DIR, or data.KEY=VALUE (data.view=both); VALUE is read "
     "as TOML (numbers, true/false), else as text; the same as [model_options.NAME] KEY = VALUE (metric_options, "
     "feature_options, data_options) in --config"
@@ -113,9 +113,9 @@ SECTIONS = {"model": "model_options", "metric": "metric_options", "feature": "fe
 
 
 def setting(text: str, flag: str = "--set", section: str | None = None) -> tuple[str, str | None, str, object]:
-    """``"model.cgan.train_images=20000"`` -> ("model_options", "cgan", "train_images", 20000); ``"data.view=both"``
-    -> ("data_options", None, "view", "both"). ``section`` given: ``text`` has no section (``--feature-option``'s
-    NAME.KEY=VALUE). A bad form is a one-line error naming ``flag``."""
+    """``"model.pca-gaussian.components=32"`` -> ("model_options", "pca-gaussian", "components", 32);
+    ``"data.view=both"`` -> ("data_options", None, "view", "both"). ``section`` given: ``text`` has no section
+    (``--feature-option``'s NAME.KEY=VALUE). A bad form is a one-line error naming ``flag``."""
     from cxrbench.config import tomllib
     from cxrbench.errors import ConfigError
 
@@ -126,7 +126,7 @@ def setting(text: str, flag: str = "--set", section: str | None = None) -> tuple
     form, example = (
         ("NAME.KEY=VALUE", "xrv-densenet.weights=PATH")
         if flag == "--feature-option"
-        else ("SECTION.NAME.KEY=VALUE or data.KEY=VALUE", "model.cgan.train_images=20000")
+        else ("SECTION.NAME.KEY=VALUE or data.KEY=VALUE", "model.pca-gaussian.components=32")
     )
     if section not in SECTIONS:
         raise ConfigError(f"{flag} {text!r}: the section must be one of {', '.join(SECTIONS)}; it looks like {form}")

@@ -60,6 +60,12 @@ def make_scheduler(config: dict, name: str):
             f"scheduler class {class_name!r} is not a diffusers scheduler; set scheduler to one of "
             f"{', '.join(SCHEDULERS)}"
         )
+    parameters = inspect.signature(cls.__init__).parameters
+    if config.get("clip_sample") and "clip_sample" not in parameters and "thresholding" in parameters:
+        # The saved schedule clips its x0 estimate (diffusion-small's: after a short CPU training the noise
+        # estimate is poor at high noise). Solvers without clip_sample keep that through thresholding, which
+        # with sample_max_value c clamps x0 to [-c, c], exactly as clipping does.
+        return cls.from_config(config, thresholding=True, sample_max_value=config.get("clip_sample_range", 1.0))
     return cls.from_config(config)
 
 
