@@ -242,7 +242,7 @@ def test_solvers_keep_a_clipped_schedule_clipped():
 
     clipped = dict(DDPMScheduler(clip_sample=True, beta_schedule="squaredcos_cap_v2").config)
     unclipped = dict(DDPMScheduler(clip_sample=False).config)
-    for name in ("dpm-solver", "unipc"):
+    for name in ("dpm-solver", "dpm-solver-sde", "unipc"):
         solver = make_scheduler(clipped, name)
         assert solver.config.thresholding and solver.config.sample_max_value == 1.0
         x0 = solver._threshold_sample(torch.full((1, 1, 2, 2), 5.0))

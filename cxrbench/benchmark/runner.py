@@ -199,6 +199,8 @@ def _run(
     model_names, tasks, metrics, dataset = plan.models, plan.tasks, plan.metrics, plan.dataset
     sources = sample_sources(config)
     device = processes.device(resolve_device(config.device))
+    # --retrain: no reference weights; the main process trains, the others then read what it cached
+    zoo, retrain = (None if config.retrain else config.zoo), config.retrain and processes.is_main
     manifest = {
         "cxrbench_version": __version__,
         "config": config.to_dict(),
@@ -233,7 +235,7 @@ def _run(
     timings["load_data"] = time.perf_counter() - started
 
     with processes.main_first():  # the evaluator is trained once and cached, the real features too
-        spaces = _prepare_feature_spaces(metrics, config, device, dataset, splits, reporter, manifest)
+        spaces = _prepare_feature_spaces(metrics, config, device, dataset, splits, reporter, manifest, zoo, retrain)
         ready = {name: ex for name, ex in spaces.items() if isinstance(ex, FeatureExtractor)}
         with reporter.step("real features") as update:
             real_outputs = {name: cached_extract(ex, reference.images, config.cache_dir) for name, ex in ready.items()}
@@ -315,8 +317,8 @@ def _run(
                 config.checkpoints.get(model),
                 config.cache_dir,
                 dataset.fingerprint(),
-                config.zoo,
-                config.retrain,
+                zoo,
+                retrain,
             )
         if weights.get("source") == "reference weights" and not weights["code_matches"]:
             reporter.note(f"{model}: {STALE_REFERENCE}")
@@ -362,8 +364,11 @@ def _prepare_feature_spaces(
     splits: dict[str, ImageSet],
     reporter: Reporter,
     manifest: dict,
+    zoo: Path | None,
+    retrain: bool,
 ) -> dict[str, FeatureExtractor | UnavailableError]:
-    """Each feature space the metrics need, ready, or the reason it cannot be used here."""
+    """Each feature space the metrics need, ready, or the reason it cannot be used here (``zoo``: reference
+    weights the evaluator may load; ``retrain``: train it even when cached weights match)."""
     context = ExtractorContext(
         train=splits["train"],
         val=splits["val"],
@@ -372,8 +377,8 @@ def _prepare_feature_spaces(
         seed=config.seed,
         cache_dir=config.cache_dir,
         dataset_fingerprint=dataset.fingerprint(),
-        zoo=config.zoo,
-        retrain=config.retrain,
+        zoo=zoo,
+        retrain=retrain,
     )
     spaces = prepare_spaces(space_names(metrics), config.feature_options, context, reporter.step)
     for name, space in spaces.items():

@@ -14,7 +14,7 @@ from cxrbench.leaderboard.fd_curves import FdCurve, fd_curves
 from cxrbench.leaderboard.figures import SAMPLE_DPI, SAMPLE_INCHES, fd_against_n, heatmap, sample_grid, scatter
 from cxrbench.leaderboard.store import load_results
 from cxrbench.leaderboard.table import Leaderboard, Table, build_leaderboards
-from cxrbench.leaderboard.text import header, interval, intro, number, validity_intro
+from cxrbench.leaderboard.text import header, interval, intro, number, validity_intro, weights_note
 from cxrbench.metric_ids import metric_id, split_id
 from cxrbench.run_dir import MANIFEST
 
@@ -200,6 +200,7 @@ def publish(run_dirs: list[Path], out: Path, samples_per_row: int = 6) -> Path:
                 "config_href": f"runs/{i}/config.toml",
                 "command": f"cxrbench run --config runs/{i}/config.toml --out RUN_DIR",
                 "manifest": json.dumps(manifest, indent=2),
+                "weights": (weights_note(manifest) or "").replace("`", ""),
             }
         )
     environment = Environment(

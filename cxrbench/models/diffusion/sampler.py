@@ -18,15 +18,18 @@ import torch
 from cxrbench.errors import ConfigError
 from cxrbench.models.diffusion.pipeline_dir import PipelineParts
 
-# Scheduler option -> diffusers class; "saved" keeps the one stored in the pipeline directory.
+# Scheduler option -> diffusers class and the settings it is built with on top of the saved config;
+# "saved" keeps the one stored in the pipeline directory.
 SCHEDULERS = {
-    "ddim": "DDIMScheduler",
-    "ddpm": "DDPMScheduler",
-    "pndm": "PNDMScheduler",
-    "euler": "EulerDiscreteScheduler",
-    "euler-ancestral": "EulerAncestralDiscreteScheduler",
-    "dpm-solver": "DPMSolverMultistepScheduler",
-    "unipc": "UniPCMultistepScheduler",
+    "ddim": ("DDIMScheduler", {}),
+    "ddpm": ("DDPMScheduler", {}),
+    "pndm": ("PNDMScheduler", {}),
+    "euler": ("EulerDiscreteScheduler", {}),
+    "euler-ancestral": ("EulerAncestralDiscreteScheduler", {}),
+    "dpm-solver": ("DPMSolverMultistepScheduler", {}),
+    # DPM-Solver++(2M) SDE: stochastic like ancestral DDPM (fresh noise each step), in far fewer steps
+    "dpm-solver-sde": ("DPMSolverMultistepScheduler", {"algorithm_type": "sde-dpmsolver++"}),
+    "unipc": ("UniPCMultistepScheduler", {}),
 }
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
@@ -53,7 +56,7 @@ def make_scheduler(config: dict, name: str):
     """A fresh scheduler (``name`` from SCHEDULERS, or "saved") built from the pipeline's config."""
     import diffusers
 
-    class_name = config["_class_name"] if name == "saved" else SCHEDULERS[name]
+    class_name, settings = (config["_class_name"], {}) if name == "saved" else SCHEDULERS[name]
     cls = getattr(diffusers, class_name, None)
     if cls is None or not issubclass(cls, diffusers.SchedulerMixin):
         raise ConfigError(
@@ -65,8 +68,8 @@ def make_scheduler(config: dict, name: str):
         # The saved schedule clips its x0 estimate (diffusion-small's: after a short CPU training the noise
         # estimate is poor at high noise). Solvers without clip_sample keep that through thresholding, which
         # with sample_max_value c clamps x0 to [-c, c], exactly as clipping does.
-        return cls.from_config(config, thresholding=True, sample_max_value=config.get("clip_sample_range", 1.0))
-    return cls.from_config(config)
+        settings = {**settings, "thresholding": True, "sample_max_value": config.get("clip_sample_range", 1.0)}
+    return cls.from_config(config, **settings)
 
 
 @torch.no_grad()
