@@ -249,3 +249,18 @@ def test_solvers_keep_a_clipped_schedule_clipped():
         assert torch.equal(x0, torch.ones(1, 1, 2, 2))
         assert not make_scheduler(unclipped, name).config.thresholding
     assert make_scheduler(clipped, "ddpm").config.clip_sample  # a scheduler that clips keeps its own clipping
+
+
+def test_saved_scheduler_config_is_the_same_bytes_whatever_the_set_order(tiny_sd_pipeline, tmp_path):
+    """diffusers lists a config's default-valued keys from a set (its order changes with the process's hash
+    seed): saved sorted, a retrained pipeline's files are bit-identical (cxrbench zoo rebuild compares them)."""
+    from cxrbench.models.diffusion.pipeline_dir import load_pipeline, save_pipeline
+
+    parts = load_pipeline(tiny_sd_pipeline)
+    written = []
+    for order in (["b_key", "a_key", "c_key"], ["c_key", "b_key", "a_key"]):
+        parts.scheduler_config = {**parts.scheduler_config, "_use_default_values": order}
+        save_pipeline(tmp_path / str(len(written)), parts)
+        written.append((tmp_path / str(len(written)) / "scheduler" / "scheduler_config.json").read_bytes())
+    assert written[0] == written[1]
+    assert json.loads(written[0])["_use_default_values"] == ["a_key", "b_key", "c_key"]

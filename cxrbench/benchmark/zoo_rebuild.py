@@ -4,6 +4,7 @@ so everything trains) into a zoo folder, and compare each entry with another zoo
 from __future__ import annotations
 
 import platform
+import shutil
 import tempfile
 import time
 from dataclasses import dataclass
@@ -56,12 +57,15 @@ def rebuild_zoo(
     fingerprint = dataset.fingerprint()
     shipped = read_catalogue(against) if against is not None else {}
     results = []
-    with tempfile.TemporaryDirectory(prefix="cxrbench-zoo-") as scratch:  # an empty cache: everything trains
+    with tempfile.TemporaryDirectory(prefix="cxrbench-zoo-") as folder:
+        if shipped and Path(against).resolve() == Path(out).resolve():  # renewing a zoo in place: keep the old
+            against = shutil.copytree(against, Path(folder) / "before")  # entries to compare with
+        scratch = Path(folder) / "cache"  # empty: everything trains
         for name in names:
             started = time.perf_counter()
             if name == EVALUATOR:
                 context = ExtractorContext(
-                    splits["train"], splits["val"], splits["test"], device, config.seed, Path(scratch), fingerprint
+                    splits["train"], splits["val"], splits["test"], device, config.seed, scratch, fingerprint
                 )
                 space = prepare_spaces([name], config.feature_options, context, reporter.step)[name]
                 if isinstance(space, UnavailableError):
@@ -73,7 +77,7 @@ def rebuild_zoo(
                 adapter, options = MODELS.build(name, config.model_options.get(name, {}))
                 with reporter.step(f"training {name}") as update:
                     context = fit_context(config, name, splits["train"], holdout, device, update)
-                    info = ready_adapter(name, adapter, options, context, None, Path(scratch), fingerprint, None, True)
+                    info = ready_adapter(name, adapter, options, context, None, scratch, fingerprint, None, True)
                 key = WeightsKey.of(name, adapter, options, context, fingerprint)
                 source, kind = Path(info["path"]), "models"
                 keys = {"settings_key": key.settings, "cache_key": key.cache, "code": key.code}

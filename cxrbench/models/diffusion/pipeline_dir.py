@@ -126,7 +126,10 @@ def save_pipeline(directory: Path, parts: PipelineParts, extra: dict | None = No
         parts.text_encoder.save_pretrained(str(staging / "text_encoder"), safe_serialization=True)
         parts.tokenizer.save_pretrained(str(staging / "tokenizer"))
         (staging / "scheduler").mkdir()
-        (staging / "scheduler" / "scheduler_config.json").write_text(json.dumps(parts.scheduler_config, indent=2))
+        config = dict(parts.scheduler_config)
+        if "_use_default_values" in config:  # diffusers lists them from a set: sorted, the same bytes every time
+            config["_use_default_values"] = sorted(config["_use_default_values"])
+        (staging / "scheduler" / "scheduler_config.json").write_text(json.dumps(config, indent=2))
         if parts.vae is not None:
             parts.vae.save_pretrained(str(staging / "vae"), safe_serialization=True)
         index = {
