@@ -171,3 +171,12 @@ def test_the_shipped_set_matches_the_default_run(session_cache):
     )
     space = prepare_spaces([EVALUATOR], {}, ExtractorContext(**{**vars(context), "zoo": PACKAGED}))[EVALUATOR]
     assert space.weights["source"] == "reference weights"
+
+
+def test_docs_list_the_shipped_sha256():
+    """docs/zoo.md lists each shipped entry's sha256: renewing the set without the docs fails here."""
+    from conftest import REPO
+
+    text = (REPO / "docs" / "zoo.md").read_text()
+    for name, entry in read_catalogue(PACKAGED).items():
+        assert f"| `{name}` | {entry['kind']} |" in text and entry["sha256"] in text, name
