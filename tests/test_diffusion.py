@@ -166,7 +166,7 @@ def test_small_model_is_a_pipeline_directory_that_roentgen_loads(context, tmp_pa
             "model_path": directory,
             "steps": tiny["steps"],
             "guidance": small.settings.guidance,
-            "scheduler": "ddpm",
+            "scheduler": small.settings.scheduler,
             "resolution": 32,
         },
     )
