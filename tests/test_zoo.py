@@ -142,7 +142,8 @@ def test_damaged_reference_weights_are_refused(tiny_zoo, tmp_path):
     damaged = tmp_path / "zoo"
     shutil.copytree(root / "a", damaged)
     weights = damaged / "cgan" / "model.safetensors"
-    weights.write_bytes(weights.read_bytes()[:-1] + b"\0")
+    data = weights.read_bytes()
+    weights.write_bytes(data[:-1] + bytes([data[-1] ^ 0xFF]))  # one bit pattern changed in the last weight
     run = config.with_overrides(
         reference_weights=str(damaged), cache_dir=tmp_path / "cache", out=tmp_path / "run", models="cgan"
     )
