@@ -75,18 +75,10 @@ def leaderboard(
 
 def _weights_notes(run_dirs: list[str]) -> list[str]:
     """Where each run's weights came from, from its manifest (runs without one say nothing)."""
-    import json
+    from cxrbench.leaderboard.store import run_weights_note
 
-    from cxrbench.leaderboard.text import weights_note
-    from cxrbench.run_dir import MANIFEST
-
-    notes = []
-    for run_dir in run_dirs:
-        path = Path(run_dir) / MANIFEST
-        note = weights_note(json.loads(path.read_text())) if path.is_file() else None
-        if note:
-            notes.append(note if len(run_dirs) == 1 else f"{run_dir}: {note}")
-    return notes
+    notes = [(run_dir, run_weights_note(Path(run_dir))) for run_dir in run_dirs]
+    return [note if len(run_dirs) == 1 else f"{run_dir}: {note}" for run_dir, note in notes if note]
 
 
 def compare(

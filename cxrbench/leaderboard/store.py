@@ -9,7 +9,7 @@ from cxrbench.errors import CxrbenchError
 from cxrbench.leaderboard.table import setting_of
 from cxrbench.names import split_names
 from cxrbench.results import ResultRow, read_rows
-from cxrbench.run_dir import RESULTS
+from cxrbench.run_dir import MANIFEST, RESULTS
 
 
 @dataclass
@@ -77,3 +77,13 @@ def select_rows(rows: list[ResultRow], metrics: str | None = None, models: str |
         if (chosen_models is None or r.model in chosen_models)
         and (not patterns or any(fnmatch(r.metric, p) for p in patterns))
     ]
+
+
+def run_weights_note(run_dir: Path) -> str | None:
+    """Where a run's trained weights came from (``text.weights_note`` of its manifest); None without one."""
+    import json
+
+    from cxrbench.leaderboard.text import weights_note
+
+    path = Path(run_dir) / MANIFEST
+    return weights_note(json.loads(path.read_text())) if path.is_file() else None

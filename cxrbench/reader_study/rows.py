@@ -87,6 +87,7 @@ def replace_rows(run_dir: Path, design_prefix: str, rows: list[ResultRow]) -> li
     """Swap the run's rows whose metric starts with ``design_prefix`` for ``rows`` (one atomic rewrite),
     then rewrite leaderboard.md; returns every row of the run."""
     from cxrbench.leaderboard.markdown import render_markdown
+    from cxrbench.leaderboard.store import run_weights_note
     from cxrbench.leaderboard.table import build_leaderboards
 
     run = RunDirectory(run_dir)
@@ -98,7 +99,8 @@ def replace_rows(run_dir: Path, design_prefix: str, rows: list[ResultRow]) -> li
         kept = [r for r in read_rows(run.results) if not r.metric.startswith(design_prefix)]
         every = kept + rows
         atomic_write_text(run.results, "".join(row_line(r) for r in every))
-        atomic_write_text(run.leaderboard, render_markdown(build_leaderboards(every)))
+        note = run_weights_note(run.root)
+        atomic_write_text(run.leaderboard, render_markdown(build_leaderboards(every), [note] if note else []))
     return every
 
 
