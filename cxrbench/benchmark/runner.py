@@ -59,12 +59,6 @@ from cxrbench.seeds import derive_seed
 from cxrbench.tasks import TASKS
 from cxrbench.tasks.task import Condition, Task
 
-# Reference weights trained by other code are still the weights they were (their sha256 is in the manifest).
-STALE_REFERENCE = (
-    "reference weights trained by an earlier version of its training code (manifest: code_matches false); "
-    "--retrain trains with this one, `cxrbench zoo rebuild` renews the set"
-)
-
 
 @dataclass
 class RunSummary:
@@ -320,8 +314,7 @@ def _run(
                 zoo,
                 retrain,
             )
-        if weights.get("source") == "reference weights" and not weights["code_matches"]:
-            reporter.note(f"{model}: {STALE_REFERENCE}")
+        _note_stale_reference(reporter, model, weights)
         manifest["models"][model] = {
             "options": full_options,
             "settings": adapter.training_settings(),
@@ -344,6 +337,16 @@ def _run(
         atomic_write_text(run_dir.manifest, json.dumps(manifest, indent=2, default=str))
         run_dir.discard_previous()  # a run that made no sample set (every model unavailable) ends here
     return RunSummary(run_dir, rows, manifest)
+
+
+def _note_stale_reference(reporter: Reporter, name: str, weights: dict) -> None:
+    """Tell the user when ``name``'s reference weights were trained by other code than its own: they are still
+    the weights they were (their sha256 is in the manifest), so they are used, and said to be."""
+    if weights.get("source") == "reference weights" and not weights["code_matches"]:
+        reporter.note(
+            f"{name}: reference weights trained by an earlier version of its code (manifest: code_matches "
+            "false); --retrain trains with this one, `cxrbench zoo rebuild` renews the set"
+        )
 
 
 def _generation_summaries(run_dir: RunDirectory, model: str, conditions: list[Condition]) -> dict:
@@ -387,9 +390,7 @@ def _prepare_feature_spaces(
             manifest["feature_spaces"][name] = {"status": UNAVAILABLE, "reason": str(space)}
         else:
             manifest["feature_spaces"][name] = space.report()
-            source = manifest["feature_spaces"][name].get("weights_source", {})
-            if source.get("source") == "reference weights" and not source["code_matches"]:
-                reporter.note(f"{name}: {STALE_REFERENCE}")
+            _note_stale_reference(reporter, name, manifest["feature_spaces"][name].get("weights_source", {}))
     return spaces
 
 

@@ -19,12 +19,13 @@ def list_zoo(
     """Each reference weight set: what it was trained for and by, and its sha256."""
     from cxrbench.zoo import PACKAGED, read_catalogue
 
-    entries = read_catalogue(folder or PACKAGED)
+    folder = folder or PACKAGED
+    entries = read_catalogue(folder)
     if not entries:
-        typer.echo(f"{folder or PACKAGED} holds no reference weights")
+        typer.echo(f"{folder} holds no reference weights")
     for name, entry in entries.items():
         made = entry.get("trained_with", {})
-        size = sum(p.stat().st_size for p in ((folder or PACKAGED) / entry["folder"]).rglob("*") if p.is_file())
+        size = sum(p.stat().st_size for p in (folder / entry["folder"]).rglob("*") if p.is_file())
         typer.echo(
             f"{name:<16} {entry['kind']:<9} sha256 {entry['sha256']}  {size / 2**20:.1f} MiB  "
             f"data {entry['recipe']['inputs']['dataset']}  trained in {made.get('seconds', '?')} s on "
@@ -47,13 +48,14 @@ def rebuild(
     from cxrbench.benchmark.zoo_rebuild import rebuild_zoo
     from cxrbench.zoo import PACKAGED
 
+    against = against or PACKAGED
     cfg = with_settings(base_config(config).with_overrides(device=device), settings)
     with writing_to(out, cfg.cache_dir):
-        results = rebuild_zoo(cfg, out, against or PACKAGED, reporter(), only)
+        results = rebuild_zoo(cfg, out, against, reporter(), only)
     for result in results:
         verdict = {True: "same as", False: "differs from", None: "nothing to compare in"}[result.identical]
         typer.echo(
-            f"{result.name}: {verdict} {against or PACKAGED} ({result.detail}); sha256 {result.sha256}, "
+            f"{result.name}: {verdict} {against} ({result.detail}); sha256 {result.sha256}, "
             f"trained in {result.seconds:.0f} s"
         )
     typer.echo(f"wrote {out}")
