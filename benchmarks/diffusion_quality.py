@@ -102,7 +102,7 @@ def main() -> None:
         )
         adapter = run_adapter(options)
         t0, cpu0 = time.perf_counter(), time.process_time()
-        for _ in adapter.generate(condition, args.throughput_images, 0, 32):
+        for _ in adapter.generate(condition, range(args.throughput_images), 0, 32):
             pass
         rate = args.throughput_images / (time.perf_counter() - t0)
         cpu_rate = args.throughput_images / (time.process_time() - cpu0)  # what an unshared core would give

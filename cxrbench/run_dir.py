@@ -10,21 +10,17 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
-import torch
-from PIL import Image
 
 from cxrbench.cache import load_arrays, save_arrays
 from cxrbench.data.dataset import FINGERPRINT_PARTS
 from cxrbench.errors import ConfigError
-from cxrbench.files import atomic_save_png, atomic_write_text, remove_partial_files
-from cxrbench.models.adapter import GenerationLog
+from cxrbench.files import atomic_write_text, remove_partial_files
 from cxrbench.results import ResultRow, read_rows, row_line
+from cxrbench.sample_sets import COMPLETE, GENERATION, sample_name
 
 RESULTS, LEADERBOARD, MANIFEST, SAMPLES = "results.jsonl", "leaderboard.md", "manifest.json", "samples"
 FEATURES, REVIEWS = "features", "reviews"
-GENERATION = "generation.json"  # beside each sample set: seconds per image and the adapter's GenerationLog
 REAL_OWNER = "_real"  # the owner name of the real reference features (model names cannot start with "_")
-_COMPLETE = ".complete.json"
 # A run's own files, in the order --no-resume moves them aside (results first, manifest last).
 _RUN_ENTRIES = (RESULTS, SAMPLES, FEATURES, REVIEWS, LEADERBOARD, MANIFEST)
 PREVIOUS = ".previous-"  # OUT/.previous-TIMESTAMP-PID/: an old run set aside by --no-resume
@@ -154,7 +150,7 @@ class RunDirectory:
     def finished_sets(self) -> dict[tuple[str, str, str], int]:
         """(model, task, condition) -> number of images, for every complete sample set of the run."""
         sets = {}
-        for marker in sorted((self.root / SAMPLES).glob(f"*/*/*/{_COMPLETE}")):
+        for marker in sorted((self.root / SAMPLES).glob(f"*/*/*/{COMPLETE}")):
             model, task, condition = marker.parent.relative_to(self.root / SAMPLES).parts
             sets[(model, task, condition)] = int(json.loads(marker.read_text())["n"])
         return sets
@@ -173,14 +169,8 @@ class RunDirectory:
     def read_features(self, space: str, owner: str, task: str, condition: str) -> dict[str, np.ndarray] | None:
         return load_arrays(self.features_path(space, owner, task, condition))
 
-    def read_samples(self, model: str, task: str, condition: str, seed: int, n: int) -> torch.Tensor | None:
-        return read_png_set(self.sample_dir(model, task, condition), seed, n)
-
-    def write_samples(self, model: str, task: str, condition: str, seed: int, images: torch.Tensor) -> None:
-        write_png_set(self.sample_dir(model, task, condition), seed, images)
-
     def read_generation(self, model: str, task: str, condition: str) -> dict | None:
-        """What ``write_generation`` stored for one sample set, or None."""
+        """What a finished sample set's ``generation.json`` holds (sample_sets.finish_set), or None."""
         path = self.sample_dir(model, task, condition) / GENERATION
         return json.loads(path.read_text()) if path.is_file() else None
 
@@ -209,38 +199,3 @@ def dataset_change(before: dict, after: dict) -> str:
     if changed:
         return " and ".join(FINGERPRINT_PARTS.get(part, part) for part in changed) + " changed"
     return f"the dataset's fingerprint changed ({before.get('fingerprint')} -> {after.get('fingerprint')})"
-
-
-def write_generation(folder: Path, seconds: float, n: int, log: GenerationLog | None) -> None:
-    """Save how long a sample set took and the adapter's per-image records (before its PNGs)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    facts = {
-        "seconds": round(seconds, 3),
-        "seconds_per_image": round(seconds / max(n, 1), 5),
-        "summary": log.summary if log else {},
-        "records": log.records if log else [],
-    }
-    atomic_write_text(folder / GENERATION, json.dumps(facts, indent=1))
-
-
-def sample_name(index: int) -> str:
-    """The file name of image ``index`` in a sample set."""
-    return f"{index:05d}.png"
-
-
-def read_png_set(folder: Path, seed: int, n: int) -> torch.Tensor | None:
-    """The images of a complete PNG set made with ``seed`` and ``n``, else None (absent or unfinished)."""
-    marker = folder / _COMPLETE
-    if not marker.is_file() or json.loads(marker.read_text()) != {"seed": seed, "n": n}:
-        return None
-    images = [np.asarray(Image.open(folder / sample_name(i))) for i in range(n)]
-    return torch.from_numpy(np.stack(images)[:, None])
-
-
-def write_png_set(folder: Path, seed: int, images: torch.Tensor) -> None:
-    """Save uint8 [N, 1, H, W] as 00000.png...; the completion marker is written last."""
-    (folder / _COMPLETE).unlink(missing_ok=True)
-    folder.mkdir(parents=True, exist_ok=True)
-    for i, image in enumerate(images[:, 0].numpy()):
-        atomic_save_png(folder / sample_name(i), image)
-    atomic_write_text(folder / _COMPLETE, json.dumps({"seed": seed, "n": int(images.shape[0])}))

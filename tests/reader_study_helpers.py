@@ -11,7 +11,7 @@ from conftest import TINY_PHANTOM
 from cxrbench.config import RunConfig
 from cxrbench.reader_study.study import Study
 from cxrbench.results import ResultRow, append_row
-from cxrbench.run_dir import write_png_set
+from cxrbench.sample_sets import write_png_set
 
 TASK = "pleural_effusion"
 N_SAMPLES = 6
@@ -30,7 +30,7 @@ def make_run(root: Path, models: tuple[str, ...] = ("alpha", "beta", "gamma"), n
     for model in models:
         for condition in ("present", "absent"):
             images = torch.randint(0, 256, (n, 1, 32, 32), generator=generator, dtype=torch.uint8)
-            write_png_set(root / "samples" / model / TASK / condition, 7, images)
+            write_png_set(root / "samples" / model / TASK / condition, 7, images, 0.0, None)
             append_row(
                 root / "results.jsonl",
                 ResultRow(

@@ -135,14 +135,14 @@ def test_roentgen_images_depend_on_their_own_seed_not_the_batch(tiny_sd_pipeline
     )
     ready_adapter("roentgen", adapter, options, context, None, tmp_path, "fp")
     condition = TASKS.get("atelectasis").conditions()[0]
-    whole = collect_images(adapter, "roentgen", condition, 5, 3, 5, RES)
+    whole = collect_images(adapter, "roentgen", condition, range(5), 3, 5, RES)
     records = adapter.generation_log().records
     assert [r["prompt"] for r in records] == ["atelectasis", "plate atelectasis"] * 2 + ["atelectasis"]
     assert len({r["seed"] for r in records}) == 5
-    pieces = collect_images(adapter, "roentgen", condition, 5, 3, 2, RES)  # stochastic scheduler, other batches
+    pieces = collect_images(adapter, "roentgen", condition, range(5), 3, 2, RES)  # stochastic scheduler, other batches
     assert torch.equal(whole, pieces)
     with pytest.raises(ConfigError, match="no prompts for pleural_effusion/present"):
-        collect_images(adapter, "roentgen", TASKS.get("pleural_effusion").conditions()[0], 1, 0, 1, RES)
+        collect_images(adapter, "roentgen", TASKS.get("pleural_effusion").conditions()[0], range(1), 0, 1, RES)
 
 
 def test_roentgen_refuses_half_precision_on_a_cpu(tiny_sd_pipeline, context, tmp_path):
@@ -158,7 +158,7 @@ def test_small_model_is_a_pipeline_directory_that_roentgen_loads(context, tmp_pa
     directory = info["path"]
     assert check_pipeline_dir(directory)["vae"] == [None, None]
     condition = TASKS.get("pleural_effusion").conditions()[0]
-    ours = collect_images(small, "diffusion-small", condition, 4, 9, 4, RES)
+    ours = collect_images(small, "diffusion-small", condition, range(4), 9, 4, RES)
     # diffusion-small's own sampling settings (its default guidance moved from 3 to 6; see docs/diffusion.md)
     loader, loader_options = MODELS.build(
         "roentgen",
@@ -171,7 +171,7 @@ def test_small_model_is_a_pipeline_directory_that_roentgen_loads(context, tmp_pa
         },
     )
     ready_adapter("roentgen", loader, loader_options, context, None, tmp_path, "fp")
-    assert torch.equal(ours, collect_images(loader, "roentgen", condition, 4, 9, 4, RES))
+    assert torch.equal(ours, collect_images(loader, "roentgen", condition, range(4), 9, 4, RES))
 
 
 def test_small_model_training_resumes_to_the_same_weights(context, tmp_path):

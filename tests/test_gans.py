@@ -209,22 +209,22 @@ def test_cgan_draws_label_rows_that_match_the_target(phantom):
     adapter, _ = MODELS.build("cgan", TINY_MODELS["cgan"])
     effusion = TASKS.get("pleural_effusion").condition("present")
     adapter.fit(_context(phantom, (effusion,)))
-    collect_images(adapter, "cgan", effusion, 9, 0, 4, RESOLUTION)
+    collect_images(adapter, "cgan", effusion, range(9), 0, 4, RESOLUTION)
     records = adapter.generation_log().records
     assert len(records) == 9 and all(r["labels"]["pleural_effusion"] == 1 for r in records)
     strict = TASKS.get("atelectasis").condition("absent", absent="no_finding")
-    collect_images(adapter, "cgan", strict, 5, 0, 4, RESOLUTION)
+    collect_images(adapter, "cgan", strict, range(5), 0, 4, RESOLUTION)
     assert all(set(r["labels"].values()) == {0} for r in adapter.generation_log().records)
     adapter.label_pool = adapter.label_pool[adapter.label_pool[:, 2] != 1]  # no effusion left to draw from
     with pytest.raises(UnavailableError, match="no training image has the labels of pleural_effusion/present"):
-        collect_images(adapter, "cgan", effusion, 2, 0, 2, RESOLUTION)
+        collect_images(adapter, "cgan", effusion, range(2), 0, 2, RESOLUTION)
 
 
 def test_pggan_lco_records_every_image(phantom):
     adapter, _ = MODELS.build("pggan-lco", TINY_MODELS["pggan-lco"])
     condition = TASKS.get("enlarged_cardiac_silhouette").condition("present")
     adapter.fit(_context(phantom, (condition,)))
-    images = collect_images(adapter, "pggan-lco", condition, 6, 0, 4, RESOLUTION)
+    images = collect_images(adapter, "pggan-lco", condition, range(6), 0, 4, RESOLUTION)
     log = adapter.generation_log()
     assert len(log.records) == 6 and {"steps", "success", "probabilities"} <= set(log.records[0])
     assert log.summary["lco_success_rate"] == sum(r["success"] for r in log.records) / 6

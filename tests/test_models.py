@@ -39,17 +39,21 @@ def test_adapter_contract(name, context, tmp_path):
     adapter, options = MODELS.build(name, TINY_MODELS.get(name, {}))
     info = ready_adapter(name, adapter, options, context, None, tmp_path, "fp")
     condition = TASKS.get("enlarged_cardiac_silhouette").conditions()[1]
-    first = collect_images(adapter, name, condition, 10, seed=7, batch_size=4, resolution=RESOLUTION)
-    again = collect_images(adapter, name, condition, 10, seed=7, batch_size=4, resolution=RESOLUTION)
-    other = collect_images(adapter, name, condition, 10, seed=8, batch_size=4, resolution=RESOLUTION)
+    first = collect_images(adapter, name, condition, range(10), seed=7, batch_size=4, resolution=RESOLUTION)
+    again = collect_images(adapter, name, condition, range(10), seed=7, batch_size=4, resolution=RESOLUTION)
+    other = collect_images(adapter, name, condition, range(10), seed=8, batch_size=4, resolution=RESOLUTION)
     assert first.dtype == torch.uint8 and first.shape == (10, 1, RESOLUTION, RESOLUTION)
     assert torch.equal(first, again) and not torch.equal(first, other)
+    # image i comes from (seed, i) alone: the spans the runner shares out between processes make the same set
+    spans = (range(0, 4), range(4, 8), range(8, 10))
+    split = torch.cat([collect_images(adapter, name, condition, span, 7, 4, RESOLUTION) for span in spans])
+    assert torch.equal(first, split)
     if adapter.trainable:
         assert info["source"] == "trained" and len(info["sha256"]) == 64
         reloaded, _ = MODELS.build(name, TINY_MODELS.get(name, {}))
         cached = ready_adapter(name, reloaded, options, context, None, tmp_path, "fp")
         assert cached["source"] == "cache" and cached["sha256"] == info["sha256"]
-        assert torch.equal(first, collect_images(reloaded, name, condition, 10, 7, 4, RESOLUTION))
+        assert torch.equal(first, collect_images(reloaded, name, condition, range(10), 7, 4, RESOLUTION))
 
 
 def test_unknown_option_names_the_valid_ones():
@@ -62,14 +66,14 @@ def test_real_holdout_refuses_more_images_than_exist(context):
     adapter.fit(context)
     condition = TASKS.get("enlarged_cardiac_silhouette").conditions()[0]
     with pytest.raises(UnavailableError, match="lower --n-samples"):
-        collect_images(adapter, "real-holdout", condition, 10_000, 0, 64, RESOLUTION)
+        collect_images(adapter, "real-holdout", condition, range(10_000), 0, 64, RESOLUTION)
 
 
 def test_real_holdout_returns_only_images_of_the_condition(context):
     adapter, _ = MODELS.build("real-holdout", {})
     adapter.fit(context)
     condition = TASKS.get("pleural_effusion").conditions()[0]
-    images = collect_images(adapter, "real-holdout", condition, 8, 0, 3, RESOLUTION)
+    images = collect_images(adapter, "real-holdout", condition, range(8), 0, 3, RESOLUTION)
     pool = context.holdout.matching(condition).images
     for image in images:
         assert any(torch.equal(image, candidate) for candidate in pool)
@@ -83,7 +87,7 @@ class _Broken(ModelAdapter):
     def __init__(self, batch: torch.Tensor) -> None:
         self.batch = batch
 
-    def generate(self, condition, n, seed, batch_size):
+    def generate(self, condition, indices, seed, batch_size):
         yield self.batch
 
 
@@ -98,7 +102,7 @@ class _Broken(ModelAdapter):
 def test_broken_adapter_output_is_a_clear_error(batch, message):
     condition = TASKS.get("atelectasis").conditions()[0]
     with pytest.raises(AdapterError, match=message):
-        collect_images(_Broken(batch), "broken", condition, 6, 0, 6, RESOLUTION)
+        collect_images(_Broken(batch), "broken", condition, range(6), 0, 6, RESOLUTION)
 
 
 def test_given_checkpoint_that_does_not_exist(context, tmp_path):
@@ -132,12 +136,12 @@ def test_model_fitted_for_one_meaning_of_absent_refuses_the_other(context, tmp_p
     ready_adapter("pca-gaussian", adapter, options, context, None, tmp_path, "fp")
     strict = TASKS.get("atelectasis").condition("absent", absent="no_finding")
     with pytest.raises(CxrbenchError, match="not fitted for atelectasis/absent with target"):
-        collect_images(adapter, "pca-gaussian", strict, 4, 0, 4, RESOLUTION)
+        collect_images(adapter, "pca-gaussian", strict, range(4), 0, 4, RESOLUTION)
     strict_context = FitContext(**{**context.__dict__, "conditions": (strict,)})
     refit, _ = MODELS.build("pca-gaussian", {"components": 4})
     info = ready_adapter("pca-gaussian", refit, options, strict_context, None, tmp_path, "fp")
     assert info["source"] == "trained"  # another cache entry, not the one fitted for "negative"
-    images = collect_images(refit, "pca-gaussian", strict, 4, 0, 4, RESOLUTION)
+    images = collect_images(refit, "pca-gaussian", strict, range(4), 0, 4, RESOLUTION)
     assert images.shape == (4, 1, RESOLUTION, RESOLUTION)
 
 

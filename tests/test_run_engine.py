@@ -1,4 +1,4 @@
-"""The run engine under failure: kill -9 at several points, the run lock, and 2 accelerate processes."""
+"""The run engine under failure: kill -9 at several points, the run lock, and 2 or 3 accelerate processes."""
 
 from __future__ import annotations
 
@@ -18,14 +18,16 @@ from cxrbench.files import TMP_MARK
 from cxrbench.results import read_rows
 from cxrbench.run_lock import RunLockedError, run_lock
 
-FAST = ("--models", "noise,pca-gaussian")
+# Batches of 5 split each set of 12 into spans of 5, 5 and 2 images: the units shared out between processes
+# (2 sets x 3 spans per model; 3 processes get uneven shares of each set) and resumed after a kill.
+FAST = ("--models", "noise,pca-gaussian", "--batch-size", "5")
 
 # Runs the CLI after wrapping one writer so that its K-th call leaves half a file and kills the process
 # with SIGKILL: what a power cut or the OOM killer does in the middle of that write.
 KILLER = textwrap.dedent("""
     import os, signal, sys
     import numpy as np
-    import cxrbench.run_dir as run_dir
+    import cxrbench.sample_sets as sample_sets
     import cxrbench.benchmark.runner as runner
     from cxrbench.results import row_line
     from cxrbench.files import temporary_path
@@ -47,8 +49,8 @@ KILLER = textwrap.dedent("""
         return wrapper
 
     if point == "generation":  # the K-th sample PNG
-        run_dir.atomic_save_png = kill_on_call(
-            run_dir.atomic_save_png, lambda path, image: half(temporary_path(path), image.tobytes()))
+        sample_sets.atomic_save_png = kill_on_call(
+            sample_sets.atomic_save_png, lambda path, image: half(temporary_path(path), image.tobytes()))
     elif point == "features":  # the K-th feature file (the cache's or the run folder's)
         np.savez = kill_on_call(np.savez, lambda file, **arrays: half(file, b"PK\\x03\\x04" * 1024))
     elif point == "metrics":  # the K-th row of results.jsonl
@@ -77,11 +79,11 @@ def engine_toml(tmp_path_factory, session_cache):
 
 @pytest.fixture(scope="module")
 def uninterrupted(engine_toml, tmp_path_factory):
-    """The rows of the tiny run with the fast models, run once without interruption."""
+    """The tiny run with the fast models, run once without interruption, in one process: its folder."""
     out = tmp_path_factory.mktemp("engine") / "uninterrupted"
     result = run_cli("run", "--config", str(engine_toml), *FAST, "--out", str(out))
     assert result.returncode == 0, result.stderr
-    return read_rows(out / "results.jsonl")
+    return out
 
 
 @pytest.mark.slow
@@ -97,11 +99,12 @@ def test_sigkill_then_resume_equals_an_uninterrupted_run(point, k, uninterrupted
     )
     assert killed.returncode == -signal.SIGKILL, killed.stderr  # it really died at that write
     rows_before = read_rows(out / "results.jsonl")
-    assert len(rows_before) < len(uninterrupted)
+    assert len(rows_before) < len(read_rows(uninterrupted / "results.jsonl"))
 
     resumed = run_cli("run", "--config", str(engine_toml), *FAST, "--out", str(out))
     assert resumed.returncode == 0, resumed.stderr
-    assert _comparable(read_rows(out / "results.jsonl")) == _comparable(uninterrupted)
+    assert _comparable(read_rows(out / "results.jsonl")) == _comparable(read_rows(uninterrupted / "results.jsonl"))
+    assert _sample_files(out) == _sample_files(uninterrupted)  # finished spans reused, the others made again
     assert _partial_files(out) == []
     lines = (out / "results.jsonl").read_text().splitlines()
     assert all(json.loads(line) for line in lines)  # the torn line is gone, not merely skipped
@@ -167,8 +170,9 @@ def test_the_lock_of_a_killed_process_is_recovered(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("accelerate") is None, reason="accelerate's launcher is not on PATH")
-def test_two_accelerate_processes_give_the_numbers_of_one(uninterrupted, engine_toml, tmp_path):
-    out = tmp_path / "two-processes"
+@pytest.mark.parametrize("processes", [2, 3])
+def test_accelerate_processes_give_the_run_of_one(processes, uninterrupted, engine_toml, tmp_path):
+    out = tmp_path / f"{processes}-processes"
     started = time.perf_counter()
     # accelerate names its multi-process launcher --multi_gpu; without CUDA the processes talk over gloo.
     launched = subprocess.run(
@@ -177,7 +181,7 @@ def test_two_accelerate_processes_give_the_numbers_of_one(uninterrupted, engine_
             "launch",
             "--multi_gpu",
             "--num_processes",
-            "2",
+            str(processes),
             "--num_machines",
             "1",
             "--mixed_precision",
@@ -200,9 +204,19 @@ def test_two_accelerate_processes_give_the_numbers_of_one(uninterrupted, engine_
     )
     assert launched.returncode == 0, launched.stderr[-3000:]
     manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["processes"] == 2, f"not distributed ({time.perf_counter() - started:.0f} s)"
-    assert _comparable(read_rows(out / "results.jsonl")) == _comparable(uninterrupted)
+    assert manifest["processes"] == processes, f"not distributed ({time.perf_counter() - started:.0f} s)"
+    # the same rows, byte for byte and in the same order, and the same images and generation records
+    assert (out / "results.jsonl").read_text() == (uninterrupted / "results.jsonl").read_text()
+    assert _sample_files(out) == _sample_files(uninterrupted)
     assert _partial_files(out) == []
+
+
+def _sample_files(root) -> dict[str, bytes]:
+    """Every PNG of the run's sample sets and each set's generation records, by path."""
+    files = {str(p.relative_to(root)): p.read_bytes() for p in sorted((root / "samples").rglob("*.png"))}
+    for path in sorted((root / "samples").rglob("generation.json")):
+        files[str(path.relative_to(root))] = json.dumps(json.loads(path.read_text())["records"]).encode()
+    return files
 
 
 def test_reader_rows_are_not_written_while_a_run_holds_the_folder(tmp_path):

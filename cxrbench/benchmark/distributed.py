@@ -1,11 +1,14 @@
 """The processes of one run: one process, or those `accelerate launch` started (GPUs, CPUs, nodes).
 
-The unit of work shared out is a sample set (one model, task and condition): its owner generates
-it, extracts its features and writes both to the run directory; the main process then scores
-every set from those files. A set is never split, so every metric is computed from the whole
-set's features, exactly as in one process: nothing is averaged over shards. Steps that fill a
-cache (rendering data, training a model or the evaluator, real features) run on the main
-process first; the others then read the cache instead of repeating the work.
+The unit of work shared out is a span of a sample set (images ``range(k * batch_size, ...)`` of one
+model, task and condition; sample_sets.spans): its owner generates it, with each image drawn from its
+own seed (run seed, model, cell, index), extracts its features into the feature cache and writes the
+PNGs to the run directory. The main process then gathers every set whole (spans in index order) and
+scores it: every metric is computed from the whole set's features, exactly as in one process, and
+nothing is averaged over shards. The spans are the same whatever the number of processes, so the
+images, features and rows are bit-identical for 1, 2 or 3 processes. Steps that fill a cache
+(rendering data, training a model or the evaluator, real features) run on the main process first;
+the others then read the cache instead of repeating the work.
 """
 
 from __future__ import annotations

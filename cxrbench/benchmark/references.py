@@ -17,7 +17,8 @@ from cxrbench.benchmark.setup import build_dataset, load_splits, real_halves, re
 from cxrbench.config import RunConfig
 from cxrbench.errors import ConfigError
 from cxrbench.files import atomic_save_png
-from cxrbench.run_dir import MANIFEST, sample_name
+from cxrbench.run_dir import MANIFEST
+from cxrbench.sample_sets import sample_name
 
 LISTING = "references.csv"
 

@@ -53,8 +53,9 @@ from cxrbench.models import FLOOR_MODEL, MODELS
 from cxrbench.models.adapter import Conditioning, ModelAdapter
 from cxrbench.models.samples import SampleFolderAdapter, SampleSource
 from cxrbench.results import OK, UNAVAILABLE, ResultRow, append_row, read_rows, row_line
-from cxrbench.run_dir import REAL_OWNER, RunDirectory, write_generation
+from cxrbench.run_dir import REAL_OWNER, RunDirectory
 from cxrbench.run_lock import run_lock
+from cxrbench.sample_sets import finish_set, read_span, spans, write_span
 from cxrbench.seeds import derive_seed
 from cxrbench.tasks import TASKS
 from cxrbench.tasks.task import Condition, Task
@@ -70,11 +71,17 @@ class RunSummary:
 
 
 def collect_images(
-    adapter: ModelAdapter, model: str, condition: Condition, n: int, seed: int, batch_size: int, resolution: int
+    adapter: ModelAdapter,
+    model: str,
+    condition: Condition,
+    indices: range,
+    seed: int,
+    batch_size: int,
+    resolution: int,
 ) -> torch.Tensor:
-    """All ``n`` images of one sample set, checked against the adapter contract."""
+    """Images ``indices`` of the sample set made with ``seed``, checked against the adapter contract."""
     batches = []
-    for batch in adapter.generate(condition, n, seed, batch_size):
+    for batch in adapter.generate(condition, indices, seed, batch_size):
         if (
             not isinstance(batch, torch.Tensor)
             or batch.dtype != torch.uint8
@@ -88,8 +95,10 @@ def collect_images(
             )
         batches.append(batch.cpu())
     images = torch.cat(batches) if batches else torch.empty(0, 1, resolution, resolution, dtype=torch.uint8)
-    if images.shape[0] != n:
-        raise AdapterError(f"model {model!r} yielded {images.shape[0]} images for {condition.key}, asked for {n}")
+    if images.shape[0] != len(indices):
+        raise AdapterError(
+            f"model {model!r} yielded {images.shape[0]} images for {condition.key}, asked for {len(indices)}"
+        )
     return images
 
 
@@ -495,7 +504,10 @@ def _reusable_rows(
 def _score_model(model: str, adapter: ModelAdapter, conditions: list[Condition], scoring: Scoring, update) -> None:
     """Generate (or reuse) every sample set of a model and append the rows not yet in results.jsonl.
 
-    Each process makes the sample sets it owns; the main process then scores them all.
+    Each set is split into spans of image indices (sample_sets.spans); the spans of all the model's sets
+    are shared out between the processes, and each process generates its spans and extracts their
+    features. The main process then gathers every set (the others' spans from the run folder, their
+    features from the feature cache they filled) and scores it whole.
     """
     config, run_dir, processes = scoring.config, scoring.run_dir, scoring.processes
     todo = [
@@ -512,40 +524,43 @@ def _score_model(model: str, adapter: ModelAdapter, conditions: list[Condition],
     ]
     if not todo and not todo_tasks:
         return
-    images: dict[Condition, torch.Tensor] = {}
-    outputs: dict[Condition, dict[str, dict[str, np.ndarray]]] = {}
-    failed: dict[Condition, str] = {}
-    for i, condition in enumerate(conditions):
-        if not processes.owns(i):
+    parts = spans(config.n_samples, config.batch_size)
+    work = [(c, span) for c in conditions for span in parts]
+    made: dict[tuple[Condition, int], tuple[torch.Tensor, dict]] = {}
+    failed: dict[str, tuple[int, str]] = {}  # condition key -> (span start, reason)
+    for position, (condition, span) in enumerate(work):
+        if not processes.owns(position):
             continue
-        update(i, len(conditions) + 1, condition.key)
+        update(position, len(work) + 1, f"{condition.key} {span.start}-{span.stop - 1}")
         try:
-            images[condition] = _sample_set(model, adapter, condition, scoring)
+            images = _span_images(model, adapter, condition, span, scoring)
         except UnavailableError as error:
-            failed[condition] = f"{model} cannot produce {condition.key}: {error}"
+            failed[condition.key] = (span.start, f"{model} cannot produce {condition.key}: {error}")
             continue
-        outputs[condition] = {}
-        for name in scoring.spaces:
-            if (extractor := scoring.ready(name)) is not None:
-                outputs[condition][name] = cached_extract(extractor, images[condition], config.cache_dir)
-                run_dir.write_features(name, model, condition.task, condition.presence.value, outputs[condition][name])
-    for reasons in processes.gather({c.key: reason for c, reason in failed.items()}):
-        failed.update({c: reasons[c.key] for c in conditions if c.key in reasons})
+        made[(condition, span.start)] = images, _extract(images, scoring)
+    reasons: dict[str, tuple[int, str]] = {}
+    for gathered in processes.gather(failed):  # the reason of the set's last failing span, whoever had it
+        for key, (start, reason) in gathered.items():
+            if key not in reasons or start > reasons[key][0]:
+                reasons[key] = (start, reason)
     if not processes.is_main:
         return
-    for condition in conditions:  # the sets other processes made, from the run folder
-        if condition not in images and condition not in failed:
-            images[condition], outputs[condition] = _stored_set(model, condition, scoring)
+    unavailable = {c: reasons[c.key][1] for c in conditions if c.key in reasons}
+    images: dict[Condition, torch.Tensor] = {}
+    outputs: dict[Condition, dict[str, dict[str, np.ndarray]]] = {}
+    for condition in conditions:
+        if condition not in unavailable:
+            images[condition], outputs[condition] = _gathered_set(model, condition, parts, made, scoring)
 
     reference = adapter.conditioning is Conditioning.REFERENCE
     for condition in conditions:
         key = RowKey(model, condition.task, condition.presence.value, reference, scoring.dataset)
         for metric in [m for c, m in todo if c == condition]:
-            if condition in failed:
+            if condition in unavailable:
                 append_row(
                     run_dir.results,
                     _with_validity(
-                        unavailable_row(key, metric, 0, config, failed[condition]), metric, scoring.validity
+                        unavailable_row(key, metric, 0, config, unavailable[condition]), metric, scoring.validity
                     ),
                 )
             else:
@@ -556,37 +571,61 @@ def _score_model(model: str, adapter: ModelAdapter, conditions: list[Condition],
                     lambda m=metric, c=condition: _condition_inputs(m, c, outputs[c], scoring),
                     images[condition],
                 )
-    update(len(conditions), len(conditions) + 1, "findings and model-level metrics")
-    _score_tasks(model, reference, conditions, todo_tasks, images, outputs, failed, scoring, update)
+    update(len(work), len(work) + 1, "findings and model-level metrics")
+    _score_tasks(model, reference, conditions, todo_tasks, images, outputs, unavailable, scoring, update)
 
 
-def _sample_set(model: str, adapter: ModelAdapter, condition: Condition, scoring: Scoring) -> torch.Tensor:
-    """A complete sample set from the run folder, or generated now and written there (PNGs last)."""
+def _span_images(
+    model: str, adapter: ModelAdapter, condition: Condition, span: range, scoring: Scoring
+) -> torch.Tensor:
+    """Images ``span`` of a sample set from the run folder, or generated now and written there."""
     config, run_dir = scoring.config, scoring.run_dir
     seed = derive_seed(config.seed, model, condition.key)  # recorded as sample_seeds in the manifest
-    batch = run_dir.read_samples(model, condition.task, condition.presence.value, seed, config.n_samples)
-    if batch is None:
+    folder = run_dir.sample_dir(model, condition.task, condition.presence.value)
+    images = read_span(folder, seed, config.n_samples, span)
+    if images is None:
         t0 = time.perf_counter()
-        batch = collect_images(adapter, model, condition, config.n_samples, seed, config.batch_size, config.resolution)
-        write_generation(
-            run_dir.sample_dir(model, condition.task, condition.presence.value),
-            time.perf_counter() - t0,
-            config.n_samples,
-            adapter.generation_log(),
-        )
-        run_dir.write_samples(model, condition.task, condition.presence.value, seed, batch)
+        images = collect_images(adapter, model, condition, span, seed, config.batch_size, config.resolution)
+        write_span(folder, seed, span, images, time.perf_counter() - t0, adapter.generation_log())
         run_dir.discard_previous()  # the new run has finished work of its own: the old one can go
-    return batch
+    return images
 
 
-def _stored_set(model: str, condition: Condition, scoring: Scoring) -> tuple[torch.Tensor, dict]:
-    """A set another process made: its images and its features in every ready space."""
+def _extract(images: torch.Tensor, scoring: Scoring) -> dict[str, dict[str, np.ndarray]]:
+    """The outputs of every ready feature space for ``images``, through the feature cache (so that the main
+    process reads what another process extracted instead of extracting it again)."""
+    return {
+        name: cached_extract(extractor, images, scoring.config.cache_dir)
+        for name in scoring.spaces
+        if (extractor := scoring.ready(name)) is not None
+    }
+
+
+def _gathered_set(
+    model: str, condition: Condition, parts: list[range], made: dict, scoring: Scoring
+) -> tuple[torch.Tensor, dict[str, dict[str, np.ndarray]]]:
+    """A whole set, its spans in index order (this process's from memory, the others' from the run folder and
+    the feature cache); written as a finished set with its features (``cxrbench compare`` reads them)."""
     config, run_dir = scoring.config, scoring.run_dir
     where = (model, condition.task, condition.presence.value)
-    images = run_dir.read_samples(*where, derive_seed(config.seed, model, condition.key), config.n_samples)
-    outputs = {name: run_dir.read_features(name, *where) for name in scoring.spaces if scoring.ready(name)}
-    if images is None or any(value is None for value in outputs.values()):
-        raise RuntimeError(f"sample set {'/'.join(where)} is missing from {run_dir.root} after its process finished")
+    seed = derive_seed(config.seed, model, condition.key)
+    folder = run_dir.sample_dir(*where)
+    pieces = []
+    for span in parts:
+        if (condition, span.start) not in made:
+            images = read_span(folder, seed, config.n_samples, span)
+            if images is None:
+                raise RuntimeError(f"span {span} of sample set {folder} is missing after its process finished")
+            made[(condition, span.start)] = images, _extract(images, scoring)
+        pieces.append(made[(condition, span.start)])
+    finish_set(folder, seed, parts)
+    images = torch.cat([piece[0] for piece in pieces])
+    outputs = {
+        name: {key: np.concatenate([piece[1][name][key] for piece in pieces]) for key in pieces[0][1][name]}
+        for name in pieces[0][1]
+    }
+    for name, arrays in outputs.items():
+        run_dir.write_features(name, *where, arrays)
     return images, outputs
 
 

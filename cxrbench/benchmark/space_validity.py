@@ -167,7 +167,7 @@ def noise_model_images(
             seed=derive_seed(seed, NOISE_MODEL, "fit"),
         )
     )
-    batches = [batch.cpu() for batch in adapter.generate(condition, n, seed, batch_size)]
+    batches = [batch.cpu() for batch in adapter.generate(condition, range(n), seed, batch_size)]
     return torch.cat(batches) if batches else holdout.images[:0]
 
 

@@ -15,7 +15,7 @@ from cxrbench.data.dataset import Dataset
 from cxrbench.data.image_set import ImageSet
 from cxrbench.errors import ConfigError
 from cxrbench.models import MODELS
-from cxrbench.run_dir import write_generation, write_png_set
+from cxrbench.sample_sets import write_png_set
 from cxrbench.seeds import derive_seed
 from cxrbench.tasks import TASKS
 from cxrbench.tasks.task import Presence
@@ -78,7 +78,6 @@ def generate_images(
         )
     seed = derive_seed(config.seed, name, wanted.key)
     t0 = time.perf_counter()
-    images = collect_images(adapter, name, wanted, n, seed, config.batch_size, config.resolution)
-    write_generation(Path(out), time.perf_counter() - t0, n, adapter.generation_log())
-    write_png_set(Path(out), seed, images)
+    images = collect_images(adapter, name, wanted, range(n), seed, config.batch_size, config.resolution)
+    write_png_set(Path(out), seed, images, time.perf_counter() - t0, adapter.generation_log())
     return int(images.shape[0])

@@ -32,7 +32,9 @@ def run(
     seed: Optional[int] = typer.Option(None, help="run seed (default 0)"),
     out: Optional[Path] = typer.Option(None, help="run directory (default runs/latest)"),
     device: Optional[str] = typer.Option(None, help="auto, cpu, cuda or cuda:N"),
-    batch_size: Optional[int] = typer.Option(None, help="generation batch size"),
+    batch_size: Optional[int] = typer.Option(
+        None, help="generation batch size (default 64), also the span of a set each process makes"
+    ),
     bootstrap: Optional[int] = typer.Option(None, help="bootstrap resamples for intervals (0: none)"),
     prompt_style: Optional[str] = typer.Option(None, help="bare (as published) or report prompts"),
     absent: Optional[str] = typer.Option(

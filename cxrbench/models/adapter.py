@@ -3,7 +3,9 @@
 The runner owns seeds, files, caching and resume. An adapter only:
 - declares how it is conditioned (``conditioning``),
 - optionally trains (``fit``) and saves/loads its weights (``save`` / ``load``),
-- generates uint8 batches [B, 1, H, W] for a ``Condition`` with ``generate``.
+- generates uint8 batches [B, 1, H, W] for a ``Condition`` with ``generate``: any span of image indices of
+  a sample set, each image made from its own seed (``image_generators``), so a set can be split across
+  processes by index and still be the same images.
 Constructor keyword arguments are the adapter's options; they are recorded in the run manifest.
 """
 
@@ -13,11 +15,12 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import Callable, ClassVar, Iterator
+from typing import Callable, ClassVar, Iterator, Sequence
 
 import torch
 
 from cxrbench.data.image_set import ImageSet
+from cxrbench.seeds import image_seed
 from cxrbench.tasks.task import Condition
 
 
@@ -56,11 +59,13 @@ class FitContext:
 
 @dataclass(frozen=True)
 class GenerationLog:
-    """What an adapter records about its last ``generate`` call.
+    """What an adapter records about its last ``generate`` call (one span of a sample set).
 
-    records: one JSON-serialisable dict per image, in image order (e.g. prompt and seed, or the
-    classifier probabilities and steps of a latent search). summary: numbers about the whole
-    set (e.g. success rate, seconds per image). The runner writes both beside the samples.
+    records: one JSON-serialisable dict per image, in image order, with its set-wide ``index`` (e.g. prompt
+    and seed, or the classifier probabilities and steps of a latent search). summary: per-image means (e.g.
+    success rate, seconds per image) or facts every image shares (e.g. the sampler's settings). The runner
+    writes both beside the samples; for a set made in several spans it joins the records and takes the
+    image-weighted mean of each summary number that differs between spans.
     """
 
     records: list[dict]
@@ -111,8 +116,21 @@ class ModelAdapter(ABC):
         raise NotImplementedError(f"{type(self).__name__} has no weights to load")
 
     @abstractmethod
-    def generate(self, condition: Condition, n: int, seed: int, batch_size: int) -> Iterator[torch.Tensor]:
-        """Yield uint8 tensors [B, 1, H, W] (B <= batch_size) until ``n`` images in total.
+    def generate(self, condition: Condition, indices: range, seed: int, batch_size: int) -> Iterator[torch.Tensor]:
+        """Yield uint8 tensors [B, 1, H, W] (B <= batch_size): images ``indices`` of the set made with ``seed``.
 
-        The same (condition, n, seed, batch_size) must give the same images.
+        Image i must depend only on (condition, seed, i), never on which other images are asked for in the
+        same call: draw its randomness from ``image_generators(seed, indices)[j]``, or take item i of a
+        fixed order. The runner asks for spans of at most ``batch_size`` images, the same spans whatever
+        the number of processes. An ``UnavailableError`` (e.g. too few real images) marks the whole set.
         """
+
+
+def image_generators(seed: int, indices: Sequence[int]) -> list[torch.Generator]:
+    """One CPU generator per image, seeded by ``image_seed(seed, i)`` for each i in ``indices``."""
+    return [torch.Generator().manual_seed(image_seed(seed, i)) for i in indices]
+
+
+def image_normal(generators: Sequence[torch.Generator], *shape: int) -> torch.Tensor:
+    """float32 [len(generators), *shape] standard normal draws, row j from ``generators[j]`` alone."""
+    return torch.stack([torch.randn(shape, generator=g) for g in generators])

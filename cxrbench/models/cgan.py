@@ -18,7 +18,14 @@ import torch
 from cxrbench.checkpoint import load_checkpoint, save_checkpoint
 from cxrbench.errors import CxrbenchError, UnavailableError
 from cxrbench.models import MODELS
-from cxrbench.models.adapter import Conditioning, FitContext, GenerationLog, ModelAdapter
+from cxrbench.models.adapter import (
+    Conditioning,
+    FitContext,
+    GenerationLog,
+    ModelAdapter,
+    image_generators,
+    image_normal,
+)
 from cxrbench.models.gan.cgan_networks import ConditionalGenerator
 from cxrbench.models.gan.cgan_training import CganSettings, train_cgan
 from cxrbench.models.gan.training import to_uint8
@@ -115,21 +122,23 @@ class ConditionalGanAdapter(ModelAdapter):
         self.device = device
         self._generator().to(device)
 
-    def generate(self, condition: Condition, n: int, seed: int, batch_size: int) -> Iterator[torch.Tensor]:
+    def generate(self, condition: Condition, indices: range, seed: int, batch_size: int) -> Iterator[torch.Tensor]:
         g = self._generator()
-        rng = torch.Generator().manual_seed(seed)
         # Free findings keep the training data's co-occurrence: draw whole label rows that match the target.
         pool = self.label_pool[torch.from_numpy(self._matching_rows(condition))]
-        labels = pool[torch.randint(len(pool), (n,), generator=rng)]
         self._log = None
-        for start in range(0, n, batch_size):
-            b = min(batch_size, n - start)
-            z = torch.randn(b, self.settings.latent_dim, generator=rng).to(self.device)
+        records = []
+        for start in range(0, len(indices), batch_size):
+            span = indices[start : start + batch_size]
+            generators = image_generators(seed, span)  # each image's label row, then its latent
+            labels = pool[torch.cat([torch.randint(len(pool), (1,), generator=rng) for rng in generators])]
+            z = image_normal(generators, self.settings.latent_dim).to(self.device)
+            records += [
+                {"index": i, "labels": dict(zip(condition.findings, row))} for i, row in zip(span, labels.tolist())
+            ]
             with torch.no_grad():
-                yield to_uint8(g(z, labels[start : start + b].to(self.device)))
-        self._log = GenerationLog(
-            [{"index": i, "labels": dict(zip(condition.findings, row))} for i, row in enumerate(labels.tolist())], {}
-        )
+                yield to_uint8(g(z, labels.to(self.device)))
+        self._log = GenerationLog(records, {})
 
     def generation_log(self) -> GenerationLog | None:
         return self._log

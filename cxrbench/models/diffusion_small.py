@@ -123,8 +123,8 @@ class DiffusionSmallAdapter(ModelAdapter):
     def generation_log(self) -> GenerationLog | None:
         return self.generator.log if self.generator is not None else None
 
-    def generate(self, condition: Condition, n: int, seed: int, batch_size: int) -> Iterator[torch.Tensor]:
-        return self.generator.generate(condition, self.prompts, n, seed, batch_size, self.resolution)
+    def generate(self, condition: Condition, indices: range, seed: int, batch_size: int) -> Iterator[torch.Tensor]:
+        return self.generator.generate(condition, self.prompts, indices, seed, batch_size, self.resolution)
 
     def _parts(self):
         if self.generator is None:

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from cxrbench.models import MODELS
-from cxrbench.models.adapter import Conditioning, FitContext, ModelAdapter
+from cxrbench.models.adapter import Conditioning, FitContext, ModelAdapter, image_generators, image_normal
 from cxrbench.tasks.task import Condition
 
 
@@ -32,12 +32,10 @@ class NoiseAdapter(ModelAdapter):
         self.mean, self.std = float(pixels.mean()), float(pixels.std())
         self.resolution = context.resolution
 
-    def generate(self, condition: Condition, n: int, seed: int, batch_size: int) -> Iterator[torch.Tensor]:
+    def generate(self, condition: Condition, indices: range, seed: int, batch_size: int) -> Iterator[torch.Tensor]:
         if self.mean is None or self.std is None:
             raise RuntimeError("noise.generate called before fit")
-        generator = torch.Generator().manual_seed(seed)
-        for start in range(0, n, batch_size):
-            b = min(batch_size, n - start)
-            grid = torch.randn(b, 1, 8, 8, generator=generator)
+        for start in range(0, len(indices), batch_size):
+            grid = image_normal(image_generators(seed, indices[start : start + batch_size]), 1, 8, 8)
             smooth = F.interpolate(grid, size=(self.resolution,) * 2, mode="bicubic", align_corners=False)
             yield (self.mean + self.std * smooth).clamp(0, 255).round().to(torch.uint8)

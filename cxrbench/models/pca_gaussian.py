@@ -17,7 +17,7 @@ import torch
 from cxrbench.checkpoint import load_checkpoint, save_checkpoint
 from cxrbench.errors import CxrbenchError
 from cxrbench.models import MODELS
-from cxrbench.models.adapter import Conditioning, FitContext, ModelAdapter
+from cxrbench.models.adapter import Conditioning, FitContext, ModelAdapter, image_generators, image_normal
 from cxrbench.tasks.task import Condition
 
 
@@ -81,7 +81,7 @@ class PcaGaussianAdapter(ModelAdapter):
         self.resolution = int(config["resolution"])
         self.targets = config["targets"]
 
-    def generate(self, condition: Condition, n: int, seed: int, batch_size: int) -> Iterator[torch.Tensor]:
+    def generate(self, condition: Condition, indices: range, seed: int, batch_size: int) -> Iterator[torch.Tensor]:
         if self.targets.get(condition.key) != list(condition.target):
             raise CxrbenchError(
                 f"pca-gaussian was not fitted for {condition.key} with target {condition.target}; "
@@ -90,11 +90,11 @@ class PcaGaussianAdapter(ModelAdapter):
         mean = self.state[f"{condition.key}/mean"]
         loadings = self.state[f"{condition.key}/loadings"]
         noise_std = self.state[f"{condition.key}/noise_std"]
-        generator = torch.Generator().manual_seed(seed)
-        for start in range(0, n, batch_size):
-            b = min(batch_size, n - start)
-            z = torch.randn(b, loadings.shape[1], generator=generator)
-            e = torch.randn(b, mean.numel(), generator=generator)
+        for start in range(0, len(indices), batch_size):
+            generators = image_generators(seed, indices[start : start + batch_size])
+            b = len(generators)
+            z = image_normal(generators, loadings.shape[1])
+            e = image_normal(generators, mean.numel())
             x = mean + z @ loadings.T + noise_std * e
             images = (x.clamp(0.0, 1.0) * 255.0).round().to(torch.uint8)
             yield images.reshape(b, 1, self.resolution, self.resolution)

@@ -19,7 +19,14 @@ from cxrbench.checkpoint import load_checkpoint, save_checkpoint
 from cxrbench.errors import ConfigError, CxrbenchError
 from cxrbench.metrics.cxr_classifier import ClassifierRecipe, CxrClassifier, classifier_from, train_classifier
 from cxrbench.models import MODELS
-from cxrbench.models.adapter import Conditioning, FitContext, GenerationLog, ModelAdapter
+from cxrbench.models.adapter import (
+    Conditioning,
+    FitContext,
+    GenerationLog,
+    ModelAdapter,
+    image_generators,
+    image_normal,
+)
 from cxrbench.models.gan.lco import LcoSettings, latent_class_optimisation
 from cxrbench.models.gan.pggan_networks import PgganGenerator
 from cxrbench.models.gan.pggan_training import PgganSettings, train_pggan
@@ -122,22 +129,22 @@ class PgganLcoAdapter(ModelAdapter):
         self._generator().to(device)
         self._classifier().to(device)
 
-    def generate(self, condition: Condition, n: int, seed: int, batch_size: int) -> Iterator[torch.Tensor]:
+    def generate(self, condition: Condition, indices: range, seed: int, batch_size: int) -> Iterator[torch.Tensor]:
         g, classifier = self._generator(), self._classifier()
         top = len(g.to_image) - 1
-        rng = torch.Generator().manual_seed(seed)
         records: list[dict] = []
         started = time.perf_counter()
         self._log = None
-        for start in range(0, n, batch_size):
-            z = torch.randn(min(batch_size, n - start), self.settings.latent_dim, generator=rng).to(self.device)
+        for start in range(0, len(indices), batch_size):
+            span = indices[start : start + batch_size]
+            z = image_normal(image_generators(seed, span), self.settings.latent_dim).to(self.device)
             result = latent_class_optimisation(lambda latent: g(latent, top), classifier, z, condition.target, self.lco)
-            for steps, success, probabilities in zip(
-                result.steps.tolist(), result.success.tolist(), result.probabilities.tolist()
+            for index, steps, success, probabilities in zip(
+                span, result.steps.tolist(), result.success.tolist(), result.probabilities.tolist()
             ):
                 records.append(
                     {
-                        "index": len(records),
+                        "index": index,
                         "steps": steps,
                         "success": success,
                         "probabilities": dict(zip(condition.findings, (round(p, 5) for p in probabilities))),

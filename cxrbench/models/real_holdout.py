@@ -31,18 +31,17 @@ class RealHoldoutAdapter(ModelAdapter):
     def fit(self, context: FitContext) -> None:
         self.pool = context.holdout
 
-    def generate(self, condition: Condition, n: int, seed: int, batch_size: int) -> Iterator[torch.Tensor]:
+    def generate(self, condition: Condition, indices: range, seed: int, batch_size: int) -> Iterator[torch.Tensor]:
         if self.pool is None:
             raise RuntimeError(f"{type(self).__name__}.generate called before fit")
         matching = self.pool.matching(condition)
-        if len(matching) < n:
+        if len(matching) < indices.stop:
             raise UnavailableError(
                 f"only {len(matching)} {self.pool_name} images show {condition.key}; "
                 f"lower --n-samples to {len(matching)} or use a larger dataset"
             )
-        order = np.random.default_rng(seed).permutation(len(matching))[:n]
-        images = matching.images[torch.from_numpy(order)]
-        yield from images.split(batch_size)
+        order = np.random.default_rng(seed).permutation(len(matching))[indices.start : indices.stop]  # image i: item i
+        yield from matching.images[torch.from_numpy(order)].split(batch_size)
 
 
 @MODELS.register("train-copy")

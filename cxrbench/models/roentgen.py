@@ -78,7 +78,7 @@ class RoentgenAdapter(ModelAdapter):
     def generation_log(self) -> GenerationLog | None:
         return self.generator.log if self.generator is not None else None
 
-    def generate(self, condition: Condition, n: int, seed: int, batch_size: int) -> Iterator[torch.Tensor]:
+    def generate(self, condition: Condition, indices: range, seed: int, batch_size: int) -> Iterator[torch.Tensor]:
         if self.generator is None:
             raise UnavailableError(f"roentgen has no weights; {HOW_TO_GIVE}")
-        return self.generator.generate(condition, self.prompts, n, seed, batch_size, self.resolution)
+        return self.generator.generate(condition, self.prompts, indices, seed, batch_size, self.resolution)

@@ -101,16 +101,17 @@ class SampleSource:
                 h.update(file.read_bytes())
         return h.hexdigest()
 
-    def images(self, condition: Condition, n: int, resolution: int) -> torch.Tensor:
-        """The first ``n`` images of the condition's cell as uint8 [n, 1, R, R]; UnavailableError if too few."""
+    def images(self, condition: Condition, indices: range, resolution: int) -> torch.Tensor:
+        """Images ``indices`` of the condition's cell (in listing order) as uint8 [len(indices), 1, R, R];
+        UnavailableError if the cell has fewer than ``indices.stop``."""
         files = self.listing.get(condition.key, [])
-        if len(files) < n:
+        if len(files) < indices.stop:
             where = self.path if self.path.is_file() else self.path / condition.key
             raise UnavailableError(
                 f"samples {self.name} has {len(files)} images for {condition.key} in {where}, "
-                f"the run needs {n}; add images or lower --n-samples to {len(files)}"
+                f"the run needs {indices.stop}; add images or lower --n-samples to {len(files)}"
             )
-        return torch.from_numpy(read_squares(files[:n], resolution)[:, None])
+        return torch.from_numpy(read_squares(files[indices.start : indices.stop], resolution)[:, None])
 
 
 class SampleFolderAdapter(ModelAdapter):
@@ -128,7 +129,7 @@ class SampleFolderAdapter(ModelAdapter):
     def training_settings(self) -> dict:
         return {"samples": str(self.source.path), "digest": self.source.digest}
 
-    def generate(self, condition: Condition, n: int, seed: int, batch_size: int) -> Iterator[torch.Tensor]:
+    def generate(self, condition: Condition, indices: range, seed: int, batch_size: int) -> Iterator[torch.Tensor]:
         if self.resolution is None:
             raise RuntimeError("SampleFolderAdapter.generate called before fit")
-        yield from self.source.images(condition, n, self.resolution).split(batch_size)
+        yield from self.source.images(condition, indices, self.resolution).split(batch_size)

@@ -11,7 +11,7 @@ from cxrbench.models.adapter import GenerationLog
 from cxrbench.models.diffusion.pipeline_dir import PipelineParts
 from cxrbench.models.diffusion.prompts import condition_prompts
 from cxrbench.models.diffusion.sampler import DTYPES, check_sampling, image_size, sample, to_benchmark_images
-from cxrbench.seeds import derive_seed
+from cxrbench.seeds import image_seed
 from cxrbench.tasks.task import Condition
 
 
@@ -31,31 +31,26 @@ class SamplingSettings:
         check_sampling(self.steps, self.guidance, self.scheduler, self.dtype)
 
 
-def image_seed(seed: int, index: int) -> int:
-    """The seed of image ``index`` of a sample set: independent of batch size and of other images."""
-    return derive_seed(seed, "image", str(index))
-
-
 def generate_condition(
     parts: PipelineParts,
     settings: SamplingSettings,
     condition: Condition,
     overrides: dict[str, tuple[str, ...]],
-    n: int,
+    indices: range,
     seed: int,
     batch_size: int,
     resolution: int,
     device: torch.device,
     records: list[dict],
 ) -> Iterator[torch.Tensor]:
-    """Yield uint8 [B, 1, resolution, resolution] batches, n images in all; append one record per image.
+    """Yield uint8 [B, 1, resolution, resolution] batches: images ``indices`` of the set; append one record per image.
 
     Image i gets prompt prompts[i % len(prompts)] (the condition's templates in turn) and seed
     ``image_seed(seed, i)``.
     """
     prompts = condition_prompts(condition, overrides)
-    for start in range(0, n, batch_size):
-        index = list(range(start, min(start + batch_size, n)))
+    for start in range(0, len(indices), batch_size):
+        index = list(indices[start : start + batch_size])
         batch_prompts = [prompts[i % len(prompts)] for i in index]
         seeds = [image_seed(seed, i) for i in index]
         images = sample(
@@ -84,7 +79,7 @@ class TextGenerator:
         self,
         condition: Condition,
         overrides: dict[str, tuple[str, ...]],
-        n: int,
+        indices: range,
         seed: int,
         batch_size: int,
         resolution: int,
@@ -92,7 +87,7 @@ class TextGenerator:
         self.log = None
         records: list[dict] = []
         yield from generate_condition(
-            self.parts, self.settings, condition, overrides, n, seed, batch_size, resolution, self.device, records
+            self.parts, self.settings, condition, overrides, indices, seed, batch_size, resolution, self.device, records
         )
         self.log = GenerationLog(
             records,

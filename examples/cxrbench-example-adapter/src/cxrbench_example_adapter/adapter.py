@@ -2,7 +2,7 @@
 
 A deliberately small generator that shows every part of the adapter contract: options as
 constructor arguments, `fit` on the real training split, `save`/`load` with safetensors, and
-`generate` yielding uint8 [B, 1, H, W] batches that depend only on (condition, n, seed).
+`generate` yielding uint8 [B, 1, H, W] batches in which image i depends only on (condition, seed, i).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import torch
 
 from cxrbench.checkpoint import load_checkpoint, save_checkpoint
 from cxrbench.errors import ConfigError
-from cxrbench.models.adapter import Conditioning, FitContext, ModelAdapter
+from cxrbench.models.adapter import Conditioning, FitContext, ModelAdapter, image_generators, image_normal
 from cxrbench.tasks.task import Condition
 
 
@@ -45,10 +45,10 @@ class ConditionalMeanAdapter(ModelAdapter):
         self.means, config = load_checkpoint(directory)
         self.noise_std = float(config["noise_std"])
 
-    def generate(self, condition: Condition, n: int, seed: int, batch_size: int) -> Iterator[torch.Tensor]:
+    def generate(self, condition: Condition, indices: range, seed: int, batch_size: int) -> Iterator[torch.Tensor]:
         mean = self.means[condition.key]
-        generator = torch.Generator().manual_seed(seed)
-        for start in range(0, n, batch_size):
-            b = min(batch_size, n - start)
-            noise = torch.randn((b, *mean.shape), generator=generator) * self.noise_std
+        for start in range(0, len(indices), batch_size):
+            # image i's noise comes from its own generator, so any split of the set gives the same images
+            generators = image_generators(seed, indices[start : start + batch_size])
+            noise = image_normal(generators, *mean.shape) * self.noise_std
             yield (mean + noise).clamp(0, 255).round().to(torch.uint8)
