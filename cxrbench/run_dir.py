@@ -83,7 +83,7 @@ class RunDirectory:
         """Create the folder; without ``resume``, set the old run aside (deleted by ``discard_previous``).
 
         Call it only once the new run is known to be valid (names, data, weights): nothing of the
-        old run is deleted before the new one has finished a sample set, and a new run that stops
+        old run is deleted before the new one has finished a span of a sample set, and a new run that stops
         before that puts the old one back (``restore_previous``, or ``recover`` after a kill).
         """
         self.root.mkdir(parents=True, exist_ok=True)
@@ -105,7 +105,7 @@ class RunDirectory:
         return folder
 
     def discard_previous(self) -> None:
-        """Delete the run ``prepare`` set aside (the new run has finished a sample set, or the whole run)."""
+        """Delete the run ``prepare`` set aside (the new run has finished a span of a sample set, or the whole run)."""
         if self._previous is not None:
             (self._previous / _SET_ASIDE).unlink()  # first: a half-deleted folder is never restored
             shutil.rmtree(self._previous)
@@ -118,7 +118,7 @@ class RunDirectory:
             self._previous = None
 
     def recover(self) -> list[Path]:
-        """Restore every run an interrupted ``--no-resume`` set aside (a kill before its first sample set).
+        """Restore every run an interrupted ``--no-resume`` set aside (a kill before its first span).
 
         Returns the folders it restored from; call it holding the run lock, before anything else.
         """

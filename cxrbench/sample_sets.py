@@ -47,7 +47,9 @@ def read_span(folder: Path, seed: int, n: int, span: range) -> torch.Tensor | No
     return torch.from_numpy(np.stack(images)[:, None])
 
 
-def write_span(folder: Path, seed: int, span: range, images: torch.Tensor, seconds: float, log: GenerationLog | None):
+def write_span(
+    folder: Path, seed: int, span: range, images: torch.Tensor, seconds: float, log: GenerationLog | None
+) -> None:
     """Save images ``span`` (uint8 [len, 1, H, W]) as PNGs, then the span's marker with how long it took and
     what the adapter logged."""
     folder.mkdir(parents=True, exist_ok=True)

@@ -102,6 +102,12 @@ def collect_images(
     return images
 
 
+def set_seed(run_seed: int, model: str, condition: Condition) -> int:
+    """The seed of a model's sample set for ``condition`` (the manifest's ``sample_seeds``); image i of the set
+    is drawn from ``seeds.image_seed(set seed, i)``."""
+    return derive_seed(run_seed, model, condition.key)
+
+
 def run_models(config: RunConfig) -> list[str]:
     """The selected models, then the pre-generated sets, plus the real-vs-real floor unless ``floor`` is off.
 
@@ -158,7 +164,7 @@ def run_benchmark(
 
     ``processes``: the processes `accelerate launch` started; all of them call this with the same
     config. The main process holds the run directory's lock and writes the rows, the manifest and
-    the leaderboard; sample sets are shared out between the processes (benchmark/distributed.py).
+    the leaderboard; spans of the sample sets are shared out between the processes (benchmark/distributed.py).
     """
     dataset = build_dataset(config)
     plan = RunPlan(
@@ -180,7 +186,7 @@ def run_benchmark(
         try:
             return _run(config, plan, reporter or Reporter(), processes, run_dir)
         except BaseException:
-            run_dir.restore_previous()  # a --no-resume that stopped before its first sample set
+            run_dir.restore_previous()  # a --no-resume that stopped before its first span
             raise
 
 
@@ -330,7 +336,7 @@ def _run(
             "weights": weights,
             "conditioning": adapter.conditioning.value,
             "component": MODELS.identity(model) if model in MODELS else {"source": "samples"},
-            "sample_seeds": {c.key: derive_seed(config.seed, model, c.key) for c in conditions},
+            "sample_seeds": {c.key: set_seed(config.seed, model, c) for c in conditions},
         }
         with reporter.step(f"{model}: generate and score", len(conditions) + 1) as update:
             _score_model(model, adapter, conditions, scoring, update)
@@ -580,7 +586,7 @@ def _span_images(
 ) -> torch.Tensor:
     """Images ``span`` of a sample set from the run folder, or generated now and written there."""
     config, run_dir = scoring.config, scoring.run_dir
-    seed = derive_seed(config.seed, model, condition.key)  # recorded as sample_seeds in the manifest
+    seed = set_seed(config.seed, model, condition)
     folder = run_dir.sample_dir(model, condition.task, condition.presence.value)
     images = read_span(folder, seed, config.n_samples, span)
     if images is None:
@@ -608,16 +614,17 @@ def _gathered_set(
     the feature cache); written as a finished set with its features (``cxrbench compare`` reads them)."""
     config, run_dir = scoring.config, scoring.run_dir
     where = (model, condition.task, condition.presence.value)
-    seed = derive_seed(config.seed, model, condition.key)
+    seed = set_seed(config.seed, model, condition)
     folder = run_dir.sample_dir(*where)
     pieces = []
     for span in parts:
-        if (condition, span.start) not in made:
+        piece = made.get((condition, span.start))
+        if piece is None:  # another process's span
             images = read_span(folder, seed, config.n_samples, span)
             if images is None:
                 raise RuntimeError(f"span {span} of sample set {folder} is missing after its process finished")
-            made[(condition, span.start)] = images, _extract(images, scoring)
-        pieces.append(made[(condition, span.start)])
+            piece = images, _extract(images, scoring)
+        pieces.append(piece)
     finish_set(folder, seed, parts)
     images = torch.cat([piece[0] for piece in pieces])
     outputs = {

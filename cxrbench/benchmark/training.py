@@ -8,7 +8,7 @@ from pathlib import Path
 
 from cxrbench.benchmark.model_store import ready_adapter
 from cxrbench.benchmark.progress import Reporter
-from cxrbench.benchmark.runner import collect_images
+from cxrbench.benchmark.runner import collect_images, set_seed
 from cxrbench.benchmark.setup import build_dataset, fit_context, load_splits, real_halves, resolve_device
 from cxrbench.config import RunConfig
 from cxrbench.data.dataset import Dataset
@@ -16,7 +16,6 @@ from cxrbench.data.image_set import ImageSet
 from cxrbench.errors import ConfigError
 from cxrbench.models import MODELS
 from cxrbench.sample_sets import write_png_set
-from cxrbench.seeds import derive_seed
 from cxrbench.tasks import TASKS
 from cxrbench.tasks.task import Presence
 
@@ -76,7 +75,7 @@ def generate_images(
             config.zoo,
             config.retrain,
         )
-    seed = derive_seed(config.seed, name, wanted.key)
+    seed = set_seed(config.seed, name, wanted)
     t0 = time.perf_counter()
     images = collect_images(adapter, name, wanted, range(n), seed, config.batch_size, config.resolution)
     write_png_set(Path(out), seed, images, time.perf_counter() - t0, adapter.generation_log())
