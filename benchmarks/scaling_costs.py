@@ -12,7 +12,9 @@ is timed without resamples (t0, best of two) and once with ``--resamples`` (t1),
 (t1 - t0) / resamples; both are fitted as a power of n over the two largest sizes (within [0, 2.5]; linear for
 costs under 50 ms, where timer noise would pick the exponent) and projected to ``--target`` images per set
 with the run's 1,000 resamples (a metric's own cap applies). MODEL-scope metrics
-(the utility classifiers) are timed on one model's 8 sets of n images each and projected the same way.
+(the utility classifiers) are timed whole, with the run's resamples (which draw test images, so their cost
+does not grow with n), on one model's 8 sets of n images each, and projected along the line through the two
+sizes: training is epochs over the images, linear in n plus the real training split's share.
 
 ``--run RUN``: also print the per-image generation costs from RUN's manifest (seconds per image, each
 model's mean over its sets). CPU time (all threads) is reported beside wall time, with the load average.
@@ -129,6 +131,12 @@ def project(sizes: list[int], seconds: list[float], target: int) -> float:
     return seconds[-1] * (target / sizes[-1]) ** power_fit(sizes, seconds)
 
 
+def project_line(sizes: list[int], seconds: list[float], target: int) -> float:
+    """Along the line through the two largest sizes (a cost linear in n plus a fixed part)."""
+    (n1, t1), (n2, t2) = list(zip(sizes, seconds))[-2:]
+    return t2 + max(t2 - t1, 0.0) / (n2 - n1) * (target - n2)
+
+
 def generation_costs(run: Path) -> dict[str, float]:
     manifest = json.loads((run / "manifest.json").read_text())
     costs = {}
@@ -167,9 +175,18 @@ def main() -> None:
     )
     with tempfile.TemporaryDirectory() as scratch:
         for metric in metrics:
-            model_scope = isinstance(metric, ModelMetric)
-            grid = model_sizes if model_scope else sizes
-            once = model_once if model_scope else score_once
+            if isinstance(metric, ModelMetric):
+                times = []
+                for n in model_sizes:
+                    wall, cpu = model_once(metric, n, args.train, bootstrap, Path(scratch), 1)
+                    times.append(wall)
+                    print(
+                        f"| `{metric.id}` | {n:,} per set | {wall:.2f} / {cpu:.2f} (with resamples) | | | |", flush=True
+                    )
+                at = project_line(model_sizes, times, args.target)
+                print(f"| `{metric.id}` | {args.target:,} per set (projected, linear) | | | | **{at:,.0f} s** |")
+                continue
+            grid, once = sizes, score_once
             resamples = min(args.resamples, metric.max_resamples or args.resamples)
             full = min(bootstrap, metric.max_resamples or bootstrap)
             values, per_resample = [], []

@@ -37,7 +37,7 @@ def default_cache_root() -> Path:
 
 
 # Each cache's format version: bump one when what it stores changes meaning, so old entries are not read back.
-FORMATS = {"datasets": 2, "evaluator": 2, "features": 2, "models": 2, "utility": 2, "rows": 2}
+FORMATS = {"datasets": 2, "evaluator": 2, "features": 2, "models": 2, "utility": 2, "rows": 2, "model-rows": 1}
 
 
 def cache_key(kind: str, inputs: object, component: object, code: str) -> str:

@@ -32,7 +32,7 @@ LAYERS = (
     ("metrics",),
     ("models",),
     ("config",),
-    ("run_dir", "run_lock"),
+    ("run_dir", "run_lock", "sample_sets"),
     ("leaderboard",),
     ("benchmark",),
     ("reader_study",),

@@ -1,14 +1,19 @@
-"""Scored rows are cached by content: equal inputs are read back, any changed input is recomputed."""
+"""Scored rows (and MODEL-scope numbers) are cached by content: equal inputs are read back, any changed input is
+recomputed."""
 
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 from cxrbench import cache
+from cxrbench.benchmark.row_cache import cached_model_values
 from cxrbench.benchmark.scoring import RowKey, scored_row
 from cxrbench.config import RunConfig
-from cxrbench.metrics.metric import MetricInputs
+from cxrbench.data.image_set import ImageSet
+from cxrbench.metrics.metric import MetricInputs, MetricValue, ModelMetricContext
 from cxrbench.metrics.metric_kid import KernelDistance
+from cxrbench.metrics.metric_utility import Utility
 from cxrbench.tasks import TASKS
 
 CONDITION = TASKS.get("pleural_effusion").condition("present")
@@ -113,3 +118,37 @@ def test_the_code_key_follows_what_the_metric_imports_and_nothing_else(tmp_path,
     assert fresh_digest() != before  # a helper it imports (lazily, inside a method) does not
     for name in ("mykidpkg.metric", "mykidpkg"):
         sys.modules.pop(name)
+
+
+class _CountingUtility(Utility):
+    """A MODEL-scope metric whose numbers come from the images' mean (no classifier to train)."""
+
+    calls = 0
+
+    def compute_model(self, context):
+        type(self).calls += 1
+        mean = float(torch.cat(list(context.fake.values())).float().mean())
+        return {"pleural_effusion": MetricValue(mean, None, None), "atelectasis": MetricValue(mean, mean - 1, mean + 1)}
+
+
+def _model_context(tmp_path, seed: int, fill: int = 3) -> ModelMetricContext:
+    def image_set(n: int) -> ImageSet:
+        ids = tuple(str(i) for i in range(n))
+        return ImageSet(torch.full((n, 1, 8, 8), 9, dtype=torch.uint8), torch.zeros(n, 4, dtype=torch.int8), ids, ids)
+
+    fake = {CONDITION: torch.full((4, 1, 8, 8), fill, dtype=torch.uint8)}
+    return ModelMetricContext(fake, image_set(5), image_set(6), torch.device("cpu"), seed, 50, tmp_path)
+
+
+def test_model_scope_numbers_are_computed_once_per_content(tmp_path):
+    metric = _CountingUtility()
+    first = cached_model_values(
+        tmp_path, metric, _model_context(tmp_path, 1), lambda: metric.compute_model(_model_context(tmp_path, 1))
+    )
+    again = cached_model_values(
+        tmp_path, metric, _model_context(tmp_path, 1), lambda: metric.compute_model(_model_context(tmp_path, 1))
+    )
+    assert _CountingUtility.calls == 1 and again == first  # None intervals come back as None
+    for context in (_model_context(tmp_path, 2), _model_context(tmp_path, 1, fill=4)):  # another seed, other images
+        cached_model_values(tmp_path, metric, context, lambda c=context: metric.compute_model(c))
+    assert _CountingUtility.calls == 3

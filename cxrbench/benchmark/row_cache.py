@@ -8,6 +8,8 @@ transitively, every cxrbench module, or module of the plugin's own package, they
 ``metrics/bootstrap.py`` among them, and ``benchmark/scoring.py``). A new or edited module that the metric
 does not import keeps its rows; a changed image, feature, option or metric code gets a new key. Stored:
 value and interval as a float64 array (NaN for "no interval"), written atomically under ``cache_dir/rows``.
+A MODEL-scope metric's numbers (one value and interval per task) are cached the same way, keyed by the
+images and labels it reads (the model's images per condition, the real training and test splits).
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ import numpy as np
 
 from cxrbench import cache
 from cxrbench.cache import cache_key, class_files, load_arrays, save_arrays
-from cxrbench.metrics.metric import Metric, MetricInputs
+from cxrbench.data.image_set import ImageSet
+from cxrbench.metrics.metric import Metric, MetricInputs, MetricValue, ModelMetric, ModelMetricContext
 
 Numbers = tuple[float, float | None, float | None]
 
@@ -46,6 +49,14 @@ def code_digest(metric: Metric) -> str:
     return cache.code_digest(*class_files(type(metric)), bootstrap.__file__, also=(scoring.__file__,))
 
 
+def _optional(value: float) -> float | None:
+    return None if math.isnan(value) else value
+
+
+def _stored(value: float, low: float | None, high: float | None) -> list[float]:
+    return [value, np.nan if low is None else low, np.nan if high is None else high]
+
+
 def cached_numbers(
     cache_dir: Path | None, metric: Metric, inputs: MetricInputs, context: dict, compute: Callable[[], Numbers]
 ) -> Numbers:
@@ -65,14 +76,53 @@ def cached_numbers(
     stored = load_arrays(path)
     if stored is not None:
         value, low, high = (float(v) for v in stored["numbers"])
-        return value, (None if math.isnan(low) else low), (None if math.isnan(high) else high)
+        return value, _optional(low), _optional(high)
     value, low, high = compute()
+    save_arrays(path, {"numbers": np.array(_stored(value, low, high), dtype=np.float64)})
+    return value, low, high
+
+
+def context_digest(context: ModelMetricContext) -> str:
+    """sha256 of what a MODEL-scope metric reads: the model's images per condition and the real splits'
+    images and labels (with shapes and dtypes)."""
+    digest = hashlib.sha256()
+    sets = [(f"fake/{c.key}", images, None) for c, images in sorted(context.fake.items(), key=lambda i: i[0].key)]
+    for name, images, labels in sets + [("train", *_parts(context.train)), ("test", *_parts(context.test))]:
+        for part, tensor in (("images", images), ("labels", labels)):
+            if tensor is not None:
+                values = np.ascontiguousarray(tensor.numpy())
+                digest.update(f"{name}/{part}/{values.dtype.str}/{values.shape}".encode())
+                digest.update(values.tobytes())
+    return digest.hexdigest()
+
+
+def _parts(data: ImageSet) -> tuple:
+    return data.images, data.labels
+
+
+def cached_model_values(
+    cache_dir: Path, metric: ModelMetric, context: ModelMetricContext, compute: Callable[[], dict[str, MetricValue]]
+) -> dict[str, MetricValue]:
+    """``compute()`` (task -> value and interval), read from or written to ``cache_dir/rows``."""
+    key = cache_key(
+        "model-rows",
+        context_digest(context),
+        [metric.name, type(metric).__qualname__, metric.identity(), context.seed, context.bootstrap],
+        code_digest(metric),
+    )
+    path = Path(cache_dir) / "rows" / f"{key}.npz"
+    stored = load_arrays(path)
+    if stored is not None:
+        return {
+            str(task): MetricValue(float(value), _optional(float(low)), _optional(float(high)))
+            for task, (value, low, high) in zip(stored["tasks"], stored["numbers"])
+        }
+    values = compute()
     save_arrays(
         path,
         {
-            "numbers": np.array(
-                [value, np.nan if low is None else low, np.nan if high is None else high], dtype=np.float64
-            )
+            "tasks": np.array(list(values)),
+            "numbers": np.array([_stored(v.value, v.ci_low, v.ci_high) for v in values.values()], dtype=np.float64),
         },
     )
-    return value, low, high
+    return values

@@ -15,6 +15,7 @@ from cxrbench.benchmark.distributed import Processes
 from cxrbench.benchmark.manifest import package_versions
 from cxrbench.benchmark.model_store import check_checkpoint, ready_adapter
 from cxrbench.benchmark.progress import Reporter
+from cxrbench.benchmark.row_cache import cached_model_values
 from cxrbench.benchmark.scoring import RowKey, model_row, score_row, unavailable_row
 from cxrbench.benchmark.setup import (
     build_dataset,
@@ -700,8 +701,10 @@ def _score_tasks(
                 torch.cat([images[c] for c in pair]),
             )
             continue
-        if metric.name not in model_results:
-            model_results[metric.name] = metric.compute_model(context)
+        if metric.name not in model_results:  # from the row cache when the same images were scored before
+            model_results[metric.name] = cached_model_values(
+                config.cache_dir, metric, context, lambda m=metric: m.compute_model(context)
+            )
         result = model_results[metric.name][task]
         append_row(
             scoring.run_dir.results,
