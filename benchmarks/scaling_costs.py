@@ -186,22 +186,21 @@ def main() -> None:
                 at = project_line(model_sizes, times, args.target)
                 print(f"| `{metric.id}` | {args.target:,} per set (projected, linear) | | | | **{at:,.0f} s** |")
                 continue
-            grid, once = sizes, score_once
             resamples = min(args.resamples, metric.max_resamples or args.resamples)
             full = min(bootstrap, metric.max_resamples or bootstrap)
             values, per_resample = [], []
-            for n in grid:  # the value: best of two (new inputs each time, so nothing is read from a cache)
-                wall0, cpu0 = min(once(metric, n, args.train, 0, Path(scratch), seed) for seed in (1, 2))
-                wall1, _ = once(metric, n, args.train, resamples, Path(scratch), 3)
+            for n in sizes:  # the value: best of two (new inputs each time, so nothing is read from a cache)
+                wall0, cpu0 = min(score_once(metric, n, args.train, 0, Path(scratch), seed) for seed in (1, 2))
+                wall1, _ = score_once(metric, n, args.train, resamples, Path(scratch), 3)
                 values.append(wall0)
                 per_resample.append(max(wall1 - wall0, 0.0) / resamples)
                 print(f"| `{metric.id}` | {n:,} | {wall0:.3f} / {cpu0:.3f} | {per_resample[-1]:.4f} | | |", flush=True)
-            value_at = project(grid, values, args.target)
-            resample_at = project(grid, per_resample, args.target)
+            value_at = project(sizes, values, args.target)
+            resample_at = project(sizes, per_resample, args.target)
             total = value_at + full * resample_at
             print(
                 f"| `{metric.id}` | {args.target:,} (projected) | {value_at:,.1f} | {resample_at:,.3f} | "
-                f"{power_fit(grid, values):.2f}, {power_fit(grid, per_resample):.2f} | **{total:,.0f} s** |",
+                f"{power_fit(sizes, values):.2f}, {power_fit(sizes, per_resample):.2f} | **{total:,.0f} s** |",
                 flush=True,
             )
     print(f"\nload average after: {os.getloadavg()[0]:.2f}")

@@ -17,27 +17,31 @@ from __future__ import annotations
 import hashlib
 import math
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
 import numpy as np
 
 from cxrbench import cache
 from cxrbench.cache import cache_key, class_files, load_arrays, save_arrays
-from cxrbench.data.image_set import ImageSet
 from cxrbench.metrics.metric import Metric, MetricInputs, MetricValue, ModelMetric, ModelMetricContext
 
 Numbers = tuple[float, float | None, float | None]
 
 
+def _arrays_digest(named: Iterable[tuple[str, object]]) -> str:
+    """sha256 of named arrays, in order, each with its name, dtype and shape."""
+    digest = hashlib.sha256()
+    for name, array in named:
+        values = np.ascontiguousarray(np.asarray(array))
+        digest.update(f"{name}/{values.dtype.str}/{values.shape}".encode())
+        digest.update(values.tobytes())
+    return digest.hexdigest()
+
+
 def inputs_digest(inputs: MetricInputs) -> str:
     """sha256 of every array of ``inputs`` (real, fake, train), with names, dtypes and shapes."""
-    digest = hashlib.sha256()
-    for part, arrays in (("real", inputs.real), ("fake", inputs.fake), ("train", inputs.train)):
-        for name in sorted(arrays):
-            values = np.ascontiguousarray(np.asarray(arrays[name]))
-            digest.update(f"{part}/{name}/{values.dtype.str}/{values.shape}".encode())
-            digest.update(values.tobytes())
-    return digest.hexdigest()
+    parts = (("real", inputs.real), ("fake", inputs.fake), ("train", inputs.train))
+    return _arrays_digest((f"{part}/{name}", arrays[name]) for part, arrays in parts for name in sorted(arrays))
 
 
 def code_digest(metric: Metric) -> str:
@@ -85,19 +89,12 @@ def cached_numbers(
 def context_digest(context: ModelMetricContext) -> str:
     """sha256 of what a MODEL-scope metric reads: the model's images per condition and the real splits'
     images and labels (with shapes and dtypes)."""
-    digest = hashlib.sha256()
-    sets = [(f"fake/{c.key}", images, None) for c, images in sorted(context.fake.items(), key=lambda i: i[0].key)]
-    for name, images, labels in sets + [("train", *_parts(context.train)), ("test", *_parts(context.test))]:
-        for part, tensor in (("images", images), ("labels", labels)):
-            if tensor is not None:
-                values = np.ascontiguousarray(tensor.numpy())
-                digest.update(f"{name}/{part}/{values.dtype.str}/{values.shape}".encode())
-                digest.update(values.tobytes())
-    return digest.hexdigest()
-
-
-def _parts(data: ImageSet) -> tuple:
-    return data.images, data.labels
+    fake = sorted(context.fake.items(), key=lambda item: item[0].key)
+    real = (("train", context.train), ("test", context.test))
+    return _arrays_digest(
+        [(f"fake/{condition.key}/images", images) for condition, images in fake]
+        + [(f"{name}/{part}", getattr(data, part)) for name, data in real for part in ("images", "labels")]
+    )
 
 
 def cached_model_values(
